@@ -1,0 +1,48 @@
+import pytest
+
+from xlrmrr.common import InputError, Sbdf, XenVersion, size_str
+from xlrmrr.host.model import Host, Rmrr, reserved_device_memory_map
+
+
+def test_sbdf_parse_and_print():
+    s = Sbdf.parse("0000:00:14.0")
+    assert (s.seg, s.bus, s.dev, s.fn) == (0, 0, 0x14, 0)
+    assert str(s) == "0000:00:14.0"
+    assert s.devfn == 0xA0 and s.bdf == 0xA0
+    assert Sbdf.parse("01:1f.7").value == 0x01FF
+    assert Sbdf.from_bdf(1, 0x01FF) == Sbdf(1, 1, 0x1F, 7)
+    for bad in ("00:20.0", "0:0:0:0.0", "00:14", "00:14.8", "zz:00.0"):
+        with pytest.raises(ValueError):
+            Sbdf.parse(bad)
+
+
+def test_xen_version_range():
+    assert XenVersion.parse("4.17") == XenVersion(4, 17)
+    assert XenVersion.parse("4.17.7") < XenVersion(4, 18)
+    for bad in ("4.5", "5.0", "four", "4"):
+        with pytest.raises(InputError):
+            XenVersion.parse(bad)
+
+
+def test_size_str():
+    assert size_str(80 << 10) == "80 KiB"
+    assert size_str(0x2800000) == "40 MiB"
+    assert size_str(3 << 29) == "1.5 GiB"
+
+
+def test_rdm_query_order_and_dedup():
+    """xen-rdm.md 3.4: list order, once per RMRR, per-device filter, the BDF-0 stop, page rounding."""
+    igd, xhci, other = Sbdf(0, 0, 2, 0), Sbdf(0, 0, 0x14, 0), Sbdf(0, 0, 0x1D, 0)
+    host = Host(rmrrs=(
+        Rmrr(0xAD000000, 0xAF7FFFFF, 0, (igd,), 1),
+        Rmrr(0xAB80A000, 0xAB81DFFF, 0, (xhci, other), 2),
+        Rmrr(0x1000, 0x1FFF, 0, (Sbdf(0, 0, 0, 0), xhci), 2),
+    ))
+    assert reserved_device_memory_map(host) == ((0xAD000, 0x2800), (0xAB80A, 0x14))
+    assert reserved_device_memory_map(host, other) == ((0xAB80A, 0x14),)
+    assert reserved_device_memory_map(host, Sbdf(0, 3, 0, 0)) == ()
+    assert Rmrr(0x1000, 0x1800, 0, (xhci,), 1).nr_pages == 1
+    # Xen's formula on an inclusive end: [0x1800, 0x2000] touches pages 1 and 2 but counts as 1.
+    assert Rmrr(0x1800, 0x2000, 0, (xhci,), 1).nr_pages == 1
+    assert Rmrr(0x1800, 0x2FFF, 0, (xhci,), 1).nr_pages == 2
+    assert reserved_device_memory_map(Host(rmrrs=host.rmrrs, vtd_enabled=False)) == ()

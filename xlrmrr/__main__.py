@@ -1,0 +1,5 @@
+import sys
+
+from xlrmrr.cli import main
+
+sys.exit(main())

@@ -1,0 +1,108 @@
+"""Command line: parse arguments, call the driver, print. One module per command.
+
+Each command module defines HELP, DESCRIPTION, add_arguments(parser) and run(args) -> exit status,
+and imports its heavy dependencies inside run(), so that `xlrmrr create` pays only for what it
+uses (start-up time matters: this runs before every `xl create`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+from xlrmrr import __version__
+from xlrmrr.common import EXIT_INPUT, NEWEST_XEN, OLDEST_XEN, InputError, XenVersion
+
+COMMANDS = ("cfg", "dmar", "host", "create", "check", "pci-attach")
+_MODULES = {"pci-attach": "attach"}
+
+EPILOG = """\
+exit status (every command):
+  0  fine: the guest can be created and every assigned device gets all its RMRRs
+  1  creation (or attach) would fail, or an RMRR sharing group is split across guests
+  2  bad input or usage
+  3  creation would succeed, but an assigned device's RMRR is not honoured (relaxed policy)
+
+host data comes from /sys/firmware/acpi/tables/DMAR and /sys/bus/pci on a Xen host, or from
+files (--dmar FILE, --snapshot FILE), so every command can run unprivileged and offline.
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_INPUT, f"{self.prog}: error: {message}\n")
+
+
+def _module(command: str):
+    return importlib.import_module(f"xlrmrr.cli.{_MODULES.get(command, command)}")
+
+
+def running_xen_version() -> XenVersion | None:
+    """The running hypervisor's release, from /sys/hypervisor (dom0 only)."""
+    try:
+        with open("/sys/hypervisor/version/major") as f:
+            major = int(f.read())
+        with open("/sys/hypervisor/version/minor") as f:
+            minor = int(f.read())
+    except (OSError, ValueError):
+        return None
+    v = XenVersion(major, minor)
+    return v if OLDEST_XEN <= v <= NEWEST_XEN else None
+
+
+def add_common(p: argparse.ArgumentParser, json: bool = True) -> None:
+    p.add_argument("--xen-version", metavar="X.Y",
+                   help=f"model this Xen release ({OLDEST_XEN} to {NEWEST_XEN}); default: the "
+                        f"running hypervisor's release, else {NEWEST_XEN}")
+    if json:
+        p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+
+
+def xen_version(args) -> XenVersion:
+    """The release to model: --xen-version, else the running hypervisor, else the newest."""
+    if getattr(args, "xen_version", None):
+        return XenVersion.parse(args.xen_version)
+    return running_xen_version() or NEWEST_XEN
+
+
+def build_parser(commands=COMMANDS) -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="xlrmrr",
+        description="Plan Xen HVM PCI passthrough around the host's RMRRs (reserved device "
+                    "memory) before `xl create`: how xl reads the config, what libxl, libxc, "
+                    "the hypervisor and hvmloader will do, and whether the guest will work.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"xlrmrr {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name in commands:
+        mod = _module(name)
+        p = sub.add_parser(name, help=mod.HELP, description=mod.DESCRIPTION, epilog=EPILOG,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        mod.add_arguments(p)
+        p.set_defaults(_run=mod.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    # Build only the parser of the command asked for, so that start-up imports one module.
+    wanted = [a for a in argv[:1] if a in COMMANDS]
+    parser = build_parser(wanted or COMMANDS)
+    args = parser.parse_args(argv)
+    if not getattr(args, "_run", None):
+        parser.print_help(sys.stderr)
+        return EXIT_INPUT
+    try:
+        return args._run(args)
+    except InputError as e:
+        print(f"xlrmrr {args.command}: error: {e}", file=sys.stderr)
+        return EXIT_INPUT
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_INPUT
+    except KeyboardInterrupt:
+        return 130

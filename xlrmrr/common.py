@@ -1,0 +1,146 @@
+"""Types every stage shares: PCI addresses, findings, Xen releases, e820 entries, input errors."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+EXIT_OK = 0
+EXIT_FAIL = 1
+EXIT_INPUT = 2
+EXIT_DEGRADED = 3
+
+PAGE_SHIFT = 12
+PAGE_SIZE = 1 << PAGE_SHIFT
+GB = 1 << 30
+MB = 1 << 20
+FOUR_GB = 1 << 32
+
+E820_RAM = 1
+E820_RESERVED = 2
+E820_ACPI = 3
+E820_NVS = 4
+E820_UNUSABLE = 5
+E820_NAMES = {E820_RAM: "RAM", E820_RESERVED: "RESERVED", E820_ACPI: "ACPI",
+              E820_NVS: "NVS", E820_UNUSABLE: "UNUSABLE"}
+
+
+class InputError(Exception):
+    """Bad input or usage. The message is one line naming the file and line or byte offset;
+    the CLI prints it and exits with status 2."""
+
+
+@dataclass(frozen=True, order=True)
+class Sbdf:
+    """A PCI function: segment, bus, device, function."""
+
+    seg: int
+    bus: int
+    dev: int
+    fn: int
+
+    @property
+    def devfn(self) -> int:
+        return (self.dev << 3) | self.fn
+
+    @property
+    def bdf(self) -> int:
+        return (self.bus << 8) | self.devfn
+
+    @property
+    def value(self) -> int:
+        """Xen's sbdf encoding: seg<<16 | bus<<8 | devfn."""
+        return (self.seg << 16) | self.bdf
+
+    @classmethod
+    def from_bdf(cls, seg: int, bdf: int) -> Sbdf:
+        return cls(seg, bdf >> 8, (bdf >> 3) & 0x1F, bdf & 7)
+
+    @classmethod
+    def parse(cls, text: str) -> Sbdf:
+        """Parse `SSSS:BB:DD.F` or `BB:DD.F` (hex), as printed by lspci and xl."""
+        m = _SBDF_RE.fullmatch(text.strip())
+        if not m:
+            raise ValueError(f"not a PCI address (SSSS:BB:DD.F): {text!r}")
+        seg, bus, dev, fn = (int(g, 16) if g else 0 for g in m.groups())
+        if bus > 0xFF or dev > 0x1F or fn > 7 or seg > 0xFFFF:
+            raise ValueError(f"PCI address out of range: {text!r}")
+        return cls(seg, bus, dev, fn)
+
+    def __str__(self) -> str:
+        return f"{self.seg:04x}:{self.bus:02x}:{self.dev:02x}.{self.fn}"
+
+
+_SBDF_RE = re.compile(r"(?:([0-9a-fA-F]{1,4}):)?([0-9a-fA-F]{1,2}):([0-9a-fA-F]{1,2})\.([0-7])")
+
+
+@dataclass(frozen=True, order=True)
+class XenVersion:
+    """A Xen release line (major, minor); behaviour is modelled per release."""
+
+    major: int
+    minor: int
+
+    @classmethod
+    def parse(cls, text: str) -> XenVersion:
+        m = re.fullmatch(r"(\d+)\.(\d+)(?:\.\d+)?(?:[-+~].*)?", text.strip())
+        if not m:
+            raise InputError(f"--xen-version: {text!r} is not a Xen release such as 4.17")
+        v = cls(int(m.group(1)), int(m.group(2)))
+        if not OLDEST_XEN <= v <= NEWEST_XEN:
+            raise InputError(
+                f"--xen-version: Xen {v} is not modelled; RMRR support (reserved device memory) "
+                f"exists from {OLDEST_XEN} and xlrmrr models up to {NEWEST_XEN}")
+        return v
+
+    def __str__(self) -> str:
+        return f"{self.major}.{self.minor}"
+
+
+OLDEST_XEN = XenVersion(4, 6)
+NEWEST_XEN = XenVersion(4, 22)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """Something a stage noticed, tagged with the Xen component whose behaviour it models."""
+
+    severity: str          # "error" | "warning" | "info"
+    code: str              # short stable identifier, e.g. "rdm-conflict"
+    component: str         # "xl" | "libxl" | "libxc" | "xen" | "hvmloader" | "firmware"
+    message: str
+    addrs: tuple[int, ...] = ()
+
+    def to_json(self) -> dict:
+        return {"severity": self.severity, "code": self.code,
+                "component": self.component, "message": self.message}
+
+
+def hexa(value: int) -> str:
+    """An address as Xen prints it (%#lx)."""
+    return f"{value:#x}"
+
+
+def size_str(size: int) -> str:
+    """A byte count for humans: 80 KiB, 40 MiB, 1.5 GiB."""
+    for unit, shift in (("TiB", 40), ("GiB", 30), ("MiB", 20), ("KiB", 10)):
+        if size >= 1 << shift:
+            v = size / (1 << shift)
+            return f"{v:.0f} {unit}" if v == int(v) else f"{v:.1f} {unit}"
+    return f"{size} B"
+
+
+@dataclass(frozen=True, order=True)
+class E820Entry:
+    """One e820 entry as Xen lays it out (packed: u64 addr, u64 size, u32 type)."""
+
+    addr: int
+    size: int
+    type: int
+
+    @property
+    def end(self) -> int:
+        return self.addr + self.size
+
+    def to_json(self) -> dict:
+        return {"addr": self.addr, "size": self.size, "type": self.type}

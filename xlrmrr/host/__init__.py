@@ -1,0 +1,1 @@
+"""The host: PCI topology, device-scope resolution, reserved device memory, sharing groups."""

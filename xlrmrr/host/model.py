@@ -1,0 +1,95 @@
+"""The host as Xen sees it after parsing the DMAR: the contract between host and libxl stages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from xlrmrr.common import PAGE_SHIFT, PAGE_SIZE, E820Entry, Finding, Sbdf, XenVersion
+
+
+@dataclass(frozen=True)
+class Rmrr:
+    """One registered RMRR (acpi_rmrr_unit), or a `rmrr=` command-line range."""
+
+    base: int                      # base_address
+    end: int                       # end_address, inclusive
+    segment: int
+    devices: tuple[Sbdf, ...]      # scope devices in scope order, as Xen stores them
+    scope_count: int               # Xen's scope.devices_cnt (endpoint/bridge/IOAPIC/HPET entries)
+    source: str = ""               # where it came from, e.g. "DMAR+0x90" or "rmrr= option"
+
+    @property
+    def start_pfn(self) -> int:
+        return self.base >> PAGE_SHIFT
+
+    @property
+    def nr_pages(self) -> int:
+        """PFN_UP(end) - PFN_DOWN(base): every page the inclusive range touches."""
+        return ((self.end + PAGE_SIZE - 1) >> PAGE_SHIFT) - self.start_pfn
+
+    @property
+    def shared(self) -> bool:
+        return self.scope_count > 1
+
+
+@dataclass(frozen=True)
+class Bar:
+    index: int
+    size: int
+    is_64bit: bool = False
+    prefetchable: bool = False
+    is_io: bool = False
+
+
+@dataclass(frozen=True)
+class PciFunction:
+    """What the host knows of one PCI function (from sysfs or a snapshot)."""
+
+    sbdf: Sbdf
+    class_code: int | None = None          # 24-bit class/subclass/prog-if
+    vendor: int | None = None
+    device: int | None = None
+    header_type: int | None = None
+    secondary_bus: int | None = None       # bridges: config 0x19
+    subordinate_bus: int | None = None     # bridges: config 0x1A
+    bars: tuple[Bar, ...] = ()
+    reset_method: str | None = None
+    iommu_group: int | None = None
+
+
+@dataclass(frozen=True)
+class Host:
+    """Everything the planner needs to know about the host."""
+
+    rmrrs: tuple[Rmrr, ...]                 # in Xen's list order (reverse DMAR order; rmrr= first)
+    vtd_enabled: bool = True                # False: Xen rejected the DMAR, no RDM at all
+    devices: tuple[PciFunction, ...] = ()   # sorted by sbdf; empty when no topology is known
+    e820: tuple[E820Entry, ...] = ()        # host memory map, empty when unknown
+    xen_version: XenVersion | None = None   # of the snapshot's hypervisor, when known
+    findings: tuple[Finding, ...] = ()
+
+    def device(self, sbdf: Sbdf) -> PciFunction | None:
+        for d in self.devices:
+            if d.sbdf == sbdf:
+                return d
+        return None
+
+
+def reserved_device_memory_map(host: Host, sbdf: Sbdf | None = None) -> tuple[tuple[int, int], ...]:
+    """XENMEM_reserved_device_memory_map: (start_pfn, nr_pages) per RMRR.
+
+    With sbdf None this is the XENMEM_RDM_ALL query. Xen walks its RMRR list in order and each
+    RMRR's devices in scope order, stops an RMRR's walk at a device 00:00.0 (BDF 0), and reports
+    each RMRR at most once.
+    """
+    if not host.vtd_enabled:
+        return ()
+    out = []
+    for rmrr in host.rmrrs:
+        for dev in rmrr.devices:
+            if dev.bdf == 0:
+                break
+            if sbdf is None or (dev.seg == sbdf.seg and dev.bdf == sbdf.bdf):
+                out.append((rmrr.start_pfn, rmrr.nr_pages))
+                break
+    return tuple(out)
