@@ -1,0 +1,122 @@
+"""The DMAR decoder and builder: known values, byte-exact round trip, errors with offsets."""
+
+from __future__ import annotations
+
+import pytest
+
+from xlrmrr.acpi.dmar import Dmar, Scope, Structure, build, decode, from_json
+from xlrmrr.common import InputError
+
+# Acer Aspire A315-51 (corpus): values read by hand from `iasl -d` (see the test below for iasl).
+ACER = "acer-aspire-a315-51-271fad3c73ad.bin"
+
+
+def corpus_tables(corpus):
+    return sorted((corpus / "dmar").glob("*.bin"))
+
+
+def test_known_table(corpus):
+    d = decode((corpus / "dmar" / ACER).read_bytes())
+    assert d.signature == b"DMAR" and d.length == 0xCC and d.checksum == 0x13
+    assert d.checksum_valid and d.host_address_width == 0x26 and d.flags == 1
+    assert d.oem_id == b"ACRSYS" and d.oem_table_id == b"ACRPRDCT"
+    assert [s.type_name for s in d.structures] == ["DRHD", "DRHD", "RMRR", "RMRR", "ANDD"]
+    drhd = d.structures[1]
+    assert (drhd.offset, drhd.flags, drhd.register_base) == (0x48, 1, 0xFED91000)
+    assert [(s.offset, s.type, s.enumeration_id, s.bus, s.path) for s in drhd.scopes] == [
+        (0x58, 3, 2, 0xF0, ((0x1F, 0),)), (0x60, 4, 0, 0, ((0x1F, 0),)),
+        (0x68, 5, 1, 0, ((0x15, 0),))]
+    r1, r2 = d.rmrrs
+    assert (r1.offset, r1.base, r1.end, r1.scopes[0].path) == (0x70, 0x8A785000, 0x8A7A4FFF,
+                                                              ((0x14, 0),))
+    assert (r2.base, r2.end, r2.scopes[0].path) == (0x8B800000, 0x8FFFFFFF, ((2, 0),))
+    andd = d.structures[4]
+    assert (andd.offset, andd.length, andd.device_number, andd.device_name) == (
+        0xB0, 0x1C, 1, "\\_SB.PCI0.I2C0")
+    j = d.to_json()
+    assert j["structures"][2] == {
+        "offset": 0x70, "type": 1, "type_name": "RMRR", "length": 0x20, "segment": 0,
+        "base": 0x8A785000, "end": 0x8A7A4FFF,
+        "scopes": [{"offset": 0x88, "type": 1, "length": 8, "flags": 0, "enumeration_id": 0,
+                    "bus": 0, "path": [[0x14, 0]]}]}
+
+
+def test_round_trip_every_corpus_table(corpus):
+    tables = corpus_tables(corpus)
+    assert len(tables) == 340
+    for path in tables:
+        raw = path.read_bytes()
+        d = decode(raw, path.name)
+        assert build(d) == raw, path.name
+        assert d.length == len(raw)
+
+
+def test_multi_entry_paths(corpus):
+    d = decode((corpus / "dmar" / "hp-proliant-dl360-g7-60dcee46526a.bin").read_bytes())
+    deep = [s for r in d.rmrrs for s in r.scopes if len(s.path) > 1]
+    assert len(deep) == 10
+    assert deep[0].path == ((0x1C, 4), (0, 0)) and deep[0].offset == 0xA8 and deep[0].length == 10
+
+
+def _minimal(**kw) -> bytes:
+    return build(from_json({"structures": [
+        {"type": 0, "flags": 1, "register_base": 0xFED90000,
+         "scopes": [{"type": 3, "enumeration_id": 2, "bus": 0xF0, "path": [[0x1F, 0]]}]},
+        {"type": 1, "base": 0xAD000000, "end": 0xAF7FFFFF,
+         "scopes": [{"type": 1, "bus": 0, "path": [[2, 0]]}]}], **kw}))
+
+
+def test_builder_computes_lengths_and_checksum():
+    raw = _minimal()
+    assert len(raw) == 48 + 24 + 32
+    assert int.from_bytes(raw[4:8], "little") == len(raw)
+    assert sum(raw) & 0xFF == 0
+    assert raw[0x48:0x4C] == bytes([1, 0, 32, 0])           # RMRR type 1, length 0x20
+    bad = _minimal(checksum=0x42)
+    assert bad[9] == 0x42 and not decode(bad).checksum_valid
+
+
+def _patch(raw: bytes, off: int, value: bytes) -> bytes:
+    b = bytearray(raw)
+    b[off:off + len(value)] = value
+    return bytes(b)
+
+
+@pytest.mark.parametrize("mutate, message", [
+    (lambda r: r[:30], "30 bytes, shorter than the 36-byte ACPI table header"),
+    (lambda r: r[:80], "table Length 0x68 at offset 0x4 is larger than the 0x50 bytes"),
+    (lambda r: _patch(r, 0, b"XSDT"), "signature b'XSDT' at offset 0x0 is not DMAR"),
+    (lambda r: _patch(r, 4, (40).to_bytes(4, "little")), "table Length 0x28 at offset 0x4 is "
+                                                          "shorter than the 48-byte DMAR header"),
+    (lambda r: _patch(r, 0x32, b"\0\0"), "structure at offset 0x30 (DRHD): length 0"),
+    (lambda r: _patch(r, 0x4A, b"\x10\0"), "structure at offset 0x48 (RMRR): length 0x10 is shorter "
+                                           "than the 24-byte fixed part"),
+    (lambda r: _patch(r, 0x4A, b"\x40\0"), "structure at offset 0x48 (RMRR): length 0x40 runs past "
+                                           "the table end at 0x68"),
+    (lambda r: _patch(r, 0x61, b"\0"), "device scope at offset 0x60 in structure at offset 0x48 "
+                                       "(RMRR): length 0x0 is shorter than the 6-byte scope header"),
+    (lambda r: _patch(r, 0x61, b"\x07"), "device scope at offset 0x60 in structure at offset 0x48 "
+                                         "(RMRR): length 0x7 leaves half a path entry"),
+    (lambda r: _patch(r, 0x61, b"\x0a"), "device scope at offset 0x60 in structure at offset 0x48 "
+                                         "(RMRR): length 0xa runs past the end of its structure"),
+    (lambda r: _patch(r, 4, (0x66).to_bytes(4, "little")), "structure at offset 0x48 (RMRR): "
+                                                           "length 0x20 runs past the table end"),
+])
+def test_bad_lengths_name_offset_and_structure(mutate, message):
+    with pytest.raises(InputError) as e:
+        decode(mutate(_minimal()), "t.bin")
+    assert str(e.value).startswith("t.bin: ")
+    assert message in str(e.value)
+
+
+def test_unknown_types_kept_raw_and_rmad_accepted():
+    d = Dmar(signature=b"RMAD", structures=(
+        Structure(type=9, data=b"\1\2\3\4"),
+        Structure(type=6, segment=0, scopes=(Scope(type=1, bus=0, path=((0x1F, 0),), flags=0x1F),)),
+    ))
+    raw = build(d)
+    back = decode(raw)
+    assert back.signature == b"RMAD" and back.structures[0].data == b"\1\2\3\4"
+    assert back.structures[0].type_name == "reserved" and back.structures[0].length == 8
+    assert back.structures[1].scopes[0].flags == 0x1F
+    assert build(back) == raw

@@ -1,0 +1,1 @@
+"""ACPI DMAR: construct structures, decoding and building, readers, firmware checks."""
