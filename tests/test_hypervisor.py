@@ -71,7 +71,7 @@ def test_igd_in_ram_strict_busy_and_hole_mapped():
     assert r.devices[0].outcomes[0].runs[0].state == RUN_BUSY
     assert r.devices[0].log == (
         "Cannot setup identity map d1:ad000, gfn already mapped to <mfn>.",
-        "d1: cannot map reserved region [ad000000,af7fffff]: -16")
+        "[VT-D]d1: cannot map reserved region [ad000000,af7fffff]: -16")
     r = assign_devices(guest(dev(IGD)), h, (), ((0, 0xA0000), (0xC0000, 0xAD000000),
                                                  (FOUR_GB, FOUR_GB + 512 * MB)))
     assert not r.blocked and not r.degraded

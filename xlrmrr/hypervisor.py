@@ -1,24 +1,26 @@
-"""The hypervisor at device assignment: shared-RMRR rule, identity maps, refcounts.
+"""The hypervisor at device assignment: shared-RMRR rule, identity maps, refcounts, groups.
 
-Models, for an HVM guest whose memory libxc has populated, what XEN_DOMCTL_assign_device does
-for each passthrough device in the order libxl assigns them (config order):
-intel_iommu_assign_device (vtd/iommu.c) refuses or warns about RMRRs shared with other devices,
-then iommu_identity_mapping (x86/iommu.c) refcounts each RMRR range per domain and
-p2m_add_identity_entry (x86/mm/p2m.c) installs gfn == mfn p2m_mmio_direct entries where the
-p2m is empty, leaves existing 1:1 entries alone, and refuses (-EBUSY) or, with the RELAXED flag,
-silently skips pages that already hold guest RAM.
+Models, for a guest whose memory libxc has populated, what XEN_DOMCTL_assign_device does for
+each passthrough device in the order libxl assigns them (config order), xen-rdm.md section 4:
+intel_iommu_assign_device (vtd/iommu.c) refuses (-EPERM) or warns about an RMRR whose scope
+lists more than one entry, then iommu_identity_mapping (x86/iommu.c; rmrr_identity_mapping
+before 4.16) refcounts each RMRR range per domain, and p2m_add_identity_entry (x86/mm/p2m.c)
+installs gfn == mfn p2m_mmio_direct rw entries where the p2m is empty, leaves existing 1:1
+entries alone, and refuses (-EBUSY) or, with XEN_DOMCTL_DEV_RDM_RELAXED, skips pages that
+already hold guest RAM.
 
 Page state is kept as sorted byte intervals, never page lists: a guest may have TiBs.
-Xen prints the domain as %pd; the domain id is not known before `xl create`, so every message
-uses the placeholder d1 (the first domain created after boot).
+Xen prints the domain as %pd (Dom%d before 4.15); the domain id is not known before `xl create`,
+so every message uses the placeholder d1 (the first domain created after boot).
 """
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from xlrmrr.common import PAGE_SHIFT, PAGE_SIZE, Finding, Sbdf, hexa
+from xlrmrr.common import FOUR_GB, PAGE_SHIFT, PAGE_SIZE, Finding, Sbdf, XenVersion, hexa, size_str
 from xlrmrr.host.model import Host, Rmrr
 from xlrmrr.xlcfg.domain import (
     LIBXL_PCI_FUNC_ALL,
@@ -30,30 +32,41 @@ from xlrmrr.xlcfg.domain import (
 )
 
 DOMID = 1
-DOMAIN = f"d{DOMID}"
+V4_15 = XenVersion(4, 15)
+V4_16 = XenVersion(4, 16)
 
-# Xen's errno values (xen/include/public/errno.h, same as Linux on x86).
+# Xen's errno values (xen/include/public/errno.h, the Linux x86 numbers).
 EPERM = 1
 ENOENT = 2
 EBUSY = 16
 ENODEV = 19
 EADDRINUSE = 98
-ERRNO_NAMES = {0: "0", -EPERM: "-EPERM", -ENOENT: "-ENOENT", -EBUSY: "-EBUSY",
-               -ENODEV: "-ENODEV", -EADDRINUSE: "-EADDRINUSE"}
+ERRNO_NAMES = {-EPERM: "-EPERM", -ENOENT: "-ENOENT", -EBUSY: "-EBUSY", -ENODEV: "-ENODEV",
+               -EADDRINUSE: "-EADDRINUSE"}
+
+SPECIAL_PAGES = (0xFEFF0000, 0xFF000000)   # ioreq-server + special pfns 0xfeff0..0xfefff
 
 # What one run of an RMRR's pages ends up as in the guest p2m.
-RUN_MAPPED = "mapped"          # was empty: now gfn == mfn, p2m_mmio_direct, rw
-RUN_IDENTITY = "identity"      # already 1:1 p2m_mmio_direct rw: nothing to do
-RUN_BUSY = "busy"              # occupied (guest RAM): -EBUSY under strict
-RUN_KEPT = "kept"              # occupied, RELAXED flag: left as it is, DMA hits guest RAM
+RUN_MAPPED = "mapped"            # was empty: now gfn == mfn, p2m_mmio_direct, rw
+RUN_IDENTITY = "identity"        # already 1:1 p2m_mmio_direct rw: nothing to do
+RUN_BUSY = "busy"                # occupied: -EBUSY (strict), the assignment fails here
+RUN_KEPT = "kept"                # occupied, RELAXED: left as it is, device DMA hits guest RAM
 RUN_NOT_REACHED = "not-reached"  # after the page that failed
+RUN_IOMMU = "iommu"              # PV guest: entered into the IOMMU only, no p2m
 
-# What iommu_identity_mapping did with the range as a whole.
-MAP_NEW = "new"                # not yet in the domain's list: pages processed
-MAP_COUNTED = "counted"        # same range already listed: count++, no page touched
-MAP_OVERLAP = "overlap"        # overlaps a different listed range: -EADDRINUSE
-MAP_SKIPPED = "skipped"        # the assignment stopped before this RMRR
+# What the per-domain identity-map list did with the range as a whole.
+MAP_NEW = "new"                  # not yet listed: pages processed, listed with count 1
+MAP_COUNTED = "counted"          # same range already listed: count++, no page touched
+MAP_OVERLAP = "overlap"          # overlaps a different listed range: -EADDRINUSE (4.16+)
+MAP_SKIPPED = "skipped"          # the assignment stopped before this RMRR
 
+# How a guest uses an RMRR sharing group.
+GROUP_WHOLE = "whole"            # every assignable member is in this guest
+GROUP_PARTIAL = "partial"        # some members are elsewhere (dom0 or another guest)
+
+
+# ---------------------------------------------------------------------------------------------
+# Result types
 
 @dataclass(frozen=True)
 class PageRun:
@@ -62,20 +75,24 @@ class PageRun:
     start: int
     end: int
     state: str
-    occupant: str = ""         # what held the pages before (guest RAM, identity map ...)
+    occupant: str = ""          # what held the pages before: guest RAM, special pages ...
 
     @property
     def pages(self) -> int:
         return (self.end - self.start) >> PAGE_SHIFT
 
+    def to_json(self) -> dict:
+        return {"start": self.start, "end": self.end, "state": self.state,
+                "occupant": self.occupant}
+
 
 @dataclass(frozen=True)
 class IdentityOutcome:
-    """One RMRR of one device: what iommu_identity_mapping did with it."""
+    """One RMRR of one assigned device: what the identity mapping did with it."""
 
     rmrr: Rmrr
-    sharers: tuple[Sbdf, ...]          # the other scope entries of a shared RMRR
-    exposed: bool                      # the guest e820 has it as RESERVED (libxl kept it)
+    sharers: tuple[Sbdf, ...]          # the other scope entries (shared RMRR)
+    exposed: bool                      # E820_RESERVED in the guest's e820 (libxl kept it)
     action: str                        # MAP_*
     runs: tuple[PageRun, ...]
     rc: int                            # 0 or a negative errno
@@ -87,18 +104,24 @@ class IdentityOutcome:
 
     @property
     def honoured(self) -> bool:
-        """Every page of the RMRR is 1:1 in the guest: device DMA reaches the host range."""
+        """Every page is 1:1 in the guest: the device's DMA reaches the host's range."""
         return self.rc == 0 and self.action != MAP_SKIPPED and all(
-            r.state in (RUN_MAPPED, RUN_IDENTITY) for r in self.runs)
+            r.state in (RUN_MAPPED, RUN_IDENTITY, RUN_IOMMU) for r in self.runs)
 
     @property
-    def first_page(self) -> int:
+    def start(self) -> int:
         return self.rmrr.base >> PAGE_SHIFT << PAGE_SHIFT
 
     @property
-    def end_page(self) -> int:
-        """PAGE_ALIGN(end) as iommu_identity_mapping computes it (end is inclusive)."""
+    def end(self) -> int:
+        """PAGE_ALIGN(end_address), exclusive: iommu_identity_mapping's end_pfn << 12."""
         return (self.rmrr.end + PAGE_SIZE - 1) >> PAGE_SHIFT << PAGE_SHIFT
+
+    def to_json(self) -> dict:
+        return {"base": self.rmrr.base, "end": self.rmrr.end, "shared": self.shared,
+                "sharers": [str(s) for s in self.sharers], "exposed": self.exposed,
+                "action": self.action, "rc": self.rc, "count": self.count,
+                "honoured": self.honoured, "runs": [r.to_json() for r in self.runs]}
 
 
 @dataclass(frozen=True)
@@ -112,6 +135,7 @@ class DeviceAssignment:
     rc: int
     outcomes: tuple[IdentityOutcome, ...]
     log: tuple[str, ...]               # Xen console lines, in order
+    hotplug: bool = False
 
     @property
     def assigned(self) -> bool:
@@ -121,15 +145,76 @@ class DeviceAssignment:
     def honoured(self) -> bool:
         return self.assigned and all(o.honoured for o in self.outcomes)
 
+    def to_json(self) -> dict:
+        return {"sbdf": str(self.sbdf), "spec": self.spec, "policy": self.policy,
+                "flag": "XEN_DOMCTL_DEV_RDM_RELAXED" if self.relaxed else "0",
+                "rc": self.rc, "assigned": self.assigned, "honoured": self.honoured,
+                "hotplug": self.hotplug, "rmrrs": [o.to_json() for o in self.outcomes],
+                "xen_log": list(self.log)}
+
 
 @dataclass(frozen=True)
 class IdentityMap:
-    """An entry of the domain's identity_maps list (struct identity_map)."""
+    """An entry of the domain's identity-map list (struct identity_map / mapped_rmrr)."""
 
     base: int
     end: int                           # inclusive, as the RMRR gives it
     count: int
     devices: tuple[Sbdf, ...]
+
+    def to_json(self) -> dict:
+        return {"base": self.base, "end": self.end, "count": self.count,
+                "devices": [str(d) for d in self.devices]}
+
+
+@dataclass(frozen=True)
+class SharingGroup:
+    """Devices that share an RMRR, transitively (A shares with B, B with C: one group)."""
+
+    members: tuple[Sbdf, ...]          # every scope device of the group's RMRRs
+    rmrrs: tuple[Rmrr, ...]
+    fixed: tuple[Sbdf, ...] = ()       # bridges and other functions that are never assigned
+
+    @property
+    def assignable(self) -> tuple[Sbdf, ...]:
+        return tuple(m for m in self.members if m not in self.fixed)
+
+    def to_json(self) -> dict:
+        return {"members": [str(m) for m in self.members], "fixed": [str(m) for m in self.fixed],
+                "rmrrs": [[r.base, r.end] for r in self.rmrrs]}
+
+
+@dataclass(frozen=True)
+class GroupUse:
+    """How one guest uses one sharing group."""
+
+    group: SharingGroup
+    here: tuple[Sbdf, ...]             # members assigned to this guest
+    elsewhere: tuple[Sbdf, ...]        # assignable members not in this guest
+    kind: str                          # GROUP_WHOLE | GROUP_PARTIAL
+
+    def to_json(self) -> dict:
+        return {"group": self.group.to_json(), "here": [str(s) for s in self.here],
+                "elsewhere": [str(s) for s in self.elsewhere], "kind": self.kind}
+
+
+@dataclass(frozen=True)
+class PageTableState:
+    """What the guest's p2m and the IOMMU hold for one RMRR, in shared and non-shared mode."""
+
+    rmrr: Rmrr
+    exposed: bool
+    p2m: str
+    iommu_shared: str
+    iommu_separate: str
+    cpu_access: str
+    dma: str
+
+    def to_json(self) -> dict:
+        return {"base": self.rmrr.base, "end": self.rmrr.end, "exposed": self.exposed,
+                "p2m": self.p2m, "iommu_shared_ept": self.iommu_shared,
+                "iommu_separate": self.iommu_separate, "cpu_access": self.cpu_access,
+                "dma": self.dma}
 
 
 @dataclass(frozen=True)
@@ -139,10 +224,26 @@ class AssignResult:
     findings: tuple[Finding, ...]
     blocked: bool                      # an assignment fails: libxl aborts the create
     degraded: bool                     # all assigned, but some RMRR is not 1:1 in the guest
+    groups: tuple[GroupUse, ...] = ()
+    page_tables: tuple[PageTableState, ...] = ()
+    shared_pt: bool = True             # the IOMMU uses the EPT tables (iommu=sharept default)
+    populated: tuple[tuple[int, int], ...] = ()
+    xen_version: XenVersion | None = None
 
     @property
     def log(self) -> tuple[str, ...]:
         return tuple(line for d in self.devices for line in d.log)
+
+    def to_json(self) -> dict:
+        return {"blocked": self.blocked, "degraded": self.degraded,
+                "domain": f"d{DOMID} (placeholder: the id is chosen at xl create)",
+                "shared_pt": self.shared_pt,
+                "devices": [d.to_json() for d in self.devices],
+                "identity_maps": [m.to_json() for m in self.identity_maps],
+                "groups": [g.to_json() for g in self.groups],
+                "page_tables": [p.to_json() for p in self.page_tables],
+                "xen_log": list(self.log),
+                "findings": [f.to_json() for f in self.findings]}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -159,11 +260,9 @@ def normalise(ranges: Iterable[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
     return tuple((s, e) for s, e in out)
 
 
-def _clip(ranges: Sequence[tuple[int, int]], start: int, end: int) -> list[tuple[int, int]]:
-    """The parts of sorted disjoint ranges inside [start, end)."""
-    import bisect
-    i = bisect.bisect_right(ranges, (start, 1 << 128)) - 1
-    i = max(i, 0)
+def clip(ranges: Sequence[tuple[int, int]], start: int, end: int) -> list[tuple[int, int]]:
+    """The parts of sorted disjoint ranges inside [start, end), in O(log n + answer)."""
+    i = max(bisect.bisect_right(ranges, (start, 1 << 128)) - 1, 0)
     out = []
     for s, e in ranges[i:]:
         if s >= end:
@@ -174,12 +273,45 @@ def _clip(ranges: Sequence[tuple[int, int]], start: int, end: int) -> list[tuple
     return out
 
 
+def _occupant(start: int) -> str:
+    if SPECIAL_PAGES[0] <= start < SPECIAL_PAGES[1]:
+        return "special pages"
+    return "guest RAM"
+
+
 # ---------------------------------------------------------------------------------------------
+# Messages as Xen prints them (VTDPREFIX is "[VT-D]").
+
+def _dom(version: XenVersion) -> str:
+    return f"d{DOMID}" if version >= V4_15 else f"Dom{DOMID}"
+
+
+def shared_rmrr_message(sbdf: Sbdf, rmrr: Rmrr, relaxed: bool, version: XenVersion) -> str:
+    word = "risky" if relaxed else "disallowed"
+    return (f"[VT-D] It's {word} to assign {sbdf} with shared RMRR at {rmrr.base:x} "
+            f"for {_dom(version)}.")
+
+
+def map_failed_message(rmrr: Rmrr, rc: int, version: XenVersion) -> str:
+    if version >= V4_16:
+        return f"[VT-D]d{DOMID}: cannot map reserved region [{rmrr.base:x},{rmrr.end:x}]: {rc}"
+    return (f"[VT-D] cannot map reserved region ({rmrr.base:x},{rmrr.end:x}] for "
+            f"{_dom(version)} ({rc})")
+
+
+def busy_message(gfn: int) -> str:
+    """p2m_add_identity_entry's warning. The mfn behind a guest RAM page is chosen at run time,
+    so it is shown as <mfn>."""
+    return f"Cannot setup identity map d{DOMID}:{gfn:x}, gfn already mapped to <mfn>."
+
+
+# ---------------------------------------------------------------------------------------------
+# Host-side facts
 
 def device_rmrrs(host: Host, sbdf: Sbdf) -> tuple[Rmrr, ...]:
-    """for_each_rmrr_device filtered on the device: RMRRs in list order whose scope names it.
+    """for_each_rmrr_device filtered on one device: RMRRs in list order whose scope names it.
 
-    The walk of an RMRR's scope stops at a device 00:00.0, as Xen's macro does."""
+    An RMRR's scope walk stops at a device 00:00.0, as Xen's macro does."""
     if not host.vtd_enabled:
         return ()
     out = []
@@ -195,20 +327,69 @@ def device_rmrrs(host: Host, sbdf: Sbdf) -> tuple[Rmrr, ...]:
     return tuple(out)
 
 
+def _fixed(host: Host, sbdf: Sbdf) -> bool:
+    """Scope entries that are never passed through: bridges and host bridges."""
+    fn = host.device(sbdf)
+    if fn is None:
+        return False
+    if fn.header_type is not None and fn.header_type & 0x7F in (1, 2):
+        return True
+    return fn.class_code is not None and fn.class_code >> 16 == 0x06
+
+
+def sharing_groups(host: Host) -> tuple[SharingGroup, ...]:
+    """Every group of devices joined by shared RMRRs (scope_count > 1), sorted by first member.
+
+    Union-find over (segment, bdf): O(n α(n)) in the number of scope entries."""
+    parent: dict[Sbdf, Sbdf] = {}
+
+    def find(x: Sbdf) -> Sbdf:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    shared = [r for r in host.rmrrs if r.shared] if host.vtd_enabled else []
+    for r in shared:
+        for d in r.devices:
+            parent.setdefault(d, d)
+        for a, b in zip(r.devices, r.devices[1:]):
+            ra, rb = find(a), find(b)
+            if ra != rb:
+                parent[max(ra, rb)] = min(ra, rb)
+    members: dict[Sbdf, list[Sbdf]] = {}
+    for d in parent:
+        members.setdefault(find(d), []).append(d)
+    rmrrs: dict[Sbdf, list[Rmrr]] = {}
+    for r in shared:
+        if r.devices:
+            rmrrs.setdefault(find(r.devices[0]), []).append(r)
+    out = []
+    for root in sorted(members):
+        ms = tuple(sorted(members[root]))
+        out.append(SharingGroup(ms, tuple(rmrrs.get(root, ())),
+                                tuple(m for m in ms if _fixed(host, m))))
+    return tuple(out)
+
+
 def effective_policy(dev: PciDevice) -> str:
     """libxl__device_pci_setdefault: an INVALID per-device policy becomes STRICT."""
     return POLICY_STRICT if dev.rdm_policy == POLICY_INVALID else dev.rdm_policy
 
 
 def assigned_functions(dev: PciDevice, host: Host) -> tuple[Sbdf, ...]:
-    """The functions libxl assigns for one pci= entry (`.*` means every function present)."""
+    """The functions libxl assigns for one pci= entry (`.*`: every function the host has)."""
     if dev.sbdf is None:
         return ()
     if dev.vfunc_mask == LIBXL_PCI_FUNC_ALL:
-        fns = tuple(d.sbdf for d in host.devices
-                    if (d.sbdf.seg, d.sbdf.bus, d.sbdf.dev) == (dev.sbdf.seg, dev.sbdf.bus, dev.sbdf.dev))
+        key = (dev.sbdf.seg, dev.sbdf.bus, dev.sbdf.dev)
+        fns = tuple(d.sbdf for d in host.devices if (d.sbdf.seg, d.sbdf.bus, d.sbdf.dev) == key)
         return fns or (dev.sbdf,)
     return (dev.sbdf,)
+
+
+def guest_functions(domain: DomainConfig, host: Host) -> tuple[Sbdf, ...]:
+    return tuple(s for d in domain.pci for s in assigned_functions(d, host))
 
 
 def _exposed(rdms, rmrr: Rmrr) -> bool:
@@ -219,183 +400,243 @@ def _exposed(rdms, rmrr: Rmrr) -> bool:
     return False
 
 
-def shared_rmrr_message(sbdf: Sbdf, rmrr: Rmrr, relaxed: bool) -> str:
-    word = "risky" if relaxed else "disallowed"
-    return (f"[VT-D] It's {word} to assign {sbdf} with shared RMRR at {rmrr.base:x} "
-            f"for {DOMAIN}.")
+# ---------------------------------------------------------------------------------------------
+# The assignment
 
+class _Domain:
+    """The guest's p2m occupancy and identity-map list while devices are assigned (private,
+    mutated only inside this module's functions)."""
 
-def map_failed_message(rmrr: Rmrr, rc: int) -> str:
-    return f"{DOMAIN}: cannot map reserved region [{rmrr.base:x},{rmrr.end:x}]: {rc}"
+    def __init__(self, populated, translated: bool, version: XenVersion):
+        self.ram = normalise(populated)
+        self.identity: list[tuple[int, int]] = []
+        self.maps: list[list] = []          # [base, end, count, [devices]]
+        self.translated = translated
+        self.version = version
 
+    def pages(self, rmrr: Rmrr, relaxed: bool) -> tuple[tuple[PageRun, ...], int, list[str]]:
+        """set_identity_p2m_entry over every page of the RMRR, as runs."""
+        start = rmrr.base >> PAGE_SHIFT << PAGE_SHIFT
+        end = (rmrr.end + PAGE_SIZE - 1) >> PAGE_SHIFT << PAGE_SHIFT
+        if end <= start:
+            return (), 0, []
+        if not self.translated:
+            return (PageRun(start, end, RUN_IOMMU),), 0, []
+        occupied = sorted([(s, e, False) for s, e in clip(self.ram, start, end)]
+                          + [(s, e, True) for s, e in clip(normalise(self.identity), start, end)])
+        runs: list[PageRun] = []
+        log: list[str] = []
+        cur, rc = start, 0
+        for s, e, identity in occupied:
+            if s > cur:
+                runs.append(PageRun(cur, s, RUN_MAPPED))
+            if identity:
+                runs.append(PageRun(s, e, RUN_IDENTITY, "identity map"))
+            elif relaxed:
+                runs.append(PageRun(s, e, RUN_KEPT, _occupant(s)))
+                more = (e - s) // PAGE_SIZE - 1
+                log.append(busy_message(s >> PAGE_SHIFT) + (
+                    f" [repeated for each of the next {more} page(s), up to gfn "
+                    f"{(e >> PAGE_SHIFT) - 1:x}]" if more else ""))
+            else:
+                runs.append(PageRun(s, s + PAGE_SIZE, RUN_BUSY, _occupant(s)))
+                log.append(busy_message(s >> PAGE_SHIFT))
+                if s + PAGE_SIZE < end:
+                    runs.append(PageRun(s + PAGE_SIZE, end, RUN_NOT_REACHED))
+                return tuple(runs), -EBUSY, log
+            cur = e
+        if cur < end:
+            runs.append(PageRun(cur, end, RUN_MAPPED))
+        self.identity.extend((r.start, r.end) for r in runs if r.state == RUN_MAPPED)
+        return tuple(runs), rc, log
 
-def busy_message(gfn: int) -> str:
-    """p2m_add_identity_entry's warning. The mfn behind guest RAM is chosen at run time."""
-    return (f"Cannot setup identity map d{DOMID}:{gfn:x}, gfn already mapped to <mfn>.")
+    def identity_mapping(self, rmrr: Rmrr, relaxed: bool, sbdf: Sbdf):
+        """iommu_identity_mapping(d, p2m_access_rw, base, end, flag) (4.16+), or
+        rmrr_identity_mapping(d, 1, rmrr, flag) before: no overlap check there."""
+        for m in self.maps:
+            if m[0] == rmrr.base and m[1] == rmrr.end:
+                m[2] += 1
+                m[3].append(sbdf)
+                return MAP_COUNTED, (), 0, [], m[2]
+            if self.version >= V4_16 and rmrr.end >= m[0] and m[1] >= rmrr.base:
+                return MAP_OVERLAP, (), -EADDRINUSE, [], 0
+        runs, rc, log = self.pages(rmrr, relaxed)
+        if rc == 0:
+            self.maps.append([rmrr.base, rmrr.end, 1, [sbdf]])
+        return MAP_NEW, runs, rc, log, 1 if rc == 0 else 0
 
-
-@dataclass
-class _DomainState:
-    """Mutable only inside assign_devices: the p2m occupancy and the identity_maps list."""
-
-    ram: tuple[tuple[int, int], ...]
-    identity: list[tuple[int, int]]        # byte ranges installed 1:1 p2m_mmio_direct
-    maps: list[list]                       # [base, end, count, devices]
-
-
-def _identity_pages(state: _DomainState, rmrr: Rmrr, relaxed: bool, sbdf: Sbdf
-                    ) -> tuple[tuple[PageRun, ...], int, list[str]]:
-    """set_identity_p2m_entry over the RMRR's pages, as runs. Returns runs, rc, log."""
-    start = rmrr.base >> PAGE_SHIFT << PAGE_SHIFT
-    end = (rmrr.end + PAGE_SIZE - 1) >> PAGE_SHIFT << PAGE_SHIFT
-    if end <= start:
-        return (), 0, []
-    busy = [(s, e, "guest RAM") for s, e in _clip(state.ram, start, end)]
-    ident = normalise(state.identity)
-    same = [(s, e, "identity map") for s, e in _clip(ident, start, end)]
-    occupied = sorted(busy + same)
-    runs: list[PageRun] = []
-    log: list[str] = []
-    cur = start
-    rc = 0
-    for s, e, what in occupied:
-        if s > cur:
-            runs.append(PageRun(cur, s, RUN_MAPPED))
-        if what == "identity map":
-            runs.append(PageRun(s, e, RUN_IDENTITY, what))
-        elif relaxed:
-            runs.append(PageRun(s, e, RUN_KEPT, what))
-            log.append(busy_message(s >> PAGE_SHIFT)
-                       + (f" (and for each of the next {((e - s) >> PAGE_SHIFT) - 1} pages, "
-                          f"up to {hexa(e - 1)})" if e - s > PAGE_SIZE else ""))
-        else:
-            runs.append(PageRun(s, s + PAGE_SIZE, RUN_BUSY, what))
-            log.append(busy_message(s >> PAGE_SHIFT))
-            if s + PAGE_SIZE < end:
-                runs.append(PageRun(s + PAGE_SIZE, end, RUN_NOT_REACHED))
-            rc = -EBUSY
-            cur = end
-            break
-        cur = e
-    if cur < end:
-        runs.append(PageRun(cur, end, RUN_MAPPED))
-    for r in runs:
-        if r.state == RUN_MAPPED:
-            state.identity.append((r.start, r.end))
-    return tuple(runs), rc, log
-
-
-def _identity_mapping(state: _DomainState, rmrr: Rmrr, relaxed: bool, sbdf: Sbdf):
-    """iommu_identity_mapping(d, p2m_access_rw, base, end, flag)."""
-    for m in state.maps:
-        if m[0] == rmrr.base and m[1] == rmrr.end:
-            m[2] += 1
-            m[3].append(sbdf)
-            return MAP_COUNTED, (), 0, [], m[2]
-        if rmrr.end >= m[0] and m[1] >= rmrr.base:
-            return MAP_OVERLAP, (), -EADDRINUSE, [], 0
-    runs, rc, log = _identity_pages(state, rmrr, relaxed, sbdf)
-    if rc == 0:
-        state.maps.append([rmrr.base, rmrr.end, 1, [sbdf]])
-    return MAP_NEW, runs, rc, log, 1 if rc == 0 else 0
-
-
-def assign_devices(domain: DomainConfig, host: Host, rdms=(), populated=()) -> AssignResult:
-    """Assign every pci= device of an HVM guest after libxc populated its memory.
-
-    rdms: the libxl stage's RDM entries (start, size, policy); an entry whose policy is INVALID
-    was dropped from the guest e820. populated: (start, end) byte ranges holding guest RAM or
-    special pages. Assignment stops at the first failing device, as libxl's create does."""
-    state = _DomainState(ram=normalise(populated), identity=[], maps=[])
-    devices: list[DeviceAssignment] = []
-    findings: list[Finding] = []
-    blocked = degraded = False
-    for dev in domain.pci:
-        if dev.sbdf is None:
-            findings.append(Finding(
-                "info", "assign-by-name", "xen",
-                f"pci entry {dev.spec!r} names its device ({dev.name}); its RMRRs cannot be "
-                f"checked without knowing which function that is"))
-            continue
-        policy = effective_policy(dev)
-        if policy not in (POLICY_STRICT, POLICY_RELAXED):
-            findings.append(Finding(
-                "error", "rdm-flag-unknown", "libxl",
-                f"{dev.sbdf}: unknown rdm check flag. (the device's rdm_policy is undefined: "
-                f"xl copied an unset value; give rdm_policy=strict or rdm_policy=relaxed)"))
-            blocked = True
-            break
+    def assign(self, host: Host, rdms, spec: str, sbdf: Sbdf, policy: str,
+               hotplug: bool = False) -> DeviceAssignment:
+        """intel_iommu_assign_device."""
         relaxed = policy == POLICY_RELAXED
-        for sbdf in assigned_functions(dev, host):
-            da = _assign_one(state, host, rdms, dev, sbdf, policy, relaxed)
-            devices.append(da)
-            findings.extend(_device_findings(da))
-            if not da.assigned:
-                blocked = True
-                break
-            if not da.honoured:
-                degraded = True
-        if blocked:
-            break
-    maps = tuple(IdentityMap(b, e, c, tuple(d)) for b, e, c, d in state.maps)
-    return AssignResult(tuple(devices), maps, tuple(findings), blocked, degraded and not blocked)
-
-
-def _assign_one(state: _DomainState, host: Host, rdms, dev: PciDevice, sbdf: Sbdf,
-                policy: str, relaxed: bool) -> DeviceAssignment:
-    rmrrs = device_rmrrs(host, sbdf)
-    log: list[str] = []
-    for rmrr in rmrrs:
-        if rmrr.shared:
-            log.append(shared_rmrr_message(sbdf, rmrr, relaxed))
-            if not relaxed:
-                outcomes = tuple(IdentityOutcome(r, _sharers(r, sbdf), _exposed(rdms, r),
-                                                 MAP_SKIPPED, (), 0) for r in rmrrs)
-                return DeviceAssignment(sbdf, dev.spec, policy, relaxed, -EPERM, outcomes,
-                                        tuple(log))
-    outcomes = []
-    rc = 0
-    for rmrr in rmrrs:
-        if rc:
+        rmrrs = device_rmrrs(host, sbdf)
+        log: list[str] = []
+        for rmrr in rmrrs:
+            if rmrr.shared:
+                log.append(shared_rmrr_message(sbdf, rmrr, relaxed, self.version))
+                if not relaxed:
+                    outcomes = tuple(IdentityOutcome(r, _sharers(r, sbdf), _exposed(rdms, r),
+                                                     MAP_SKIPPED, (), 0) for r in rmrrs)
+                    return DeviceAssignment(sbdf, spec, policy, relaxed, -EPERM, outcomes,
+                                            tuple(log), hotplug)
+        outcomes = []
+        rc = 0
+        for rmrr in rmrrs:
+            if rc:
+                outcomes.append(IdentityOutcome(rmrr, _sharers(rmrr, sbdf), _exposed(rdms, rmrr),
+                                                MAP_SKIPPED, (), 0))
+                continue
+            action, runs, rc, lines, count = self.identity_mapping(rmrr, relaxed, sbdf)
+            log.extend(lines)
+            if rc:
+                log.append(map_failed_message(rmrr, rc, self.version))
             outcomes.append(IdentityOutcome(rmrr, _sharers(rmrr, sbdf), _exposed(rdms, rmrr),
-                                            MAP_SKIPPED, (), 0))
-            continue
-        action, runs, rc, lines, count = _identity_mapping(state, rmrr, relaxed, sbdf)
-        log.extend(lines)
-        if rc:
-            log.append(map_failed_message(rmrr, rc))
-        outcomes.append(IdentityOutcome(rmrr, _sharers(rmrr, sbdf), _exposed(rdms, rmrr),
-                                        action, runs, rc, count))
-    return DeviceAssignment(sbdf, dev.spec, policy, relaxed, rc, tuple(outcomes), tuple(log))
+                                            action, runs, rc, count))
+        return DeviceAssignment(sbdf, spec, policy, relaxed, rc, tuple(outcomes), tuple(log),
+                                hotplug)
 
 
 def _sharers(rmrr: Rmrr, sbdf: Sbdf) -> tuple[Sbdf, ...]:
     return tuple(d for d in rmrr.devices if d != sbdf)
 
 
-def _device_findings(da: DeviceAssignment) -> list[Finding]:
+def assign_devices(domain: DomainConfig, host: Host, rdms=(), populated=(),
+                   xen_version: XenVersion | None = None, shared_pt: bool | None = None,
+                   extra: tuple[tuple[str, Sbdf, str], ...] = ()) -> AssignResult:
+    """Assign every pci= device of the guest after libxc populated its memory.
+
+    rdms: the libxl stage's RDM entries (start, size, policy); an entry whose policy is
+    "invalid" is not in the guest e820. populated: (start, end) byte ranges holding guest RAM or
+    special pages. extra: devices hot-plugged afterwards, as (spec, sbdf, policy).
+    Assignment stops at the first failing device, as libxl's create does."""
+    version = xen_version or domain.xen_version
+    translated = domain.type != "pv"
+    if shared_pt is None:
+        shared_pt = translated and domain.hap is not False
+    dom = _Domain(populated, translated, version)
+    devices: list[DeviceAssignment] = []
+    findings: list[Finding] = []
+    blocked = False
+    todo = []
+    for dev in domain.pci:
+        if dev.sbdf is None:
+            continue          # libxl reports pci-by-name; nothing to model without a BDF
+        todo.extend((dev.spec, sbdf, effective_policy(dev), False)
+                    for sbdf in assigned_functions(dev, host))
+    todo.extend((spec, sbdf, policy, True) for spec, sbdf, policy in extra)
+    for spec, sbdf, policy, hotplug in todo:
+        if policy not in (POLICY_STRICT, POLICY_RELAXED):
+            findings.append(Finding(
+                "error", "rdm-flag-unknown", "libxl",
+                f"{sbdf}: unknown rdm check flag. (rdm_policy is {policy!r}: xl copied an "
+                f"uninitialised value, xen-rdm.md 5.3; libxl fails the assignment unless the "
+                f"value happens to be 0 (strict) or 1 (relaxed). Write rdm_policy=strict or "
+                f"rdm_policy=relaxed in the pci= entry)"))
+            blocked = True
+            break
+        da = dom.assign(host, rdms, spec, sbdf, policy, hotplug)
+        devices.append(da)
+        findings.extend(_device_findings(host, da, version))
+        if not da.assigned:
+            findings.append(Finding(
+                "error", "assign-failed", "libxl",
+                "xc_assign_device failed" + (
+                    f" ({sbdf}: {ERRNO_NAMES.get(da.rc, da.rc)}); `xl pci-attach` fails"
+                    if hotplug else f" ({sbdf}: {ERRNO_NAMES.get(da.rc, da.rc)}); libxl "
+                    f"destroys the half-built domain and `xl create` fails")))
+            blocked = True
+            break
+    maps = tuple(IdentityMap(b, e, c, tuple(d)) for b, e, c, d in dom.maps)
+    here = set(guest_functions(domain, host)) | {s for _, s, _ in extra}
+    uses = group_uses(sharing_groups(host), here)
+    for use in uses:
+        findings.extend(_group_findings(host, use, devices))
+    findings.extend(_open_issue_findings(domain, host, rdms, devices))
+    degraded = not blocked and (
+        any(not d.honoured for d in devices)
+        or any(u.kind == GROUP_PARTIAL for u in uses))
+    tables = tuple(page_table_state(o, shared_pt, translated)
+                   for d in devices for o in d.outcomes if o.action != MAP_SKIPPED)
+    return AssignResult(tuple(devices), maps, tuple(findings), blocked, degraded, uses, tables,
+                        shared_pt, dom.ram, version)
+
+
+def group_uses(groups: Sequence[SharingGroup], here: set[Sbdf]) -> tuple[GroupUse, ...]:
+    out = []
+    for g in groups:
+        mine = tuple(m for m in g.members if m in here)
+        if not mine:
+            continue
+        away = tuple(m for m in g.assignable if m not in here)
+        out.append(GroupUse(g, mine, away, GROUP_PARTIAL if away else GROUP_WHOLE))
+    return tuple(out)
+
+
+# ---------------------------------------------------------------------------------------------
+# Explanations
+
+def page_table_state(o: IdentityOutcome, shared_pt: bool, translated: bool = True
+                     ) -> PageTableState:
+    """What the p2m and the IOMMU hold for one RMRR after the assignment.
+
+    With a shared page table (HAP/EPT with iommu=sharept, the default on VT-d when EPT and the
+    IOMMU support the same superpage sizes) VT-d walks the EPT itself; otherwise (hap=0,
+    iommu=no-sharept, mismatched superpages) Xen keeps separate VT-d tables and mirrors every
+    IOMMU-visible p2m change into them, so the two hold the same translations."""
+    from xlrmrr import devices as dc
+    if not translated:
+        return PageTableState(o.rmrr, o.exposed, "no p2m (PV guest: it uses machine addresses)",
+                              "-", "1:1 rw entries in the domain's VT-d tables",
+                              "the guest maps the machine pages itself if allowed",
+                              "reaches the host's reserved range")
+    kept = any(r.state == RUN_KEPT for r in o.runs)
+    if o.honoured:
+        p2m = "gfn == mfn, p2m_mmio_direct, rw"
+        cpu, dma = dc.ACCESS_IDENTITY, "reaches the host's reserved range (1:1)"
+    elif kept:
+        p2m = "guest RAM pages (gfn -> the guest's own mfn), unchanged: relaxed skip"
+        cpu, dma = dc.ACCESS_RAM, "lands in guest RAM, not in the host's reserved range"
+    else:
+        p2m = "nothing new (the assignment failed and is rolled back)"
+        cpu, dma = dc.ACCESS_UNMAPPED, "the device is not assigned"
+    if o.honoured or kept:
+        shared = "the EPT itself: the same entries"
+        separate = "a copy of the same entries (mirrored on every p2m change)"
+    else:
+        shared = separate = "nothing for this range"
+    return PageTableState(o.rmrr, o.exposed, p2m, shared, separate, cpu, dma)
+
+
+def _rng(r: Rmrr) -> str:
+    return f"[{hexa(r.base)}, {hexa(r.end)}]"
+
+
+def _device_findings(host: Host, da: DeviceAssignment, version: XenVersion) -> list[Finding]:
+    from xlrmrr import devices as dc
+    cls = dc.classify_sbdf(host, da.sbdf)
     out = []
     for o in da.outcomes:
         r = o.rmrr
-        rng = f"[{hexa(r.base)}, {hexa(r.end)}]"
         if da.rc == -EPERM and o.shared:
             out.append(Finding(
                 "error", "shared-rmrr", "xen",
-                f"{da.sbdf}: {shared_rmrr_message(da.sbdf, r, False)} The RMRR {rng} is also "
-                f"used by {_names(o.sharers)}; Xen refuses (-EPERM) under the strict policy "
-                f"because the other device's DMA to this range would reach this guest",
-                (r.base, r.end)))
-        elif o.shared and da.relaxed:
+                f"{da.sbdf}: {shared_rmrr_message(da.sbdf, r, False, version)} The RMRR {_rng(r)} "
+                f"is also in the scope of {_names(o.sharers, r)}. Under the strict policy Xen "
+                f"refuses (-EPERM): a device sharing the range could DMA into memory this guest "
+                f"sees. Assign the whole group to this guest with rdm_policy=relaxed on each "
+                f"device, or leave the device in dom0", (r.base, r.end)))
+        elif o.shared and da.relaxed and da.rc != -EPERM:
             out.append(Finding(
-                "warning", "shared-rmrr-risky", "xen",
-                f"{da.sbdf}: {shared_rmrr_message(da.sbdf, r, True)} The RMRR {rng} is also "
-                f"used by {_names(o.sharers)}",
+                "info", "shared-rmrr-risky", "xen",
+                f"{da.sbdf}: {shared_rmrr_message(da.sbdf, r, True, version)} (the RMRR {_rng(r)} "
+                f"is also in the scope of {_names(o.sharers, r)}; see the group verdict)",
                 (r.base, r.end)))
         if o.action == MAP_OVERLAP:
             out.append(Finding(
                 "error", "identity-overlap", "xen",
-                f"{da.sbdf}: {map_failed_message(r, o.rc)}: the RMRR {rng} overlaps a different "
-                f"reserved range already identity-mapped into this guest (-EADDRINUSE)",
+                f"{da.sbdf}: {map_failed_message(r, o.rc, version)}: the RMRR {_rng(r)} overlaps "
+                f"a different range already identity-mapped into this guest; "
+                f"iommu_identity_mapping refuses with -EADDRINUSE whatever the policy",
                 (r.base, r.end)))
         busy = [x for x in o.runs if x.state == RUN_BUSY]
         kept = [x for x in o.runs if x.state == RUN_KEPT]
@@ -403,20 +644,77 @@ def _device_findings(da: DeviceAssignment) -> list[Finding]:
             b = busy[0]
             out.append(Finding(
                 "error", "identity-busy", "xen",
-                f"{da.sbdf}: {busy_message(b.start >> PAGE_SHIFT)} "
-                f"{map_failed_message(r, o.rc)}: the RMRR {rng} lies in guest RAM at "
-                f"{hexa(b.start)}; under the strict policy Xen refuses the 1:1 mapping (-EBUSY)",
+                f"{da.sbdf}: {busy_message(b.start >> PAGE_SHIFT)} then "
+                f"{map_failed_message(r, o.rc, version)}: the RMRR {_rng(r)} lies in "
+                f"{b.occupant} at {hexa(b.start)}; with the strict policy Xen refuses the 1:1 "
+                f"mapping (-EBUSY). This {cls.name}'s range is for {cls.purpose}",
                 (r.base, r.end)))
         if kept:
             pages = sum(x.pages for x in kept)
             out.append(Finding(
                 "warning", "identity-relaxed", "xen",
-                f"{da.sbdf}: RMRR {rng}: {pages} page(s) hold guest RAM; with the relaxed "
-                f"policy Xen leaves them (\"Cannot setup identity map ...\" once per page) and "
-                f"the device's DMA to this range lands in guest RAM instead of the host's "
-                f"reserved memory", (r.base, r.end)))
+                f"{da.sbdf}: RMRR {_rng(r)}: {pages} page(s) ({size_str(pages * PAGE_SIZE)}) "
+                f"hold {kept[0].occupant}; with the relaxed policy Xen leaves them (\"Cannot setup "
+                f"identity map ...\" once per page) and the device's DMA to this range lands in "
+                f"guest RAM, not in the host's reserved memory. For this {cls.name} the range is "
+                f"for {cls.purpose}. Relaxed is {cls.relaxed_safe}", (r.base, r.end)))
     return out
 
 
-def _names(sbdfs: Iterable[Sbdf]) -> str:
-    return ", ".join(str(s) for s in sbdfs) or "no other device"
+def _names(sbdfs: Iterable[Sbdf], rmrr: Rmrr | None = None) -> str:
+    names = [str(s) for s in sbdfs]
+    if rmrr is not None and rmrr.scope_count > len(rmrr.devices):
+        n = rmrr.scope_count - len(rmrr.devices)
+        names.append(f"{n} more scope entr{'y' if n == 1 else 'ies'} (bridge, IOAPIC or HPET)")
+    return ", ".join(names) or "a bridge, IOAPIC or HPET scope entry"
+
+
+def _group_findings(host: Host, use: GroupUse, devices: Sequence[DeviceAssignment]
+                    ) -> list[Finding]:
+    rng = ", ".join(_rng(r) for r in use.group.rmrrs)
+    members = ", ".join(str(m) for m in use.group.members)
+    addrs = tuple(a for r in use.group.rmrrs for a in (r.base, r.end))
+    if use.kind == GROUP_WHOLE:
+        relaxed = all(d.relaxed for d in devices if d.sbdf in use.here)
+        if relaxed:
+            return [Finding(
+                "info", "group-whole", "xen",
+                f"RMRR sharing group {{{members}}} ({rng}) is assigned whole to this guest with "
+                f"the relaxed policy: Xen warns \"It's risky\", but no other domain uses the "
+                f"range, so this is safe", addrs)]
+        return []
+    away = ", ".join(str(m) for m in use.elsewhere)
+    return [Finding(
+        "warning", "group-partial", "xen",
+        f"RMRR sharing group {{{members}}} ({rng}) is split: this guest takes "
+        f"{', '.join(str(m) for m in use.here)}, while {away} stay(s) in dom0 (or go to another "
+        f"guest). Both sides keep a 1:1 mapping of the same host memory: the other device's DMA "
+        f"reaches memory this guest can read and write, and this guest's device (and the guest "
+        f"itself, through its 1:1 mapping) reaches memory the other side uses. Assign the whole "
+        f"group to one guest", addrs)]
+
+
+def _open_issue_findings(domain: DomainConfig, host: Host, rdms,
+                         devices: Sequence[DeviceAssignment]) -> list[Finding]:
+    """The original design's open issue: something that may later populate or map RDMs."""
+    out = []
+    if (domain.pci and domain.max_memkb is not None and domain.target_memkb is not None
+            and domain.max_memkb > domain.target_memkb):
+        out.append(Finding(
+            "info", "open-ballooning", "xen",
+            f"maxmem ({domain.max_memkb // 1024} MiB) > memory ({domain.target_memkb // 1024} "
+            f"MiB): the guest would start populate-on-demand and balloon later, populating pages "
+            f"after the identity maps were set, possibly inside an RDM that was skipped under "
+            f"relaxed. Xen's toolstack refuses PoD together with passthrough; set maxmem = "
+            f"memory"))
+    for d in devices:
+        for o in d.outcomes:
+            if (o.honoured and not o.exposed and domain.type == "hvm"
+                    and not 0xFC000000 <= o.rmrr.base < FOUR_GB):
+                out.append(Finding(
+                    "warning", "open-device-model", "xen",
+                    f"{d.sbdf}: RMRR {_rng(o.rmrr)} is identity-mapped but not in the guest's "
+                    f"e820, so hvmloader does not avoid it: a BAR placed there is mapped by the "
+                    f"device model (XEN_DOMCTL_memory_mapping) over the 1:1 entries, or the "
+                    f"later mapping fails", (o.rmrr.base,)))
+    return out
