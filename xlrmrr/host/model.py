@@ -17,6 +17,8 @@ class Rmrr:
     devices: tuple[Sbdf, ...]      # scope devices in scope order, as Xen stores them
     scope_count: int               # Xen's scope.devices_cnt (endpoint/bridge/IOAPIC/HPET entries)
     source: str = ""               # where it came from, e.g. "DMAR+0x90" or "rmrr= option"
+    unresolved: tuple[str, ...] = ()       # scope entries whose device cannot be known (why)
+    below_bridges: tuple[Sbdf, ...] = ()   # functions below sub-hierarchy (bridge) scopes
 
     @property
     def start_pfn(self) -> int:
@@ -67,6 +69,9 @@ class Host:
     e820: tuple[E820Entry, ...] = ()        # host memory map, empty when unknown
     xen_version: XenVersion | None = None   # of the snapshot's hypervisor, when known
     findings: tuple[Finding, ...] = ()
+    firmware_rmrrs: tuple[Rmrr, ...] = ()   # every RMRR of the table, in table order, as decoded
+    topology_known: bool = False            # devices is the complete PCI topology
+    source: str = ""                        # where the host data came from (file names)
 
     def device(self, sbdf: Sbdf) -> PciFunction | None:
         for d in self.devices:
@@ -80,12 +85,18 @@ def reserved_device_memory_map(host: Host, sbdf: Sbdf | None = None) -> tuple[tu
 
     With sbdf None this is the XENMEM_RDM_ALL query. Xen walks its RMRR list in order and each
     RMRR's devices in scope order, stops an RMRR's walk at a device 00:00.0 (BDF 0), and reports
-    each RMRR at most once.
+    each RMRR at most once. An RMRR whose devices are all unresolved (behind bridges, no
+    topology) is still reported by the ALL query, as Xen would.
     """
     if not host.vtd_enabled:
         return ()
     out = []
     for rmrr in host.rmrrs:
+        if sbdf is None and rmrr.unresolved and not rmrr.devices:
+            # Xen reads the bridges' secondary bus and finds a device (never 00:00.0 behind a
+            # bridge): the ALL query reports the RMRR even though xlrmrr cannot name it.
+            out.append((rmrr.start_pfn, rmrr.nr_pages))
+            continue
         for dev in rmrr.devices:
             if dev.bdf == 0:
                 break

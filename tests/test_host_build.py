@@ -1,0 +1,85 @@
+"""Host model: what Xen registers from a DMAR (order, drops, rejections), RDM queries, groups."""
+
+from __future__ import annotations
+
+from xlrmrr.acpi.dmar import build, from_json
+from xlrmrr.common import Sbdf, XenVersion
+from xlrmrr.host import load_host
+from xlrmrr.host.model import reserved_device_memory_map
+from xlrmrr.host.query import rmrrs_of, sharing_groups
+
+IGD, XHCI = Sbdf(0, 0, 2, 0), Sbdf(0, 0, 0x14, 0)
+
+
+def drhd(**kw):
+    return {"type": 0, "flags": 1, "register_base": 0xFED91000,
+            "scopes": [{"type": 3, "enumeration_id": 2, "bus": 0xF0, "path": [[0x1F, 0]]}], **kw}
+
+
+def rmrr(base, end, *devs, seg=0):
+    return {"type": 1, "segment": seg, "base": base, "end": end,
+            "scopes": [{"type": 1, "bus": b, "path": p} for b, p in devs]}
+
+
+def table(*structures, **kw) -> bytes:
+    return build(from_json({"structures": [drhd(), *structures], **kw}))
+
+
+LAPTOP = table(rmrr(0xAB80A000, 0xAB81DFFF, (0, [[0x14, 0]])),
+               rmrr(0xAD000000, 0xAF7FFFFF, (0, [[2, 0]])))
+
+
+def test_reverse_table_order_and_rdm_query():
+    h = load_host(LAPTOP)
+    assert h.vtd_enabled
+    assert [(r.base, r.end) for r in h.rmrrs] == [(0xAD000000, 0xAF7FFFFF), (0xAB80A000, 0xAB81DFFF)]
+    # xen-rdm.md 3.4 worked example: start_pfn/nr_pages
+    assert reserved_device_memory_map(h) == ((0xAD000, 0x2800), (0xAB80A, 0x14))
+    assert reserved_device_memory_map(h, XHCI) == ((0xAB80A, 0x14),)
+    assert reserved_device_memory_map(h, Sbdf(0, 0, 0x1F, 3)) == ()
+    assert rmrrs_of(h, IGD)[0].base == 0xAD000000
+    assert sharing_groups(h) == ()
+
+
+def test_user_rmrr_in_front_and_version_off_by_one():
+    h = load_host(LAPTOP, extra_rmrrs="e8-e9=0000:00:1d.0;100=00:1a.0")
+    assert [(r.base, r.end) for r in h.rmrrs[:2]] == [(0x100000, 0x100FFF), (0xE8000, 0xE9FFF)]
+    old = load_host(LAPTOP, extra_rmrrs="e8-e9=00:1d.0", xen_version=XenVersion(4, 17))
+    assert (old.rmrrs[0].base, old.rmrrs[0].end) == (0xE8000, 0xEAFFF)   # one page too many
+    none = load_host(LAPTOP, extra_rmrrs="e8-e9=00:1d.0", xen_version=XenVersion(4, 7))
+    assert len(none.rmrrs) == 2 and any(f.code == "rmrr-option-unsupported" for f in none.findings)
+
+
+def test_shared_rmrr_groups_transitive():
+    raw = table(rmrr(0xE8000, 0xE8FFF, (0, [[0x1A, 0]]), (0, [[0x1D, 0]])),
+                rmrr(0xE9000, 0xE9FFF, (0, [[0x1D, 0]]), (0, [[0x14, 0]])),
+                rmrr(0xAD000000, 0xAF7FFFFF, (0, [[2, 0]])))
+    h = load_host(raw)
+    assert sharing_groups(h) == ((XHCI, Sbdf(0, 0, 0x1A, 0), Sbdf(0, 0, 0x1D, 0)),)
+    assert all(r.shared for r in h.rmrrs[1:])
+
+
+def test_overlap_rejects_whole_dmar():
+    h = load_host(table(rmrr(0xE8000, 0xE9FFF, (0, [[0x1D, 0]])),
+                        rmrr(0xE9000, 0xEAFFF, (0, [[0x14, 0]]))))
+    assert not h.vtd_enabled and h.rmrrs == () and reserved_device_memory_map(h) == ()
+    msg = [f.message for f in h.findings if f.component == "xen" and f.code == "rmrr-overlap"][0]
+    assert "Overlapping RMRRs [e8000,e9fff] and [e9000,eafff]" in msg
+    assert "Failed to parse ACPI DMAR.  Disabling VT-d." in msg
+    assert len(h.firmware_rmrrs) == 2
+
+
+def test_rmrr_without_scope_dropped_and_end_before_base_rejected():
+    h = load_host(table(rmrr(0xE8000, 0xE9FFF), rmrr(0xAD000000, 0xAF7FFFFF, (0, [[2, 0]]))))
+    assert h.vtd_enabled and [r.base for r in h.rmrrs] == [0xAD000000]
+    h = load_host(table(rmrr(0xE9FFF, 0xE8000, (0, [[0x1D, 0]]))))
+    assert not h.vtd_enabled
+    assert any(" RMRR [e9fff,e8000] is incorrect!" in f.message for f in h.findings)
+
+
+def test_zero_haw_and_drhd_base_zero():
+    assert not load_host(table(host_address_width=0)).vtd_enabled
+    raw = build(from_json({"structures": [drhd(register_base=0), rmrr(0xE8000, 0xE8FFF, (0, [[0x1D, 0]]))]}))
+    h = load_host(raw)
+    assert not h.vtd_enabled
+    assert {f.code for f in h.findings} >= {"drhd-base-zero"}

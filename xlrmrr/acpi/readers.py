@@ -1,0 +1,115 @@
+"""Readers for where a DMAR (or its RMRRs) can come from: the raw table, `acpidump` text,
+Xen and Linux boot logs, and Xen's `rmrr=` command-line option. Pure text/bytes -> values;
+the CLI reads the files."""
+
+from __future__ import annotations
+
+import re
+
+from xlrmrr.common import InputError, Sbdf
+from xlrmrr.host.build import LogRmrr, UserRmrr
+
+SYSFS_DMAR = "/sys/firmware/acpi/tables/DMAR"
+
+_ACPIDUMP_HEAD = re.compile(r"^\s*(DMAR|RMAD)\s+@\s+0x[0-9a-fA-F]+\s*$")
+_ACPIDUMP_LINE = re.compile(r"^\s*([0-9a-fA-F]{4,8}):\s((?:\s*[0-9a-fA-F]{2}){1,16})")
+
+
+def dmar_from_acpidump(text: str, name: str = "acpidump") -> bytes:
+    """The DMAR table's bytes out of `acpidump` output (all tables, or `acpidump -n DMAR`)."""
+    lines = text.splitlines()
+    start = next((i for i, line in enumerate(lines) if _ACPIDUMP_HEAD.match(line)), None)
+    if start is None:
+        raise InputError(f"{name}: no DMAR table in this acpidump output (no line 'DMAR @ 0x...')")
+    data = bytearray()
+    length = None
+    for lineno, line in enumerate(lines[start + 1:], start + 2):
+        if not line.strip():
+            if data:
+                break
+            continue
+        m = _ACPIDUMP_LINE.match(line)
+        if not m:
+            break
+        off = int(m.group(1), 16)
+        if off != len(data):
+            raise InputError(f"{name}:{lineno}: hex dump offset {off:#x}, expected {len(data):#x}")
+        want = 16 if length is None else min(16, length - off)
+        hexes = line[m.start(2):].split()[:want]
+        try:
+            chunk = bytes(int(h, 16) for h in hexes)
+        except ValueError:
+            raise InputError(f"{name}:{lineno}: not a hex byte in {line.strip()!r}") from None
+        if len(hexes) < want or any(len(h) != 2 for h in hexes):
+            raise InputError(f"{name}:{lineno}: expected {want} hex bytes at offset {off:#x}")
+        data += chunk
+        if length is None and len(data) >= 8:
+            length = int.from_bytes(data[4:8], "little")
+        if length is not None and len(data) >= length:
+            break
+    if length is None or len(data) < length:
+        raise InputError(f"{name}:{start + 1}: the DMAR hex dump ends after {len(data):#x} bytes"
+                         + (f" of {length:#x}" if length else ""))
+    return bytes(data)
+
+
+_XEN_FOUND_RMRR = re.compile(r"found ACPI_DMAR_RMRR")
+_XEN_SCOPE = re.compile(r"\b(endpoint|bridge|IOAPIC|MSI HPET):\s*([0-9a-fA-F]{4}:[0-9a-fA-F]{2}:"
+                        r"[0-9a-fA-F]{2}\.[0-7])")
+_XEN_REGION = re.compile(r"RMRR region: base_addr\s+(?:0x)?([0-9a-fA-F]+)\s+end_address\s+"
+                         r"(?:0x)?([0-9a-fA-F]+)")
+_LINUX_RMRR = re.compile(r"RMRR base:\s*0x([0-9a-fA-F]+)\s+end:\s*0x([0-9a-fA-F]+)")
+
+
+def rmrrs_from_log(text: str, name: str = "log") -> tuple[LogRmrr, ...]:
+    """RMRRs from a Xen boot log (`xl dmesg` with iommu=verbose: "RMRR region: base_addr ...
+    end_address ...", devices from the endpoint/bridge lines before it) or a Linux boot log
+    ("DMAR: RMRR base: 0x... end: 0x..."), in table order."""
+    out: list[LogRmrr] = []
+    pending: list[Sbdf] | None = None
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if _XEN_FOUND_RMRR.search(line) or "found ACPI_DMAR_" in line:
+            pending = [] if _XEN_FOUND_RMRR.search(line) else None
+            continue
+        m = _XEN_SCOPE.search(line)
+        if m and pending is not None:
+            if m.group(1) in ("endpoint", "bridge"):
+                pending.append(Sbdf.parse(m.group(2)))
+            continue
+        m = _XEN_REGION.search(line) or _LINUX_RMRR.search(line)
+        if m:
+            base, end = int(m.group(1), 16), int(m.group(2), 16)
+            if base >= 1 << 64 or end >= 1 << 64:
+                raise InputError(f"{name}:{lineno}: RMRR address does not fit 64 bits")
+            out.append(LogRmrr(base, end, tuple(pending or ()), f"{name}:{lineno}"))
+            pending = None
+    return tuple(out)
+
+
+_RANGE = re.compile(r"([0-9a-fA-F]+)(?:-([0-9a-fA-F]+))?=(.+)")
+
+
+def parse_rmrr_option(text: str, name: str = "rmrr=") -> tuple[UserRmrr, ...]:
+    """Xen's `rmrr=start[-end]=[s]bdf[,[s]bdf[,...]];start[-end]=...` (page frame numbers, hex,
+    end inclusive), with or without the leading `rmrr=`."""
+    spec = text.strip()
+    if spec.startswith("rmrr="):
+        spec = spec[5:]
+    out = []
+    for part in filter(None, (p.strip() for p in spec.split(";"))):
+        m = _RANGE.fullmatch(part)
+        if not m:
+            raise InputError(f"{name}: {part!r} is not start[-end]=[s]bdf[,[s]bdf...] "
+                             f"(page numbers in hex)")
+        start = int(m.group(1), 16)
+        end = int(m.group(2), 16) if m.group(2) else start
+        devs = []
+        for d in m.group(3).split(","):
+            try:
+                devs.append(Sbdf.parse(d))
+            except ValueError as e:
+                raise InputError(f"{name}: {part!r}: {e}") from None
+        if start >= 1 << 52 or end >= 1 << 52:
+            raise InputError(f"{name}: {part!r}: page number beyond the 64-bit address space")
+        out.append(UserRmrr(start, end, tuple(devs), part))
+    return tuple(out)

@@ -1,0 +1,48 @@
+"""Host options shared by every command that needs the host (host, create, check, pci-attach).
+
+    from xlrmrr.cli.hostargs import add_host_arguments, host_from_args
+    add_host_arguments(p)                   # in add_arguments(p)
+    host = host_from_args(args, xen_version(args))   # in run(args)
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_host_arguments(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("host data (default: this machine's /sys, which needs root for "
+                             "the DMAR)")
+    src = g.add_mutually_exclusive_group()
+    src.add_argument("--dmar", metavar="FILE",
+                     help="the host's raw ACPI DMAR table (a copy of "
+                          "/sys/firmware/acpi/tables/DMAR)")
+    src.add_argument("--snapshot", metavar="FILE",
+                     help="a snapshot made by `xlrmrr host snapshot` (DMAR, PCI topology, e820, "
+                          "Xen version)")
+    src.add_argument("--acpidump", metavar="FILE", help="`acpidump` output containing the DMAR")
+    src.add_argument("--xen-log", metavar="FILE",
+                     help="an `xl dmesg` (booted with iommu=verbose) or Linux boot log: RMRR "
+                          "ranges only, for hosts whose table cannot be read")
+    g.add_argument("--host-json", metavar="FILE",
+                   help="PCI topology and e820 as JSON (format: xlrmrr/host/topology.py); "
+                        "with --snapshot it replaces the snapshot's")
+    g.add_argument("--rmrr", metavar="SPEC", action="append", default=[],
+                   help="extra ranges from Xen's command line, in its syntax: "
+                        "start[-end]=[s]bdf[,[s]bdf];... (page numbers, hex); repeatable")
+
+
+def host_from_args(args, xen_version):
+    """The Host the options describe, as Xen `xen_version` builds it."""
+    from xlrmrr.files import read_input
+    from xlrmrr.host.load import load_host
+
+    dmar = name = None
+    if getattr(args, "dmar", None):
+        dmar, name = read_input(args.dmar, "DMAR table"), args.dmar
+    return load_host(dmar=dmar, snapshot=getattr(args, "snapshot", None),
+                     extra_rmrrs=tuple(getattr(args, "rmrr", None) or ()),
+                     xen_version=xen_version, dmar_name=name or "DMAR",
+                     acpidump=getattr(args, "acpidump", None),
+                     xen_log=getattr(args, "xen_log", None),
+                     host_json=getattr(args, "host_json", None))

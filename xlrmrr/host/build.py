@@ -1,0 +1,372 @@
+"""Build the Host: what Xen registers from the DMAR (acpi_parse_dmar) plus `rmrr=` ranges.
+
+Xen's rules are modelled per release (xen-rdm.md 3.1-3.6, dmar.md 4): any failing structure
+rejects the whole DMAR ("Failed to parse ACPI DMAR.  Disabling VT-d.") and leaves no RMRR at
+all; an RMRR with no device is dropped; an RMRR none of whose devices exists is ignored; RMRRs
+are kept in reverse table order (list_add at the head), `rmrr=` ranges in front of them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from xlrmrr.acpi.dmar import Dmar, Structure
+from xlrmrr.common import (
+    E820_ACPI,
+    E820_NVS,
+    E820_RAM,
+    E820_RESERVED,
+    NEWEST_XEN,
+    PAGE_SIZE,
+    E820Entry,
+    Finding,
+    Sbdf,
+    XenVersion,
+    hexa,
+)
+from xlrmrr.host.model import Host, PciFunction, Rmrr
+from xlrmrr.host.resolve import Resolved, resolve_scope
+from xlrmrr.host.topology import HostDescription
+
+XEN_DISABLED = "Failed to parse ACPI DMAR.  Disabling VT-d."
+MAX_USER_RMRR_PAGES = 16
+USER_RMRR_FROM = XenVersion(4, 8)
+DEVICE_SCOPE_TYPES = (1, 2, 3, 4)     # what scope_device_count counts
+
+
+@dataclass(frozen=True)
+class UserRmrr:
+    """One range of Xen's `rmrr=start[-end]=[s]bdf[,[s]bdf...]` command-line option."""
+
+    start_pfn: int
+    end_pfn: int
+    devices: tuple[Sbdf, ...]
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class LogRmrr:
+    """An RMRR read from a boot log: no table, so only the range (and devices when logged)."""
+
+    base: int
+    end: int
+    devices: tuple[Sbdf, ...] = ()
+    source: str = ""
+
+
+class _Rejected(Exception):
+    def __init__(self, finding: Finding):
+        self.finding = finding
+
+
+def _xen(sev: str, code: str, msg: str, *addrs: int) -> Finding:
+    return Finding(sev, code, "xen", msg, tuple(addrs))
+
+
+def _reject(code: str, xen_text: str, why: str, *addrs: int) -> _Rejected:
+    return _Rejected(_xen("error", code, f'Xen rejects the whole DMAR: "{xen_text}" then '
+                                         f'"{XEN_DISABLED}" {why} With VT-d disabled Xen reports '
+                                         f'no reserved device memory and no PCI device can be '
+                                         f'passed through.', *addrs))
+
+
+def _e820_types(e820: tuple[E820Entry, ...], lo: int, hi: int) -> tuple[set[int], bool]:
+    """The e820 types met in [lo, hi) and whether part of it is in no entry (a hole)."""
+    types: set[int] = set()
+    covered = 0
+    for e in e820:
+        a, b = max(lo, e.addr), min(hi, e.end)
+        if a < b:
+            types.add(e.type)
+            covered += b - a
+    return types, covered < hi - lo
+
+
+def _page_types(e820, pfn: int) -> set[int]:
+    return _e820_types(e820, pfn * PAGE_SIZE, (pfn + 1) * PAGE_SIZE)[0]
+
+
+def _ram_pages(e820, base: int, end: int) -> list[int]:
+    """First addresses of the pages of [base, end] that the e820 calls RAM (at most a few)."""
+    out = []
+    for e in e820:
+        if e.type != E820_RAM:
+            continue
+        a, b = max(base & ~(PAGE_SIZE - 1), e.addr), min(end + 1, e.end)
+        if a < b:
+            out.append(a & ~(PAGE_SIZE - 1))
+    return sorted(out)
+
+
+def e820_check(base: int, end: int, e820, version: XenVersion, what: str = "RMRR"
+               ) -> tuple[list[Finding], bool]:
+    """Xen's check that an RMRR is E820-reserved, as the release does it; True = reject."""
+    if not e820 or base > end:
+        return [], False
+    lo, hi = base & ~(PAGE_SIZE - 1), (end | (PAGE_SIZE - 1)) + 1
+    types, hole = _e820_types(e820, lo, hi)
+    ram = _ram_pages(e820, base, end)
+    out: list[Finding] = []
+    if version >= XenVersion(4, 19):
+        if types <= {E820_RESERVED} and not hole:
+            return [], False
+        out.append(_xen("warning", "rmrr-not-reserved",
+                        f'"{what}: [{hexa(lo)}, {hexa(end & ~(PAGE_SIZE - 1))}] is not (entirely) '
+                        f'in reserved memory" (Xen {version}: pages in e820 holes are added to '
+                        f'the host e820 as reserved; ACPI/NVS/unusable pages are accepted)',
+                        base, end))
+        if ram:
+            raise _reject("rmrr-over-ram", f"{what}: page at {hexa(ram[0])} can't be converted",
+                          f"(Xen {version} refuses an RMRR that covers host RAM.)", base, end)
+        return out, False
+    if version >= XenVersion(4, 14):
+        if types <= {E820_RESERVED, E820_ACPI, E820_NVS} and not hole:
+            return [], False
+        text = (f' RMRR [{base:x},{end:x}] not in reserved memory; '
+                f'need "iommu_inclusive_mapping=1"?')
+    else:
+        first = _page_types(e820, base >> 12)
+        last = _page_types(e820, end >> 12)
+        if first == {E820_RESERVED} and last == {E820_RESERVED}:
+            return [], False
+        text = (f'  RMRR address range {base:x}..{end:x} not in reserved memory; '
+                f'need "iommu_inclusive_mapping=1"?')
+    sev = "error" if ram else "warning"
+    extra = (" Part of it is host RAM: Xen still maps it 1:1 for the device, so the device can "
+             "DMA into memory the host uses for something else." if ram else "")
+    out.append(_xen(sev, "rmrr-over-ram" if ram else "rmrr-not-reserved",
+                    f'"{text}" (Xen {version} only warns).{extra}', base, end))
+    return out, False
+
+
+def _scope_length_check(s: Structure) -> None:
+    for sc in s.scopes:
+        if sc.length < 8:
+            raise _reject("bad-scope", "Invalid device scope",
+                          f"(the device scope at offset {sc.offset:#x} of the {s.type_name} at "
+                          f"offset {s.offset:#x} has length {sc.length:#x}; Xen needs at least 8)")
+
+
+def _resolve_all(s: Structure, devmap, topo) -> list[Resolved]:
+    return [resolve_scope(s.segment, sc, devmap, topo) for sc in s.scopes
+            if sc.type in DEVICE_SCOPE_TYPES]
+
+
+def _present(devmap, topo: bool, sbdf: Sbdf | None) -> bool:
+    return sbdf is not None and sbdf in devmap if topo else True
+
+
+def xen_parse_dmar(dmar: Dmar, devices: tuple[PciFunction, ...], topology_known: bool,
+                   e820: tuple[E820Entry, ...], version: XenVersion
+                   ) -> tuple[list[Rmrr], list[Finding], Finding | None]:
+    """acpi_parse_dmar: the RMRRs Xen registers (in registration = table order), the messages,
+    and the rejection (None when VT-d stays enabled)."""
+    devmap = {f.sbdf: f for f in devices}
+    findings: list[Finding] = []
+    registered: list[Rmrr] = []
+    include_all = all_ports = False
+    try:
+        if dmar.host_address_width == 0:
+            raise _reject("zero-haw", "Zero: Invalid DMAR width",
+                          "(the DMAR Host Address Width is 0).")
+        for s in dmar.structures:
+            where = f"{s.type_name} at offset {s.offset:#x}"
+            if s.type == 0:
+                if s.register_base in (0, (1 << 64) - 1):
+                    raise _reject("drhd-base-zero", f"DRHD at {hexa(s.register_base)}: -ENODEV",
+                                  f"(the {where} has Register Base Address "
+                                  f"{hexa(s.register_base)}).", s.register_base)
+                _scope_length_check(s)
+                if s.flags & 1:
+                    if s.segment == 0 and include_all:
+                        raise _reject("multiple-include-all",
+                                      "Only one INCLUDE_ALL device scope is allowed",
+                                      f"(the {where} is a second INCLUDE_PCI_ALL unit on "
+                                      f"segment 0).")
+                    include_all = include_all or s.segment == 0
+                elif topology_known:
+                    missing = [r for r in _resolve_all(s, devmap, True)
+                               if r.scope.type in (1, 2) and not _present(devmap, True, r.sbdf)]
+                    for r in missing:
+                        findings.append(_xen("warning", "drhd-device-absent",
+                                             f'" Non-existent device ({r.sbdf or r.scope.path_str()}) '
+                                             f'in this DRHD\'s scope!" ({where})'))
+                    if missing:
+                        raise _reject("drhd-device-absent",
+                                      "  DRHD is invalid (some devices in its scope are not "
+                                      "PCI discoverable)",
+                                      f"(the {where} names a device this host does not have; "
+                                      f'Xen suggests "iommu=force" or '
+                                      f'"iommu=workaround_bios_bug").')
+            elif s.type == 1:
+                rmrr = _xen_rmrr(s, where, registered, devmap, topology_known, e820, version,
+                                 findings)
+                if rmrr is not None:
+                    registered.append(rmrr)
+            elif s.type == 2:
+                if s.flags & 1:
+                    if s.segment == 0 and all_ports:
+                        raise _reject("multiple-all-ports",
+                                      "Only one ALL_PORTS device scope is allowed",
+                                      f"(the {where} is a second ALL_PORTS ATSR on segment 0).")
+                    all_ports = all_ports or s.segment == 0
+                else:
+                    _scope_length_check(s)
+            elif s.type == 3:
+                pass
+            elif s.type == 5 and version >= XenVersion(4, 17):
+                _scope_length_check(s)
+            else:
+                findings.append(_xen("info", "unknown-structure",
+                                     f'"Ignore unknown DMAR structure type ({s.type:#x})" '
+                                     f'({where}; Xen {version} does not parse {s.type_name}).'))
+    except _Rejected as r:
+        return [], findings, r.finding
+    return registered, findings, None
+
+
+def _xen_rmrr(s: Structure, where: str, registered: list[Rmrr], devmap, topo: bool, e820,
+              version: XenVersion, findings: list[Finding]) -> Rmrr | None:
+    base, end = s.base, s.end
+    for old in registered:
+        if base <= old.end and old.base <= end:
+            raise _reject("rmrr-overlap",
+                          f"Overlapping RMRRs [{old.base:x},{old.end:x}] and [{base:x},{end:x}]",
+                          f"(the {where} overlaps an earlier RMRR).", base, end)
+    found, _ = e820_check(base, end, e820, version)
+    findings.extend(found)
+    _scope_length_check(s)
+    resolved = _resolve_all(s, devmap, topo)
+    if not resolved:
+        findings.append(_xen("warning", "rmrr-no-device",
+                             f"The {where} [{hexa(base)}, {hexa(end)}] has no device scope: Xen "
+                             f"drops it silently, so no device gets this range.", base, end))
+        return None
+    if topo:
+        if not any(_present(devmap, True, r.sbdf) for r in resolved):
+            for r in resolved:
+                findings.append(_xen("warning", "rmrr-device-absent",
+                                     f'" Non-existent device ({r.sbdf or r.scope.path_str()}) is '
+                                     f'reported in RMRR [{base:x},{end:x}]\'s scope!"', base, end))
+            findings.append(_xen("warning", "rmrr-ignored",
+                                 f'" Ignore RMRR [{base:x},{end:x}] as no device under its scope '
+                                 f'is PCI discoverable!" ({where}): no RDM for this range.',
+                                 base, end))
+            return None
+    if base > end:
+        raise _reject("rmrr-end-before-base", f" RMRR [{base:x},{end:x}] is incorrect!",
+                      f"(the {where} ends before it starts).", base, end)
+    return Rmrr(base=base, end=end, segment=s.segment,
+                devices=tuple(r.sbdf for r in resolved if r.sbdf is not None),
+                scope_count=len(resolved), source=f"DMAR {where}",
+                unresolved=tuple(r.unresolved for r in resolved if r.sbdf is None),
+                below_bridges=tuple(d for r in resolved for d in r.below))
+
+
+def table_rmrrs(dmar: Dmar, devices, topology_known: bool) -> tuple[Rmrr, ...]:
+    """Every RMRR of the table in table order, resolved, whatever Xen makes of it."""
+    devmap = {f.sbdf: f for f in devices}
+    out = []
+    for s in dmar.rmrrs:
+        resolved = _resolve_all(s, devmap, topology_known)
+        out.append(Rmrr(base=s.base, end=s.end, segment=s.segment,
+                        devices=tuple(r.sbdf for r in resolved if r.sbdf is not None),
+                        scope_count=len(resolved),
+                        source=f"DMAR RMRR at offset {s.offset:#x}",
+                        unresolved=tuple(r.unresolved for r in resolved if r.sbdf is None),
+                        below_bridges=tuple(d for r in resolved for d in r.below)))
+    return tuple(out)
+
+
+def user_rmrrs(user: tuple[UserRmrr, ...], registered: list[Rmrr], version: XenVersion
+               ) -> tuple[list[Rmrr], list[Finding]]:
+    """add_user_rmrr: the `rmrr=` ranges Xen accepts (in command-line order) and its messages."""
+    findings: list[Finding] = []
+    if not user:
+        return [], findings
+    if version < USER_RMRR_FROM:
+        findings.append(_xen("warning", "rmrr-option-unsupported",
+                             f"Xen {version} has no rmrr= option (added in {USER_RMRR_FROM}); "
+                             f"the extra ranges are ignored."))
+        return [], findings
+    out: list[Rmrr] = []
+    for u in user:
+        if u.start_pfn > u.end_pfn:
+            findings.append(_xen("warning", "user-rmrr-invalid",
+                                 f'"Invalid RMRR Range [{u.start_pfn:x},{u.end_pfn:x}]" '
+                                 f"(rmrr={u.text}): ignored."))
+            continue
+        if u.end_pfn - u.start_pfn + 1 > MAX_USER_RMRR_PAGES:
+            findings.append(_xen("warning", "user-rmrr-too-large",
+                                 f'"RMRR range [{u.start_pfn:x}-{u.end_pfn:x}] exceeds '
+                                 f'{MAX_USER_RMRR_PAGES} pages" (rmrr={u.text}): ignored.'))
+            continue
+        base = u.start_pfn << 12
+        # 4.17 moved user ranges onto the "extra" path, which registered one page too many
+        # until d41501fcf6 (4.22).
+        pages = u.end_pfn - u.start_pfn + (2 if XenVersion(4, 17) <= version < XenVersion(4, 22)
+                                           else 1)
+        end = base + (pages << 12) - 1
+        clash = next((r for r in registered + out if base <= r.end and r.base <= end), None)
+        if clash is not None:
+            findings.append(_xen("warning", "user-rmrr-overlap",
+                                 f'"Overlapping RMRRs: [{base:x},{end:x}] and '
+                                 f'[{clash.base:x},{clash.end:x}]" (rmrr={u.text}): ignored.',
+                                 base, end))
+            continue
+        if len({d.seg for d in u.devices}) > 1:
+            findings.append(_xen("warning", "user-rmrr-segments",
+                                 f"rmrr={u.text}: devices on different segments; ignored."))
+            continue
+        seg = u.devices[0].seg if u.devices else 0
+        out.append(Rmrr(base=base, end=end, segment=seg, devices=u.devices,
+                        scope_count=len(u.devices), source=f"rmrr={u.text}"))
+    return out, findings
+
+
+def build_host(dmar: Dmar | None, desc: HostDescription | None = None, *,
+               xen_version: XenVersion = NEWEST_XEN, user: tuple[UserRmrr, ...] = (),
+               log_rmrrs: tuple[LogRmrr, ...] = (), source: str = "") -> Host:
+    """The Host Xen `xen_version` would build from this table, topology and e820."""
+    from xlrmrr.acpi.checks import firmware_findings
+
+    desc = desc or HostDescription()
+    findings: list[Finding] = []
+    firmware: tuple[Rmrr, ...] = ()
+    vtd = True
+    if dmar is not None:
+        firmware = table_rmrrs(dmar, desc.devices, desc.topology_known)
+        findings.extend(firmware_findings(dmar, desc.devices, desc.topology_known, desc.e820))
+        registered, xen_findings, rejected = xen_parse_dmar(
+            dmar, desc.devices, desc.topology_known, desc.e820, xen_version)
+        findings.extend(xen_findings)
+        if rejected is not None:
+            findings.append(rejected)
+            vtd = False
+    else:
+        registered = []
+        for r in log_rmrrs:
+            registered.append(Rmrr(base=r.base, end=r.end, segment=r.devices[0].seg if r.devices
+                                   else 0, devices=r.devices, scope_count=len(r.devices),
+                                   source=r.source))
+            if not r.devices:
+                findings.append(Finding("warning", "log-rmrr-no-devices", "xen",
+                                        f"RMRR [{hexa(r.base)}, {hexa(r.end)}] ({r.source}) comes "
+                                        f"from a boot log that does not name its devices: "
+                                        f"xlrmrr cannot tell which device needs it, so no RDM "
+                                        f"query reports it.", (r.base, r.end)))
+        firmware = tuple(registered)
+    for r in registered:
+        for why in r.unresolved:
+            findings.append(Finding("warning", "scope-unresolved", "xen",
+                                    f"RMRR [{hexa(r.base)}, {hexa(r.end)}] ({r.source}): {why}. "
+                                    f"Xen resolves it at boot; xlrmrr cannot say which device "
+                                    f"needs this range.", (r.base, r.end)))
+    rmrrs: list[Rmrr] = []
+    if vtd:
+        extra, extra_findings = user_rmrrs(user, registered, xen_version)
+        findings.extend(extra_findings)
+        rmrrs = list(reversed(extra)) + list(reversed(registered))
+    return Host(rmrrs=tuple(rmrrs), vtd_enabled=vtd, devices=desc.devices, e820=desc.e820,
+                xen_version=desc.xen_version, findings=tuple(findings), firmware_rmrrs=firmware,
+                topology_known=desc.topology_known, source=source)

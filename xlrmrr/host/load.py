@@ -1,0 +1,97 @@
+"""load_host: the one entry point the other stages use to get a Host from files or this machine."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import replace
+
+from xlrmrr.common import NEWEST_XEN, InputError, XenVersion
+from xlrmrr.files import read_input
+from xlrmrr.host.build import UserRmrr, build_host
+from xlrmrr.host.model import Host
+from xlrmrr.host.topology import HostDescription, description_from_json
+
+
+def read_host_json(path: str) -> HostDescription:
+    raw = read_input(path, "host description (JSON)")
+    try:
+        obj = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise InputError(f"{path}: not JSON: {e}") from None
+    return description_from_json(obj, path)
+
+
+def _user_rmrrs(extra) -> tuple[UserRmrr, ...]:
+    from xlrmrr.acpi.readers import parse_rmrr_option
+
+    if not extra:
+        return ()
+    if isinstance(extra, str):
+        extra = (extra,)
+    out: list[UserRmrr] = []
+    for item in extra:
+        out.extend(parse_rmrr_option(item, f"--rmrr {item}") if isinstance(item, str) else (item,))
+    return tuple(out)
+
+
+def load_host(dmar: bytes | None = None, snapshot: str | None = None,
+              extra_rmrrs: str | Sequence = (), xen_version: XenVersion | None = None, *,
+              dmar_name: str = "DMAR", acpidump: str | None = None, xen_log: str | None = None,
+              host_json: str | None = None, live: bool | None = None) -> Host:
+    """The Host as Xen `xen_version` builds it.
+
+    Host data, first found wins for the table: `dmar` (bytes), `acpidump` (path of acpidump
+    text), the snapshot's DMAR, `xen_log` (path of an `xl dmesg` or Linux boot log: RMRR ranges
+    only). PCI topology and e820 come from the snapshot, overridden by `host_json` when given.
+    With none of these (or live=True) this machine's sysfs is read. `extra_rmrrs`: Xen
+    `rmrr=` option text(s). xen_version None: the snapshot's Xen release, else the newest.
+    """
+    from xlrmrr.acpi.dmar import decode
+
+    desc = HostDescription()
+    sources = []
+    log_rmrrs = ()
+    if snapshot:
+        from xlrmrr.host.snapshot import read_snapshot
+
+        snap_dmar, desc = read_snapshot(read_input(snapshot, "snapshot"), snapshot)
+        sources.append(snapshot)
+        if dmar is None and acpidump is None:
+            if snap_dmar is None and xen_log is None:
+                raise InputError(f"{snapshot}: the snapshot has no DMAR table (collected without "
+                                 f"root?); give the table with --dmar or --acpidump")
+            dmar, dmar_name = snap_dmar, f"{snapshot}:DMAR"
+    if acpidump and dmar is None:
+        from xlrmrr.acpi.readers import dmar_from_acpidump
+
+        text = read_input(acpidump, "acpidump output").decode("latin-1")
+        dmar, dmar_name = dmar_from_acpidump(text, acpidump), acpidump
+    if host_json:
+        desc = read_host_json(host_json)
+        sources.append(host_json)
+    if xen_log and dmar is None:
+        from xlrmrr.acpi.readers import rmrrs_from_log
+
+        log_rmrrs = rmrrs_from_log(read_input(xen_log, "boot log").decode("latin-1"), xen_log)
+        sources.append(xen_log)
+    if dmar is None and not log_rmrrs and (live or live is None):
+        from xlrmrr.acpi.readers import SYSFS_DMAR
+        from xlrmrr.host.snapshot import collect_live
+
+        dmar, live_desc, _notes = collect_live()
+        if dmar is None:
+            raise InputError(f"{SYSFS_DMAR}: cannot read the host's DMAR table (reading it needs "
+                             f"root); give --dmar FILE, --acpidump FILE, --snapshot FILE or "
+                             f"--xen-log FILE")
+        dmar_name = SYSFS_DMAR
+        if not host_json:
+            desc = live_desc
+        sources.append("this host's sysfs")
+    table = decode(dmar, dmar_name) if dmar is not None else None
+    if table is not None and dmar_name not in sources:
+        sources.insert(0, dmar_name)
+    version = xen_version or desc.xen_version or NEWEST_XEN
+    host = build_host(table, desc, xen_version=version, user=_user_rmrrs(extra_rmrrs),
+                      log_rmrrs=log_rmrrs, source=", ".join(sources))
+    return replace(host, xen_version=desc.xen_version)

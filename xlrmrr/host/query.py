@@ -1,0 +1,50 @@
+"""Questions the planner asks of a Host: a device's RMRRs, and who shares them."""
+
+from __future__ import annotations
+
+from xlrmrr.common import Sbdf
+from xlrmrr.host.model import Host, Rmrr
+
+
+def rmrrs_of(host: Host, sbdf: Sbdf) -> tuple[Rmrr, ...]:
+    """Every registered RMRR whose scope lists the device (what intel_iommu_assign_device maps),
+    in Xen's list order."""
+    return tuple(r for r in host.rmrrs if any(d.seg == sbdf.seg and d.bdf == sbdf.bdf
+                                              for d in r.devices))
+
+
+def rmrr_devices(host: Host) -> tuple[Sbdf, ...]:
+    """Every device some registered RMRR lists, sorted."""
+    return tuple(sorted({d for r in host.rmrrs for d in r.devices}))
+
+
+def sharing_groups(host: Host) -> tuple[tuple[Sbdf, ...], ...]:
+    """Devices tied together by shared RMRRs, transitively (A and B share one RMRR, B and C
+    another: A, B, C are one group). Only groups of two or more; sorted."""
+    parent: dict[Sbdf, Sbdf] = {}
+
+    def find(x: Sbdf) -> Sbdf:
+        while parent.setdefault(x, x) != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for r in host.rmrrs:
+        for d in r.devices:
+            find(d)
+        for a, b in zip(r.devices, r.devices[1:]):
+            ra, rb = find(a), find(b)
+            if ra != rb:
+                parent[max(ra, rb)] = min(ra, rb)
+    groups: dict[Sbdf, list[Sbdf]] = {}
+    for d in parent:
+        groups.setdefault(find(d), []).append(d)
+    return tuple(sorted(tuple(sorted(g)) for g in groups.values() if len(g) > 1))
+
+
+def sharing_group(host: Host, sbdf: Sbdf) -> tuple[Sbdf, ...]:
+    """The device's sharing group (just the device when it shares no RMRR)."""
+    for g in sharing_groups(host):
+        if sbdf in g:
+            return g
+    return (sbdf,)

@@ -1,0 +1,209 @@
+"""Host snapshots: collect what Xen's RMRR handling depends on from a live host, and read it back.
+
+Snapshot layout (a gzip-compressed tar; members at the top level, read by name only):
+
+    README      what this is, in one paragraph
+    DMAR        the raw DMAR table from /sys/firmware/acpi/tables/DMAR (absent if unreadable,
+                e.g. collected without root; `xlrmrr host` then says so)
+    host.json   {"format": "xlrmrr-snapshot-1", "xen_version": "4.17", "e820": [...],
+                 "devices": [...], "notes": [...]} -- the host description documented in
+                xlrmrr/host/topology.py: PCI config headers (first 64 bytes, hex), class codes,
+                reset methods, IOMMU groups, BAR sizes (from sysfs `resource`), the firmware
+                memory map (/sys/firmware/memmap) and the Xen version (/sys/hypervisor/version)
+
+Reading a snapshot never needs root and never extracts anything to disk.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tarfile
+import time
+
+from xlrmrr.common import (
+    E820_ACPI,
+    E820_NVS,
+    E820_RAM,
+    E820_RESERVED,
+    E820_UNUSABLE,
+    E820Entry,
+    InputError,
+    Sbdf,
+    XenVersion,
+)
+from xlrmrr.host.model import Bar
+from xlrmrr.host.topology import (
+    HostDescription,
+    description_from_json,
+    description_to_json,
+    function_from_config,
+)
+
+FORMAT = "xlrmrr-snapshot-1"
+MEMBER_LIMIT = 64 << 20
+README = (b"xlrmrr host snapshot: DMAR is the raw ACPI DMAR table, host.json the PCI topology, "
+          b"e820 and Xen version (format described in xlrmrr/host/snapshot.py). Use it with "
+          b"`xlrmrr host --snapshot FILE` or any command's --snapshot option.\n")
+
+_MEMMAP_TYPES = {"System RAM": E820_RAM, "Reserved": E820_RESERVED, "ACPI Tables": E820_ACPI,
+                 "ACPI Non-volatile Storage": E820_NVS, "Unusable memory": E820_UNUSABLE,
+                 "Persistent Memory (legacy)": 12, "Persistent Memory": 7, "Soft Reserved": 0xEFFFFFFF}
+
+
+def read_snapshot(data: bytes, name: str) -> tuple[bytes | None, HostDescription]:
+    """(DMAR bytes or None, host description) from a snapshot's bytes."""
+    try:
+        tar = tarfile.open(fileobj=io.BytesIO(data), mode="r:*")
+        members = {m.name.lstrip("./"): m for m in tar.getmembers()}
+    except (tarfile.TarError, OSError, EOFError) as e:
+        raise InputError(f"{name}: not a snapshot (tar.gz): {e}") from None
+
+    def member(key: str) -> bytes | None:
+        m = members.get(key)
+        if m is None:
+            return None
+        if not m.isfile() or m.size > MEMBER_LIMIT:
+            raise InputError(f"{name}: member {key} is not a regular file of at most "
+                             f"{MEMBER_LIMIT >> 20} MiB")
+        f = tar.extractfile(m)
+        return f.read() if f else None
+
+    try:
+        raw_json = member("host.json")
+        dmar = member("DMAR")
+    except (tarfile.TarError, OSError, EOFError) as e:
+        raise InputError(f"{name}: damaged snapshot: {e}") from None
+    if raw_json is None:
+        raise InputError(f"{name}: not an xlrmrr snapshot (no host.json member)")
+    try:
+        obj = json.loads(raw_json)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise InputError(f"{name}: host.json: {e}") from None
+    return dmar, description_from_json(obj, f"{name}:host.json")
+
+
+def write_snapshot(dmar: bytes | None, desc: HostDescription, notes: list[str]) -> bytes:
+    """The snapshot's bytes (deterministic apart from what is collected)."""
+    obj = {"format": FORMAT, **description_to_json(desc), "notes": notes}
+    files = [("README", README), ("host.json", json.dumps(obj, indent=1).encode() + b"\n")]
+    if dmar is not None:
+        files.insert(1, ("DMAR", dmar))
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for fname, content in files:
+            info = tarfile.TarInfo(fname)
+            info.size = len(content)
+            info.mode = 0o644
+            info.mtime = int(time.time())
+            tar.addfile(info, io.BytesIO(content))
+    return buf.getvalue()
+
+
+# ---- live collection (I/O: the reader edge) -------------------------------------------------
+
+def _read(path: str, binary: bool = False, limit: int = 1 << 20):
+    try:
+        with open(path, "rb") as f:
+            data = f.read(limit)
+    except OSError:
+        return None
+    return data if binary else data.decode("latin-1").strip()
+
+
+def collect_memmap(root: str = "/sys/firmware/memmap") -> tuple[E820Entry, ...]:
+    out = []
+    try:
+        names = sorted(os.listdir(root), key=lambda n: int(n) if n.isdigit() else -1)
+    except OSError:
+        return ()
+    for n in names:
+        start, end, typ = (_read(os.path.join(root, n, k)) for k in ("start", "end", "type"))
+        if start is None or end is None or typ is None:
+            continue
+        try:
+            a, b = int(start, 16), int(end, 16)
+        except ValueError:
+            continue
+        out.append(E820Entry(a, b - a + 1, _MEMMAP_TYPES.get(typ, E820_RESERVED)))
+    return tuple(sorted(out))
+
+
+def _bars(resource: str | None) -> tuple[Bar, ...]:
+    out = []
+    for i, line in enumerate((resource or "").splitlines()[:6]):
+        try:
+            start, end, flags = (int(x, 16) for x in line.split()[:3])
+        except ValueError:
+            continue
+        if not (start or end) or end < start:
+            continue
+        out.append(Bar(index=i, size=end - start + 1, is_64bit=bool(flags & 0x100000),
+                       prefetchable=bool(flags & 0x2000), is_io=bool(flags & 0x100)))
+    return tuple(out)
+
+
+def collect_pci(root: str = "/sys/bus/pci/devices"):
+    """Every PCI function sysfs shows, with config header, class, BARs, reset, IOMMU group."""
+    out = []
+    try:
+        names = sorted(os.listdir(root))
+    except OSError:
+        return (), False
+    for n in names:
+        try:
+            sbdf = Sbdf.parse(n)
+        except ValueError:
+            continue
+        d = os.path.join(root, n)
+        config = _read(os.path.join(d, "config"), binary=True, limit=64) or b""
+        cls = _read(os.path.join(d, "class"))
+        group = None
+        try:
+            group = int(os.path.basename(os.readlink(os.path.join(d, "iommu_group"))))
+        except (OSError, ValueError):
+            pass
+        out.append(function_from_config(
+            sbdf, config, class_code=int(cls, 16) if cls else None,
+            bars=_bars(_read(os.path.join(d, "resource"))),
+            reset_method=_read(os.path.join(d, "reset_method")) or None, iommu_group=group))
+    return tuple(out), bool(out)
+
+
+def collect_xen_version(root: str = "/sys/hypervisor") -> str | None:
+    if _read(os.path.join(root, "type")) != "xen":
+        return None
+    major, minor = _read(os.path.join(root, "version/major")), _read(os.path.join(root, "version/minor"))
+    if not major or not minor:
+        return None
+    return f"{major}.{minor}"
+
+
+def collect_live(dmar_path: str = "/sys/firmware/acpi/tables/DMAR"
+                 ) -> tuple[bytes | None, HostDescription, list[str]]:
+    """Collect a live host: DMAR (None if unreadable), description, notes on what is missing."""
+    notes = []
+    dmar = _read(dmar_path, binary=True, limit=16 << 20)
+    if dmar is None:
+        notes.append(f"{dmar_path} could not be read (it needs root); the snapshot has no DMAR")
+    devices, topo = collect_pci()
+    if not topo:
+        notes.append("no PCI devices found under /sys/bus/pci/devices")
+    elif all(len(_read(f"/sys/bus/pci/devices/{f.sbdf}/config", binary=True, limit=64) or b"")
+             < 64 for f in devices[:1]):
+        notes.append("PCI config space was not readable")
+    e820 = collect_memmap()
+    if not e820:
+        notes.append("/sys/firmware/memmap is empty or missing; no host e820 in the snapshot")
+    xv = collect_xen_version()
+    version = None
+    if xv:
+        try:
+            version = XenVersion.parse(xv)
+        except InputError:
+            notes.append(f"Xen {xv} is outside the releases xlrmrr models")
+    else:
+        notes.append("not running on Xen (/sys/hypervisor/type is not xen); no Xen version")
+    return dmar, HostDescription(devices=devices, topology_known=topo, e820=e820,
+                                 xen_version=version), notes

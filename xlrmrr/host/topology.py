@@ -1,0 +1,182 @@
+"""PCI topology and host memory map from a JSON host description (fixtures and snapshots).
+
+host.json layout (every number may be a JSON integer or a hex string such as "0x1a"):
+
+    {
+      "xen_version": "4.17",                      optional: the hypervisor the data came from
+      "e820": [ {"addr": "0x0", "size": "0x9f000", "type": "RAM"}, ... ],
+                                                  type: RAM RESERVED ACPI NVS UNUSABLE or 1..5
+      "devices": [
+        {"sbdf": "0000:00:14.0",
+         "class": "0x0c0330", "vendor": "0x8086", "device": "0xa36d",
+         "header_type": 0,                        config 0x0E (bit 7 = multi-function)
+         "secondary_bus": 1, "subordinate_bus": 3,    bridges: config 0x19 / 0x1A
+         "config": "86806da3...",                 optional: first 64 bytes of config space, hex;
+                                                  fills the fields above that are missing
+         "bars": [ {"index": 0, "size": "0x10000", "is_64bit": true,
+                    "prefetchable": false, "is_io": false} ],
+         "reset_method": "flr", "iommu_group": 5}
+      ]
+    }
+
+A file with only "devices" describes a topology; one without "devices" means "topology
+unknown" (deeper scope paths are then reported unresolved, not guessed).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from xlrmrr.common import E820_NAMES, E820Entry, InputError, Sbdf, XenVersion
+from xlrmrr.host.model import Bar, PciFunction
+
+_E820_TYPES = {v: k for k, v in E820_NAMES.items()}
+
+
+@dataclass(frozen=True)
+class HostDescription:
+    """What a host.json (or a snapshot) says besides the DMAR."""
+
+    devices: tuple[PciFunction, ...] = ()
+    topology_known: bool = False
+    e820: tuple[E820Entry, ...] = ()
+    xen_version: XenVersion | None = None
+
+
+def _num(value, where: str) -> int:
+    if isinstance(value, bool):
+        raise InputError(f"{where}: expected a number, got {value!r}")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        try:
+            return int(value, 0)
+        except ValueError:
+            pass
+    raise InputError(f"{where}: expected a number (integer or hex string), got {value!r}")
+
+
+def _opt(d: dict, key: str, where: str) -> int | None:
+    return None if d.get(key) is None else _num(d[key], f"{where}: {key}")
+
+
+def function_from_config(sbdf: Sbdf, config: bytes, **fields) -> PciFunction:
+    """A PciFunction from the first bytes of its config space (vendor, class, header type,
+    and for bridges the secondary/subordinate bus numbers); explicit fields win."""
+    def byte(off):
+        return config[off] if len(config) > off else None
+
+    def word(off):
+        return int.from_bytes(config[off:off + 2], "little") if len(config) >= off + 2 else None
+
+    header_type = byte(0x0E)
+    is_bridge = header_type is not None and header_type & 0x7F == 1
+    derived = dict(
+        vendor=word(0), device=word(2),
+        class_code=(int.from_bytes(config[0x09:0x0C], "little") if len(config) >= 0x0C else None),
+        header_type=header_type,
+        secondary_bus=byte(0x19) if is_bridge else None,
+        subordinate_bus=byte(0x1A) if is_bridge else None)
+    derived.update({k: v for k, v in fields.items() if v is not None})
+    return PciFunction(sbdf=sbdf, **derived)
+
+
+def parse_device(d: dict, where: str) -> PciFunction:
+    if not isinstance(d, dict) or "sbdf" not in d:
+        raise InputError(f"{where}: a device needs at least an \"sbdf\"")
+    try:
+        sbdf = Sbdf.parse(str(d["sbdf"]))
+    except ValueError as e:
+        raise InputError(f"{where}: {e}") from None
+    where = f"{where} ({sbdf})"
+    bars = []
+    for i, b in enumerate(d.get("bars") or ()):
+        bars.append(Bar(index=_num(b.get("index", i), f"{where}: bars[{i}].index"),
+                        size=_num(b.get("size", 0), f"{where}: bars[{i}].size"),
+                        is_64bit=bool(b.get("is_64bit", False)),
+                        prefetchable=bool(b.get("prefetchable", False)),
+                        is_io=bool(b.get("is_io", False))))
+    config = b""
+    if d.get("config"):
+        try:
+            config = bytes.fromhex(d["config"])
+        except (TypeError, ValueError):
+            raise InputError(f"{where}: config is not a hex string") from None
+    group = d.get("iommu_group")
+    return function_from_config(
+        sbdf, config, class_code=_opt(d, "class", where), vendor=_opt(d, "vendor", where),
+        device=_opt(d, "device", where), header_type=_opt(d, "header_type", where),
+        secondary_bus=_opt(d, "secondary_bus", where),
+        subordinate_bus=_opt(d, "subordinate_bus", where), bars=tuple(bars),
+        reset_method=d.get("reset_method") or None,
+        iommu_group=None if group is None else _num(group, f"{where}: iommu_group"))
+
+
+def parse_e820_entry(e, where: str) -> E820Entry:
+    if isinstance(e, dict):
+        addr, size, typ = e.get("addr"), e.get("size"), e.get("type")
+    elif isinstance(e, (list, tuple)) and len(e) == 3:
+        addr, size, typ = e
+    else:
+        raise InputError(f"{where}: an e820 entry is {{addr, size, type}}")
+    if isinstance(typ, str) and typ.upper() in _E820_TYPES:
+        t = _E820_TYPES[typ.upper()]
+    else:
+        t = _num(typ, f"{where}: type")
+    return E820Entry(_num(addr, f"{where}: addr"), _num(size, f"{where}: size"), t)
+
+
+def description_from_json(obj, name: str) -> HostDescription:
+    """Parse a host.json object; `name` prefixes error messages."""
+    if not isinstance(obj, dict):
+        raise InputError(f"{name}: a host description is a JSON object")
+    devices = tuple(sorted((parse_device(d, f"{name}: devices[{i}]")
+                            for i, d in enumerate(obj.get("devices") or ())),
+                           key=lambda f: f.sbdf))
+    seen = set()
+    for f in devices:
+        if f.sbdf in seen:
+            raise InputError(f"{name}: device {f.sbdf} is listed twice")
+        seen.add(f.sbdf)
+    e820 = tuple(sorted(parse_e820_entry(e, f"{name}: e820[{i}]")
+                        for i, e in enumerate(obj.get("e820") or ())))
+    xv = obj.get("xen_version")
+    version = None
+    if xv:
+        try:
+            version = XenVersion.parse(str(xv))
+        except InputError:
+            version = None      # a release xlrmrr does not model: the caller's choice applies
+    return HostDescription(devices=devices, topology_known="devices" in obj, e820=e820,
+                           xen_version=version)
+
+
+def description_to_json(desc: HostDescription) -> dict:
+    """The inverse of description_from_json (numbers as hex strings, as a human writes them)."""
+    def dev(f: PciFunction) -> dict:
+        out: dict = {"sbdf": str(f.sbdf)}
+        for key, val, width in (("class", f.class_code, 6), ("vendor", f.vendor, 4),
+                                ("device", f.device, 4)):
+            if val is not None:
+                out[key] = f"0x{val:0{width}x}"
+        for key in ("header_type", "secondary_bus", "subordinate_bus"):
+            if getattr(f, key) is not None:
+                out[key] = getattr(f, key)
+        if f.bars:
+            out["bars"] = [{"index": b.index, "size": hex(b.size), "is_64bit": b.is_64bit,
+                            "prefetchable": b.prefetchable, "is_io": b.is_io} for b in f.bars]
+        if f.reset_method:
+            out["reset_method"] = f.reset_method
+        if f.iommu_group is not None:
+            out["iommu_group"] = f.iommu_group
+        return out
+
+    out: dict = {}
+    if desc.xen_version:
+        out["xen_version"] = str(desc.xen_version)
+    if desc.e820:
+        out["e820"] = [{"addr": hex(e.addr), "size": hex(e.size),
+                        "type": E820_NAMES.get(e.type, e.type)} for e in desc.e820]
+    if desc.topology_known:
+        out["devices"] = [dev(f) for f in desc.devices]
+    return out
