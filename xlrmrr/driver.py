@@ -1,19 +1,43 @@
 """The driver: runs libxl -> libxc -> hypervisor -> hvmloader over immutable data into a Plan,
-decides the verdict and exit status, and proposes verified remediation."""
+decides the verdict and exit status, compares Xen releases and proposes verified remediation."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable
 
-from xlrmrr.common import EXIT_DEGRADED, EXIT_FAIL, EXIT_OK, Finding, XenVersion
+from xlrmrr.common import (
+    EXIT_DEGRADED,
+    EXIT_FAIL,
+    EXIT_OK,
+    FOUR_GB,
+    MB,
+    Finding,
+    InputError,
+    Sbdf,
+    XenVersion,
+    hexa,
+)
 from xlrmrr.host.model import Host
-from xlrmrr.xlcfg.domain import DomainConfig
+from xlrmrr.xlcfg.domain import (
+    POLICY_RELAXED,
+    POLICY_STRICT,
+    POLICY_UNSET,
+    STRATEGY_HOST,
+    STRATEGY_IGNORE,
+    DomainConfig,
+    RdmReserve,
+)
 
 VERDICT_OK = "ok"
 VERDICT_BLOCKED = "blocked"
 VERDICT_DEGRADED = "degraded"
 EXIT_FOR = {VERDICT_OK: EXIT_OK, VERDICT_BLOCKED: EXIT_FAIL, VERDICT_DEGRADED: EXIT_DEGRADED}
+RANK = {VERDICT_OK: 0, VERDICT_DEGRADED: 1, VERDICT_BLOCKED: 2}
+
+# One release per band of identical observable behaviour (xen-rdm.md section 1).
+VERSION_BANDS = ((XenVersion(4, 6), "4.6"), (XenVersion(4, 13), "4.7-4.13"), (XenVersion(4, 14), "4.14"),
+                 (XenVersion(4, 22), "4.15-4.22"))
 
 
 @dataclass(frozen=True)
@@ -25,7 +49,11 @@ class Options:
     acpi_end: int | None = None         # end of hvmloader's ACPI area (None: default)
     firmware_sizes: tuple[tuple[str, int], ...] = ()   # (acpi_firmware|smbios_firmware, bytes)
     hvmloader_size: int | None = None   # bytes of the hvmloader image (None: default)
-    remediate: bool = True
+    remediate: bool = True              # propose and verify config changes
+    compare_versions: bool = True       # re-plan under the other release bands
+    # How xl of another release reads the same file (parse order, rdm= parser): the CLI passes
+    # a re-parse; without it the same DomainConfig is planned under every release.
+    domain_for_version: Callable[[XenVersion], DomainConfig] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -34,6 +62,18 @@ class Remediation:
     verified: bool
     result: str
     verdict: str | None = None
+
+    def to_json(self) -> dict:
+        return {"change": self.change, "verified": self.verified, "result": self.result}
+
+
+@dataclass(frozen=True)
+class VersionDelta:
+    """How another Xen release band would treat the same guest, where it differs."""
+
+    band: str
+    verdict: str
+    differences: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -52,18 +92,279 @@ class Plan:
     verdict: str = VERDICT_OK
     exit_status: int = EXIT_OK
     remediation: tuple[Remediation, ...] = ()
-    notes: tuple[str, ...] = field(default=())   # version/semantics notes for the report
+    version_deltas: tuple[VersionDelta, ...] = ()
+    semantics: str = "xen"           # "xen", or "design" when rdm_forcecheck chose the rules
+    xen_verdict: str | None = None   # with rdm_forcecheck: what Xen itself would do
+    options: Options = field(default_factory=Options)
 
 
 def plan(domain: DomainConfig, host: Host, xen_version: XenVersion | None = None,
          options: Options | None = None) -> Plan:
     """Run every stage for one guest. Pure: the same inputs give an equal Plan."""
-    from xlrmrr import libxl
-
     options = options or Options()
     version = xen_version or domain.xen_version
+    base = _run(domain, host, version, options)
+    semantics, xen_verdict = "xen", None
+    if domain.rdm_forcecheck is not None:
+        base, semantics, xen_verdict = _design(domain, host, version, options, base)
+    deltas: tuple[VersionDelta, ...] = ()
+    if options.compare_versions:
+        deltas = _version_deltas(domain, host, version, options, base)
+    remediation: tuple[Remediation, ...] = ()
+    if options.remediate and (base.verdict != VERDICT_OK or any(r.conflict for r in base.libxl.rdms)):
+        remediation = _remediate(base, host, version, options)
+    return replace(base, remediation=remediation, version_deltas=deltas, semantics=semantics,
+                   xen_verdict=xen_verdict)
+
+
+def _run(domain: DomainConfig, host: Host, version: XenVersion, options: Options) -> Plan:
+    from xlrmrr import hvmloader, libxc, libxl
+
     layout = libxl.build(domain, host, version, hap_available=options.hap_available)
     findings = list(layout.findings)
-    verdict = VERDICT_BLOCKED if layout.failed else VERDICT_OK
-    return Plan(domain, host, version, layout, findings=tuple(findings), verdict=verdict,
-                exit_status=EXIT_FOR[verdict])
+    blocked = layout.failed
+    degraded = False
+    xc = hv = loader = None
+    info = None
+    if domain.type != "pv" and not layout.failed:
+        xc = libxc.build(layout, domain.max_vcpus or domain.vcpus, domain.vcpus, domain.apic,
+                         options.firmware_sizes, options.hvmloader_size)
+        findings.extend(xc.findings)
+        info = xc.hvm_info
+        blocked = blocked or xc.failed
+        if not blocked and domain.pci and domain.type == "hvm":
+            hv = _assign(domain, host, layout.rdms, xc.populated)
+            if hv is not None:
+                findings.extend(hv.findings)
+                blocked = blocked or hv.blocked
+                degraded = degraded or hv.degraded
+        if not blocked and domain.type == "hvm":
+            loader = hvmloader.build(layout, replace(domain, video_memkb=layout.video_memkb), host, version,
+                                     options.bios_base, options.acpi_end)
+            findings.extend(loader.findings)
+            blocked = blocked or loader.failed
+    for r in layout.rdms:
+        if r.assigned and not r.exposed and not r.conflict:
+            findings.append(Finding(
+                "warning", "rdm-not-exposed", "libxl",
+                f"the RMRR at {hexa(r.start)} of {_names(r.assigned)} keeps policy INVALID (Xen "
+                f"{version} does not default per-device policies inside construct_rdm): it is not in the "
+                f"guest's e820, so the guest may place BARs or other mappings over it", r.start))
+            degraded = True
+        if r.assigned and r.conflict and not r.exposed:
+            degraded = True
+    verdict = VERDICT_BLOCKED if blocked else VERDICT_DEGRADED if degraded else VERDICT_OK
+    return Plan(domain, host, version, layout, xc, info, hv, loader, tuple(findings), verdict,
+                EXIT_FOR[verdict], options=options)
+
+
+def _assign(domain, host, rdms, populated):
+    try:
+        from xlrmrr.hypervisor import assign_devices
+    except ImportError:     # the hypervisor stage is optional for partial checkouts
+        return None
+    return assign_devices(domain, host, rdms, populated)
+
+
+def _names(sbdfs) -> str:
+    return ", ".join(str(s) for s in sbdfs)
+
+
+def _design(domain, host, version, options, xen_plan: Plan):
+    """rdm_forcecheck, the original design's spelling: 1 reserves every host RMRR and fails if
+    any cannot be reserved (strategy host + strict); 0 reserves only the assigned devices'."""
+    if domain.rdm_forcecheck:
+        design_dom = replace(domain, rdm=RdmReserve(STRATEGY_HOST, POLICY_STRICT), rdm_forcecheck=None)
+        spelled = 'rdm = "strategy=host,policy=strict"'
+    else:
+        design_dom = replace(domain, rdm=RdmReserve(STRATEGY_IGNORE, domain.rdm.policy), rdm_forcecheck=None)
+        spelled = "no rdm= line (strategy=ignore; each pci= device's RMRRs, per-device policy strict)"
+    design = _run(design_dom, host, version, options)
+    note = Finding(
+        "info" if design.verdict == xen_plan.verdict else "warning", "rdm-forcecheck", "xl",
+        f"rdm_forcecheck={domain.rdm_forcecheck} is the original RDM design's key; xl does not know it and "
+        f"ignores it. xlrmrr applies the design's semantics (Xen's equivalent: {spelled}): verdict "
+        f"{design.verdict}. Xen {version} with this config as written: verdict {xen_plan.verdict}."
+        + (" Xen 4.15 and later xl drop an rdm= line that carries a valid policy, so the design's "
+           "semantics cannot be requested there." if domain.rdm_forcecheck and version >= XenVersion(4, 15)
+           else ""))
+    design = replace(design, domain=domain, findings=(note,) + design.findings)
+    return design, "design", xen_plan.verdict
+
+
+def _summary(p: Plan) -> dict:
+    lx = p.libxl
+    return {
+        "verdict": p.verdict,
+        "lowmem_end": lx.lowmem_end,
+        "highmem_end": lx.highmem_end,
+        "exposed": tuple(hexa(r.start) for r in lx.rdms if r.exposed),
+        "e820": p.hvmloader.e820 if p.hvmloader else (),
+    }
+
+
+def _version_deltas(domain, host, version, options, base: Plan) -> tuple[VersionDelta, ...]:
+    quiet = replace(options, remediate=False, compare_versions=False)
+    mine = _summary(base)
+    out = []
+    for v, band in VERSION_BANDS:
+        if _band(v) == _band(version):
+            continue
+        other_dom = domain
+        if options.domain_for_version is not None:
+            try:
+                other_dom = options.domain_for_version(v)
+            except InputError as e:
+                out.append(VersionDelta(band, VERDICT_BLOCKED, (f"xl {band} rejects the config: {e}",)))
+                continue
+        other = plan(other_dom, host, v, quiet)
+        theirs = _summary(other)
+        diffs = []
+        if theirs["verdict"] != mine["verdict"]:
+            diffs.append(f"verdict {theirs['verdict']} instead of {mine['verdict']}")
+        for key in ("lowmem_end", "highmem_end"):
+            if theirs[key] != mine[key]:
+                diffs.append(f"{key} {hexa(theirs[key])} instead of {hexa(mine[key])}")
+        if theirs["exposed"] != mine["exposed"]:
+            diffs.append(f"RDMs in the e820: {', '.join(theirs['exposed']) or 'none'} instead of "
+                         f"{', '.join(mine['exposed']) or 'none'}")
+        if theirs["e820"] != mine["e820"] and theirs["verdict"] != VERDICT_BLOCKED and mine["e820"]:
+            diffs.append(f"guest e820 has {len(theirs['e820'])} entries instead of {len(mine['e820'])}")
+        if diffs:
+            out.append(VersionDelta(band, theirs["verdict"], tuple(diffs)))
+    return tuple(out)
+
+
+def _band(v: XenVersion) -> str:
+    if v <= XenVersion(4, 6):
+        return "4.6"
+    if v <= XenVersion(4, 13):
+        return "4.7-4.13"
+    if v == XenVersion(4, 14):
+        return "4.14"
+    return "4.15-4.22"
+
+
+# ----------------------------------------------------------------------------------------------
+# Remediation: candidate config changes, each verified by planning again.
+
+def _device_class_risk(host: Host, devices) -> str:
+    risks = []
+    for sbdf in devices:
+        pf = host.device(sbdf)
+        cls = pf.class_code >> 8 if pf and pf.class_code is not None else None
+        if cls == 0x0C03:
+            risks.append(f"{sbdf} is a USB controller: its RMRR is the BIOS's legacy keyboard/mouse "
+                         f"emulation buffer; DMA there after handoff lands in guest RAM (usually harmless "
+                         f"once the guest driver owns the controller)")
+        elif cls == 0x0300 and pf.vendor == 0x8086:
+            risks.append(f"{sbdf} is Intel integrated graphics: its RMRR is stolen memory / GTT; "
+                         f"relaxed means the GPU writes guest RAM there: display corruption, GPU hangs, "
+                         f"guest memory corruption")
+        elif cls is not None and (cls >> 8) == 0x01:
+            risks.append(f"{sbdf} is a storage controller: firmware-initiated DMA into guest RAM can "
+                         f"corrupt guest memory")
+        else:
+            risks.append(f"{sbdf}: device DMA to its RMRR lands in guest RAM (memory corruption, "
+                         f"device malfunction)")
+    return "; ".join(risks)
+
+
+def _try(change: str, domain: DomainConfig, host, version, options, base: Plan,
+         extra: str = "") -> Remediation:
+    quiet = replace(options, remediate=False, compare_versions=False)
+    try:
+        p = plan(domain, host, version, quiet)
+    except (ValueError, ArithmeticError) as e:
+        return Remediation(change, False, f"not checked: {e}")
+    lx = p.libxl
+    desc = (f"verdict {p.verdict}; lowmem_end {hexa(lx.lowmem_end)}, highmem_end {hexa(lx.highmem_end)}, "
+            f"{len(lx.exposed_rdms)} of {len(lx.rdms)} RDMs in the guest e820")
+    better = RANK[p.verdict] < RANK[base.verdict]
+    if p.verdict == VERDICT_OK:
+        return Remediation(change, True, "verified: " + desc + extra, p.verdict)
+    if better:
+        return Remediation(change, True, "verified, partial: " + desc + extra, p.verdict)
+    return Remediation(change, False, "checked, does not help: " + desc + extra, p.verdict)
+
+
+def _memory_edit(domain: DomainConfig, kb: int) -> DomainConfig:
+    return replace(domain, target_memkb=kb, max_memkb=kb)
+
+
+def _remediate(base: Plan, host: Host, version: XenVersion, options: Options) -> tuple[Remediation, ...]:
+    domain = base.domain if base.semantics == "xen" else replace(base.domain, rdm_forcecheck=None)
+    lx = base.libxl
+    out: list[Remediation] = []
+    seen: set[str] = set()
+
+    def add(rem: Remediation | None):
+        if rem and rem.change not in seen:
+            seen.add(rem.change)
+            out.append(rem)
+
+    if lx.pod and domain.pci:
+        add(_try(f"memory = {lx.max_memkb // 1024} (equal to maxmem: no populate-on-demand with passthrough)",
+                 replace(domain, target_memkb=lx.max_memkb), host, version, options, base))
+    problem = [r for r in lx.rdms if r.conflict]
+    video_mb = lx.video_memkb // 1024
+    for r in problem:
+        if r.start < FOUR_GB and r.start < lx.lowmem_end_initial:
+            if r.start >= 2 * MB and r.start > 0:
+                boundary_mb = (r.start - 1) // MB
+                add(_try(f"rdm_mem_boundary = {boundary_mb}", replace(
+                    domain, rdm_mem_boundary_memkb=boundary_mb * 1024), host, version, options, base,
+                    f" (RDMs above {boundary_mb} MiB move lowmem_end below them instead of failing)"))
+            fit_mb = r.start // MB + video_mb
+            if r.start // MB >= 16 and fit_mb > video_mb:
+                add(_try(f"memory = {fit_mb} and maxmem = {fit_mb}", _memory_edit(domain, fit_mb * 1024),
+                         host, version, options, base,
+                         f" (guest RAM then ends below the RDM at {hexa(r.start)})"))
+            hole = -(-(FOUR_GB - r.start) // MB)
+            if 256 <= hole <= 3840 and domain.type == "hvm":
+                add(_try(f"mmio_hole = {hole}", replace(domain, mmio_hole_memkb=hole * 1024), host, version,
+                         options, base, f" (low RAM ends at {hexa(FOUR_GB - hole * MB)}, below the RDM)"))
+        elif r.start >= FOUR_GB:
+            room = r.start - FOUR_GB + lx.lowmem_end
+            fit_mb = room // MB + video_mb
+            if fit_mb > video_mb:
+                add(_try(f"memory = {fit_mb} and maxmem = {fit_mb}", _memory_edit(domain, fit_mb * 1024),
+                         host, version, options, base,
+                         f" (highmem then ends below the RDM at {hexa(r.start)}; libxl never relocates "
+                         f"around RDMs above 4 GiB)"))
+        devs = r.assigned
+        if devs:
+            new_pci = tuple(replace(d, rdm_policy=POLICY_RELAXED, spec=d.spec + ",rdm_policy=relaxed")
+                            if d.sbdf in devs else d for d in domain.pci)
+            specs = ", ".join(f"'{d.spec},rdm_policy=relaxed'" for d in domain.pci if d.sbdf in devs)
+            add(_try(f"pci = [ {specs} ] (rdm_policy=relaxed)", replace(domain, pci=new_pci), host, version,
+                     options, base, f"; risk: {_device_class_risk(host, devs)}"))
+        elif r.requested_policy == POLICY_STRICT and lx.strategy == STRATEGY_HOST:
+            change = ('rdm = "strategy=host,policy=relaxed"' if version <= XenVersion(4, 14)
+                      else 'drop the rdm= line (Xen 4.15+ xl ignores any rdm= with a valid policy)')
+            add(_try(change, replace(domain, rdm=RdmReserve(STRATEGY_HOST, POLICY_RELAXED)
+                                     if version <= XenVersion(4, 14) else RdmReserve()),
+                     host, version, options, base,
+                     f"; the RMRR at {hexa(r.start)} belongs to no assigned device "
+                     f"({_names(r.devices) or 'unknown'}); relaxed drops it from the guest map"))
+    if lx.strategy == STRATEGY_IGNORE and domain.pci and host.rmrrs and base.verdict != VERDICT_BLOCKED:
+        assigned = {d.sbdf for d in domain.pci}
+        others = sorted({s for rm in host.rmrrs for s in rm.devices} - assigned)
+        if others:
+            if version <= XenVersion(4, 13):
+                change = 'rdm = "strategy=host,policy=relaxed"'
+                rdm = RdmReserve(STRATEGY_HOST, POLICY_RELAXED)
+            else:
+                change, rdm = 'rdm = "strategy=host"', RdmReserve(STRATEGY_HOST, POLICY_UNSET)
+            rem = _try(change + " (hotplug: reserve every host RMRR now, so that "
+                       + _names(others[:4]) + (" ..." if len(others) > 4 else "")
+                       + " can be attached later)", replace(domain, rdm=rdm), host, version, options, base)
+            if version >= XenVersion(4, 14):
+                rem = replace(rem, verified=False, result=rem.result + "; not verifiable: without policy= "
+                              "xl copies an uninitialised value as the global policy")
+            add(rem)
+    return tuple(out)
+
+
+def device_list(plan_: Plan) -> tuple[Sbdf, ...]:
+    return tuple(d.sbdf for d in plan_.domain.pci if d.sbdf is not None)

@@ -166,6 +166,9 @@ class RdmIndex:
             entry = (rmrr.start_pfn, rmrr.nr_pages)
             self.rmrr_at.setdefault(rmrr.start_pfn << PAGE_SHIFT, rmrr)
             seen = set()
+            if not rmrr.devices and getattr(rmrr, "unresolved", ()):
+                out.append(entry)       # as host.model: Xen finds a device behind the bridge
+                continue
             for dev in rmrr.devices:
                 if dev.bdf == 0:
                     break

@@ -1,0 +1,209 @@
+"""The libxenguest stage: meminit_hvm's populate_physmap extents, the special pages, firmware
+module placement and the hvm_info table (xen-rdm.md section 10).
+
+Extents are run-length (gfn, order, count) so that a 16 TiB guest costs no more than a 4 GiB
+one: nothing here is proportional to guest RAM.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from xlrmrr.common import FOUR_GB, PAGE_SHIFT, PAGE_SIZE, Finding, hexa, size_str
+from xlrmrr.libxl import LibxlLayout
+from xlrmrr.payloads import HVM_INFO_PFN, RESERVED_MEM_PGSTART, hvm_info_bytes
+
+SUPERPAGE_1GB = 1 << 18          # pages
+SUPERPAGE_2MB = 1 << 9
+VGA_HOLE_START = 0xA0
+VGA_HOLE_END = 0xC0
+X86_HVM_END_SPECIAL_REGION = 0xFF000
+X86_HVM_NR_SPECIAL_PAGES = 8
+SPECIAL_PFN_START = X86_HVM_END_SPECIAL_REGION - X86_HVM_NR_SPECIAL_PAGES      # 0xFEFF8
+IOREQ_SERVER_PFN_START = SPECIAL_PFN_START - 8                                 # 0xFEFF0
+HVMLOADER_PADDR = 0x100000
+HVMLOADER_IMAGE_SIZE = 0x80000   # assumption: hvmloader's loaded image spans < 512 KiB
+
+
+@dataclass(frozen=True)
+class Extent:
+    """`count` consecutive extents of 2**order pages starting at gfn (one run of populate_physmap)."""
+
+    gfn: int
+    order: int
+    count: int
+
+    @property
+    def pages(self) -> int:
+        return self.count << self.order
+
+    @property
+    def end_gfn(self) -> int:
+        return self.gfn + self.pages
+
+    def to_json(self) -> dict:
+        return {"gfn": self.gfn, "order": self.order, "count": self.count}
+
+
+@dataclass(frozen=True)
+class Module:
+    """A firmware module (acpi_firmware= / smbios_firmware=) as xc_dom_build_image places it."""
+
+    kind: str
+    addr: int
+    size: int
+
+    @property
+    def end(self) -> int:
+        return self.addr + self.size
+
+
+@dataclass(frozen=True)
+class LibxcResult:
+    extents: tuple[Extent, ...]             # RAM, in the order meminit_hvm issues them
+    special_pages: tuple[Extent, ...]       # ioreq-server and special pfns (order 0)
+    populated: tuple[tuple[int, int], ...]  # (start, end_exclusive) bytes holding RAM/special pages
+    pages_4k: int                           # as the debug summary counts (starts at 0xC0)
+    extents_2m: int
+    extents_1g: int
+    pod: bool
+    modules: tuple[Module, ...]
+    hvm_info: bytes
+    findings: tuple[Finding, ...]
+    failed: bool
+
+
+def _mmio_overlap(start_pfn: int, pages: int, mmio_start: int, mmio_size: int) -> bool:
+    s, e = start_pfn << PAGE_SHIFT, (start_pfn + pages) << PAGE_SHIFT
+    return s < mmio_start + mmio_size and mmio_start < e
+
+
+def _add(out: list, gfn: int, order: int, count: int) -> None:
+    if count <= 0:
+        return
+    if out and out[-1][1] == order and out[-1][0] + (out[-1][2] << order) == gfn:
+        out[-1][2] += count
+    else:
+        out.append([gfn, order, count])
+
+
+def _gb_run(cur: int, end: int, mmio_start: int, mmio_size: int) -> int:
+    """How many consecutive 1 GiB extents meminit_hvm issues from cur (1 GiB aligned): each must
+    not overlap the MMIO hole. Batched so that a 16 TiB range is one step, not 16384."""
+    n = (end - cur) >> 18
+    hole_s, hole_e = mmio_start >> PAGE_SHIFT, (mmio_start + mmio_size) >> PAGE_SHIFT
+    if hole_e <= cur or hole_s >= hole_e:
+        return n
+    if hole_s <= cur:
+        return 0
+    return min(n, (hole_s - cur) >> 18)
+
+
+def meminit_extents(lowmem_end: int, highmem_end: int, mmio_start: int, mmio_size: int) -> list:
+    """meminit_hvm without vNUMA: the populate_physmap calls as [gfn, order, count] runs."""
+    out: list = []
+    _add(out, 0, 0, VGA_HOLE_START)
+    ranges = [(0, lowmem_end >> PAGE_SHIFT)]
+    if highmem_end > FOUR_GB:
+        ranges.append((FOUR_GB >> PAGE_SHIFT, highmem_end >> PAGE_SHIFT))
+    for start, end in ranges:
+        cur = VGA_HOLE_END if start == 0 else start
+        while cur < end:
+            count = min(end - cur, SUPERPAGE_1GB)
+            if cur & (SUPERPAGE_1GB - 1) and count > (-cur & (SUPERPAGE_1GB - 1)):
+                count = -cur & (SUPERPAGE_1GB - 1)
+            if not (cur | count) & (SUPERPAGE_1GB - 1):
+                n = _gb_run(cur, end, mmio_start, mmio_size)
+                if n:
+                    _add(out, cur, 18, n)
+                    cur += n << 18
+                    continue
+            count = min(count, 4 * SUPERPAGE_2MB)
+            if cur & (SUPERPAGE_2MB - 1) and count > (-cur & (SUPERPAGE_2MB - 1)):
+                count = -cur & (SUPERPAGE_2MB - 1)
+            elif count & (SUPERPAGE_2MB - 1) and count > SUPERPAGE_2MB:
+                count &= ~(SUPERPAGE_2MB - 1)
+            if not (cur | count) & (SUPERPAGE_2MB - 1):
+                _add(out, cur, 9, count >> 9)
+            else:
+                _add(out, cur, 0, count)
+            cur += count
+    return out
+
+
+def _merge_ranges(ranges):
+    out = []
+    for s, e in sorted(ranges):
+        if e <= s:
+            continue
+        if out and s <= out[-1][1]:
+            out[-1][1] = max(out[-1][1], e)
+        else:
+            out.append([s, e])
+    return tuple((s, e) for s, e in out)
+
+
+def place_modules(firmware_sizes, hvmloader_size: int | None) -> tuple[Module, ...]:
+    """Firmware modules follow the hvmloader image, page aligned (xc_dom_alloc_segment order).
+    The hvmloader image size depends on the build: a documented parameter."""
+    addr = HVMLOADER_PADDR + (hvmloader_size if hvmloader_size is not None else HVMLOADER_IMAGE_SIZE)
+    out = []
+    for kind, size in firmware_sizes:
+        addr = (addr + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1)
+        out.append(Module(kind, addr, size))
+        addr += size
+    return tuple(out)
+
+
+def build(layout: LibxlLayout, nr_vcpus: int, vcpus_online: int, apic: bool = True,
+          firmware_sizes=(), hvmloader_size: int | None = None) -> LibxcResult:
+    """meminit_hvm, alloc_magic_pages_hvm, module placement and the final hvm_info bytes."""
+    findings: list[Finding] = []
+    failed = False
+    lowmem_end, highmem_end = layout.lowmem_end, layout.highmem_end
+    ram_pages = (lowmem_end >> PAGE_SHIFT) + (
+        (highmem_end - FOUR_GB) >> PAGE_SHIFT if highmem_end > FOUR_GB else 0)
+    if ram_pages != layout.total_pages:
+        findings.append(Finding("error", "vnuma-mismatch", "libxc",
+                                f"vNUMA memory pages mismatch (0x{ram_pages:x} != 0x{layout.total_pages:x})"))
+        failed = True
+    runs = meminit_extents(lowmem_end, highmem_end, layout.mmio_start, layout.mmio_size)
+    extents = tuple(Extent(g, o, c) for g, o, c in runs)
+    special = (Extent(IOREQ_SERVER_PFN_START, 0, 8), Extent(SPECIAL_PFN_START, 0, X86_HVM_NR_SPECIAL_PAGES))
+    pages_4k = VGA_HOLE_END + sum(e.count for e in extents if e.order == 0) - VGA_HOLE_START
+    n2m = sum(e.count for e in extents if e.order == 9)
+    n1g = sum(e.count for e in extents if e.order == 18)
+    populated = _merge_ranges(
+        [(e.gfn << PAGE_SHIFT, e.end_gfn << PAGE_SHIFT) for e in extents + special])
+    if layout.pod:
+        findings.append(Finding(
+            "info", "pod", "libxc",
+            f"memory < maxmem: populate-on-demand; the extents are issued with "
+            f"XENMEMF_populate_on_demand and the PoD target is {hexa(layout.target_pages - 0x20)} pages"))
+
+    modules = place_modules(firmware_sizes, hvmloader_size)
+    for m in modules:
+        if m.end > lowmem_end:
+            findings.append(Finding(
+                "error", "module-beyond-lowmem", "libxc",
+                f"{m.kind} module [{hexa(m.addr)}, {hexa(m.end - 1)}] does not fit below lowmem_end "
+                f"{hexa(lowmem_end)}", m.addr))
+            failed = True
+        for r in layout.rdms:
+            if m.addr < r.end and r.start < m.end:
+                findings.append(Finding(
+                    "error" if r.exposed else "warning", "module-over-rdm", "libxc",
+                    f"{m.kind} module [{hexa(m.addr)}, {hexa(m.end - 1)}] ({size_str(m.size)}) lies on the "
+                    f"RDM at {hexa(r.start)}: the firmware is loaded into memory a device may DMA to",
+                    m.addr, r.start))
+    if (lowmem_end >> PAGE_SHIFT) > RESERVED_MEM_PGSTART:
+        findings.append(Finding("error", "lowmem-over-special", "libxc",
+                                f"lowmem_end {hexa(lowmem_end)} covers the special pages at "
+                                f"{hexa(RESERVED_MEM_PGSTART << PAGE_SHIFT)}"))
+        failed = True
+    info = hvm_info_bytes(lowmem_end >> PAGE_SHIFT, highmem_end >> PAGE_SHIFT, nr_vcpus, vcpus_online, apic)
+    return LibxcResult(extents, special, populated, pages_4k, n2m, n1g, layout.pod, modules, info,
+                       tuple(findings), failed)
+
+
+__all__ = ["Extent", "LibxcResult", "Module", "build", "meminit_extents", "HVM_INFO_PFN"]

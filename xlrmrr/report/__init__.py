@@ -1,0 +1,1 @@
+"""Reports: text, JSON and binary payloads for the commands."""

@@ -1,0 +1,254 @@
+"""Reports for `xlrmrr create`: the JSON object, the text report with a picture of the guest's
+physical address space, and the binary payload files of --emit."""
+
+from __future__ import annotations
+
+import json
+
+from xlrmrr.common import E820_NAMES, FOUR_GB, GB, MB, hexa, size_str
+from xlrmrr.payloads import e820_bytes
+
+SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
+
+
+def rdm_fate(plan, r) -> str:
+    """What happened to one RDM, in words."""
+    lx = plan.libxl
+    if r.conflict and r.requested_policy == "strict" and lx.failed and not r.exposed or (
+            r.conflict and r.policy == "strict"):
+        return "CONFLICT with guest RAM: creation fails (strict)"
+    if r.conflict and not r.exposed:
+        return "dropped: guest RAM stays over it (relaxed)"
+    if not r.exposed:
+        return "not in the guest e820 (policy INVALID)"
+    if r.relocated:
+        return "reserved; lowmem_end moved below it"
+    if r.start >= FOUR_GB:
+        return "reserved (above 4 GiB, beyond guest RAM)"
+    if r.start >= lx.mmio_start:
+        return "reserved (in the MMIO hole)"
+    return "reserved (outside guest RAM)"
+
+
+def to_json(plan) -> dict:
+    lx = plan.libxl
+    xc = plan.libxc
+    info = {}
+    if xc is not None:
+        from xlrmrr.payloads import parse_hvm_info
+
+        parsed = parse_hvm_info(xc.hvm_info)
+        info = {k: parsed[k] for k in ("low_mem_pgend", "high_mem_pgend", "reserved_mem_pgstart",
+                                       "nr_vcpus", "checksum")}
+    out = {
+        "xen_version": str(plan.xen_version),
+        "verdict": plan.verdict,
+        "exit_status": plan.exit_status,
+        "semantics": plan.semantics,
+        "guest_type": lx.guest_type,
+        "hap": lx.hap,
+        "mem_size": lx.mem_size,
+        "lowmem_end": lx.lowmem_end,
+        "highmem_end": lx.highmem_end,
+        "mmio_start": lx.mmio_start,
+        "mmio_size": lx.mmio_size,
+        "lowmem_end_initial": lx.lowmem_end_initial,
+        "highmem_end_initial": lx.highmem_end_initial,
+        "rdm_mem_boundary": lx.rdm_mem_boundary,
+        "rdm_strategy": lx.strategy,
+        "rdm_policy": lx.policy,
+        "rdms": [{"start": r.start, "size": r.size, "policy": r.policy,
+                  "devices": [str(d) for d in (r.assigned or r.devices)],
+                  "scope": [str(d) for d in r.devices], "assigned": [str(d) for d in r.assigned],
+                  "requested_policy": r.requested_policy, "source": r.source,
+                  "conflict": r.conflict, "relocated": r.relocated, "exposed": r.exposed,
+                  "fate": rdm_fate(plan, r)} for r in lx.rdms],
+        "memory_map": [e.to_json() for e in lx.memory_map],
+        "hvm_info": info,
+        "populate_physmap": {
+            "extents": [e.to_json() for e in xc.extents] if xc else [],
+            "special_pages": [e.to_json() for e in xc.special_pages] if xc else [],
+            "pod": bool(xc and xc.pod),
+            "pages_4k": xc.pages_4k if xc else 0,
+            "extents_2m": xc.extents_2m if xc else 0,
+            "extents_1g": xc.extents_1g if xc else 0,
+        },
+        "e820": [e.to_json() for e in plan.hvmloader.e820] if plan.hvmloader else [],
+        "findings": [f.to_json() for f in plan.findings],
+        "remediation": [r.to_json() for r in plan.remediation],
+        "other_versions": [{"versions": d.band, "verdict": d.verdict,
+                            "differences": list(d.differences)} for d in plan.version_deltas],
+    }
+    if plan.hvmloader:
+        h = plan.hvmloader
+        out["hvmloader"] = {
+            "pci_mem_start": h.pci_mem_start, "bios_base": h.bios_base, "acpi_end": h.acpi_end,
+            "opregion": h.opregion,
+            "bars": [{"device": b.device, "bar": b.index, "size": b.size, "base": b.base, "high": b.high,
+                      "assumed": b.assumed} for b in h.bars]}
+    if plan.xen_verdict is not None:
+        out["xen_verdict"] = plan.xen_verdict
+    return out
+
+
+def json_text(plan) -> str:
+    return json.dumps(to_json(plan), indent=2, sort_keys=False) + "\n"
+
+
+# ----------------------------------------------------------------------------------------------
+# The picture: one character per equal slice of the address space, the most important content
+# of the slice wins (RDM over MMIO over RAM over hole).
+
+LEGEND = (("#", "RAM"), ("R", "RDM in the guest e820"), ("!", "RDM dropped or in conflict: RAM over it"),
+          ("m", "MMIO hole (BARs)"), ("f", "hvmloader reserved [0xfc000000, 4G)"), (".", "unused"))
+
+
+def _regions(plan):
+    lx = plan.libxl
+    out = []    # (start, end, char, priority)
+    for s, e in _ram(plan):
+        out.append((s, e, "#", 1))
+    pci_start = plan.hvmloader.pci_mem_start if plan.hvmloader else lx.mmio_start
+    out.append((pci_start, 0xFC000000, "m", 2))
+    out.append((0xFC000000, FOUR_GB, "f", 2))
+    for r in lx.rdms:
+        out.append((r.start, r.end, "R" if r.exposed else "!", 3 if r.exposed else 4))
+    return out
+
+
+def _ram(plan):
+    lx = plan.libxl
+    ram = [(0, 0xA0000), (0x100000, lx.lowmem_end)] if lx.lowmem_end > 0x100000 else [(0, 0xA0000)]
+    if lx.highmem_end > FOUR_GB:
+        ram.append((FOUR_GB, lx.highmem_end))
+    return ram
+
+
+def _bar(regions, lo: int, hi: int, width: int) -> str:
+    step = (hi - lo) / width
+    cells = []
+    for i in range(width):
+        s = lo + int(i * step)
+        e = lo + int((i + 1) * step)
+        best, pri = ".", 0
+        for rs, re_, ch, p in regions:
+            if rs < e and s < re_ and p > pri:
+                best, pri = ch, p
+        cells.append(best)
+    return "".join(cells)
+
+
+def picture(plan, width: int = 64) -> list[str]:
+    regions = _regions(plan)
+    lines = [f"  0 {'':{width - 6}}4 GiB",
+             f"  |{_bar(regions, 0, FOUR_GB, width)}|  1 column = {size_str(FOUR_GB // width)}"]
+    top = max([plan.libxl.highmem_end] + [r.end for r in plan.libxl.rdms])
+    if top > FOUR_GB:
+        span = top - FOUR_GB
+        gran = GB if span >= GB else MB
+        span = -(-span // gran) * gran
+        lines.append(f"  4 GiB{'':{width - 10}}{size_str(FOUR_GB + span):>8}")
+        lines.append(f"  |{_bar(regions, FOUR_GB, FOUR_GB + span, width)}|  1 column = "
+                     f"{size_str(span // width) if span >= width else '<1 B'}")
+    lines.append("  " + "  ".join(f"{c} {what}" for c, what in LEGEND[:3]))
+    lines.append("  " + "  ".join(f"{c} {what}" for c, what in LEGEND[3:]))
+    return lines
+
+
+def _table(rows, header) -> list[str]:
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
+    fmt = "  " + "  ".join(f"{{:<{w}}}" for w in widths)
+    return [fmt.format(*header).rstrip()] + [fmt.format(*r).rstrip() for r in rows]
+
+
+def text(plan, name: str = "") -> str:
+    lx = plan.libxl
+    d = plan.domain
+    out = []
+    head = {"ok": "OK: the guest can be created and every assigned device gets all its RMRRs",
+            "blocked": "BLOCKED: creating this guest would fail",
+            "degraded": "DEGRADED: the guest starts, but an assigned device's RMRR is not honoured"}
+    out.append(f"{name or d.name or 'guest'}: {head[plan.verdict]} (exit {plan.exit_status})")
+    bios = d.bios if d.type == "hvm" else "-"
+    out.append(f"modelled: Xen {plan.xen_version} (libxl, libxc, hypervisor, hvmloader); "
+               f"{d.type.upper()} guest, {'HAP' if lx.hap else 'shadow paging'}, firmware {bios}"
+               + ("; rdm_forcecheck: the original design's semantics" if plan.semantics == "design" else ""))
+    if plan.xen_verdict is not None:
+        out.append(f"Xen itself (rdm_forcecheck ignored by xl): {plan.xen_verdict}")
+    out.append("")
+    out.append(f"Reserved device memory (strategy {lx.strategy}, global policy {lx.policy}, "
+               f"rdm_mem_boundary {hexa(lx.rdm_mem_boundary)})")
+    if lx.rdms:
+        rows = []
+        for r in lx.rdms:
+            devs = ", ".join(str(s) + ("*" if s in r.assigned else "") for s in r.devices) or \
+                ", ".join(str(s) + "*" for s in r.assigned) or "?"
+            rows.append((hexa(r.start), hexa(r.end - 1), size_str(r.size), devs, r.requested_policy,
+                         rdm_fate(plan, r)))
+        out.extend(_table(rows, ("start", "end", "size", "devices (*: assigned)", "policy", "fate")))
+    else:
+        out.append("  none: " + ("strategy ignore and no pci= devices" if not lx.construct_rdm_ran
+                                 else "no RMRR applies to this guest"))
+    out.append("")
+    out.append("Layout (libxl)")
+    out.append(f"  maxmem {lx.max_memkb // 1024} MiB, memory {lx.target_memkb // 1024} MiB, videoram "
+               f"{lx.video_memkb // 1024} MiB -> mem_size {hexa(lx.mem_size)} ({size_str(lx.mem_size)})")
+    out.append(f"  mmio hole [{hexa(lx.mmio_start)}, 4G) ({size_str(lx.mmio_size)})"
+               + (f"; hvmloader pci_mem_start {hexa(plan.hvmloader.pci_mem_start)}"
+                  if plan.hvmloader else ""))
+    moved = lx.lowmem_end != lx.lowmem_end_initial
+    out.append(f"  lowmem_end  {hexa(lx.lowmem_end)}"
+               + (f" (was {hexa(lx.lowmem_end_initial)})" if moved else ""))
+    out.append(f"  highmem_end {hexa(lx.highmem_end)}"
+               + (f" (was {hexa(lx.highmem_end_initial)})"
+                  if lx.highmem_end != lx.highmem_end_initial else "")
+               + (" (no RAM above 4 GiB)" if lx.highmem_end <= FOUR_GB else ""))
+    if plan.libxc is not None:
+        xc = plan.libxc
+        out.append(f"  populate_physmap: {xc.pages_4k} x 4 KiB (counted from 0xc0), "
+                   f"{xc.extents_2m} x 2 MiB, {xc.extents_1g} x 1 GiB"
+                   + (" (populate-on-demand)" if xc.pod else ""))
+    if lx.memory_map:
+        out.append("XENMEM_set_memory_map (libxl order)")
+        out.extend(f"  {E820_NAMES.get(e.type, e.type):<8} [{hexa(e.addr)}, {hexa(e.addr + e.size)})"
+                   for e in lx.memory_map)
+    out.append("")
+    if d.type != "pv":
+        out.append("Guest physical address space")
+        out.extend(picture(plan))
+        out.append("")
+    if plan.hvmloader is not None:
+        out.append("Guest e820 (hvmloader)")
+        out.extend("  " + line for line in plan.hvmloader.dump().splitlines())
+        out.append("")
+    if plan.findings:
+        out.append("Findings")
+        for f in sorted(plan.findings, key=lambda f: SEVERITY_ORDER.get(f.severity, 3)):
+            out.append(f"  {f.severity:<7} [{f.component}] {f.message}")
+        out.append("")
+    if plan.remediation:
+        out.append("Remediation (each change re-planned by xlrmrr)")
+        for r in plan.remediation:
+            out.append(f"  [{'verified' if r.verified else 'not verified'}] {r.change}")
+            out.append(f"      {r.result}")
+        out.append("")
+    if plan.version_deltas:
+        out.append("Other Xen releases")
+        for v in plan.version_deltas:
+            out.append(f"  Xen {v.band}: " + "; ".join(v.differences))
+        out.append("")
+    else:
+        out.append("Other Xen releases (4.6 to 4.22): same outcome")
+        out.append("")
+    return "\n".join(out)
+
+
+def payload_files(plan) -> dict[str, bytes]:
+    """The --emit files: name -> bytes."""
+    files = {"plan.json": json_text(plan).encode()}
+    if plan.hvm_info is not None:
+        files["hvm_info.bin"] = plan.hvm_info
+    files["memory_map.bin"] = e820_bytes(plan.libxl.memory_map)
+    if plan.hvmloader is not None:
+        files["e820.bin"] = e820_bytes(plan.hvmloader.e820)
+    return files
