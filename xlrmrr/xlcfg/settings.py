@@ -1,0 +1,93 @@
+"""What libxlu stores after reading a config file: settings, diagnostics and the return code."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+EINVAL = 22
+ERANGE = 34
+ERRNO_NAMES = {0: None, EINVAL: "EINVAL", ERANGE: "ERANGE"}
+
+PYTHON_WARNING = ("warning: Config file looks like it contains Python code.\n"
+                  "warning:  Arbitrary Python is no longer supported.\n"
+                  "warning:  See https://wiki.xen.org/wiki/PythonInXlConfig\n")
+
+# A value is a str (XLU_STRING) or a list of values (XLU_LIST), nested to any depth.
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One assignment as libxlu keeps it (XLU_ConfigSetting)."""
+
+    kind: str            # "string" | "list"
+    value: object        # str, or a list of values
+    line: int            # line of the first token of the value
+    op: str = "="        # "=" | "+="
+
+    def to_json_text(self) -> str:
+        return (f'{{"kind": "{self.kind}", "value": {value_json(self.value)}, '
+                f'"line": {self.line}, "op": "{self.op}"}}')
+
+
+@dataclass(frozen=True)
+class ConfigParse:
+    """The result of xlu_cfg_readdata on one file.
+
+    `settings` is what xl can read (last assignment wins), empty when the parse failed;
+    `partial_settings` is what libxlu had stored before the first error (undefined per its API,
+    shown for explanation only). `diagnostics` is exactly what libxlu prints to its report stream.
+    """
+
+    source: str
+    ok: bool
+    rc: int                                   # 0 or an errno (EINVAL, ERANGE)
+    settings: dict = field(default_factory=dict)
+    partial_settings: dict = field(default_factory=dict)
+    history: tuple = ()                       # (name, Setting) in file order, shadowed included
+    diagnostics: str = ""
+    likely_python: bool = False
+    aborted: bool = False                     # libxlu would SIGABRT (xl dies, no message)
+    abort_reason: str = ""
+
+    def get(self, name: str) -> Setting | None:
+        return self.settings.get(name)
+
+
+def value_json(v) -> str:
+    """JSON text of a value, without recursion (a list may be nested thousands deep)."""
+    if isinstance(v, str):
+        return json.dumps(v)
+    out: list[str] = []
+    stack: list = [iter((v,))]
+    first = [True]
+    while stack:
+        try:
+            cur = next(stack[-1])
+        except StopIteration:
+            stack.pop()
+            first.pop()
+            if stack:
+                out.append("]")
+            continue
+        if not first[-1]:
+            out.append(", ")
+        first[-1] = False
+        if isinstance(cur, list):
+            out.append("[")
+            stack.append(iter(cur))
+            first.append(True)
+        else:
+            out.append(json.dumps(cur))
+    return "".join(out)
+
+
+def value_depth(v) -> int:
+    """How deeply lists nest in a value (0 for a string)."""
+    depth, stack = 0, [(v, 0)]
+    while stack:
+        cur, d = stack.pop()
+        if isinstance(cur, list):
+            depth = max(depth, d + 1)
+            stack.extend((x, d + 1) for x in cur if isinstance(x, list))
+    return depth
