@@ -1,13 +1,161 @@
-"""`xlrmrr create`: not implemented yet."""
+"""`xlrmrr create GUEST.cfg --dry-run`: plan the guest through libxl, libxc, the hypervisor and
+hvmloader, explain the memory layout, and (without --dry-run) run `xl create` when it is clean."""
 
-HELP = "(not implemented yet)"
-DESCRIPTION = HELP
+from __future__ import annotations
+
+import argparse
+
+from xlrmrr.cli import add_common, xen_version
+from xlrmrr.cli.hostargs import add_host_arguments  # argparse only: cheap
+
+HELP = "plan a guest's memory layout around the host's RMRRs, then (optionally) xl create it"
+DESCRIPTION = """\
+Reproduce what `xl create GUEST.cfg` would do with the host's reserved device memory: which RMRRs
+libxl selects and with which policy, where the end of low RAM moves, what fails (strict) or is
+silently dropped (relaxed), the XENMEM_set_memory_map payload, the pages libxc populates, the
+hvm_info table, device assignment, hvmloader's BAR placement and the guest's final e820; with
+config changes that fix each problem, each one checked by planning again.
+
+With --dry-run nothing is created. Without it, a clean plan runs `xl create GUEST.cfg XL_ARGS...`
+(no shell) and returns its exit status; a blocked plan does not run it.
+"""
+
+EMIT_FILES = ("hvm_info.bin", "memory_map.bin", "e820.bin", "plan.json")
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
 
 
 def add_arguments(p):
-    pass
+    p.add_argument("config", metavar="GUEST.cfg", help="the guest's xl config file")
+    p.add_argument("-n", "--dry-run", action="store_true",
+                   help="only plan and report; never run xl (xl create's own -n is the same idea)")
+    add_common(p)
+    p.add_argument("--emit", metavar="DIR",
+                   help="write hvm_info.bin, memory_map.bin, e820.bin and plan.json into DIR "
+                        "(created if missing; only these four names are ever written)")
+    add_host_arguments(p)
+    g = p.add_argument_group("modelling parameters (firmware-build dependent; defaults documented)")
+    g.add_argument("--no-hap", action="store_true",
+                   help="the host has no HAP (EPT): libxl's default is then shadow paging")
+    g.add_argument("--bios-base", type=_int, metavar="ADDR",
+                   help="hvmloader's BIOS image base (default: SeaBIOS 0xe0000, OVMF 0xf0000)")
+    g.add_argument("--acpi-end", type=_int, metavar="ADDR",
+                   help="end of hvmloader's ACPI area (default 0xfc00a000)")
+    g.add_argument("--allow-degraded", action="store_true",
+                   help="without --dry-run: run xl create even if an RMRR would not be honoured")
+    p.add_argument("xl_args", nargs="*", metavar="XL_ARGS",
+                   help="passed to `xl create` (put xl's own options after --); KEY=VALUE items "
+                        "also change the config, as xl does")
+
+
+def _config_data(raw: bytes, xl_args) -> bytes:
+    """xl create appends "\\n" + each KEY=VALUE argument + "\\n" to the file (xl_vmcontrol.c)."""
+    extra = [a for a in xl_args if "=" in a and not a.startswith("-")]
+    if not extra:
+        return raw
+    return raw + b"\n" + b"".join(a.encode() + b"\n" for a in extra) + b"\n"
+
+
+def _firmware_sizes(domain, findings):
+    import os
+
+    from xlrmrr.common import Finding
+
+    out = []
+    for kind in ("acpi_firmware", "smbios_firmware"):
+        path = getattr(domain, kind, None)
+        if not path:
+            continue
+        try:
+            out.append((kind, os.stat(path).st_size))
+        except OSError as e:
+            findings.append(Finding("warning", "firmware-unreadable", "libxl",
+                                    f"{kind}={path!r}: cannot read it here ({e.strerror}); its placement "
+                                    f"is not checked against the RDMs"))
+    return tuple(out)
+
+
+def _emit(directory: str, files: dict) -> None:
+    import os
+
+    from xlrmrr.common import InputError
+    from xlrmrr.files import write_atomic
+
+    if os.path.exists(directory) and not os.path.isdir(directory):
+        raise InputError(f"--emit {directory}: exists and is not a directory")
+    try:
+        os.makedirs(directory, exist_ok=True)
+    except OSError as e:
+        raise InputError(f"--emit {directory}: cannot create it: {e.strerror}") from None
+    for name in EMIT_FILES:
+        if name not in files:
+            continue
+        path = os.path.join(directory, name)
+        if os.path.isdir(path) or (os.path.lexists(path) and not os.path.isfile(path)):
+            raise InputError(f"--emit {directory}: {name} exists and is not a regular file; not replacing it")
+    for name in EMIT_FILES:
+        if name in files:
+            try:
+                write_atomic(os.path.join(directory, name), files[name])
+            except OSError as e:
+                raise InputError(f"--emit {directory}: cannot write {name}: {e.strerror}") from None
 
 
 def run(args) -> int:
-    from xlrmrr.common import InputError
-    raise InputError("this command is not implemented yet")
+    import sys
+    from dataclasses import replace
+
+    from xlrmrr.cli.hostargs import host_from_args
+    from xlrmrr.common import EXIT_FAIL
+    from xlrmrr.driver import EXIT_FOR, VERDICT_BLOCKED, VERDICT_OK, Options, plan
+    from xlrmrr.files import read_input
+    from xlrmrr.xlcfg import load_domain
+
+    version = xen_version(args)
+    xl_args = [a for a in (args.xl_args or []) if a != "--"]
+    data = _config_data(read_input(args.config, "xl config"), xl_args)
+    domain, xl_findings, _parse = load_domain(data, args.config, version)
+    host = host_from_args(args, version)
+    findings: list = list(xl_findings)
+    sizes = _firmware_sizes(domain, findings)
+    options = Options(hap_available=not args.no_hap, bios_base=args.bios_base, acpi_end=args.acpi_end,
+                      firmware_sizes=sizes,
+                      domain_for_version=lambda v: load_domain(data, args.config, v)[0])
+    result = plan(domain, host, version, options)
+    extra = tuple(findings) + tuple(getattr(host, "findings", ()))
+    verdict = result.verdict
+    if any(f.severity == "error" and f.component == "xl" for f in findings):
+        verdict = VERDICT_BLOCKED
+    result = replace(result, findings=extra + result.findings, verdict=verdict, exit_status=EXIT_FOR[verdict])
+
+    from xlrmrr.report.create import json_text, payload_files, text
+
+    if args.emit:
+        _emit(args.emit, payload_files(result))
+    out = json_text(result) if args.json else text(result, args.config)
+    if args.dry_run:
+        sys.stdout.write(out)
+        return result.exit_status
+    clean = result.verdict == VERDICT_OK or (args.allow_degraded and result.verdict != VERDICT_BLOCKED)
+    if not clean:
+        sys.stdout.write(out)
+        hint = "; --allow-degraded runs it anyway" if result.verdict != VERDICT_BLOCKED else ""
+        print(f"xlrmrr create: not running `xl create {args.config}`: the plan is {result.verdict} "
+              f"(see above{hint})", file=sys.stderr)
+        return result.exit_status
+    import subprocess
+
+    argv = ["xl", "create", args.config, *xl_args]
+    print(f"xlrmrr create: plan {result.verdict} (Xen {result.xen_version}); running: {' '.join(argv)}",
+          file=sys.stderr)
+    sys.stderr.flush()
+    try:
+        return subprocess.run(argv, check=False).returncode
+    except FileNotFoundError:
+        print("xlrmrr create: xl: command not found (is this a Xen dom0?)", file=sys.stderr)
+        return EXIT_FAIL
