@@ -1,0 +1,236 @@
+"""Scenarios from issue 5, run through the driver (libxl -> libxc -> hypervisor), each with its
+expectation derived by hand from xen-rdm.md sections 4 and 8 (the derivation is beside it).
+
+The host: two EHCI controllers 00:1a.0 and 00:1d.0 share one USB RMRR
+U = [0xba8d8000, 0xba8f7fff] (32 pages, scope_count 2), and the IGD 00:02.0 has its own stolen-
+memory RMRR G = [0xad000000, 0xaf7fffff] (0x2800 pages, 40 MiB).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from xlrmrr import driver
+from xlrmrr.common import EXIT_DEGRADED, EXIT_FAIL, EXIT_OK, Sbdf, XenVersion
+from xlrmrr.host.model import Host, PciFunction, Rmrr
+from xlrmrr.hypervisor import (
+    EADDRINUSE,
+    EBUSY,
+    GROUP_PARTIAL,
+    GROUP_WHOLE,
+    MAP_COUNTED,
+    MAP_NEW,
+    MAP_OVERLAP,
+    RUN_IDENTITY,
+    RUN_KEPT,
+    RUN_MAPPED,
+    GuestCheck,
+    assign_devices,
+    assign_for_plan,
+    attach_check,
+    check_guests,
+)
+from xlrmrr.xlcfg.domain import DomainConfig, PciDevice, RdmReserve
+
+V = XenVersion(4, 22)
+EHCI1, EHCI2, IGD = Sbdf(0, 0, 0x1A, 0), Sbdf(0, 0, 0x1D, 0), Sbdf(0, 0, 2, 0)
+U = Rmrr(0xBA8D8000, 0xBA8F7FFF, 0, (EHCI1, EHCI2), 2)
+G = Rmrr(0xAD000000, 0xAF7FFFFF, 0, (IGD,), 1)
+HOST = Host(rmrrs=(U, G), devices=(
+    PciFunction(IGD, 0x030000, 0x8086), PciFunction(EHCI1, 0x0C0320, 0x8086),
+    PciFunction(EHCI2, 0x0C0320, 0x8086)))
+GiB_KB = 1024 * 1024
+
+
+def dev(sbdf, policy="strict"):
+    return PciDevice(spec=f"{sbdf.bus:02x}:{sbdf.dev:02x}.{sbdf.fn},rdm_policy={policy}",
+                     sbdf=sbdf, rdm_policy=policy)
+
+
+def guest(name, *pci, memory_gib=4, **kw):
+    return DomainConfig(xen_version=V, name=name, type="hvm", target_memkb=memory_gib * GiB_KB,
+                        pci=tuple(pci), **kw)
+
+
+def plan(d):
+    return driver.plan(d, HOST, V)
+
+
+def codes(findings):
+    return {f.code for f in findings}
+
+
+# --- USB RMRR shared by two controllers ----------------------------------------------------
+
+def test_usb_both_controllers_one_guest_relaxed_is_safe():
+    # libxl: U starts at 0xba8d8000 > rdm_mem_boundary 2 GiB, so lowmem_end (0xf0000000 for
+    # 4 GiB) moves down to U's start rounded to 2 MiB (HAP): 0xba800000. U is then in the hole.
+    # Xen: 1a.0 relaxed -> "It's risky", pages 0xba8d8..0xba8f7 are empty -> mapped 1:1 (new,
+    # count 1); 1d.0 -> same (base, end) already listed -> count 2, no page touched.
+    p = plan(guest("usb", dev(EHCI1, "relaxed"), dev(EHCI2, "relaxed")))
+    assert p.libxl.lowmem_end == 0xBA800000
+    hv = p.hypervisor
+    assert p.verdict == "ok" and not hv.blocked and not hv.degraded
+    o1, o2 = hv.devices[0].outcomes[0], hv.devices[1].outcomes[0]
+    assert (o1.action, o1.count) == (MAP_NEW, 1) and (o2.action, o2.count) == (MAP_COUNTED, 2)
+    assert [(r.start, r.end, r.state) for r in o1.runs] == [(0xBA8D8000, 0xBA8F8000, RUN_MAPPED)]
+    assert hv.log == (
+        "[VT-D] It's risky to assign 0000:00:1a.0 with shared RMRR at ba8d8000 for d1.",
+        "[VT-D] It's risky to assign 0000:00:1d.0 with shared RMRR at ba8d8000 for d1.")
+    assert [u.kind for u in hv.groups] == [GROUP_WHOLE]
+    assert "group-whole" in codes(hv.findings)
+    assert hv.identity_maps[0].count == 2
+
+
+def test_usb_both_controllers_one_guest_strict_is_eperm():
+    # Strict: flag 0; U's scope_count is 2 > 1 -> -EPERM for the first device, nothing mapped.
+    p = plan(guest("usb", dev(EHCI1), dev(EHCI2)))
+    hv = p.hypervisor
+    assert p.verdict == "blocked" and hv.blocked
+    assert hv.devices[0].rc == -1 and len(hv.devices) == 1
+    assert hv.log == ("[VT-D] It's disallowed to assign 0000:00:1a.0 with shared RMRR at "
+                      "ba8d8000 for d1.",)
+    assert hv.identity_maps == ()
+
+
+def test_usb_one_controller_partner_left_in_dom0():
+    # Relaxed: assigned and mapped 1:1, but 1d.0 stays in dom0, which keeps its 1:1 map of U:
+    # the group is split between dom0 and the guest -> degraded (exit 3). Strict: -EPERM.
+    p = plan(guest("usb", dev(EHCI1, "relaxed")))
+    hv = p.hypervisor
+    assert hv.devices[0].honoured and hv.degraded and p.verdict == "degraded"
+    assert [(u.kind, u.elsewhere) for u in hv.groups] == [(GROUP_PARTIAL, (EHCI2,))]
+    assert "group-partial" in codes(hv.findings)
+    p = plan(guest("usb", dev(EHCI1)))
+    assert p.hypervisor.devices[0].rc == -1 and p.verdict == "blocked"
+
+
+def test_usb_split_over_two_guests_fails_check_even_relaxed():
+    # Each guest alone: relaxed, mapped, group partial (degraded). Together: U is identity-
+    # mapped into both guests -> group split + range in two guests -> exit 1.
+    a = plan(guest("a", dev(EHCI1, "relaxed")))
+    b = plan(guest("b", dev(EHCI2, "relaxed")))
+    hc = check_guests(HOST, [GuestCheck("a.cfg", "a", a.verdict, (EHCI1,), assign_for_plan(a)),
+                             GuestCheck("b.cfg", "b", b.verdict, (EHCI2,), assign_for_plan(b))])
+    assert hc.exit_status == EXIT_FAIL
+    assert [g.members for g in hc.split] == [(EHCI1, EHCI2)]
+    assert [(r.base, gs) for r, gs in hc.shared_ranges] == [(U.base, ("a.cfg", "b.cfg"))]
+    assert {"group-split", "range-in-two-guests"} <= codes(hc.findings)
+
+
+# --- IGD RMRR in guest RAM -------------------------------------------------------------------
+
+def test_igd_rmrr_in_ram_relaxed_and_strict():
+    # rdm_mem_boundary = 4096 MiB puts G (0xad000000) below the boundary, so libxl does not move
+    # lowmem_end (0xf0000000): G overlaps RAM. Strict: libxl "RDM conflict at 0xad000000." and
+    # the create fails before any assignment. Relaxed: "Ignoring RDM conflict", G dropped from
+    # the e820, RAM populated over it; Xen keeps all 0x2800 pages as RAM (one warning per page)
+    # -> assigned but not honoured: degraded.
+    strict = plan(guest("igd", dev(IGD), rdm_mem_boundary_memkb=4 * GiB_KB))
+    assert strict.verdict == "blocked" and strict.hypervisor is None
+    assert "rdm-conflict" in codes(strict.findings)
+    relaxed = plan(guest("igd", dev(IGD, "relaxed"), rdm_mem_boundary_memkb=4 * GiB_KB))
+    hv = relaxed.hypervisor
+    assert relaxed.verdict == "degraded" and hv.degraded and not hv.blocked
+    o = hv.devices[0].outcomes[0]
+    assert not o.exposed and not o.honoured
+    assert [(r.start, r.end, r.state, r.pages) for r in o.runs] == [
+        (0xAD000000, 0xAF800000, RUN_KEPT, 0x2800)]
+    assert hv.log == ("Cannot setup identity map d1:ad000, gfn already mapped to <mfn>. "
+                      "[repeated for each of the next 10239 page(s), up to gfn af7ff]",)
+    assert "identity-relaxed" in codes(hv.findings)
+    assert hv.page_tables[0].dma.startswith("lands in guest RAM")
+
+
+def test_igd_strict_flag_over_ram_is_ebusy_at_first_page():
+    # Assignment with flag 0 over RAM: p2m_add_identity_entry meets guest RAM at gfn 0xad000 and
+    # returns -EBUSY at once; nothing after it is reached.
+    d = guest("igd", dev(IGD))
+    r = assign_devices(d, HOST, (), ((0, 0xA0000), (0xC0000, 0xF0000000)))
+    assert r.blocked and r.devices[0].rc == -EBUSY
+    assert [(x.start, x.end, x.state) for x in r.devices[0].outcomes[0].runs] == [
+        (0xAD000000, 0xAD001000, "busy"), (0xAD001000, 0xAF800000, "not-reached")]
+    assert r.devices[0].log == (
+        "Cannot setup identity map d1:ad000, gfn already mapped to <mfn>.",
+        "[VT-D]d1: cannot map reserved region [ad000000,af7fffff]: -16")
+
+
+# --- two different overlapping RMRRs on one device --------------------------------------------
+
+NIC = Sbdf(0, 3, 0, 0)
+A = Rmrr(0xFD000000, 0xFD0FFFFF, 0, (NIC,), 1)
+B = Rmrr(0xFD080000, 0xFD17FFFF, 0, (NIC,), 1)
+OVERLAP_HOST = Host(rmrrs=(A, B))
+RAM_2G = ((0, 0xA0000), (0xC0000, 0x80000000), (0xFEFF0000, 0xFF000000))
+
+
+def test_overlapping_rmrrs_one_device_4_22_is_eaddrinuse():
+    # (Real Xen rejects such a DMAR at boot with "Overlapping RMRRs"; this is the Host a
+    # rmrr= option or a lax reader could still produce.) 4.16+: A is mapped (new, 256 pages);
+    # B = a different (base, end) overlapping A -> iommu_identity_mapping returns -EADDRINUSE
+    # before touching a page, whatever the policy.
+    for policy in ("strict", "relaxed"):
+        r = assign_devices(guest("nic", dev(NIC, policy)), OVERLAP_HOST, (), RAM_2G)
+        oa, ob = r.devices[0].outcomes
+        assert oa.action == MAP_NEW and oa.runs[0].pages == 256
+        assert ob.action == MAP_OVERLAP and ob.rc == -EADDRINUSE and r.blocked
+        assert r.devices[0].log == ("[VT-D]d1: cannot map reserved region [fd080000,fd17ffff]: -98",)
+
+
+def test_overlapping_rmrrs_one_device_4_14_maps_the_rest():
+    # Before 4.16 rmrr_identity_mapping has no overlap check: B's first 128 pages are already
+    # 1:1 p2m_mmio_direct (nothing to do), the last 128 are mapped; both ranges listed.
+    d = replace(guest("nic", dev(NIC)), xen_version=XenVersion(4, 14))
+    r = assign_devices(d, OVERLAP_HOST, (), RAM_2G)
+    ob = r.devices[0].outcomes[1]
+    assert not r.blocked and ob.action == MAP_NEW and ob.honoured
+    assert [(x.start, x.end, x.state) for x in ob.runs] == [
+        (0xFD080000, 0xFD100000, RUN_IDENTITY), (0xFD100000, 0xFD180000, RUN_MAPPED)]
+    assert [(m.base, m.count) for m in r.identity_maps] == [(A.base, 1), (B.base, 1)]
+
+
+# --- hotplug ----------------------------------------------------------------------------------
+
+def test_hotplug_igd_without_and_with_strategy_host():
+    # Without strategy=host and with no pci=, construct_rdm does nothing: lowmem_end stays
+    # 0xf0000000 and G is guest RAM. xl pci-attach (policy defaults to strict) -> -EBUSY.
+    plain = plan(guest("h"))
+    att = attach_check(plain, IGD)
+    assert not att.ok and att.device.rc == -EBUSY
+    assert "attach-not-reserved" in codes(att.findings)
+    # With strategy=host (policy relaxed) libxl reserves U and G: lowmem_end = 0xad000000 (G's
+    # start, already 2 MiB aligned); G is E820_RESERVED and empty -> the attach maps it 1:1.
+    host_rdm = plan(guest("h", rdm=RdmReserve("host", "relaxed")))
+    assert host_rdm.libxl.lowmem_end == 0xAD000000
+    att = attach_check(host_rdm, IGD)
+    assert att.ok and att.honoured and att.device.outcomes[0].exposed
+
+
+def test_hotplug_device_already_in_config():
+    att = attach_check(plan(guest("h", dev(IGD))), IGD)
+    assert not att.ok and "attach-already" in codes(att.findings)
+
+
+# --- the same device in two configs -----------------------------------------------------------
+
+def test_same_device_in_two_configs():
+    # Each guest alone is fine (G relocated around: 0xad000000 > 2 GiB); together the second
+    # one to start fails in libxl: "PCI device already attached to a domain".
+    a, b = plan(guest("a", dev(IGD))), plan(guest("b", dev(IGD)))
+    assert a.verdict == b.verdict == "ok"
+    hc = check_guests(HOST, [GuestCheck("a.cfg", "a", "ok", (IGD,), assign_for_plan(a)),
+                             GuestCheck("b.cfg", "b", "ok", (IGD,), assign_for_plan(b))])
+    assert hc.exit_status == EXIT_FAIL
+    assert hc.duplicates == ((IGD, ("a.cfg", "b.cfg")),)
+    assert "device-twice" in codes(hc.findings)
+
+
+def test_check_exit_statuses_ok_and_degraded():
+    ok = plan(guest("usb", dev(EHCI1, "relaxed"), dev(EHCI2, "relaxed")))
+    hc = check_guests(HOST, [GuestCheck("u.cfg", "usb", ok.verdict, (EHCI1, EHCI2),
+                                        assign_for_plan(ok))])
+    assert hc.exit_status == EXIT_OK and "group-whole" in codes(hc.findings)
+    deg = plan(guest("igd", dev(IGD, "relaxed"), rdm_mem_boundary_memkb=4 * GiB_KB))
+    hc = check_guests(HOST, [GuestCheck("i.cfg", "igd", deg.verdict, (IGD,), assign_for_plan(deg))])
+    assert hc.exit_status == EXIT_DEGRADED
+    assert hc.guests[0].cell(IGD) == "relaxed"
