@@ -1,13 +1,200 @@
-"""`xlrmrr host`: not implemented yet."""
+"""`xlrmrr host`: what this host reserves, per device and grouped; `xlrmrr host snapshot OUT`."""
 
-HELP = "(not implemented yet)"
-DESCRIPTION = HELP
+from __future__ import annotations
+
+HELP = "show the host's RMRRs as Xen registers them, per device, grouped; or take a snapshot"
+DESCRIPTION = """\
+Every RMRR Xen would register from the host's DMAR (in Xen's list order, which is what
+XENMEM_reserved_device_memory_map reports), the PCI devices each one belongs to, every device
+with its RMRRs, the devices tied together by shared RMRRs, and the firmware bugs with what each
+means for passthrough under the Xen release modelled.
+
+`xlrmrr host snapshot OUT.tar.gz` collects this machine's DMAR, PCI topology (config headers,
+classes, BAR sizes, reset methods, IOMMU groups), firmware memory map and Xen version into one
+file that every command accepts with --snapshot, on any machine, without root.
+
+Exit status: 0, or 1 when Xen would disable VT-d (no passthrough at all), 2 on bad input."""
 
 
 def add_arguments(p):
-    pass
+    from xlrmrr.cli import add_common
+    from xlrmrr.cli.hostargs import add_host_arguments
+
+    p.add_argument("action", nargs="?", choices=["snapshot"], help="take a snapshot instead")
+    p.add_argument("out", nargs="?", metavar="OUT.tar.gz", help="snapshot file to write")
+    add_host_arguments(p)
+    add_common(p)
+
+
+def _xen_meaning(host, rmrr) -> list[str]:
+    """What an RMRR's placement means for a guest (xen-rdm.md 7-11, in one line each)."""
+    from xlrmrr.common import FOUR_GB, MB
+
+    notes = []
+    if rmrr.base < MB:
+        notes.append("below 1 MiB: inside every HVM guest's low RAM and BIOS area; libxl cannot "
+                      "move guest RAM away from it (strict policy: \"RDM conflict\")")
+    elif rmrr.end >= FOUR_GB:
+        notes.append("above 4 GiB: libxl never relocates guest RAM around it; it conflicts "
+                      "with a guest whose highmem reaches it" if rmrr.base >= FOUR_GB else
+                      "crosses 4 GiB: libxl cannot relocate around it")
+    elif rmrr.base >= 0xF0000000:
+        notes.append("in hvmloader's default MMIO hole (0xf0000000-0xfc000000 and up): BARs "
+                     "are placed around it")
+    elif rmrr.base >= 2 << 30:
+        notes.append("above the default rdm_mem_boundary (2 GiB): libxl lowers lowmem_end below "
+                     "it when guest RAM would cover it")
+    else:
+        notes.append("below the default rdm_mem_boundary (2 GiB): guest RAM up to here is not "
+                     "relocated; a guest with more low RAM conflicts (strict: \"RDM conflict\")")
+    if rmrr.shared:
+        notes.append(f"shared by {rmrr.scope_count} scope entries: Xen refuses to assign any of "
+                     f"them unless rdm_policy=relaxed (\"It's disallowed to assign ... with "
+                     f"shared RMRR at {rmrr.base:#x} ...\"); assign the whole group to one guest")
+    return notes
+
+
+def host_json(host, version) -> dict:
+    from xlrmrr.host.model import reserved_device_memory_map
+    from xlrmrr.host.query import rmrrs_of, sharing_group, sharing_groups
+    from xlrmrr.host.resolve import class_name
+
+    def rmrr(r) -> dict:
+        return {"base": r.base, "end": r.end, "segment": r.segment, "start_pfn": r.start_pfn,
+                "nr_pages": r.nr_pages, "devices": [str(d) for d in r.devices],
+                "scope_count": r.scope_count, "shared": r.shared, "source": r.source,
+                "unresolved": list(r.unresolved),
+                "below_bridges": [str(d) for d in r.below_bridges],
+                "notes": _xen_meaning(host, r)}
+
+    devices = sorted({d for r in host.rmrrs for d in r.devices})
+    out_devices = []
+    for d in devices:
+        f = host.device(d)
+        cls = f.class_code if f else None
+        out_devices.append({
+            "sbdf": str(d), "class": cls, "class_name": class_name(cls),
+            "present": (f is not None) if host.topology_known else None,
+            "rmrrs": [[r.base, r.end] for r in rmrrs_of(host, d)],
+            "rdm": [list(x) for x in reserved_device_memory_map(host, d)],
+            "group": [str(x) for x in sharing_group(host, d)],
+            "reset_method": f.reset_method if f else None,
+            "iommu_group": f.iommu_group if f else None})
+    return {
+        "source": host.source, "xen_version": str(version),
+        "snapshot_xen_version": str(host.xen_version) if host.xen_version else None,
+        "vtd_enabled": host.vtd_enabled, "topology_known": host.topology_known,
+        "rmrrs": [rmrr(r) for r in host.rmrrs],
+        "rdm_all": [list(x) for x in reserved_device_memory_map(host)],
+        "devices": out_devices,
+        "groups": [[str(d) for d in g] for g in sharing_groups(host)],
+        "firmware_rmrrs": [rmrr(r) for r in host.firmware_rmrrs],
+        "findings": [f.to_json() for f in host.findings],
+    }
+
+
+def render_text(host, version) -> str:
+    from xlrmrr.common import hexa, size_str
+
+    j = host_json(host, version)
+    lines = [f"host: {host.source or '?'}; modelling Xen {version}"
+             + (f" (snapshot taken on Xen {host.xen_version})" if host.xen_version else ""),
+             "VT-d: " + ("enabled" if host.vtd_enabled else
+                         "DISABLED - Xen rejects this DMAR; no device can be passed through")]
+    if not host.topology_known:
+        lines.append("PCI topology: unknown (paths behind bridges stay unresolved; give "
+                     "--snapshot or --host-json)")
+    lines.append("")
+    lines.append(f"RMRRs in Xen's list order ({len(host.rmrrs)}; reverse table order, rmrr= "
+                 f"ranges first):")
+    for r, rj in zip(host.rmrrs, j["rmrrs"]):
+        lines.append(f"  [{hexa(r.base)}, {hexa(r.end)}] {size_str(r.end - r.base + 1)}, "
+                     f"start_pfn {r.start_pfn:#x} nr_pages {r.nr_pages:#x}  ({r.source})")
+        for d in r.devices:
+            f = host.device(d)
+            lines.append(f"      {d}  {_cls(f)}")
+        for u in r.unresolved:
+            lines.append(f"      ? {u}")
+        if r.below_bridges:
+            lines.append("      below its bridge scope: " + ", ".join(map(str, r.below_bridges)))
+        for n in rj["notes"]:
+            lines.append(f"      - {n}")
+    if not host.rmrrs:
+        lines.append("  (none)")
+    lines.append("")
+    lines.append("devices with RMRRs:")
+    for dj in j["devices"]:
+        rng = ", ".join(f"[{hexa(b)}, {hexa(e)}]" for b, e in dj["rmrrs"])
+        extra = []
+        if dj["present"] is False:
+            extra.append("NOT PRESENT")
+        if len(dj["group"]) > 1:
+            extra.append("shares with " + ", ".join(x for x in dj["group"] if x != dj["sbdf"]))
+        if dj["reset_method"]:
+            extra.append(f"reset: {dj['reset_method']}")
+        lines.append(f"  {dj['sbdf']}  {dj['class_name']}: {rng}"
+                     + (f"  ({'; '.join(extra)})" if extra else ""))
+    if not j["devices"]:
+        lines.append("  (none)")
+    lines.append("")
+    lines.append("sharing groups (assign all or none of a group, with rdm_policy=relaxed):")
+    for g in j["groups"]:
+        lines.append("  " + " ".join(g))
+    if not j["groups"]:
+        lines.append("  (none: every RMRR belongs to one device)")
+    if host.findings:
+        lines.append("")
+        lines.append("findings:")
+        for f in host.findings:
+            lines.append(f"  {f.severity} [{f.component}] {f.code}: {f.message}")
+    return "\n".join(lines) + "\n"
+
+
+def _cls(f) -> str:
+    from xlrmrr.host.resolve import class_name
+
+    return class_name(f.class_code if f else None)
+
+
+def _snapshot(args) -> int:
+    from xlrmrr.common import EXIT_INPUT, InputError
+    from xlrmrr.files import write_atomic
+    from xlrmrr.host.snapshot import collect_live, write_snapshot
+
+    if not args.out:
+        raise InputError("host snapshot: give the file to write, e.g. host.tar.gz")
+    dmar, desc, notes = collect_live()
+    try:
+        write_atomic(args.out, write_snapshot(dmar, desc, notes))
+    except OSError as e:
+        raise InputError(f"{args.out}: cannot write the snapshot: {e.strerror or e}") from None
+    print(f"wrote {args.out}: DMAR {'included' if dmar else 'MISSING'}, {len(desc.devices)} PCI "
+          f"functions, {len(desc.e820)} e820 entries, Xen "
+          f"{desc.xen_version or 'version unknown'}")
+    for n in notes:
+        print(f"  note: {n}")
+    return 0 if dmar is not None else EXIT_INPUT
 
 
 def run(args) -> int:
-    from xlrmrr.common import InputError
-    raise InputError("this command is not implemented yet")
+    import json
+
+    from xlrmrr.cli import running_xen_version
+    from xlrmrr.cli.hostargs import host_from_args
+    from xlrmrr.common import EXIT_FAIL, NEWEST_XEN, XenVersion
+
+    if args.action == "snapshot":
+        return _snapshot(args)
+    if args.out:
+        from xlrmrr.common import InputError
+        raise InputError(f"unexpected argument {args.out!r}")
+    explicit = XenVersion.parse(args.xen_version) if args.xen_version else None
+    host = host_from_args(args, explicit)
+    version = explicit or host.xen_version or running_xen_version() or NEWEST_XEN
+    if version != (explicit or host.xen_version or NEWEST_XEN):
+        host = host_from_args(args, version)
+    if args.json:
+        print(json.dumps(host_json(host, version), indent=2))
+    else:
+        print(render_text(host, version), end="")
+    return 0 if host.vtd_enabled else EXIT_FAIL

@@ -357,11 +357,15 @@ def build_host(dmar: Dmar | None, desc: HostDescription | None = None, *,
                                         f"query reports it.", (r.base, r.end)))
         firmware = tuple(registered)
     for r in registered:
-        for why in r.unresolved:
+        if r.unresolved:
             findings.append(Finding("warning", "scope-unresolved", "xen",
-                                    f"RMRR [{hexa(r.base)}, {hexa(r.end)}] ({r.source}): {why}. "
-                                    f"Xen resolves it at boot; xlrmrr cannot say which device "
-                                    f"needs this range.", (r.base, r.end)))
+                                    f"RMRR [{hexa(r.base)}, {hexa(r.end)}] ({r.source}): "
+                                    f"{len(r.unresolved)} of its {r.scope_count} scope entries "
+                                    f"cannot be resolved ({r.unresolved[0]}"
+                                    + (", ..." if len(r.unresolved) > 1 else "") +
+                                    "). Xen resolves them at boot; xlrmrr cannot say which "
+                                    "devices need this range, so sharing groups may be "
+                                    "incomplete.", (r.base, r.end)))
     rmrrs: list[Rmrr] = []
     if vtd:
         extra, extra_findings = user_rmrrs(user, registered, xen_version)
