@@ -47,7 +47,9 @@ class CfgLexer:
     def token(self):
         tok = self.lexer.token()
         if tok is None:
-            self.text = "\0"     # flex's yytext at end of buffer: one NUL byte
+            # flex's yytext at end of buffer: a NUL, after any yymore() text still pending.
+            pending = self.pending if self.lexer.lexstate == "lexerr" else ""
+            self.text = pending + "\0"
         return tok
 
     # --- INITIAL state (order matters: first match must equal flex's longest match) ---
