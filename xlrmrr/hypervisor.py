@@ -948,3 +948,28 @@ def attach_check(plan, sbdf: Sbdf, policy: str = POLICY_STRICT, spec: str = "") 
                 f"guest RAM or BARs away from it", (o.rmrr.base,)))
     return AttachCheck(sbdf, policy, created, result, device, tuple(findings), device.assigned,
                        device.honoured)
+
+
+def attach_remedies(sbdf: Sbdf, policy: str, spec: str, variants) -> tuple[tuple[str, AttachCheck], ...]:
+    """Each proposed creation-time change, as (change, plan of the changed guest), checked by
+    running the attach again on the changed guest."""
+    return tuple((change, attach_check(p, sbdf, policy, spec)) for change, p in variants)
+
+
+def parse_attach_spec(text: str) -> tuple[Sbdf, str]:
+    """`BDF[,rdm_policy=strict|relaxed][,other=...]` as given to `xl pci-attach`: the device and
+    its policy (xl leaves it INVALID when absent; libxl__device_pci_setdefault makes it STRICT)."""
+    from xlrmrr.common import InputError
+    head, *opts = text.split(",")
+    try:
+        sbdf = Sbdf.parse(head)
+    except ValueError as e:
+        raise InputError(f"SBDF: {e}") from None
+    policy = POLICY_STRICT
+    for opt in opts:
+        key, _, value = opt.partition("=")
+        if key == "rdm_policy":
+            if value.lower() not in (POLICY_STRICT, POLICY_RELAXED):
+                raise InputError(f"SBDF: Unknown RDM policy: {value}")
+            policy = value.lower()
+    return sbdf, policy
