@@ -4,7 +4,8 @@ iasl writes one line per field, `[off(hex)h off(dec) len]  Field Name : value`; 
 lines into {signature, length, ..., structures: [{offset, type, type_name, length, ...,
 scopes: [...]}]} using nothing of xlrmrr. Handles Debian's 20200925 (2-byte scope "Reserved",
 DRHD byte 5 "Reserved") and newer builds (scope "Flags", "Size (decoded below)", `002h` lengths).
-Where iasl stops ("Unknown DMAR subtable type", "Invalid zero length subtable") the result says
+Where iasl stops ("Unknown DMAR subtable type", "Invalid zero length subtable", "... terminates
+in the middle of a data structure", "subtable terminates early") the result says
 so in `stopped`, and `structures` holds only what iasl decoded completely.
 """
 
@@ -37,7 +38,9 @@ def parse_dsl(text: str) -> dict:
     cur = scope = None
     for line in text.splitlines():
         s = line.strip()
-        if s.startswith("**** Unknown DMAR subtable type") or "Invalid zero length subtable" in s:
+        if (s.startswith("**** Unknown DMAR subtable type") or "Invalid zero length subtable" in s
+                or "terminates in the middle of a data structure" in s
+                or "subtable terminates early" in s):
             out["stopped"] = s.strip("* ")
             if cur is not None and out["structures"] and out["structures"][-1] is cur:
                 out["structures"].pop()

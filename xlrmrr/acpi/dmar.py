@@ -391,17 +391,20 @@ def from_json(obj: dict) -> Dmar:
     `name_padding` (ANDD: NUL bytes after the name's terminating NUL), `data` (hex, unknown
     types).
     """
+    def n(v) -> int:
+        return int(v, 0) if isinstance(v, str) else int(v)
+
     def scope(d: dict) -> Scope:
-        return Scope(type=d["type"], bus=d.get("bus", 0),
-                     path=tuple((int(p[0]), int(p[1])) for p in d.get("path", ())),
-                     enumeration_id=d.get("enumeration_id", 0), flags=d.get("flags", 0),
-                     reserved=d.get("reserved", 0))
+        return Scope(type=n(d["type"]), bus=n(d.get("bus", 0)),
+                     path=tuple((n(p[0]), n(p[1])) for p in d.get("path", ())),
+                     enumeration_id=n(d.get("enumeration_id", 0)), flags=n(d.get("flags", 0)),
+                     reserved=n(d.get("reserved", 0)))
 
     structures = []
     for d in obj.get("structures", ()):
-        t = d["type"]
-        kw = {k: d[k] for k in ("flags", "size", "segment", "register_base", "base", "end",
-                                "reserved", "proximity_domain", "device_number") if k in d}
+        t = n(d["type"])
+        kw = {k: n(d[k]) for k in ("flags", "size", "segment", "register_base", "base", "end",
+                                   "reserved", "proximity_domain", "device_number") if k in d}
         if t == 4:
             kw["name"] = (d.get("device_name", "").encode("latin-1") + b"\0"
                           + bytes(d.get("name_padding", 0)))
@@ -409,13 +412,15 @@ def from_json(obj: dict) -> Dmar:
             kw["data"] = bytes.fromhex(d.get("data", ""))
         structures.append(Structure(type=t, scopes=tuple(scope(s) for s in d.get("scopes", ())),
                                     **kw))
+    checksum = obj.get("checksum")
     dmar = Dmar(signature=obj.get("signature", "DMAR").encode("latin-1"),
-                revision=obj.get("revision", 1), checksum=obj.get("checksum"),
+                revision=obj.get("revision", 1), checksum=None if checksum is None else n(checksum),
                 oem_id=_padded(obj.get("oem_id", "XLRMRR"), 6, "oem_id"),
                 oem_table_id=_padded(obj.get("oem_table_id", "FIXTURE "), 8, "oem_table_id"),
-                oem_revision=obj.get("oem_revision", 1),
+                oem_revision=n(obj.get("oem_revision", 1)),
                 asl_compiler_id=_padded(obj.get("asl_compiler_id", "XLRM"), 4, "asl_compiler_id"),
-                asl_compiler_revision=obj.get("asl_compiler_revision", 1),
-                host_address_width=obj.get("host_address_width", 38), flags=obj.get("flags", 1),
+                asl_compiler_revision=n(obj.get("asl_compiler_revision", 1)),
+                host_address_width=n(obj.get("host_address_width", 38)),
+                flags=n(obj.get("flags", 1)),
                 structures=tuple(structures))
     return with_offsets(dmar)
