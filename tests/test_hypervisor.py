@@ -77,3 +77,124 @@ def test_igd_in_ram_strict_busy_and_hole_mapped():
     assert not r.blocked and not r.degraded
     assert [(x.start, x.end, x.state) for x in r.devices[0].outcomes[0].runs] == [
         (0xAD000000, 0xAF800000, RUN_MAPPED)]
+
+
+# --- building blocks ---------------------------------------------------------------------------
+
+def test_normalise_and_clip():
+    from xlrmrr.hypervisor import clip, normalise
+    assert normalise([(5, 9), (0, 2), (2, 3), (8, 12), (20, 20)]) == ((0, 3), (5, 12))
+    rs = normalise([(0, 0x1000), (0x3000, 0x5000), (0x8000, 0x9000)])
+    assert clip(rs, 0x800, 0x4000) == [(0x800, 0x1000), (0x3000, 0x4000)]
+    assert clip(rs, 0x5000, 0x8000) == []
+    # a TiB-sized guest costs one interval, not 2^28 pages
+    assert clip(normalise([(0, 1 << 40)]), 0xE8000, 0xF4000) == [(0xE8000, 0xF4000)]
+
+
+def test_sharing_groups_are_transitive_and_skip_unshared():
+    from xlrmrr.hypervisor import sharing_groups
+    a, b, c, d = (Sbdf(0, 0, n, 0) for n in (1, 2, 3, 4))
+    h = Host(rmrrs=(Rmrr(0x1000, 0x1FFF, 0, (a, b), 2), Rmrr(0x3000, 0x3FFF, 0, (b, c), 2),
+                    Rmrr(0x5000, 0x5FFF, 0, (d,), 1)))
+    # a-b share the first range, b-c the second: one group {a, b, c}; d shares nothing.
+    gs = sharing_groups(h)
+    assert [g.members for g in gs] == [(a, b, c)]
+    assert [r.base for r in gs[0].rmrrs] == [0x1000, 0x3000]
+
+
+def test_device_rmrrs_stop_at_bdf_zero_and_match_segment():
+    from xlrmrr.hypervisor import device_rmrrs
+    h = Host(rmrrs=(Rmrr(0x1000, 0x1FFF, 0, (Sbdf(0, 0, 0, 0), USB1), 2),
+                    Rmrr(0x3000, 0x3FFF, 1, (USB1,), 1),
+                    Rmrr(0x5000, 0x5FFF, 0, (USB1,), 1)))
+    # First RMRR: the scope walk stops at 00:00.0 before reaching 00:14.0 (Xen's macro).
+    # Second: segment 1 is another device. Only the third belongs to 0000:00:14.0.
+    assert [r.base for r in device_rmrrs(h, USB1)] == [0x5000]
+    assert device_rmrrs(Host(rmrrs=h.rmrrs, vtd_enabled=False), USB1) == ()
+
+
+def test_messages_before_4_15_and_4_16():
+    # <4.15: "%04x:%02x:%02x.%u ... for Dom%d"; <4.16 the map failure is the old
+    # rmrr_identity_mapping text "cannot map reserved region (b,e] for Dom%d (rc)".
+    from dataclasses import replace
+    d = replace(guest(dev(USB1)), xen_version=XenVersion(4, 14))
+    r = assign_devices(d, usb_host(), (), RAM)
+    assert r.devices[0].log == ("[VT-D] It's disallowed to assign 0000:00:14.0 with shared RMRR "
+                                "at e8000 for Dom1.",)
+    h = Host(rmrrs=(Rmrr(0xAD000000, 0xAF7FFFFF, 0, (IGD,), 1),))
+    r = assign_devices(replace(d, pci=(dev(IGD),)), h, (), ((0, 0xA0000), (0xC0000, 0xC0000000)))
+    assert r.devices[0].log[-1] == ("[VT-D] cannot map reserved region (ad000000,af7fffff] for "
+                                    "Dom1 (-16)")
+
+
+def test_pv_guest_maps_in_iommu_only():
+    from dataclasses import replace
+
+    from xlrmrr.hypervisor import RUN_IOMMU
+    d = replace(guest(dev(IGD)), type="pv")
+    h = Host(rmrrs=(Rmrr(0xAD000000, 0xAF7FFFFF, 0, (IGD,), 1),))
+    r = assign_devices(d, h, (), ((0, 1 << 33),))
+    assert not r.blocked and not r.shared_pt
+    assert [x.state for x in r.devices[0].outcomes[0].runs] == [RUN_IOMMU]
+
+
+def test_unset_policy_is_unknown_rdm_check_flag():
+    r = assign_devices(guest(dev(USB1, "unset")), usb_host(), (), RAM)
+    assert r.blocked and r.devices == ()
+    assert r.findings[0].code == "rdm-flag-unknown"
+    assert r.findings[0].message.startswith("0000:00:14.0: unknown rdm check flag.")
+
+
+def test_invalid_policy_defaults_to_strict_at_assignment():
+    r = assign_devices(guest(dev(USB1, "invalid")), usb_host(), (), RAM)
+    assert r.devices[0].policy == "strict" and not r.devices[0].relaxed and r.blocked
+
+
+def test_all_functions_expand_to_host_functions():
+    from xlrmrr.host.model import PciFunction
+    from xlrmrr.hypervisor import assigned_functions
+    from xlrmrr.xlcfg.domain import LIBXL_PCI_FUNC_ALL
+    fns = (Sbdf(0, 3, 0, 0), Sbdf(0, 3, 0, 1), Sbdf(0, 3, 1, 0))
+    h = Host(rmrrs=(), devices=tuple(PciFunction(s) for s in fns))
+    d = PciDevice(spec="03:00.*", sbdf=Sbdf(0, 3, 0, 0), vfunc_mask=LIBXL_PCI_FUNC_ALL)
+    assert assigned_functions(d, h) == fns[:2]
+
+
+def test_page_table_states_and_access():
+    from xlrmrr.devices import ACCESS_IDENTITY, ACCESS_RAM
+    r = assign_devices(guest(dev(USB1, "relaxed"), dev(USB2, "relaxed")), usb_host(), (), RAM)
+    kept = r.page_tables[0]
+    assert kept.cpu_access == ACCESS_RAM and "guest RAM" in kept.p2m
+    assert r.shared_pt and kept.iommu_shared.startswith("the EPT itself")
+    h = Host(rmrrs=(Rmrr(0xAD000000, 0xAF7FFFFF, 0, (IGD,), 1),))
+    r = assign_devices(guest(dev(IGD)), h, (), ((0, 0xA0000), (0xC0000, 0xAD000000)))
+    assert r.page_tables[0].cpu_access == ACCESS_IDENTITY
+    assert r.page_tables[0].p2m == "gfn == mfn, p2m_mmio_direct, rw"
+
+
+def test_ballooning_flagged():
+    from dataclasses import replace
+    d = replace(guest(dev(IGD)), target_memkb=1 << 20, max_memkb=2 << 20)
+    r = assign_devices(d, Host(rmrrs=()), (), RAM)
+    assert "open-ballooning" in {f.code for f in r.findings}
+
+
+def test_group_left_in_dom0_makes_check_degraded():
+    from xlrmrr.common import EXIT_DEGRADED
+    from xlrmrr.hypervisor import GuestCheck, check_guests
+    h = Host(rmrrs=(Rmrr(0xBA8D8000, 0xBA8F7FFF, 0, (USB1, USB2), 2),))
+    r = assign_devices(guest(dev(USB1, "relaxed")), h, (), ((0, 0xA0000), (0xC0000, 0xBA800000)))
+    assert r.degraded and not r.blocked
+    hc = check_guests(h, [GuestCheck("a.cfg", "a", "degraded", (USB1,), r)])
+    assert hc.exit_status == EXIT_DEGRADED
+    assert hc.placement == (((USB1, "a.cfg"), (USB2, "dom0")),)
+
+
+def test_devices_classify():
+    from xlrmrr.devices import KIND_DISPLAY, KIND_IGD, KIND_OTHER, KIND_UNKNOWN, KIND_USB, classify
+    from xlrmrr.host.model import PciFunction
+    assert classify(PciFunction(USB1, 0x0C0330, 0x8086)).kind == KIND_USB
+    assert classify(PciFunction(IGD, 0x030000, 0x8086)).kind == KIND_IGD
+    assert classify(PciFunction(Sbdf(0, 1, 0, 0), 0x030000, 0x10DE)).kind == KIND_DISPLAY
+    assert classify(PciFunction(Sbdf(0, 1, 0, 0), 0x020000, 0x8086)).kind == KIND_OTHER
+    assert classify(None).kind == KIND_UNKNOWN
