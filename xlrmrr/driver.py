@@ -149,7 +149,7 @@ def _run(domain: DomainConfig, host: Host, version: XenVersion, options: Options
                 "warning", "rdm-not-exposed", "libxl",
                 f"the RMRR at {hexa(r.start)} of {_names(r.assigned)} keeps policy INVALID (Xen "
                 f"{version} does not default per-device policies inside construct_rdm): it is not in the "
-                f"guest's e820, so the guest may place BARs or other mappings over it", r.start))
+                f"guest's e820, so the guest may place BARs or other mappings over it", (r.start,)))
             degraded = True
         if r.assigned and r.conflict and not r.exposed:
             degraded = True

@@ -187,7 +187,7 @@ def build(layout: LibxlLayout, nr_vcpus: int, vcpus_online: int, apic: bool = Tr
             findings.append(Finding(
                 "error", "module-beyond-lowmem", "libxc",
                 f"{m.kind} module [{hexa(m.addr)}, {hexa(m.end - 1)}] does not fit below lowmem_end "
-                f"{hexa(lowmem_end)}", m.addr))
+                f"{hexa(lowmem_end)}", (m.addr,)))
             failed = True
         for r in layout.rdms:
             if m.addr < r.end and r.start < m.end:
@@ -195,7 +195,7 @@ def build(layout: LibxlLayout, nr_vcpus: int, vcpus_online: int, apic: bool = Tr
                     "error" if r.exposed else "warning", "module-over-rdm", "libxc",
                     f"{m.kind} module [{hexa(m.addr)}, {hexa(m.end - 1)}] ({size_str(m.size)}) lies on the "
                     f"RDM at {hexa(r.start)}: the firmware is loaded into memory a device may DMA to",
-                    m.addr, r.start))
+                    (m.addr, r.start)))
     if (lowmem_end >> PAGE_SHIFT) > RESERVED_MEM_PGSTART:
         findings.append(Finding("error", "lowmem-over-special", "libxc",
                                 f"lowmem_end {hexa(lowmem_end)} covers the special pages at "

@@ -1,0 +1,135 @@
+"""hvmloader stage (xen-rdm.md 11): e820 built by hand from build_e820_table's rules."""
+
+from xlrmrr.common import FOUR_GB, E820Entry, Sbdf, XenVersion
+from xlrmrr.host.model import Bar, Host, PciFunction, Rmrr
+from xlrmrr.hvmloader import build, dump_e820_table, exchange_sort
+from xlrmrr.libxl import build as libxl_build
+from xlrmrr.xlcfg.domain import DomainConfig, PciDevice, RdmReserve
+
+IGD = Sbdf(0, 0, 2, 0)
+NEW = XenVersion(4, 22)
+
+
+def run(mem_mb=4096, host=None, version=NEW, **kw):
+    host = host or Host(rmrrs=())
+    d = DomainConfig(version, type="hvm", target_memkb=mem_mb * 1024, **kw)
+    lx = libxl_build(d, host, version)
+    return lx, build(lx, d, host, version)
+
+
+def test_plain_4gib_seabios_e820_and_dump():
+    # build_e820_table: RAM [0,0xa0000); RESERVED [0xe0000 (SeaBIOS 128 KiB), 1M); 4.15+: NVS
+    # [0xfc000000, ACPI_END=0xfc00a000); RESERVED [ACPI_END, 4G); then libxl's RAM entries; sorted.
+    _lx, h = run()
+    assert h.e820 == (
+        E820Entry(0, 0xA0000, 1), E820Entry(0xE0000, 0x20000, 2), E820Entry(0x100000, 0xEFF00000, 1),
+        E820Entry(0xFC000000, 0xA000, 4), E820Entry(0xFC00A000, 0x3FF6000, 2),
+        E820Entry(FOUR_GB, 0xF800000, 1))
+    assert h.dump() == (
+        "E820 table:\n"
+        " [00]: 00000000:00000000 - 00000000:000a0000: RAM\n"
+        " HOLE: 00000000:000a0000 - 00000000:000e0000\n"
+        " [01]: 00000000:000e0000 - 00000000:00100000: RESERVED\n"
+        " [02]: 00000000:00100000 - 00000000:f0000000: RAM\n"
+        " HOLE: 00000000:f0000000 - 00000000:fc000000\n"
+        " [03]: 00000000:fc000000 - 00000000:fc00a000: NVS\n"
+        " [04]: 00000000:fc00a000 - 00000001:00000000: RESERVED\n"
+        " [05]: 00000001:00000000 - 00000001:0f800000: RAM\n")
+    assert not h.failed and h.pci_mem_start == 0xF0000000
+
+
+def test_before_4_15_no_nvs_entry_and_other_bioses():
+    _lx, h = run(version=XenVersion(4, 14))
+    assert E820Entry(0xFC000000, 0x4000000, 2) in h.e820
+    assert all(e.type != 4 for e in h.e820)
+    _lx, h = run(bios="ovmf")
+    assert E820Entry(0xF0000, 0x10000, 2) in h.e820
+    _lx, h = run(bios="rombios")
+    # ROMBIOS: (E820, 0x9e000, 0xe0000): RAM [0,0x9e000), RESERVED [0x9e000,0xa0000)
+    assert h.e820[:3] == (E820Entry(0, 0x9E000, 1), E820Entry(0x9E000, 0x2000, 2),
+                          E820Entry(0xE0000, 0x20000, 2))
+
+
+def test_exchange_sort_is_not_stable():
+    # i=0: j=2 swaps C in front of A, leaving B before A: equal keys end up reversed.
+    a, b, c = E820Entry(2, 1, 1), E820Entry(2, 2, 2), E820Entry(1, 1, 1)
+    assert exchange_sort([a, b, c]) == (c, b, a)
+
+
+def test_overlap_in_hvmloader_area_is_kept():
+    e = (E820Entry(0xFC000000, 0x4000000, 2), E820Entry(0xFD000000, 0x1000, 2))
+    assert " OVERLAP!!" in dump_e820_table(e)
+
+
+def test_rdm_in_dynamic_area_is_an_hvmloader_bug():
+    host = Host(rmrrs=(Rmrr(0xFD000000, 0xFD0FFFFF, 0, (IGD,), 1),))
+    _lx, h = run(host=host, pci=(PciDevice("00:02.0", IGD),))
+    assert h.failed
+    msgs = [f.message for f in h.findings]
+    assert "Fail to setup memory map due to conflict on dynamic reserved memory range." in msgs
+
+
+def test_bars_skip_an_rdm_in_the_mmio_hole():
+    # RDM [0xf0000000, 0xf1000000). Largest first: cirrus 32 MiB: aligned 0xf0000000 overlaps ->
+    # align_up(0xf1000000, 32M) = 0xf2000000; then xen-platform 16 MiB at 0xf4000000, the
+    # passthrough device (assumed 16 MiB) at 0xf5000000, cirrus' 4 KiB MMIO BAR at 0xf6000000.
+    host = Host(rmrrs=(Rmrr(0xF0000000, 0xF0FFFFFF, 0, (IGD,), 1),))
+    lx, h = run(host=host, pci=(PciDevice("00:02.0", IGD),))
+    assert lx.rdms[0].exposed
+    got = [(b.device, b.size, b.base) for b in h.bars]
+    assert got == [("vga", 0x2000000, 0xF2000000), ("xen-platform", 0x1000000, 0xF4000000),
+                   ("0000:00:02.0", 0x1000000, 0xF5000000), ("vga", 0x1000, 0xF6000000)]
+
+
+def test_pci_mem_start_drops_to_low_mem_end_when_an_rdm_is_in_the_hole():
+    # 2 GiB guest: low_mem_end 0x7f800000 < 0xf0000000 and a RESERVED entry overlaps
+    # [0xf0000000, 0xfc000000) -> pci_mem_start = low_mem_end.
+    host = Host(rmrrs=(Rmrr(0xF8000000, 0xF80FFFFF, 0, (IGD,), 1),))
+    _lx, h = run(2048, host=host, pci=(PciDevice("00:02.0", IGD),))
+    assert h.pci_mem_start == 0x7F800000
+
+
+def test_mmio_hole_size_sets_pci_mem_start():
+    _lx, h = run(mmio_hole_memkb=1024 * 1024)
+    assert h.pci_mem_start == 0xC0000000
+    assert any("pci_mem_start=0xc0000000 (was 0xf0000000) for mmio_hole_size=0x40000000" in f.message
+               for f in h.findings)
+
+
+def test_real_bar_sizes_from_host_and_64bit_relocation():
+    igd = PciFunction(IGD, class_code=0x030000, vendor=0x8086,
+                      bars=(Bar(0, 1 << 31, is_64bit=True, prefetchable=True),))
+    host = Host(rmrrs=(), devices=(igd,))
+    _lx, h = run(host=host, pci=(PciDevice("00:02.0", IGD),), gfx_passthru="igd")
+    big = [b for b in h.bars if b.size == 1 << 31]
+    # a 2 GiB 64-bit BAR is above BAR_RELOC_THRESH: placed above highmem (0x10f800000 -> 2G aligned)
+    assert big[0].high and big[0].base == 0x180000000
+    # IGD with gfx_passthru: OpRegion NVS at 0xfdffc000 (3 pages), reserved around it
+    assert h.opregion == 0xFDFFC000
+    assert E820Entry(0xFDFFC000, 0x3000, 4) in h.e820
+    assert E820Entry(0xFC00A000, 0xFDFFC000 - 0xFC00A000, 2) in h.e820
+    assert E820Entry(0xFDFFF000, FOUR_GB - 0xFDFFF000, 2) in h.e820
+
+
+def test_zero_size_highmem_entry_4_7_to_4_13_only():
+    host = Host(rmrrs=(Rmrr(0xAD000000, 0xAF7FFFFF, 0, (IGD,), 1),))
+    for version, present in ((XenVersion(4, 13), True), (XenVersion(4, 7), True),
+                             (XenVersion(4, 6), False), (XenVersion(4, 14), False)):
+        _lx, h = run(2048, host=host, version=version, rdm=RdmReserve("host", "relaxed"))
+        assert (E820Entry(FOUR_GB, 0, 1) in h.e820) is present, version
+
+
+def test_bug_on_low_mem_end_below_2mib():
+    host = Host(rmrrs=(Rmrr(0x180000, 0x18FFFF, 0, (IGD,), 1),))
+    _lx, h = run(host=host, pci=(PciDevice("00:02.0", IGD),), rdm_mem_boundary_memkb=0)
+    assert h.failed and any("BUG_ON(low_mem_end < 2 MiB)" in f.message for f in h.findings)
+
+
+def test_sixteen_entry_scratch_buffer_overflow():
+    rmrrs = tuple(Rmrr(0xF0000000 + i * 0x100000, 0xF0000FFF + i * 0x100000, 0, (Sbdf(0, 1, i, 0),), 1)
+                  for i in range(11))
+    _lx, h = run(host=Host(rmrrs=rmrrs), rdm=RdmReserve("host", "relaxed"))
+    # 4 fixed + low RAM + 11 RDMs + high RAM = 17 > 16
+    assert h.failed and any(f.code == "e820-overflow" for f in h.findings)
+    _lx, h = run(host=Host(rmrrs=rmrrs[:10]), rdm=RdmReserve("host", "relaxed"))
+    assert not any(f.code == "e820-overflow" for f in h.findings)
