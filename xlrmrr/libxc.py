@@ -201,7 +201,15 @@ def build(layout: LibxlLayout, nr_vcpus: int, vcpus_online: int, apic: bool = Tr
                                 f"lowmem_end {hexa(lowmem_end)} covers the special pages at "
                                 f"{hexa(RESERVED_MEM_PGSTART << PAGE_SHIFT)}"))
         failed = True
-    info = hvm_info_bytes(lowmem_end >> PAGE_SHIFT, highmem_end >> PAGE_SHIFT, nr_vcpus, vcpus_online, apic)
+    high_pgend = highmem_end >> PAGE_SHIFT
+    if high_pgend > 0xFFFFFFFF:
+        findings.append(Finding(
+            "error", "hvm-info-truncated", "libxc",
+            f"highmem_end {hexa(highmem_end)} does not fit hvm_info's 32-bit high_mem_pgend: build_hvm_info "
+            f"stores {hexa(high_pgend & 0xFFFFFFFF)} and hvmloader sees a wrong memory size "
+            f"(HVM guests end below 16 TiB)", (highmem_end,)))
+        failed = True
+    info = hvm_info_bytes(lowmem_end >> PAGE_SHIFT, high_pgend & 0xFFFFFFFF, nr_vcpus, vcpus_online, apic)
     return LibxcResult(extents, special, populated, pages_4k, n2m, n1g, layout.pod, modules, info,
                        tuple(findings), failed)
 
