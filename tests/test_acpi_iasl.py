@@ -68,4 +68,4 @@ def test_checksum_agrees_with_iasl(tmp_path):
     assert res["bad"]["checksum_should_be"] == good[9]
     from xlrmrr.acpi.checks import firmware_findings
     msg = [f.message for f in firmware_findings(decode(bytes(bad))) if f.code == "bad-checksum"][0]
-    assert f"should be {good[9]:#04X}" in msg and f"- {bad[9]:#04X}" in msg
+    assert f"should be 0x{good[9]:02X}" in msg and f"- 0x{bad[9]:02X}" in msg

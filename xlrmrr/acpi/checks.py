@@ -29,8 +29,8 @@ def firmware_findings(dmar: Dmar, devices=(), topology_known: bool = False,
         raw_sum = sum(build(dmar)) & 0xFF
         should = (dmar.checksum - raw_sum) & 0xFF
         out.append(_fw("warning", "bad-checksum",
-                       f'Linux/ACPICA: "Incorrect checksum in table [DMAR] - {dmar.checksum:#04X}, '
-                       f'should be {should:#04X}". Linux and Xen still use the table; the '
+                       f'Linux/ACPICA: "Incorrect checksum in table [DMAR] - 0x{dmar.checksum:02X}, '
+                       f'should be 0x{should:02X}". Linux and Xen still use the table; the '
                        f"firmware (or whoever edited the table) made a mistake."))
     haw = dmar.host_address_width
     if haw < 11:

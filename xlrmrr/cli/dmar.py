@@ -28,7 +28,7 @@ def read_table(path: str):
     from xlrmrr.files import read_input
 
     raw = read_input(path, "DMAR table")
-    if raw[:4] not in SIGNATURES and b" @ 0x" in raw[:1 << 20]:
+    if raw[4:9] == b" @ 0x" or (raw[:4] not in SIGNATURES and b" @ 0x" in raw[:1 << 20]):
         raw = dmar_from_acpidump(raw.decode("latin-1"), path)
     return decode(raw, path)
 

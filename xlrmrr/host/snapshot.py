@@ -186,7 +186,9 @@ def collect_live(dmar_path: str = "/sys/firmware/acpi/tables/DMAR"
     notes = []
     dmar = _read(dmar_path, binary=True, limit=16 << 20)
     if dmar is None:
-        notes.append(f"{dmar_path} could not be read (it needs root); the snapshot has no DMAR")
+        why = ("needs root" if os.path.exists(dmar_path) else
+               "does not exist: no VT-d, or VT-d off in the firmware setup")
+        notes.append(f"{dmar_path} could not be read ({why}); the snapshot has no DMAR")
     devices, topo = collect_pci()
     if not topo:
         notes.append("no PCI devices found under /sys/bus/pci/devices")

@@ -1,0 +1,100 @@
+"""Readers: acpidump text (checked against ACPICA's own acpidump), boot logs, rmrr= option."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import pytest
+from conftest import CORPUS, FIXTURES, need
+
+from xlrmrr.acpi.readers import dmar_from_acpidump, parse_rmrr_option, rmrrs_from_log
+from xlrmrr.common import InputError, Sbdf
+
+ACPIDUMP = shutil.which("acpidump")
+
+
+def _acpidump(path) -> str:
+    return subprocess.run([ACPIDUMP, "-f", str(path)], capture_output=True, text=True,
+                          check=True).stdout
+
+
+def test_acpidump_text_of_every_corpus_table(tmp_path):
+    need(ACPIDUMP is not None, "acpidump (acpica-tools) is not installed")
+    need((CORPUS / "dmar").is_dir(), "shared corpus")
+    # a full dump: another table first, then the DMAR
+    other = tmp_path / "ssdt.bin"
+    body = b"SSDT" + (60).to_bytes(4, "little") + bytes(52)
+    other.write_bytes(body)
+    prefix = _acpidump(other)
+    tables = sorted((CORPUS / "dmar").glob("*.bin"))[::17] + [FIXTURES / "dmar" / "usb-shared.bin"]
+    for path in tables:
+        text = prefix + "\n" + _acpidump(path)
+        assert dmar_from_acpidump(text, path.name) == path.read_bytes(), path.name
+
+
+def test_acpidump_errors():
+    with pytest.raises(InputError, match="no DMAR table"):
+        dmar_from_acpidump("SSDT @ 0x0\n    0000: 53 53 44 54\n", "d.txt")
+    text = ("DMAR @ 0x0000000000000000\n"
+            "    0000: 44 4D 41 52 CC 00 00 00 01 13 41 43 52 53 59 53  DMAR......ACRSYS\n\n")
+    with pytest.raises(InputError, match=r"d.txt:1: the DMAR hex dump ends after 0x10 bytes of 0xcc"):
+        dmar_from_acpidump(text, "d.txt")
+
+
+XEN_LOG = """\
+(XEN) [VT-D]Host address width 39
+(XEN) [VT-D]found ACPI_DMAR_DRHD:
+(XEN) [VT-D]  dmaru->address = fed90000
+(XEN) [VT-D]drhd->address = fed90000 iommu->reg = ffff82c000a00000
+(XEN) [VT-D] endpoint: 0000:00:02.0
+(XEN) [VT-D]found ACPI_DMAR_RMRR:
+(XEN) [VT-D] endpoint: 0000:00:14.0
+(XEN) [VT-D]  RMRR region: base_addr ab80a000 end_address ab81dfff
+(XEN) [VT-D]found ACPI_DMAR_RMRR:
+(XEN) [VT-D] endpoint: 0000:00:1a.0
+(XEN) [VT-D] endpoint: 0000:00:1d.0
+(XEN) [VT-D]  RMRR region: base_addr e8000 end_address ebfff
+"""
+
+LINUX_LOG = """\
+[    0.008832] ACPI: DMAR 0x00000000AD7FE000 0000A8 (v01 INTEL  SKL      00000001 INTL 00000001)
+[    0.163581] DMAR: Host address width 39
+[    0.163589] DMAR: RMRR base: 0x000000ab80a000 end: 0x000000ab81dfff
+[    0.163592] DMAR: RMRR base: 0x000000ad000000 end: 0x000000af7fffff
+"""
+
+
+def test_xen_log():
+    r = rmrrs_from_log(XEN_LOG, "xl-dmesg.txt")
+    assert [(x.base, x.end) for x in r] == [(0xAB80A000, 0xAB81DFFF), (0xE8000, 0xEBFFF)]
+    assert r[0].devices == (Sbdf(0, 0, 0x14, 0),)
+    assert r[1].devices == (Sbdf(0, 0, 0x1A, 0), Sbdf(0, 0, 0x1D, 0))
+    assert r[1].source == "xl-dmesg.txt:12"
+
+
+def test_linux_log():
+    r = rmrrs_from_log(LINUX_LOG, "dmesg")
+    assert [(x.base, x.end, x.devices) for x in r] == [(0xAB80A000, 0xAB81DFFF, ()),
+                                                       (0xAD000000, 0xAF7FFFFF, ())]
+
+
+def test_log_host_order_and_warning():
+    from xlrmrr.host.build import build_host
+    from xlrmrr.host.model import reserved_device_memory_map
+
+    host = build_host(None, log_rmrrs=rmrrs_from_log(XEN_LOG, "x"))
+    assert [r.base for r in host.rmrrs] == [0xE8000, 0xAB80A000]      # reverse table order
+    assert reserved_device_memory_map(host) == ((0xE8, 4), (0xAB80A, 0x14))
+    linux = build_host(None, log_rmrrs=rmrrs_from_log(LINUX_LOG, "dmesg"))
+    assert {f.code for f in linux.findings} == {"log-rmrr-no-devices"}
+
+
+def test_rmrr_option():
+    r = parse_rmrr_option("rmrr=e8-eb=0000:00:1d.0,00:1a.0;ab80a=00:14.0")
+    assert [(u.start_pfn, u.end_pfn, u.devices) for u in r] == [
+        (0xE8, 0xEB, (Sbdf(0, 0, 0x1D, 0), Sbdf(0, 0, 0x1A, 0))),
+        (0xAB80A, 0xAB80A, (Sbdf(0, 0, 0x14, 0),))]
+    for bad in ("e8-eb", "zz=00:1d.0", "e8=00:1d.9"):
+        with pytest.raises(InputError):
+            parse_rmrr_option(bad)

@@ -1,0 +1,116 @@
+"""End-to-end: `xlrmrr dmar` and `xlrmrr host` as an administrator runs them."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+
+from conftest import FIXTURES
+
+from xlrmrr.cli import main
+
+FX = FIXTURES / "dmar"
+HOSTS = FIXTURES / "hosts"
+
+
+def run(capsys, *argv):
+    rc = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def test_dmar_json_field_names(capsys):
+    rc, out, _ = run(capsys, "dmar", FX / "namespace-scopes.bin", "--json")
+    assert rc == 0
+    j = json.loads(out)
+    assert list(j) == ["signature", "length", "revision", "checksum", "checksum_valid", "oem_id",
+                       "oem_table_id", "oem_revision", "asl_compiler_id",
+                       "asl_compiler_revision", "host_address_width", "flags", "structures"]
+    by_type = {s["type_name"]: s for s in j["structures"]}
+    assert list(by_type["DRHD"]) == ["offset", "type", "type_name", "length", "flags", "size",
+                                     "segment", "register_base", "scopes"]
+    assert list(by_type["RMRR"]) == ["offset", "type", "type_name", "length", "segment", "base",
+                                     "end", "scopes"]
+    assert list(by_type["ANDD"]) == ["offset", "type", "type_name", "length", "device_number",
+                                     "device_name"]
+    assert list(by_type["RMRR"]["scopes"][0]) == ["offset", "type", "length", "flags",
+                                                  "enumeration_id", "bus", "path"]
+    assert by_type["RMRR"]["scopes"][0]["path"] == [[2, 0]]
+
+
+def test_dmar_text_and_acpidump_input(capsys, tmp_path):
+    rc, out, _ = run(capsys, "dmar", FX / "bug-bad-checksum.bin")
+    assert rc == 0
+    assert "checksum 0x42 (INVALID)" in out
+    assert "Incorrect checksum in table [DMAR] - 0x42, should be" in out
+    acpidump = shutil.which("acpidump")
+    if acpidump:
+        text = subprocess.run([acpidump, "-f", str(FX / "laptop-typical.bin")],
+                              capture_output=True, text=True, check=True).stdout
+        dump = tmp_path / "acpidump.txt"
+        dump.write_text(text)
+        rc, out2, _ = run(capsys, "dmar", dump, "--json")
+        rc1, out1, _ = run(capsys, "dmar", FX / "laptop-typical.bin", "--json")
+        assert rc == rc1 == 0 and out1 == out2
+
+
+def test_dmar_bad_input_exit_2(capsys, tmp_path):
+    rc, out, err = run(capsys, "dmar", FX / "bug-scope-zero-length.bin")
+    assert rc == 2 and out == ""
+    assert err.startswith("xlrmrr dmar: error: ")
+    assert "device scope at offset 0x80 in structure at offset 0x68 (RMRR): length 0x0" in err
+    rc, _, err = run(capsys, "dmar", tmp_path / "missing.bin")
+    assert rc == 2 and "cannot read DMAR table" in err
+
+
+def test_host_laptop_json(capsys):
+    rc, out, _ = run(capsys, "host", "--dmar", FX / "laptop-typical.bin", "--host-json",
+                     HOSTS / "laptop.json", "--json", "--xen-version", "4.17")
+    assert rc == 0
+    j = json.loads(out)
+    assert j["vtd_enabled"] and j["xen_version"] == "4.17" and j["topology_known"]
+    assert [(r["base"], r["end"], r["devices"]) for r in j["rmrrs"]] == [
+        (0xAD000000, 0xAF7FFFFF, ["0000:00:02.0"]), (0xAB80A000, 0xAB81DFFF, ["0000:00:14.0"])]
+    assert j["rdm_all"] == [[0xAD000, 0x2800], [0xAB80A, 0x14]]
+    igd, xhci = j["devices"]
+    assert igd["class_name"] == "VGA display controller" and igd["rdm"] == [[0xAD000, 0x2800]]
+    assert xhci["class_name"] == "USB controller (xHCI)" and xhci["reset_method"] == "pm"
+    assert j["groups"] == []
+
+
+def test_host_text_shared_and_rejected(capsys):
+    rc, out, _ = run(capsys, "host", "--dmar", FX / "usb-shared.bin")
+    assert rc == 0
+    assert "  0000:00:14.0 0000:00:1a.0 0000:00:1d.0" in out
+    assert "It's disallowed to assign" in out
+    rc, out, _ = run(capsys, "host", "--dmar", FX / "bug-rmrr-overlap.bin")
+    assert rc == 1
+    assert "VT-d: DISABLED" in out
+    assert "Overlapping RMRRs [ab80a000,ab81dfff] and [ab81d000,ab82ffff]" in out
+
+
+def test_host_rmrr_option_and_xen_log(capsys, tmp_path):
+    rc, out, _ = run(capsys, "host", "--dmar", FX / "laptop-typical.bin", "--rmrr",
+                     "e8-eb=00:1d.0", "--json")
+    j = json.loads(out)
+    assert j["rmrrs"][0]["source"] == "rmrr=e8-eb=00:1d.0" and j["rmrrs"][0]["end"] == 0xEBFFF
+    log = tmp_path / "dmesg.txt"
+    log.write_text("[    0.163589] DMAR: RMRR base: 0x000000ab80a000 end: 0x000000ab81dfff\n")
+    rc, out, _ = run(capsys, "host", "--xen-log", log, "--json")
+    j = json.loads(out)
+    assert rc == 0 and j["rmrrs"][0]["base"] == 0xAB80A000
+    assert j["findings"][0]["code"] == "log-rmrr-no-devices"
+
+
+def test_host_output_is_deterministic(capsys):
+    args = ("host", "--dmar", FX / "bridges-multilevel.bin", "--host-json", HOSTS / "bridges.json")
+    assert run(capsys, *args) == run(capsys, *args)
+
+
+def test_host_snapshot_live(capsys, tmp_path):
+    out_file = tmp_path / "snap.tar.gz"
+    rc, out, _ = run(capsys, "host", "snapshot", out_file)
+    assert rc == 0 and out_file.exists() and out.startswith(f"wrote {out_file}")
+    rc, _, err = run(capsys, "host", "snapshot")
+    assert rc == 2 and "give the file to write" in err
