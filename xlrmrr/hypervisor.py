@@ -264,12 +264,14 @@ def clip(ranges: Sequence[tuple[int, int]], start: int, end: int) -> list[tuple[
     """The parts of sorted disjoint ranges inside [start, end), in O(log n + answer)."""
     i = max(bisect.bisect_right(ranges, (start, 1 << 128)) - 1, 0)
     out = []
-    for s, e in ranges[i:]:
+    while i < len(ranges):
+        s, e = ranges[i]
         if s >= end:
             break
         lo, hi = max(s, start), min(e, end)
         if lo < hi:
             out.append((lo, hi))
+        i += 1
     return out
 
 
@@ -327,9 +329,9 @@ def device_rmrrs(host: Host, sbdf: Sbdf) -> tuple[Rmrr, ...]:
     return tuple(out)
 
 
-def _fixed(host: Host, sbdf: Sbdf) -> bool:
+def _fixed(functions: dict, sbdf: Sbdf) -> bool:
     """Scope entries that are never passed through: bridges and host bridges."""
-    fn = host.device(sbdf)
+    fn = functions.get(sbdf)
     if fn is None:
         return False
     if fn.header_type is not None and fn.header_type & 0x7F in (1, 2):
@@ -364,11 +366,12 @@ def sharing_groups(host: Host) -> tuple[SharingGroup, ...]:
     for r in shared:
         if r.devices:
             rmrrs.setdefault(find(r.devices[0]), []).append(r)
+    functions = {f.sbdf: f for f in host.devices}
     out = []
     for root in sorted(members):
         ms = tuple(sorted(members[root]))
         out.append(SharingGroup(ms, tuple(rmrrs.get(root, ())),
-                                tuple(m for m in ms if _fixed(host, m))))
+                                tuple(m for m in ms if _fixed(functions, m))))
     return tuple(out)
 
 
@@ -392,16 +395,35 @@ def guest_functions(domain: DomainConfig, host: Host) -> tuple[Sbdf, ...]:
     return tuple(s for d in domain.pci for s in assigned_functions(d, host))
 
 
-def _exposed(rdms, rmrr: Rmrr) -> bool:
-    start = rmrr.start_pfn << PAGE_SHIFT
-    for r in rdms:
-        if r.start == start:
-            return getattr(r, "policy", POLICY_STRICT) != POLICY_INVALID
-    return False
-
-
 # ---------------------------------------------------------------------------------------------
 # The assignment
+
+class _HostIndex:
+    """The host looked up by device once, so that assigning D devices over R RMRRs costs
+    O((R + D) log R), not O(R * D)."""
+
+    def __init__(self, host: Host, rdms):
+        self.host = host
+        self.by_device: dict[tuple[int, int], list[Rmrr]] = {}
+        if host.vtd_enabled:
+            for rmrr in host.rmrrs:
+                for dev in rmrr.devices:
+                    if dev.bdf == 0:
+                        break
+                    lst = self.by_device.setdefault((rmrr.segment, dev.bdf), [])
+                    if not lst or lst[-1] is not rmrr:
+                        lst.append(rmrr)
+        self.functions = {f.sbdf: f for f in host.devices}
+        self.exposed: dict[int, bool] = {}
+        for r in rdms:
+            self.exposed.setdefault(r.start, getattr(r, "policy", POLICY_STRICT) != POLICY_INVALID)
+
+    def rmrrs(self, sbdf: Sbdf) -> tuple[Rmrr, ...]:
+        return tuple(self.by_device.get((sbdf.seg, sbdf.bdf), ()))
+
+    def is_exposed(self, rmrr: Rmrr) -> bool:
+        return self.exposed.get(rmrr.start_pfn << PAGE_SHIFT, False)
+
 
 class _Domain:
     """The guest's p2m occupancy and identity-map list while devices are assigned (private,
@@ -409,8 +431,9 @@ class _Domain:
 
     def __init__(self, populated, translated: bool, version: XenVersion):
         self.ram = normalise(populated)
-        self.identity: list[tuple[int, int]] = []
-        self.maps: list[list] = []          # [base, end, count, [devices]]
+        self.identity: list[tuple[int, int]] = []   # sorted, disjoint: installed 1:1 runs
+        self.maps: dict[tuple[int, int], list] = {}  # (base, end) -> [count, [devices]]
+        self.sorted_maps: list[tuple[int, int]] = []
         self.translated = translated
         self.version = version
 
@@ -423,7 +446,7 @@ class _Domain:
         if not self.translated:
             return (PageRun(start, end, RUN_IOMMU),), 0, []
         occupied = sorted([(s, e, False) for s, e in clip(self.ram, start, end)]
-                          + [(s, e, True) for s, e in clip(normalise(self.identity), start, end)])
+                          + [(s, e, True) for s, e in clip(self.identity, start, end)])
         runs: list[PageRun] = []
         log: list[str] = []
         cur, rc = start, 0
@@ -447,35 +470,47 @@ class _Domain:
             cur = e
         if cur < end:
             runs.append(PageRun(cur, end, RUN_MAPPED))
-        self.identity.extend((r.start, r.end) for r in runs if r.state == RUN_MAPPED)
+        for r in runs:
+            if r.state == RUN_MAPPED:
+                bisect.insort(self.identity, (r.start, r.end))
         return tuple(runs), rc, log
+
+    def _overlaps_listed(self, base: int, end: int) -> bool:
+        """A listed range with end >= base and listed_end >= base' (inclusive, as Xen compares).
+        From 4.16 listed ranges never overlap each other, so the neighbours decide."""
+        i = bisect.bisect_left(self.sorted_maps, (base, -1))
+        if i > 0 and self.sorted_maps[i - 1][1] >= base:
+            return True
+        return i < len(self.sorted_maps) and self.sorted_maps[i][0] <= end
 
     def identity_mapping(self, rmrr: Rmrr, relaxed: bool, sbdf: Sbdf):
         """iommu_identity_mapping(d, p2m_access_rw, base, end, flag) (4.16+), or
         rmrr_identity_mapping(d, 1, rmrr, flag) before: no overlap check there."""
-        for m in self.maps:
-            if m[0] == rmrr.base and m[1] == rmrr.end:
-                m[2] += 1
-                m[3].append(sbdf)
-                return MAP_COUNTED, (), 0, [], m[2]
-            if self.version >= V4_16 and rmrr.end >= m[0] and m[1] >= rmrr.base:
-                return MAP_OVERLAP, (), -EADDRINUSE, [], 0
+        key = (rmrr.base, rmrr.end)
+        m = self.maps.get(key)
+        if m is not None:
+            m[0] += 1
+            m[1].append(sbdf)
+            return MAP_COUNTED, (), 0, [], m[0]
+        if self.version >= V4_16 and self._overlaps_listed(rmrr.base, rmrr.end):
+            return MAP_OVERLAP, (), -EADDRINUSE, [], 0
         runs, rc, log = self.pages(rmrr, relaxed)
         if rc == 0:
-            self.maps.append([rmrr.base, rmrr.end, 1, [sbdf]])
+            self.maps[key] = [1, [sbdf]]
+            bisect.insort(self.sorted_maps, key)
         return MAP_NEW, runs, rc, log, 1 if rc == 0 else 0
 
-    def assign(self, host: Host, rdms, spec: str, sbdf: Sbdf, policy: str,
+    def assign(self, index: _HostIndex, spec: str, sbdf: Sbdf, policy: str,
                hotplug: bool = False) -> DeviceAssignment:
         """intel_iommu_assign_device."""
         relaxed = policy == POLICY_RELAXED
-        rmrrs = device_rmrrs(host, sbdf)
+        rmrrs = index.rmrrs(sbdf)
         log: list[str] = []
         for rmrr in rmrrs:
             if rmrr.shared:
                 log.append(shared_rmrr_message(sbdf, rmrr, relaxed, self.version))
                 if not relaxed:
-                    outcomes = tuple(IdentityOutcome(r, _sharers(r, sbdf), _exposed(rdms, r),
+                    outcomes = tuple(IdentityOutcome(r, _sharers(r, sbdf), index.is_exposed(r),
                                                      MAP_SKIPPED, (), 0) for r in rmrrs)
                     return DeviceAssignment(sbdf, spec, policy, relaxed, -EPERM, outcomes,
                                             tuple(log), hotplug)
@@ -483,14 +518,14 @@ class _Domain:
         rc = 0
         for rmrr in rmrrs:
             if rc:
-                outcomes.append(IdentityOutcome(rmrr, _sharers(rmrr, sbdf), _exposed(rdms, rmrr),
-                                                MAP_SKIPPED, (), 0))
+                outcomes.append(IdentityOutcome(rmrr, _sharers(rmrr, sbdf),
+                                                index.is_exposed(rmrr), MAP_SKIPPED, (), 0))
                 continue
             action, runs, rc, lines, count = self.identity_mapping(rmrr, relaxed, sbdf)
             log.extend(lines)
             if rc:
                 log.append(map_failed_message(rmrr, rc, self.version))
-            outcomes.append(IdentityOutcome(rmrr, _sharers(rmrr, sbdf), _exposed(rdms, rmrr),
+            outcomes.append(IdentityOutcome(rmrr, _sharers(rmrr, sbdf), index.is_exposed(rmrr),
                                             action, runs, rc, count))
         return DeviceAssignment(sbdf, spec, policy, relaxed, rc, tuple(outcomes), tuple(log),
                                 hotplug)
@@ -514,6 +549,7 @@ def assign_devices(domain: DomainConfig, host: Host, rdms=(), populated=(),
     if shared_pt is None:
         shared_pt = translated and domain.hap is not False
     dom = _Domain(populated, translated, version)
+    index = _HostIndex(host, rdms)
     devices: list[DeviceAssignment] = []
     findings: list[Finding] = []
     blocked = False
@@ -534,9 +570,9 @@ def assign_devices(domain: DomainConfig, host: Host, rdms=(), populated=(),
                 f"rdm_policy=relaxed in the pci= entry)"))
             blocked = True
             break
-        da = dom.assign(host, rdms, spec, sbdf, policy, hotplug)
+        da = dom.assign(index, spec, sbdf, policy, hotplug)
         devices.append(da)
-        findings.extend(_device_findings(host, da, version))
+        findings.extend(_device_findings(index, da, version))
         if not da.assigned:
             findings.append(Finding(
                 "error", "assign-failed", "libxl",
@@ -546,7 +582,7 @@ def assign_devices(domain: DomainConfig, host: Host, rdms=(), populated=(),
                     f"destroys the half-built domain and `xl create` fails")))
             blocked = True
             break
-    maps = tuple(IdentityMap(b, e, c, tuple(d)) for b, e, c, d in dom.maps)
+    maps = tuple(IdentityMap(b, e, c, tuple(d)) for (b, e), (c, d) in dom.maps.items())
     here = set(guest_functions(domain, host)) | {s for _, s, _ in extra}
     uses = group_uses(sharing_groups(host), here)
     for use in uses:
@@ -611,9 +647,10 @@ def _rng(r: Rmrr) -> str:
     return f"[{hexa(r.base)}, {hexa(r.end)}]"
 
 
-def _device_findings(host: Host, da: DeviceAssignment, version: XenVersion) -> list[Finding]:
+def _device_findings(index: _HostIndex, da: DeviceAssignment, version: XenVersion
+                     ) -> list[Finding]:
     from xlrmrr import devices as dc
-    cls = dc.classify_sbdf(host, da.sbdf)
+    cls = dc.classify(index.functions.get(da.sbdf))
     out = []
     for o in da.outcomes:
         r = o.rmrr
