@@ -195,8 +195,8 @@ def decode(data: bytes, name: str = "DMAR") -> Dmar:
 
     data = bytes(data)
     if len(data) < ACPI_HEADER_SIZE:
-        raise InputError(f"{name}: {len(data)} bytes, shorter than the 36-byte ACPI table header "
-                         f"(truncated table)")
+        raise InputError(f"{name}: table ends at offset {len(data):#x}, inside the 36-byte ACPI "
+                         f"table header (truncated table)")
     signature = data[0:4]
     if signature not in SIGNATURES:
         raise InputError(f"{name}: signature {signature!r} at offset 0x0 is not DMAR (nor RMAD, "
