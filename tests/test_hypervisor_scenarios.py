@@ -234,3 +234,17 @@ def test_check_exit_statuses_ok_and_degraded():
     hc = check_guests(HOST, [GuestCheck("i.cfg", "igd", deg.verdict, (IGD,), assign_for_plan(deg))])
     assert hc.exit_status == EXIT_DEGRADED
     assert hc.guests[0].cell(IGD) == "relaxed"
+
+
+def test_strategy_host_reserves_unused_ranges_unmapped():
+    # strategy=host puts U and G into the e820 (both relocated around), but only the IGD is
+    # assigned: U stays E820_RESERVED with nothing in the p2m -> a guest access to it is an
+    # EPT violation forwarded to the device model.
+    from xlrmrr.devices import ACCESS_UNMAPPED
+    p = plan(guest("h", dev(IGD), rdm=RdmReserve("host", "relaxed"), gfx_passthru="igd"))
+    states = {t.rmrr.base: t for t in p.hypervisor.page_tables}
+    assert states[U.base].cpu_access == ACCESS_UNMAPPED and states[U.base].exposed
+    assert states[G.base].p2m == "gfn == mfn, p2m_mmio_direct, rw"
+    assert "igd-no-gfx-passthru" not in codes(p.hypervisor.findings)
+    p = plan(guest("h", dev(IGD)))
+    assert "igd-no-gfx-passthru" in codes(p.hypervisor.findings)

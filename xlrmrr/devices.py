@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from xlrmrr.host.model import Host, PciFunction
 
 INTEL = 0x8086
+IGD_OPREGION = 0xFDFFC000        # hvmloader mem_hole_alloc(3) at 4.22 (xen-rdm.md 11.4)
+IGD_OPREGION_SIZE = 0x3000
 
 KIND_USB = "usb"
 KIND_IGD = "igd"

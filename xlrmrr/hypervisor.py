@@ -591,10 +591,15 @@ def assign_devices(domain: DomainConfig, host: Host, rdms=(), populated=(),
     degraded = not blocked and (
         any(not d.honoured for d in devices)
         or any(u.kind == GROUP_PARTIAL for u in uses))
-    tables = tuple(page_table_state(o, shared_pt, translated)
-                   for d in devices for o in d.outcomes if o.action != MAP_SKIPPED)
-    return AssignResult(tuple(devices), maps, tuple(findings), blocked, degraded, uses, tables,
-                        shared_pt, dom.ram, version)
+    tables = [page_table_state(o, shared_pt, translated)
+              for d in devices for o in d.outcomes if o.action != MAP_SKIPPED]
+    covered = {t.rmrr.start_pfn for t in tables}
+    tables.extend(_unused_rdm_state(r) for r in rdms
+                  if getattr(r, "policy", POLICY_STRICT) != POLICY_INVALID
+                  and (r.start >> PAGE_SHIFT) not in covered and translated)
+    findings.extend(_class_findings(domain, index, devices))
+    return AssignResult(tuple(devices), maps, tuple(findings), blocked, degraded, uses,
+                        tuple(tables), shared_pt, dom.ram, version)
 
 
 def group_uses(groups: Sequence[SharingGroup], here: set[Sbdf]) -> tuple[GroupUse, ...]:
@@ -641,6 +646,45 @@ def page_table_state(o: IdentityOutcome, shared_pt: bool, translated: bool = Tru
     else:
         shared = separate = "nothing for this range"
     return PageTableState(o.rmrr, o.exposed, p2m, shared, separate, cpu, dma)
+
+
+def _unused_rdm_state(rdm) -> PageTableState:
+    """An RDM in the guest's e820 that no device of this guest maps (strategy=host reserves
+    every host RMRR): E820_RESERVED, but nothing behind it."""
+    from xlrmrr import devices as dc
+    pseudo = Rmrr(rdm.start, rdm.start + rdm.size - 1, 0, tuple(getattr(rdm, "devices", ())),
+                  len(getattr(rdm, "devices", ())))
+    return PageTableState(pseudo, True, "nothing (no device of this guest uses the range)",
+                          "nothing", "nothing", dc.ACCESS_UNMAPPED,
+                          "no device of this guest targets it")
+
+
+def _class_findings(domain: DomainConfig, index: _HostIndex,
+                    devices: Sequence[DeviceAssignment]) -> list[Finding]:
+    """Device-class consequences: IGD without gfx_passthru, the OpRegion the device model maps."""
+    from xlrmrr import devices as dc
+    out = []
+    for d in devices:
+        cls = dc.classify(index.functions.get(d.sbdf))
+        if cls.kind != dc.KIND_IGD or not d.assigned:
+            continue
+        if not domain.gfx_passthru:
+            out.append(Finding(
+                "info", "igd-no-gfx-passthru", "libxl",
+                f"{d.sbdf} is Intel integrated graphics assigned without gfx_passthru: it is a "
+                f"secondary display; the guest driver still needs its stolen-memory RMRR 1:1, "
+                f"but gets no IGD OpRegion from hvmloader/QEMU"))
+            continue
+        op = (dc.IGD_OPREGION, dc.IGD_OPREGION + dc.IGD_OPREGION_SIZE)
+        for o in d.outcomes:
+            if o.start < op[1] and op[0] < o.end:
+                out.append(Finding(
+                    "warning", "igd-opregion-rmrr", "xen",
+                    f"{d.sbdf}: RMRR {_rng(o.rmrr)} covers the guest address where hvmloader "
+                    f"puts the IGD OpRegion ({hexa(op[0])}); QEMU later maps the host OpRegion "
+                    f"there with XEN_DOMCTL_memory_mapping over the 1:1 entries",
+                    (o.rmrr.base, op[0])))
+    return out
 
 
 def _rng(r: Rmrr) -> str:
