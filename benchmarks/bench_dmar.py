@@ -1,0 +1,91 @@
+"""DMAR decoding: the whole corpus in-process against `iasl -d` per table (same run), process
+against process on a sample, and synthetic tables of 1,000 / 10,000 / 20,000 RMRRs to show
+the decoder is linear in table size (structure Length is u16, the table Length u32).
+
+    python benchmarks/bench_dmar.py
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+CORPUS = REPO.parent / "shared" / "corpus" / "dmar"
+sys.path.insert(0, str(REPO))
+
+from xlrmrr.acpi.dmar import Dmar, Scope, Structure, build, decode  # noqa: E402
+
+
+def best(fn, repeat=3) -> float:
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return min(times)
+
+
+def synthetic(n: int) -> bytes:
+    rmrrs = tuple(Structure(type=1, base=0x100000000 + i * 0x10000,
+                            end=0x100000000 + i * 0x10000 + 0x3FFF,
+                            scopes=(Scope(type=1, bus=1 + i // 256, path=((i // 8 % 32, i % 8),)),))
+                  for i in range(n))
+    drhd = Structure(type=0, flags=1, register_base=0xFED91000)
+    return build(Dmar(structures=(drhd,) + rmrrs))
+
+
+def iasl_per_table(tables: list[bytes]) -> float:
+    iasl = shutil.which("iasl")
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, raw in enumerate(tables):
+            Path(tmp, f"t{i}.bin").write_bytes(raw)
+        t = time.perf_counter()
+        for i in range(len(tables)):
+            subprocess.run([iasl, "-d", f"t{i}.bin"], cwd=tmp, capture_output=True, check=False)
+        return (time.perf_counter() - t) / len(tables)
+
+
+def main() -> int:
+    tables = [p.read_bytes() for p in sorted(CORPUS.glob("*.bin"))]
+    print(f"corpus: {len(tables)} tables, {sum(map(len, tables))} bytes")
+    t0 = time.perf_counter()
+    import xlrmrr.acpi.structs  # noqa: F401  (the construct import, paid once per process)
+    print(f"import construct + structures: {time.perf_counter() - t0:.3f} s")
+    ours = best(lambda: [decode(t) for t in tables]) / len(tables)
+    print(f"xlrmrr decode, in process:     {ours * 1e3:.3f} ms/table")
+    if shutil.which("iasl"):
+        theirs = iasl_per_table(tables)
+        print(f"iasl -d, one process a table:  {theirs * 1e3:.3f} ms/table  "
+              f"-> ratio xlrmrr/iasl {ours / theirs:.3f}")
+        sample = [p for p in sorted(CORPUS.glob("*.bin"))][::34]
+        env = dict(os.environ, PYTHONPATH=str(REPO))
+        t = time.perf_counter()
+        for p in sample:
+            subprocess.run([sys.executable, "-m", "xlrmrr", "dmar", str(p), "--json"],
+                           capture_output=True, check=True, env=env)
+        proc = (time.perf_counter() - t) / len(sample)
+        it = iasl_per_table([p.read_bytes() for p in sample])
+        print(f"process vs process ({len(sample)} tables): xlrmrr dmar --json {proc * 1e3:.1f} ms, "
+              f"iasl -d {it * 1e3:.1f} ms -> ratio {proc / it:.2f}")
+    base = None
+    for n in (1000, 10000, 20000):
+        raw = synthetic(n)
+        t = best(lambda raw=raw: decode(raw), repeat=3)
+        base = base or t / n
+        print(f"{n:>6} RMRRs ({len(raw):>7} bytes): decode {t:.3f} s, "
+              f"{t / n * 1e6:.1f} us/RMRR ({t / n / base:.2f}x the 1,000 case per RMRR)")
+    if shutil.which("iasl"):
+        raw = synthetic(1000)
+        it = iasl_per_table([raw])
+        print(f"iasl -d on the 1,000-RMRR table: {it:.3f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
