@@ -245,7 +245,7 @@ def _pci_fields(p: DevicePci) -> dict:
             "vdevfn": p.vdevfn, "vfunc_mask": p.vfunc_mask,
             "msitranslate": p.msitranslate, "power_mgmt": p.power_mgmt,
             "permissive": p.permissive, "seize": p.seize, "rdm_policy": p.rdm_policy,
-            "name": p.name.decode("utf-8", "surrogateescape") if p.name else None}
+            "name": p.name.decode("utf-8", "surrogateescape") if p.name is not None else None}
 
 
 def pci_spec(spec: str, old_bdf: bool = False) -> dict:

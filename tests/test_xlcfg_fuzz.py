@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import libxlu_oracle as oracle
+from conftest import need
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_xlcfg_parser import ours, theirs
-
-from conftest import need
 
 FRAGMENTS = [
     b"a", b"memory", b"pci", b"x.y_1", b"Name", b"0", b"12", b"0x1f", b"010", b"1e5", b"0X1",

@@ -13,6 +13,8 @@ from xlrmrr.common import Sbdf, XenVersion
 # libxl_rdm_reserve_strategy / libxl_rdm_reserve_policy, as strings.
 STRATEGY_IGNORE = "ignore"
 STRATEGY_HOST = "host"
+# xl copied an uninitialised stack value for the strategy (Xen 4.14: `policy=` given alone).
+STRATEGY_UNSET = "unset"
 POLICY_INVALID = "invalid"
 POLICY_STRICT = "strict"
 POLICY_RELAXED = "relaxed"

@@ -1,0 +1,433 @@
+"""PCI_SPEC_STRING and `rdm=` parsing as libxlu does it (tools/libs/util/libxlu_pci.c).
+
+Two generations: the 4.15+ parser (parse_bdf with sscanf, key=value pairs, name=/bdf=) and the
+4.6-4.14 state machine (xlu_pci_parse_bdf with strtoul). `rdm=` has three: 4.6-4.13 (exactly
+`strategy=host,policy=X`), 4.14 (keys in any order) and 4.15+ (the inverted policy check that
+makes any valid `policy=` fail the whole call). C library details that decide what is accepted
+(sscanf %x, strtoul, atoi) are reproduced here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from xlrmrr.xlcfg.domain import (
+    LIBXL_PCI_FUNC_ALL,
+    POLICY_INVALID,
+    POLICY_RELAXED,
+    POLICY_STRICT,
+    POLICY_UNSET,
+    STRATEGY_HOST,
+)
+
+ERROR_FAIL = -3
+ERROR_INVAL = -6
+ULONG_MAX = (1 << 64) - 1
+HEX = "0123456789abcdefABCDEF"
+SPACE = " \t\n\v\f\r"
+
+
+@dataclass(frozen=True)
+class PciFields:
+    """The libxl_device_pci fields a PCI_SPEC_STRING can set."""
+
+    domain: int = 0
+    bus: int = 0
+    dev: int = 0
+    func: int = 0
+    vdevfn: int = 0
+    vfunc_mask: int = 0
+    msitranslate: bool = False
+    power_mgmt: bool = False
+    permissive: bool = False
+    seize: bool = False
+    rdm_policy: str = POLICY_INVALID
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class SpecResult:
+    rc: int                 # 0, ERROR_INVAL or ERROR_FAIL
+    pci: PciFields
+    report: str = ""        # what libxlu printed (no trailing newline, as it prints it)
+
+
+@dataclass(frozen=True)
+class RdmResult:
+    rc: int
+    strategy: str | None    # None: left untouched (xl copies stack garbage)
+    policy: str | None
+    report: str = ""
+
+
+def _strtoul(s: str, i: int, base: int) -> tuple[int, int]:
+    """C strtoul from s[i:]: (value, end index); end == i when nothing was converted."""
+    j, n = i, len(s)
+    while j < n and s[j] in SPACE:
+        j += 1
+    neg = False
+    if j < n and s[j] in "+-":
+        neg = s[j] == "-"
+        j += 1
+    if base == 16 and s.startswith(("0x", "0X"), j) and j + 2 < n and s[j + 2] in HEX:
+        j += 2
+    start = j
+    digits = HEX if base == 16 else "0123456789"
+    while j < n and s[j] in digits:
+        j += 1
+    if j == start:
+        return 0, i
+    v = int(s[start:j], base)
+    v = ULONG_MAX if v > ULONG_MAX else v
+    return ((-v) & ULONG_MAX if neg else v), j
+
+
+def _scanf_x(s: str, i: int) -> tuple[int, int] | None:
+    """glibc sscanf %x into an unsigned int: (value, end) or None on a matching failure.
+    Unlike strtoul it consumes a `0x` prefix even when no hex digit follows."""
+    j, n = i, len(s)
+    while j < n and s[j] in SPACE:
+        j += 1
+    neg = False
+    if j < n and s[j] in "+-":
+        neg = s[j] == "-"
+        j += 1
+    start = j
+    if s.startswith(("0x", "0X"), j):
+        j += 2
+        k = j
+        while j < n and s[j] in HEX:
+            j += 1
+        v = int(s[k:j], 16) if j > k else 0
+    else:
+        while j < n and s[j] in HEX:
+            j += 1
+        if j == start:
+            return None
+        v = int(s[start:j], 16)
+    v = ULONG_MAX if v > ULONG_MAX else v
+    if neg:
+        v = (-v) & ULONG_MAX
+    return v & 0xFFFFFFFF, j
+
+
+def _atoi_bool(s: str) -> bool:
+    """`(bool)atoi(s)`: decimal prefix, truncated to int."""
+    v, end = _strtoul(s, 0, 10)
+    if end == 0:
+        return False
+    # strtol saturates where strtoul wraps; only the low 32 bits' non-zeroness matters here.
+    return (v & 0xFFFFFFFF) != 0 or v == ULONG_MAX
+
+
+def _policy_from_string(s: str) -> str | None:
+    """libxl_rdm_reserve_policy_from_string: case-insensitive, "invalid" included."""
+    low = s.lower() if s.isascii() else s
+    return {"invalid": POLICY_INVALID, "strict": POLICY_STRICT,
+            "relaxed": POLICY_RELAXED}.get(low)
+
+
+def parse_bdf(s: str, pci: PciFields) -> tuple[int, PciFields, int]:
+    """parse_bdf (4.15+): [[seg:]bus:]dev.func with func `*` or hex; (rc, pci, end)."""
+    colons, k = 0, 0
+    while k < len(s) and (s[k] in HEX or s[k] == ":"):
+        colons += s[k] == ":"
+        k += 1
+    nums = []
+    i = 0
+    want = {1: 2, 2: 3}.get(colons)
+    if want is None:
+        return ERROR_INVAL, pci, 0
+    for idx in range(want):
+        r = _scanf_x(s, i)
+        if r is None:
+            return ERROR_INVAL, pci, 0
+        nums.append(r[0])
+        i = r[1]
+        sep = ":" if idx < want - 1 else "."
+        if i >= len(s) or s[i] != sep:
+            return ERROR_INVAL, pci, 0
+        i += 1
+    domain, bus, dev = ([0] + nums) if want == 2 else nums
+    if domain > 0xFFFF or bus > 0xFF or dev > 0x1F:
+        return ERROR_INVAL, pci, 0
+    if i < len(s) and s[i] == "*":
+        func, mask = 0, LIBXL_PCI_FUNC_ALL
+        i += 1
+    else:
+        r = _scanf_x(s, i)
+        if r is None or r[0] > 7:
+            return ERROR_INVAL, pci, 0
+        func, mask = r[0], 1
+        i = r[1]
+    return 0, replace(pci, domain=domain, bus=bus, dev=dev, func=func, vfunc_mask=mask), i
+
+
+def _parse_vslot(s: str, i: int) -> tuple[int, int] | None:
+    r = _scanf_x(s, i)
+    if r is None or r[0] > 0x1F:
+        return None
+    return r[0] << 3, r[1]
+
+
+def parse_spec_string(spec: str, pci: PciFields = PciFields()) -> SpecResult:
+    """xlu_pci_parse_spec_string (Xen 4.15 and later), on a device pre-filled by xl."""
+    bdf_present = name_present = False
+    rc, parsed, i = parse_bdf(spec, pci)
+    if rc == 0:
+        pci, bdf_present = parsed, True
+        if i < len(spec) and spec[i] == "@":
+            r = _parse_vslot(spec, i + 1)
+            if r is None:
+                return SpecResult(ERROR_INVAL, pci)
+            pci = replace(pci, vdevfn=r[0])
+            i = r[1]
+        if i < len(spec) and spec[i] == ",":
+            i += 1
+        elif i < len(spec):
+            return SpecResult(ERROR_INVAL, pci)
+    else:
+        i = 0
+    while i < len(spec):
+        eq = spec.find("=", i)
+        if eq < 0:
+            return SpecResult(ERROR_INVAL, pci)
+        key = spec[i:eq]
+        comma = spec.find(",", eq + 1)
+        end = len(spec) if comma < 0 else comma
+        val = spec[eq + 1:end]
+        i = end + 1 if comma >= 0 else end
+        if key == "bdf":
+            r, parsed, _ = parse_bdf(val, pci)
+            if r == 0:
+                pci, bdf_present = parsed, True
+            else:
+                return SpecResult(r, pci)
+        elif key == "vslot":
+            vs = _parse_vslot(val, 0)
+            if vs is None:
+                return SpecResult(ERROR_INVAL, pci)
+            pci = replace(pci, vdevfn=vs[0])
+        elif key in ("permissive", "msitranslate", "seize", "power_mgmt"):
+            pci = replace(pci, **{key: _atoi_bool(val)})
+        elif key == "rdm_policy":
+            pol = _policy_from_string(val)
+            if pol is None:
+                return SpecResult(ERROR_FAIL, pci, f"Unknown RDM policy: {val}")
+            pci = replace(pci, rdm_policy=pol)
+        elif key == "name":
+            name_present = True
+            pci = replace(pci, name=val)
+        else:
+            return SpecResult(ERROR_INVAL, pci, f"Unknown PCI_SPEC_STRING option: {key}")
+    if bdf_present == name_present:
+        return SpecResult(ERROR_INVAL, pci)
+    return SpecResult(0, pci)
+
+
+def _hex_convert(tok: str, mask: int) -> int | None:
+    v, end = _strtoul(tok, 0, 16)
+    if end == 0 or end != len(tok) or v & ~mask:
+        return None
+    return v & mask
+
+
+def parse_bdf_old(spec: str, pci: PciFields = PciFields()) -> SpecResult:
+    """xlu_pci_parse_bdf's state machine (Xen 4.6 to 4.14)."""
+    DOMAIN, BUS, DEV, FUNC, VSLOT, OPT_K, OPT_V, TERMINAL = range(8)
+    state = DOMAIN
+    dom = bus = dev = func = None
+    vslot = 0
+    optkey = ""
+    report = []
+    s = spec + "\0"
+    tok = 0
+    for p, ch in enumerate(s):
+        if state == DOMAIN:
+            if ch == ":":
+                state = BUS
+                dom = _hex_convert(s[tok:p], 0xFFFF)
+                if dom is None:
+                    return SpecResult(ERROR_INVAL, pci, "".join(report))
+                tok = p + 1
+        elif state == BUS:
+            if ch == ":":
+                state = DEV
+                bus = _hex_convert(s[tok:p], 0xFF)
+                if bus is None:
+                    return SpecResult(ERROR_INVAL, pci, "".join(report))
+                tok = p + 1
+            elif ch == ".":
+                state = FUNC
+                if dom & ~0xFF:
+                    return SpecResult(ERROR_INVAL, pci, "".join(report))
+                bus, dom = dom, 0
+                dev = _hex_convert(s[tok:p], 0xFF)
+                if dev is None:
+                    return SpecResult(ERROR_INVAL, pci, "".join(report))
+                tok = p + 1
+        elif state == DEV:
+            if ch == ".":
+                state = FUNC
+                dev = _hex_convert(s[tok:p], 0xFF)
+                if dev is None:
+                    return SpecResult(ERROR_INVAL, pci, "".join(report))
+                tok = p + 1
+        elif state == FUNC:
+            if ch in "\0@,":
+                state = {"\0": TERMINAL, "@": VSLOT, ",": OPT_K}[ch]
+                if s[tok:p] == "*":
+                    # func stays INVALID (0xffffffff); the uint8_t field keeps 0xff.
+                    pci = replace(pci, vfunc_mask=LIBXL_PCI_FUNC_ALL)
+                    func = 0xFF
+                else:
+                    func = _hex_convert(s[tok:p], 0x7)
+                    if func is None:
+                        return SpecResult(ERROR_INVAL, pci, "".join(report))
+                    pci = replace(pci, vfunc_mask=1)
+                tok = p + 1
+        elif state == VSLOT:
+            if ch in "\0,":
+                state = OPT_K if ch == "," else TERMINAL
+                v = _hex_convert(s[tok:p], 0xFF)
+                if v is None:
+                    return SpecResult(ERROR_INVAL, pci, "".join(report))
+                vslot = v
+                tok = p + 1
+        elif state == OPT_K:
+            if ch == "=":
+                state = OPT_V
+                optkey = s[tok:p]
+                tok = p + 1
+        elif state == OPT_V:
+            if ch in ",\0":
+                state = OPT_K if ch == "," else TERMINAL
+                val = s[tok:p]
+                if optkey in ("msitranslate", "power_mgmt", "permissive", "seize"):
+                    pci = replace(pci, **{optkey: _atoi_bool(val)})
+                elif optkey == "rdm_policy":
+                    if val == "strict":
+                        pci = replace(pci, rdm_policy=POLICY_STRICT)
+                    elif val == "relaxed":
+                        pci = replace(pci, rdm_policy=POLICY_RELAXED)
+                    else:
+                        report.append(f"{val} is not an valid PCI RDM property policy: "
+                                      "'strict' or 'relaxed'.")
+                        return SpecResult(ERROR_INVAL, pci, "".join(report))
+                else:
+                    report.append(f"Unknown PCI BDF option: {optkey}")
+                tok = p + 1
+    if tok != len(s) or state != TERMINAL:
+        return SpecResult(ERROR_INVAL, pci, "".join(report))
+    pci = replace(pci, domain=dom, bus=bus, dev=dev, func=func, vdevfn=vslot << 3)
+    return SpecResult(0, pci, "".join(report))
+
+
+def rdm_parse(text: str, version: tuple[int, int]) -> RdmResult:
+    """xlu_rdm_parse as the given Xen release has it."""
+    if version < (4, 14):
+        return _rdm_parse_413(text)
+    return _rdm_parse_414(text, inverted=version >= (4, 15))
+
+
+def _rdm_parse_414(text: str, inverted: bool) -> RdmResult:
+    TYPE, STRATEGY, POLICY, TERMINAL = range(4)
+    state, tok = TYPE, 0
+    strategy = policy = None
+    report = []
+    s = text + "\0"
+    for p, ch in enumerate(s):
+        if state == TYPE:
+            if ch == "=":
+                key = s[tok:p]
+                if key == "strategy":
+                    state = STRATEGY
+                elif key == "policy":
+                    state = POLICY
+                else:
+                    report.append(f"Unknown RDM state option: {key}")
+                    return RdmResult(ERROR_INVAL, strategy, policy, "".join(report))
+                tok = p + 1
+        elif state == STRATEGY:
+            if ch in "\0,":
+                state = TYPE if ch == "," else TERMINAL
+                if s[tok:p] == "host":
+                    strategy = STRATEGY_HOST
+                else:
+                    report.append(f"Unknown RDM strategy option: {s[tok:p]}")
+                    return RdmResult(ERROR_INVAL, strategy, policy, "".join(report))
+                tok = p + 1
+        elif state == POLICY:
+            if ch in ",\0":
+                state = TYPE if ch == "," else TERMINAL
+                val = s[tok:p]
+                if inverted:
+                    pol = _policy_from_string(val)
+                    if pol is None:
+                        report.append(f"Unknown RDM policy: {val}")
+                    else:
+                        # parse_rdm_policy succeeded (0), which the 4.15+ code treats as failure.
+                        return RdmResult(ERROR_INVAL, strategy, pol, "".join(report))
+                else:
+                    if val == "strict":
+                        policy = POLICY_STRICT
+                    elif val == "relaxed":
+                        policy = POLICY_RELAXED
+                    else:
+                        report.append(f"Unknown RDM property policy value: {val}")
+                        return RdmResult(ERROR_INVAL, strategy, policy, "".join(report))
+                tok = p + 1
+    if tok != len(s) or state != TERMINAL:
+        return RdmResult(ERROR_INVAL, strategy, policy, "".join(report))
+    return RdmResult(0, strategy, policy, "".join(report))
+
+
+def _rdm_parse_413(text: str) -> RdmResult:
+    TYPE, STRATEGY, POLICY_K, POLICY_V, TERMINAL = range(5)
+    state, tok = TYPE, 0
+    strategy = policy = None
+    report = []
+    s = text + "\0"
+    for p, ch in enumerate(s):
+        if state == TYPE:
+            if ch == "=":
+                state = STRATEGY
+                if s[tok:p] != "strategy":
+                    report.append(f"Unknown RDM state option: {s[tok:p]}")
+                    return RdmResult(ERROR_INVAL, strategy, policy, "".join(report))
+                tok = p + 1
+        elif state == STRATEGY:
+            if ch in "\0,":
+                state = POLICY_K
+                if s[tok:p] == "host":
+                    strategy = STRATEGY_HOST
+                else:
+                    report.append(f"Unknown RDM strategy option: {s[tok:p]}")
+                    return RdmResult(ERROR_INVAL, strategy, policy, "".join(report))
+                tok = p + 1
+        elif state == POLICY_K:
+            if ch == "=":
+                state = POLICY_V
+                if s[tok:p] != "policy":
+                    report.append(f"Unknown RDM property value: {s[tok:p]}")
+                    return RdmResult(ERROR_INVAL, strategy, policy, "".join(report))
+                tok = p + 1
+        elif state == POLICY_V:
+            if ch in ",\0":
+                state = TERMINAL
+                val = s[tok:p]
+                if val == "strict":
+                    policy = POLICY_STRICT
+                elif val == "relaxed":
+                    policy = POLICY_RELAXED
+                else:
+                    report.append(f"Unknown RDM property policy value: {val}")
+                    return RdmResult(ERROR_INVAL, strategy, policy, "".join(report))
+                tok = p + 1
+    if tok != len(s) or state != TERMINAL:
+        return RdmResult(ERROR_INVAL, strategy, policy, "".join(report))
+    return RdmResult(0, strategy, policy, "".join(report))
+
+
+__all__ = ["PciFields", "SpecResult", "RdmResult", "parse_bdf", "parse_spec_string",
+           "parse_bdf_old", "rdm_parse", "POLICY_UNSET", "ERROR_INVAL", "ERROR_FAIL"]

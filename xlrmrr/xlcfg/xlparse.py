@@ -1,0 +1,409 @@
+"""xl's parse_config_data for the keys the RDM flow needs: settings -> DomainConfig + findings.
+
+Follows tools/xl/xl_parse.c key by key, in xl's order (so getter warnings come out in the order
+xl prints them), with the release differences of xen-rdm.md 1 and 5.3: the PCI_SPEC_STRING
+parser (4.15+) versus the BDF state machine (<= 4.14), the three `rdm=` parsers, and the
+4.13.0-4.16.0 order that parses `pci=` before `rdm=`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from xlrmrr.common import NEWEST_XEN, Finding, Sbdf, XenVersion
+from xlrmrr.xlcfg.domain import (
+    LIBXL_PCI_FUNC_ALL,
+    POLICY_INVALID,
+    POLICY_STRICT,
+    POLICY_UNSET,
+    STRATEGY_HOST,
+    STRATEGY_UNSET,
+    DomainConfig,
+    PciDevice,
+    RdmReserve,
+)
+from xlrmrr.xlcfg.getters import ESRCH, Getters
+from xlrmrr.xlcfg.keys import KNOWN_KEYS, NUMBER_KEYS
+from xlrmrr.xlcfg.pcispec import PciFields, parse_bdf_old, parse_spec_string, rdm_parse
+from xlrmrr.xlcfg.settings import ConfigParse
+
+HVM_BELOW_4G_MMIO_LENGTH = 0x10000000
+HVM_BELOW_4G_MMIO_START = 0xF0000000
+BIOS_TYPES = ("unknown", "rombios", "seabios", "ovmf")
+
+
+def _f(severity: str, code: str, message: str) -> Finding:
+    return Finding(severity, code, "xl", message)
+
+
+class _Exit(Exception):
+    """xl would print this and exit (creation stops before libxl)."""
+
+    def __init__(self, message: str, status: int = 1):
+        super().__init__(message)
+        self.status = status
+
+
+def load_domain(data: bytes, source: str, xen_version: XenVersion | None = None):
+    """(DomainConfig, findings, ConfigParse) for one config file, as the given xl reads it."""
+    from xlrmrr.xlcfg import parse_config
+
+    version = xen_version or NEWEST_XEN
+    cfg = parse_config(data, source)
+    findings: list[Finding] = []
+    if not cfg.ok:
+        findings.append(_parse_failure(cfg))
+        findings.extend(lint(data, cfg, version, None))
+        return DomainConfig(xen_version=version, source=source), tuple(findings), cfg
+    xl = _XlReader(cfg, version)
+    try:
+        dom = xl.read()
+    except _Exit as e:
+        dom = xl.partial()
+        findings.append(_f("error", "xl-exit",
+                           f"{e} (xl stops here and exits with status {e.status}; "
+                           "the domain is not created)"))
+    for line in xl.getters.report:
+        findings.append(_f("warning", "xl-warning", line.rstrip("\n")))
+    findings.extend(xl.findings)
+    findings.extend(lint(data, cfg, version, xl))
+    return dom, tuple(findings), cfg
+
+
+def _parse_failure(cfg: ConfigParse) -> Finding:
+    if cfg.aborted:
+        return _f("error", "xl-abort",
+                  f"xl would abort here: {cfg.abort_reason} fails an assertion in libxlutil's "
+                  "string dequoting (xlu__cfgl_dequote) and xl dies with SIGABRT; remove the "
+                  "NUL byte from the quoted string")
+    first = cfg.diagnostics.splitlines()[0] if cfg.diagnostics else "(no message)"
+    return _f("error", "xl-parse-error",
+              f"xl cannot parse this file: `Failed to parse config: "
+              f"{'Invalid argument' if cfg.rc == 22 else 'Numerical result out of range'}'; "
+              f"first error: {first}")
+
+
+class _XlReader:
+    def __init__(self, cfg: ConfigParse, version: XenVersion):
+        self.cfg = cfg
+        self.v = (version.major, version.minor)
+        self.version = version
+        self.getters = Getters(cfg)
+        self.findings: list[Finding] = []
+        self.fields: dict = {"xen_version": version, "source": cfg.source}
+        self.rdm_result = None
+        self.pci_stopped_at: int | None = None
+
+    def partial(self) -> DomainConfig:
+        return DomainConfig(**self.fields)
+
+    def read(self) -> DomainConfig:
+        g, f, v = self.getters, self.fields, self.v
+        f["type"] = self._type()
+        rc, hap = g.get_defbool("hap")
+        if not rc:
+            f["hap"] = hap
+        rc, name = g.get_string("name")
+        if rc:
+            raise _Exit("Domain name must be specified.")
+        f["name"] = name
+        rc, mem = g.get_long("memory")
+        if not rc:
+            f["target_memkb"] = mem * 1024
+        rc, maxmem = g.get_long("maxmem")
+        if not rc:
+            f["max_memkb"] = maxmem * 1024
+        rc, vcpus = g.get_long("vcpus")
+        vcpus = vcpus if not rc else 0
+        rc, maxvcpus = g.get_long("maxvcpus")
+        maxvcpus = maxvcpus if not rc else 0
+        if f.get("max_memkb") is None and f.get("target_memkb") is not None:
+            f["max_memkb"] = f["target_memkb"]
+        if maxvcpus == 0:
+            maxvcpus = vcpus
+        if maxvcpus < vcpus:
+            raise _Exit("xl: maxvcpus < vcpus")
+        f["vcpus"] = vcpus if vcpus > 0 else 1
+        f["max_vcpus"] = maxvcpus if maxvcpus > 0 else None
+        defaults = {}
+        for key in ("pci_msitranslate", "pci_power_mgmt", "pci_permissive", "pci_seize"):
+            rc, val = g.get_long(key)
+            defaults[key[4:]] = bool(val) if not rc else False
+        if (4, 13) <= v <= (4, 16):
+            self._pci(defaults)
+            self._rdm()
+        else:
+            self._rdm()
+            self._pci(defaults)
+        self._forcecheck()
+        rc, shadow = g.get_long("shadow_memory")
+        if not rc:
+            f["shadow_memkb"] = shadow * 1024
+        rc, video = g.get_long("videoram")
+        if not rc:
+            f["video_memkb"] = video * 1024
+        rc, acpi = g.get_defbool("acpi")
+        if not rc:
+            f["acpi"] = acpi
+        if f["type"] == "hvm":
+            self._hvm()
+        self._device_model()
+        if f["type"] == "hvm":
+            self._vga_gfx()
+        return DomainConfig(**f)
+
+    def _type(self) -> str:
+        g = self.getters
+        dtype = None
+        if self.v >= (4, 10):
+            rc, buf = g.get_string("type")
+            if not rc:
+                for cand in ("hvm", "pv", "pvh"):
+                    if cand.startswith(buf):
+                        dtype = cand
+                        break
+                else:
+                    raise _Exit(f"Invalid domain type {buf}.")
+                if buf != dtype:
+                    self.findings.append(_f(
+                        "info", "type-prefix",
+                        f"type = \"{buf}\" is read as \"{dtype}\": xl compares only the "
+                        "characters given (strncmp against hvm, then pv, then pvh)"))
+        rc, buf = g.get_string("builder")
+        if not rc:
+            if "hvm".startswith(buf):
+                btype = "hvm"
+            elif "generic".startswith(buf):
+                btype = "pv"
+            else:
+                raise _Exit(f"Invalid domain type {buf}.")
+            if dtype is not None and dtype != btype:
+                raise _Exit('Contradicting "builder" and "type" options specified.')
+            dtype = btype
+        return dtype or "pv"
+
+    def _rdm(self) -> None:
+        rc, buf = self.getters.get_string("rdm")
+        if rc:
+            return
+        res = rdm_parse(buf, self.v)
+        self.rdm_result = (buf, res)
+        if res.rc == 0:
+            self.fields["rdm"] = RdmReserve(
+                strategy=res.strategy or STRATEGY_UNSET,
+                policy=res.policy or POLICY_UNSET)
+
+    def _forcecheck(self) -> None:
+        rc, val = self.getters.get_long("rdm_forcecheck", dont_warn=True)
+        if rc == ESRCH:
+            return
+        f = self.fields
+        if rc or val not in (0, 1):
+            self.findings.append(_f(
+                "warning", "rdm-forcecheck-value",
+                "rdm_forcecheck must be 0 or 1; this value is ignored (and upstream xl "
+                "ignores the key entirely)"))
+            return
+        f["rdm_forcecheck"] = val
+        if val == 1:
+            f["rdm"] = RdmReserve(STRATEGY_HOST, POLICY_STRICT)
+            f["pci"] = tuple(replace(d, rdm_policy=POLICY_STRICT)
+                             if d.rdm_policy in (POLICY_INVALID, POLICY_UNSET) else d
+                             for d in f.get("pci", ()))
+        if self.v >= (4, 15):
+            instead = ('rdm = "strategy=host" and `rdm_policy=strict` on each pci= entry '
+                       '(on this release a `policy=` inside rdm= makes xl drop the whole rdm= '
+                       'line)')
+        else:
+            instead = 'rdm = "strategy=host,policy=strict"'
+        self.findings.append(_f(
+            "info", "rdm-forcecheck",
+            f"rdm_forcecheck = {val} is the spelling of the original RMRR design; upstream xl "
+            f"does not know this key and ignores it. xlrmrr applies it as "
+            f"{'strategy=host with the strict policy' if val else 'no change'}; "
+            f"to get this from real xl, write {instead}"))
+
+    def _pci(self, defaults: dict) -> None:
+        g, f = self.getters, self.fields
+        rc, items = g.get_list("pci")
+        if rc:
+            return
+        line = self.cfg.settings["pci"].line
+        policy = f.get("rdm", RdmReserve()).policy
+        devices = []
+        for i, item in enumerate(items):
+            if not isinstance(item, str):
+                self.pci_stopped_at = i
+                break
+            pre = PciFields(rdm_policy=policy, **defaults)
+            if self.v >= (4, 15):
+                res = parse_spec_string(item, pre)
+                what = "PCI_SPEC_STRING"
+            else:
+                res = parse_bdf_old(item, pre)
+                what = "PCI BDF"
+            if res.report:
+                self.findings.append(_f("warning" if res.rc == 0 else "error",
+                                        "xl-pci-message", res.report))
+            if res.rc:
+                f["pci"] = tuple(devices)
+                raise _Exit(f"unable to parse {what} `{item}' for passthrough", -res.rc)
+            p = res.pci
+            func = 0 if p.vfunc_mask == LIBXL_PCI_FUNC_ALL else p.func
+            sbdf = None if p.name is not None else Sbdf(p.domain, p.bus, p.dev, func)
+            devices.append(PciDevice(
+                spec=item, sbdf=sbdf, name=p.name, vfunc_mask=p.vfunc_mask, vdevfn=p.vdevfn,
+                msitranslate=p.msitranslate, power_mgmt=p.power_mgmt,
+                permissive=p.permissive, seize=p.seize, rdm_policy=p.rdm_policy, line=line))
+        f["pci"] = tuple(devices)
+
+    def _hvm(self) -> None:
+        g, f = self.getters, self.fields
+        rc, buf = g.get_string("bios")
+        if not rc:
+            low = buf.lower()
+            if low not in BIOS_TYPES:
+                raise _Exit(f'ERROR: invalid value "{buf}" for "bios"')
+            f["bios"] = low
+        rc, apic = g.get_defbool("apic")
+        if not rc:
+            f["apic"] = apic
+        rc, hole = g.get_long("mmio_hole")
+        if not rc:
+            size = hole * 1024 * 1024
+            if size < HVM_BELOW_4G_MMIO_LENGTH or size > HVM_BELOW_4G_MMIO_START:
+                raise _Exit(f'ERROR: invalid value {hole} for "mmio_hole"')
+            f["mmio_hole_memkb"] = hole * 1024
+        for key in ("smbios_firmware", "acpi_firmware"):
+            rc, buf = g.get_string(key)
+            if not rc:
+                f[key] = buf
+        rc, mb = g.get_long("rdm_mem_boundary")
+        if not rc:
+            f["rdm_mem_boundary_memkb"] = mb * 1024
+        rc, buf = g.get_string("firmware")
+        if not rc and "bios" not in f:
+            if buf.lower() in BIOS_TYPES:
+                f["bios"] = buf.lower()
+            elif "uefi".startswith(buf):
+                f["bios"] = "ovmf"
+
+    def _device_model(self) -> None:
+        g, f = self.getters, self.fields
+        rc, buf = g.get_string("device_model_version")
+        if not rc:
+            if buf not in ("qemu-xen-traditional", "qemu-xen"):
+                raise _Exit(f'Unknown device_model_version "{buf}" specified')
+            f["device_model_version"] = buf
+            if buf == "qemu-xen-traditional" and "bios" not in f:
+                f["bios"] = "rombios"
+
+    def _vga_gfx(self) -> None:
+        g, f = self.getters, self.fields
+        rc, buf = g.get_string("vga")
+        if not rc:
+            if buf == "stdvga":
+                f["vga"] = "stdvga"
+            elif buf in ("cirrus", "none", "qxl"):
+                f["vga"] = buf
+            else:
+                raise _Exit(f'Unknown vga "{buf}" specified')
+        else:
+            rc, std = g.get_long("stdvga")
+            if not rc:
+                f["vga"] = "stdvga" if std else "cirrus"
+        rc, val = g.get_long("gfx_passthru", dont_warn=True)
+        if not rc:
+            f["gfx_passthru"] = "default" if val else None
+        else:
+            rc, buf = g.get_string("gfx_passthru")
+            if not rc:
+                low = buf.lower()
+                if low not in ("default", "igd"):
+                    raise _Exit(f'ERROR: invalid value "{buf}" for "gfx_passthru"')
+                f["gfx_passthru"] = low
+
+
+def lint(data: bytes, cfg: ConfigParse, version: XenVersion, xl: _XlReader | None) -> list:
+    """Plain-words explanations of what surprises people about how xl reads a file."""
+    out: list[Finding] = []
+    if b"\r\n" in data:
+        out.append(_f("error" if not cfg.ok else "warning", "crlf",
+                      "the file has DOS (CRLF) line endings; xl's lexer rejects the \\r on "
+                      "every line with a token (`lexical error'). Convert it with dos2unix"))
+    if cfg.likely_python and not cfg.ok:
+        out.append(_f("error", "python",
+                      "the file looks like a Python (xm/xend) config; xl reads a simple "
+                      "`key = value' language and no longer runs Python "
+                      "(https://wiki.xen.org/wiki/PythonInXlConfig)"))
+    if not cfg.ok:
+        return out
+    for name, s in sorted(cfg.settings.items()):
+        if name not in KNOWN_KEYS and name != "rdm_forcecheck":
+            out.append(_f("info", "unknown-key",
+                          f"{name} (line {s.line}) is not a key xl reads; it is ignored"))
+        if s.op == "+=" and name in NUMBER_KEYS:
+            out.append(_f("warning", "plus-equals-number",
+                          f"{name} (line {s.line}) was set with +=; xl refuses to read any "
+                          "setting whose last operator is += as a number, so the value is "
+                          "ignored"))
+    rdm = cfg.settings.get("rdm")
+    if rdm is not None and rdm.kind == "string":
+        out.extend(_lint_rdm(rdm.value, rdm.line, version, xl))
+    pci = cfg.settings.get("pci")
+    if pci is not None and pci.kind == "list":
+        for i, item in enumerate(pci.value):
+            if not isinstance(item, str):
+                rest = len(pci.value) - i
+                out.append(_f("error", "pci-nested-list",
+                              f"pci= item {i + 1} (line {pci.line}) is a nested list; xl's "
+                              f"xlu_cfg_get_listitem returns NULL for it and xl silently stops "
+                              f"reading pci= there, so {rest} entr{'y is' if rest == 1 else 'ies are'}"
+                              " ignored"))
+                break
+            if ", " in item:
+                out.append(_f("warning", "space-after-comma",
+                              f"pci= entry `{item}' has a space after a comma; xl does not trim "
+                              "blanks, so the key after it is unknown (`Unknown "
+                              "PCI_SPEC_STRING option:  KEY') and xl refuses the guest"))
+        if (4, 13) <= (version.major, version.minor) <= (4, 16) and rdm is not None:
+            out.append(_f("info", "pci-before-rdm",
+                          f"Xen {version} (4.13.0 to 4.16.0) parses pci= before rdm=, so each "
+                          "device's rdm_policy does not inherit the policy of rdm=; set "
+                          "rdm_policy on each pci= entry (fixed in 4.14.5, 4.15.3, 4.16.1 and "
+                          "4.17)"))
+    return out
+
+
+def _lint_rdm(text: str, line: int, version: XenVersion, xl: _XlReader | None) -> list:
+    out: list[Finding] = []
+    v = (version.major, version.minor)
+    res = rdm_parse(text, v)
+    if ", " in text:
+        out.append(_f("warning", "space-after-comma",
+                      f"rdm = \"{text}\" (line {line}) has a space after a comma; xl does not "
+                      "trim blanks, so the key after it is unknown (as in docs/misc/vtd.txt's "
+                      "own example, which does not parse)"))
+    if res.rc:
+        why = res.report or "the value is not `strategy=host[,policy=strict|relaxed]'"
+        if v >= (4, 15) and res.policy is not None and not res.report:
+            why = (f"Xen {version}'s xlu_rdm_parse treats a valid `policy=' as a failure (a "
+                   "bug since 4.15, commit bdc0799fe2), so any rdm= with a policy is dropped; "
+                   "write rdm = \"strategy=host\" and put rdm_policy=strict|relaxed on each "
+                   "pci= entry instead")
+        elif v < (4, 14) and not text.startswith("strategy="):
+            why = (f"Xen {version} accepts only the exact form strategy=host,policy=X "
+                   f"({res.report or 'parse error'})")
+        out.append(_f("error", "rdm-ignored",
+                      f"rdm = \"{text}\" (line {line}) is ignored by xl: {why}. xl prints "
+                      "nothing more and the guest gets strategy=ignore (no RMRR is reserved "
+                      "unless a device needs one)"))
+    elif res.policy is None and v >= (4, 14):
+        out.append(_f("warning", "rdm-policy-unset",
+                      f"rdm = \"{text}\" (line {line}) sets no policy; xl then copies an "
+                      "uninitialised value into the global policy (undefined: libxl only "
+                      "defaults it when it happens to be INVALID)"))
+    elif res.report:
+        out.append(_f("warning", "rdm-message", f"xlu_rdm_parse printed `{res.report}' but "
+                      "returned success; the unknown policy is ignored"))
+    return out
