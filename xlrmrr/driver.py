@@ -194,7 +194,10 @@ def _design(domain, host, version, options, xen_plan: Plan):
 
 def _summary(p: Plan) -> dict:
     lx = p.libxl
+    errors = [f for f in p.findings if f.severity == "error"]
     return {
+        "type": p.domain.type,
+        "blocker": f"{errors[0].component}: {errors[0].message}" if errors else "",
         "verdict": p.verdict,
         "lowmem_end": lx.lowmem_end,
         "highmem_end": lx.highmem_end,
@@ -220,15 +223,20 @@ def _version_deltas(domain, host, version, options, base: Plan) -> tuple[Version
         other = plan(other_dom, host, v, quiet)
         theirs = _summary(other)
         diffs = []
+        if theirs["type"] != mine["type"]:
+            diffs.append(f"xl reads the guest as {theirs['type'].upper()} instead of {mine['type'].upper()}")
         if theirs["verdict"] != mine["verdict"]:
             diffs.append(f"verdict {theirs['verdict']} instead of {mine['verdict']}")
         for key in ("lowmem_end", "highmem_end"):
             if theirs[key] != mine[key]:
                 diffs.append(f"{key} {hexa(theirs[key])} instead of {hexa(mine[key])}")
-        if theirs["exposed"] != mine["exposed"]:
+        both_run = VERDICT_BLOCKED not in (theirs["verdict"], mine["verdict"])
+        if theirs["verdict"] == mine["verdict"] == VERDICT_BLOCKED and theirs["blocker"] != mine["blocker"]:
+            diffs.append(f"fails in {theirs['blocker']}")
+        if both_run and theirs["exposed"] != mine["exposed"]:
             diffs.append(f"RDMs in the e820: {', '.join(theirs['exposed']) or 'none'} instead of "
                          f"{', '.join(mine['exposed']) or 'none'}")
-        if theirs["e820"] != mine["e820"] and theirs["verdict"] != VERDICT_BLOCKED and mine["e820"]:
+        if both_run and theirs["e820"] != mine["e820"] and mine["e820"] and theirs["e820"]:
             diffs.append(f"guest e820 has {len(theirs['e820'])} entries instead of {len(mine['e820'])}")
         if diffs:
             out.append(VersionDelta(band, theirs["verdict"], tuple(diffs)))
@@ -288,6 +296,10 @@ def _try(change: str, domain: DomainConfig, host, version, options, base: Plan,
     return Remediation(change, False, "checked, does not help: " + desc + extra, p.verdict)
 
 
+def _memory_change(domain: DomainConfig, mb: int) -> str:
+    return f"memory = {mb}" + (f" and maxmem = {mb}" if domain.max_memkb is not None else "")
+
+
 def _memory_edit(domain: DomainConfig, kb: int) -> DomainConfig:
     return replace(domain, target_memkb=kb, max_memkb=kb)
 
@@ -317,7 +329,7 @@ def _remediate(base: Plan, host: Host, version: XenVersion, options: Options) ->
                     f" (RDMs above {boundary_mb} MiB move lowmem_end below them instead of failing)"))
             fit_mb = r.start // MB + video_mb
             if r.start // MB >= 16 and fit_mb > video_mb:
-                add(_try(f"memory = {fit_mb} and maxmem = {fit_mb}", _memory_edit(domain, fit_mb * 1024),
+                add(_try(_memory_change(domain, fit_mb), _memory_edit(domain, fit_mb * 1024),
                          host, version, options, base,
                          f" (guest RAM then ends below the RDM at {hexa(r.start)})"))
             hole = -(-(FOUR_GB - r.start) // MB)
@@ -328,7 +340,7 @@ def _remediate(base: Plan, host: Host, version: XenVersion, options: Options) ->
             room = r.start - FOUR_GB + lx.lowmem_end
             fit_mb = room // MB + video_mb
             if fit_mb > video_mb:
-                add(_try(f"memory = {fit_mb} and maxmem = {fit_mb}", _memory_edit(domain, fit_mb * 1024),
+                add(_try(_memory_change(domain, fit_mb), _memory_edit(domain, fit_mb * 1024),
                          host, version, options, base,
                          f" (highmem then ends below the RDM at {hexa(r.start)}; libxl never relocates "
                          f"around RDMs above 4 GiB)"))

@@ -20,6 +20,8 @@ With --dry-run nothing is created. Without it, a clean plan runs `xl create GUES
 (no shell) and returns its exit status; a blocked plan does not run it.
 """
 
+XL_UNPARSABLE = ("xl-parse-error", "xl-abort")     # malformed file: exit 2
+XL_EXITS = ("xl-exit",)                            # xl refuses the config: creation fails
 EMIT_FILES = ("hvm_info.bin", "memory_map.bin", "e820.bin", "plan.json")
 
 
@@ -30,8 +32,7 @@ def _int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
 
 
-def add_arguments(p):
-    p.add_argument("config", metavar="GUEST.cfg", help="the guest's xl config file")
+def _add_options(p) -> None:
     p.add_argument("-n", "--dry-run", action="store_true",
                    help="only plan and report; never run xl (xl create's own -n is the same idea)")
     add_common(p)
@@ -48,9 +49,38 @@ def add_arguments(p):
                    help="end of hvmloader's ACPI area (default 0xfc00a000)")
     g.add_argument("--allow-degraded", action="store_true",
                    help="without --dry-run: run xl create even if an RMRR would not be honoured")
-    p.add_argument("xl_args", nargs="*", metavar="XL_ARGS",
-                   help="passed to `xl create` (put xl's own options after --); KEY=VALUE items "
-                        "also change the config, as xl does")
+
+
+def add_arguments(p):
+    _add_options(p)
+    p.add_argument("config", metavar="GUEST.cfg", help="the guest's xl config file")
+    p.add_argument("xl_args", nargs=argparse.REMAINDER, metavar="XL_ARGS",
+                   help="KEY=VALUE items change the config as xl does and are passed to `xl create`; "
+                        "xl's own options go after --")
+
+
+def _split_rest(args) -> list:
+    """Options written after GUEST.cfg are ours; KEY=VALUE items and everything after -- go to xl."""
+    from xlrmrr.common import InputError
+
+    rest = list(args.xl_args or [])
+    if "--" in rest:
+        i = rest.index("--")
+        before, after = rest[:i], rest[i + 1:]
+    else:
+        before, after = rest, []
+    if not before:
+        return after
+    parser = argparse.ArgumentParser(prog="xlrmrr create", add_help=False, exit_on_error=False)
+    _add_options(parser)
+    try:
+        _ns, extra = parser.parse_known_args(before, namespace=args)
+    except argparse.ArgumentError as e:
+        raise InputError(str(e)) from None
+    unknown = [a for a in extra if a.startswith("-")]
+    if unknown:
+        raise InputError(f"unrecognized option {unknown[0]}; put xl create's own options after --")
+    return extra + after
 
 
 def _config_data(raw: bytes, xl_args) -> bytes:
@@ -111,15 +141,18 @@ def run(args) -> int:
     from dataclasses import replace
 
     from xlrmrr.cli.hostargs import host_from_args
-    from xlrmrr.common import EXIT_FAIL
+    from xlrmrr.common import EXIT_FAIL, InputError
     from xlrmrr.driver import EXIT_FOR, VERDICT_BLOCKED, VERDICT_OK, Options, plan
     from xlrmrr.files import read_input
     from xlrmrr.xlcfg import load_domain
 
+    xl_args = _split_rest(args)
     version = xen_version(args)
-    xl_args = [a for a in (args.xl_args or []) if a != "--"]
     data = _config_data(read_input(args.config, "xl config"), xl_args)
     domain, xl_findings, _parse = load_domain(data, args.config, version)
+    for f in xl_findings:
+        if f.code in XL_UNPARSABLE:
+            raise InputError(f"{args.config}: xl cannot read this config: {f.message}")
     host = host_from_args(args, version)
     findings: list = list(xl_findings)
     sizes = _firmware_sizes(domain, findings)
@@ -129,7 +162,7 @@ def run(args) -> int:
     result = plan(domain, host, version, options)
     extra = tuple(findings) + tuple(getattr(host, "findings", ()))
     verdict = result.verdict
-    if any(f.severity == "error" and f.component == "xl" for f in findings):
+    if any(f.code in XL_EXITS for f in findings):
         verdict = VERDICT_BLOCKED
     result = replace(result, findings=extra + result.findings, verdict=verdict, exit_status=EXIT_FOR[verdict])
 

@@ -112,7 +112,8 @@ def _regions(plan):
     out.append((pci_start, 0xFC000000, "m", 2))
     out.append((0xFC000000, FOUR_GB, "f", 2))
     for r in lx.rdms:
-        out.append((r.start, r.end, "R" if r.exposed else "!", 3 if r.exposed else 4))
+        bad = r.conflict or not r.exposed
+        out.append((r.start, r.end, "!" if bad else "R", 4 if bad else 3))
     return out
 
 
@@ -209,6 +210,7 @@ def text(plan, name: str = "") -> str:
                    f"{xc.extents_2m} x 2 MiB, {xc.extents_1g} x 1 GiB"
                    + (" (populate-on-demand)" if xc.pod else ""))
     if lx.memory_map:
+        out.append("")
         out.append("XENMEM_set_memory_map (libxl order)")
         out.extend(f"  {E820_NAMES.get(e.type, e.type):<8} [{hexa(e.addr)}, {hexa(e.addr + e.size)})"
                    for e in lx.memory_map)

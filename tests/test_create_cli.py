@@ -1,0 +1,168 @@
+"""`xlrmrr create` end to end: fixtures/guests/*.cfg on the laptop host (fixtures/dmar/laptop-typical
+with fixtures/hosts/laptop.json), text, JSON, --emit, exit statuses, running a fake `xl`."""
+
+import json
+import os
+import stat
+import subprocess
+import sys
+
+import pytest
+from conftest import FIXTURES, REPO
+
+from xlrmrr.cli import main
+from xlrmrr.payloads import parse_e820, parse_hvm_info
+
+HOST = ["--dmar", str(FIXTURES / "dmar/laptop-typical.bin"),
+        "--host-json", str(FIXTURES / "hosts/laptop.json")]
+
+
+def guest(name):
+    return str(FIXTURES / "guests" / name)
+
+
+def create(capsys, *args):
+    rc = main(["create", *args])
+    out = capsys.readouterr()
+    return rc, out.out, out.err
+
+
+@pytest.mark.parametrize("cfg,rc,verdict", [
+    ("igd-passthrough.cfg", 0, "ok"),
+    ("usb-strict-boundary.cfg", 1, "blocked"),
+    ("usb-relaxed-boundary.cfg", 3, "degraded"),
+    ("host-strategy.cfg", 0, "ok"),
+    ("small.cfg", 0, "ok"),
+    ("forcecheck.cfg", 1, "blocked"),
+    ("mmio-hole.cfg", 0, "ok"),
+])
+def test_fixture_verdicts(capsys, cfg, rc, verdict):
+    got, out, _err = create(capsys, guest(cfg), "--dry-run", "--json", *HOST)
+    assert got == rc
+    assert json.loads(out)["verdict"] == verdict
+
+
+def test_json_contract_and_exact_libxl_message(capsys):
+    rc, out, _ = create(capsys, guest("usb-strict-boundary.cfg"), "--dry-run", "--json", *HOST)
+    j = json.loads(out)
+    for key in ("xen_version", "verdict", "lowmem_end", "highmem_end", "mmio_start", "rdms", "memory_map",
+                "hvm_info", "populate_physmap", "e820", "findings", "remediation"):
+        assert key in j
+    assert j["xen_version"] == "4.22"
+    assert j["rdms"] == [{**j["rdms"][0], "start": 0xAB80A000, "size": 0x14000, "policy": "strict",
+                          "devices": ["0000:00:14.0"], "exposed": True}]
+    msgs = [f["message"] for f in j["findings"] if f["component"] == "libxl"]
+    assert "RDM conflict at 0xab80a000." in msgs
+    assert all(set(f) == {"severity", "code", "component", "message"} for f in j["findings"])
+    assert any(r["verified"] and r["change"].startswith("rdm_mem_boundary") for r in j["remediation"])
+
+
+def test_json_ok_layout_numbers(capsys):
+    # igd-passthrough: 4 GiB, IGD RMRR 0xad000000 above the boundary: lowmem_end 0xad000000,
+    # highmem_end 0x10f800000 + (0xf0000000 - 0xad000000) = 0x152800000; hvm_info checksum 0x91
+    # for low 0xad000 / high 0x152800 with one vcpu (xen-rdm.md 10.3) - here vcpus = 2.
+    rc, out, _ = create(capsys, guest("igd-passthrough.cfg"), "--dry-run", "--json", *HOST)
+    j = json.loads(out)
+    assert (j["lowmem_end"], j["highmem_end"], j["mmio_start"]) == (0xAD000000, 0x152800000, 0xF0000000)
+    assert j["hvm_info"]["low_mem_pgend"] == 0xAD000 and j["hvm_info"]["nr_vcpus"] == 2
+    assert j["hvm_info"]["reserved_mem_pgstart"] == 0xFEFF0
+    assert j["memory_map"] == [{"addr": 0x100000, "size": 0xACF00000, "type": 1},
+                               {"addr": 0xAD000000, "size": 0x2800000, "type": 2},
+                               {"addr": 0x100000000, "size": 0x52800000, "type": 1}]
+    pp = j["populate_physmap"]
+    assert pp["extents"][0] == {"gfn": 0, "order": 0, "count": 0xA0}
+    assert sum(e["count"] << e["order"] for e in pp["extents"]) == 0xAD000 - 0x20 + 0x52800
+    e820 = j["e820"]
+    assert [e["addr"] for e in e820] == sorted(e["addr"] for e in e820)
+    assert {"addr": 0xAD000000, "size": 0x2800000, "type": 2} in e820
+
+
+def test_text_report_sections(capsys):
+    rc, out, _ = create(capsys, guest("usb-relaxed-boundary.cfg"), "--dry-run", *HOST)
+    assert rc == 3
+    assert out.splitlines()[0].endswith("DEGRADED: the guest starts, but an assigned device's RMRR is not "
+                                        "honoured (exit 3)")
+    for section in ("Reserved device memory", "Layout (libxl)", "Guest physical address space",
+                    "Guest e820 (hvmloader)", "E820 table:", "Findings", "Remediation"):
+        assert section in out
+    assert "[libxl] Ignoring RDM conflict at 0xab80a000." in out
+    assert "dropped: guest RAM stays over it (relaxed)" in out
+    assert "[xen]" in out
+
+
+def test_xen_version_changes_the_outcome(capsys):
+    # Xen 4.14 parses rdm="strategy=host,policy=relaxed"; 4.22 drops it (xen-rdm.md 5.3).
+    cfg = guest("host-strategy.cfg")
+    _, out14, _ = create(capsys, cfg, "--dry-run", "--json", "--xen-version", "4.14", *HOST)
+    _, out22, _ = create(capsys, cfg, "--dry-run", "--json", "--xen-version", "4.22", *HOST)
+    j14, j22 = json.loads(out14), json.loads(out22)
+    assert (j14["lowmem_end"], j14["highmem_end"]) == (0xAB800000, 0x254000000)
+    assert (j22["lowmem_end"], j22["rdms"]) == (0xF0000000, [])
+    assert any(v["versions"] == "4.14" for v in j22["other_versions"])
+
+
+def test_emit_writes_the_payloads(capsys, tmp_path):
+    d = tmp_path / "out" / "sub"
+    other = tmp_path / "out" / "keep.txt"
+    os.makedirs(d.parent)
+    other.write_text("mine")
+    rc, out, _ = create(capsys, guest("igd-passthrough.cfg"), "--dry-run", "--json", "--emit", str(d), *HOST)
+    assert rc == 0
+    assert sorted(os.listdir(d)) == ["e820.bin", "hvm_info.bin", "memory_map.bin", "plan.json"]
+    j = json.loads(out)
+    assert json.loads((d / "plan.json").read_text()) == j
+    info = parse_hvm_info((d / "hvm_info.bin").read_bytes())
+    assert info["low_mem_pgend"] == 0xAD000 and info["checksum"] == j["hvm_info"]["checksum"]
+    assert [e.to_json() for e in parse_e820((d / "memory_map.bin").read_bytes())] == j["memory_map"]
+    assert [e.to_json() for e in parse_e820((d / "e820.bin").read_bytes())] == j["e820"]
+    assert other.read_text() == "mine"
+    # a non-file in the way is not replaced
+    os.remove(d / "e820.bin")
+    os.mkdir(d / "e820.bin")
+    rc, _out, err = create(capsys, guest("igd-passthrough.cfg"), "--dry-run", "--emit", str(d), *HOST)
+    assert rc == 2 and "not a regular file" in err
+
+
+def test_bad_input_is_exit_2(capsys, tmp_path):
+    bad = tmp_path / "bad.cfg"
+    bad.write_text('memory = "x\n')
+    rc, _out, err = create(capsys, str(bad), "--dry-run", *HOST)
+    assert rc == 2 and "xl cannot read this config" in err
+    rc, _out, err = create(capsys, guest("small.cfg"), "--dry-run", "--dmar", str(tmp_path / "nope.bin"))
+    assert rc == 2 and "nope.bin" in err
+    rc, _out, err = create(capsys, guest("small.cfg"), "--dry-run", "--xen-version", "3.4", *HOST)
+    assert rc == 2
+
+
+def _fake_xl(tmp_path, status):
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    log = tmp_path / "xl.log"
+    xl = bindir / "xl"
+    xl.write_text(f"#!/bin/sh\nprintf '%s\\n' \"$@\" > {log}\nexit {status}\n")
+    xl.chmod(xl.stat().st_mode | stat.S_IEXEC)
+    env = dict(os.environ, PATH=f"{bindir}:{os.environ['PATH']}", PYTHONPATH=str(REPO))
+    return env, log
+
+
+def test_runs_xl_create_on_a_clean_plan(tmp_path):
+    env, log = _fake_xl(tmp_path, 7)
+    cfg = guest("igd-passthrough.cfg")
+    r = subprocess.run([sys.executable, "-m", "xlrmrr", "create", cfg, *HOST, "--", "-c", "vcpus=2"],
+                       env=env, capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 7, r.stderr
+    assert log.read_text().splitlines() == ["create", cfg, "-c", "vcpus=2"]
+
+
+def test_does_not_run_xl_on_a_blocked_plan(tmp_path):
+    env, log = _fake_xl(tmp_path, 0)
+    r = subprocess.run([sys.executable, "-m", "xlrmrr", "create", guest("usb-strict-boundary.cfg"), *HOST],
+                       env=env, capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 1 and not log.exists()
+    assert "not running `xl create" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_xl_args_change_the_config_like_xl(capsys):
+    # xl create FILE memory=512 appends the line to the file: the small guest fits anything.
+    rc, out, _ = create(capsys, guest("usb-strict-boundary.cfg"), "--dry-run", "--json", *HOST, "memory=512")
+    assert rc == 0 and json.loads(out)["lowmem_end"] == 504 << 20
