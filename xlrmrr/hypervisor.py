@@ -591,9 +591,13 @@ def assign_devices(domain: DomainConfig, host: Host, rdms=(), populated=(),
     degraded = not blocked and (
         any(not d.honoured for d in devices)
         or any(u.kind == GROUP_PARTIAL for u in uses))
-    tables = [page_table_state(o, shared_pt, translated)
-              for d in devices for o in d.outcomes if o.action != MAP_SKIPPED]
-    covered = {t.rmrr.start_pfn for t in tables}
+    tables = []
+    covered: set[int] = set()
+    for d in devices:
+        for o in d.outcomes:
+            if o.action != MAP_SKIPPED and o.rmrr.start_pfn not in covered:
+                covered.add(o.rmrr.start_pfn)
+                tables.append(page_table_state(o, shared_pt, translated))
     tables.extend(_unused_rdm_state(r) for r in rdms
                   if getattr(r, "policy", POLICY_STRICT) != POLICY_INVALID
                   and (r.start >> PAGE_SHIFT) not in covered and translated)
@@ -792,12 +796,14 @@ def _open_issue_findings(domain: DomainConfig, host: Host, rdms,
         for o in d.outcomes:
             if (o.honoured and not o.exposed and domain.type == "hvm"
                     and not 0xFC000000 <= o.rmrr.base < FOUR_GB):
+                who = ("the guest OS, which assigns the BARs of hot-plugged devices in the "
+                       "e820 holes," if d.hotplug else "hvmloader")
                 out.append(Finding(
                     "warning", "open-device-model", "xen",
                     f"{d.sbdf}: RMRR {_rng(o.rmrr)} is identity-mapped but not in the guest's "
-                    f"e820, so hvmloader does not avoid it: a BAR placed there is mapped by the "
-                    f"device model (XEN_DOMCTL_memory_mapping) over the 1:1 entries, or the "
-                    f"later mapping fails", (o.rmrr.base,)))
+                    f"e820, so {who} does not avoid it: a BAR placed there is then mapped by the "
+                    f"device model (XEN_DOMCTL_memory_mapping) over the 1:1 entries",
+                    (o.rmrr.base,)))
     return out
 
 

@@ -71,7 +71,8 @@ def run(args) -> int:
     if args.json:
         out = dict(att.to_json(), guest=name, config=args.config, xen_version=str(version),
                    exit_status=status,
-                   remedies=[{"change": c, "ok": r.ok, "honoured": r.honoured}
+                   remedies=[{"change": c, "ok": r.ok, "honoured": r.honoured,
+                              "guest_starts": r.created is not None and not r.created.blocked}
                              for c, r in remedies])
         sys.stdout.write(json.dumps(out, indent=2, sort_keys=True) + "\n")
     else:
@@ -80,6 +81,8 @@ def run(args) -> int:
         for change, r in remedies:
             verdict = ("the attach then succeeds with every RMRR 1:1" if r.ok and r.honoured
                        else "the attach then succeeds, RMRR not honoured" if r.ok
+                       else "the guest itself then fails to start (see xlrmrr create)"
+                       if r.created is None or r.created.blocked
                        else "the attach still fails")
             lines.append(f"  at creation, add `{change}`: {verdict} (checked by planning again)")
             if change.startswith("rdm_forcecheck"):

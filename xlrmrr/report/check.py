@@ -48,7 +48,7 @@ def text(hc, xen_version) -> str:
     for g in hc.guests:
         if g.assign is not None and g.assign.devices:
             out.append("")
-            out.extend(text_lines(g.assign, f"{g.label}: device assignment"))
+            out.extend(text_lines(g.assign, f"{g.label}: device assignment", detail=False))
     host_findings = list(hc.findings)
     guest_findings = [(g.label, f) for g in hc.guests for f in g.findings
                       if f.severity in ("error", "warning")]

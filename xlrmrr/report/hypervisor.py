@@ -50,8 +50,10 @@ def device_lines(d, indent: str = "  ") -> list[str]:
     return out
 
 
-def text_lines(result, title: str = "Device assignment (Xen hypervisor)") -> list[str]:
-    """The hypervisor section of a report."""
+def text_lines(result, title: str = "Device assignment (Xen hypervisor)",
+               detail: bool = True) -> list[str]:
+    """The hypervisor section of a report; detail adds the identity-map list, the page-table
+    states and the groups."""
     out = [f"{title}, Xen {result.xen_version}; the domain shows as d1 (its real id is chosen "
            f"by xl create)"]
     if not result.devices:
@@ -61,6 +63,8 @@ def text_lines(result, title: str = "Device assignment (Xen hypervisor)") -> lis
     if result.log:
         out.append("  Xen console (xl dmesg):")
         out.extend(f"    (XEN) {line}" for line in result.log)
+    if not detail:
+        return out
     if result.identity_maps:
         out.append("  identity-map list of the domain:")
         for m in result.identity_maps:

@@ -1,0 +1,92 @@
+"""`xlrmrr pci-attach` end to end, on the fixtures of tests/test_check_cli.py.
+
+Hand derivations (xen-rdm.md 4, 8):
+  nic.cfg (1024 MiB, videoram 8 MiB): lowmem_end = 0x3f800000; the IGD RMRR G =
+    [0xad000000, 0xaf7fffff] is in the hole -> xl pci-attach 00:02.0 maps it 1:1 -> exit 0.
+  usb-pair.cfg (4096 MiB): only U was reserved (lowmem_end 0xba800000), so G is guest RAM ->
+    strict (xl's default) -> "Cannot setup identity map d1:ad000 ..." -> -EBUSY -> exit 1.
+    With rdm = "strategy=host" at creation, libxl reserves G too (lowmem_end 0xad000000) and
+    the attach maps it; rdm_forcecheck = 1 (design semantics: host + strict) makes the guest
+    itself fail on the xHCI RMRR at 0xe8000, which is below 1 MiB.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from conftest import FIXTURES, REPO
+
+from xlrmrr.cli import main
+
+F = FIXTURES / "guests" / "check"
+HOST = ["--dmar", str(F / "host.dmar"), "--host-json", str(F / "host.json"),
+        "--xen-version", "4.22"]
+
+
+def test_attach_into_hole_succeeds(capsys):
+    code = main(["pci-attach", str(F / "nic.cfg"), "00:02.0", "--dry-run", *HOST])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "mapped 1:1 (p2m_mmio_direct, rw)" in out
+    assert "Verdict: `xl pci-attach` succeeds and every RMRR is identity-mapped" in out
+
+
+def test_attach_over_ram_fails_and_strategy_host_fixes_it(capsys):
+    code = main(["pci-attach", str(F / "usb-pair.cfg"), "00:02.0", "--dry-run", *HOST, "--json"])
+    doc = json.loads(capsys.readouterr().out)
+    assert code == 1 and doc["exit_status"] == 1 and not doc["ok"]
+    assert doc["assignment"]["rc"] == -16
+    assert doc["assignment"]["xen_log"] == [
+        "Cannot setup identity map d1:ad000, gfn already mapped to <mfn>.",
+        "[VT-D]d1: cannot map reserved region [ad000000,af7fffff]: -16"]
+    remedies = {r["change"]: r for r in doc["remedies"]}
+    assert remedies['rdm = "strategy=host"']["ok"] and remedies['rdm = "strategy=host"']["honoured"]
+    assert not remedies["rdm_forcecheck = 1"]["guest_starts"]
+
+
+def test_attach_relaxed_over_ram_is_degraded(capsys):
+    code = main(["pci-attach", str(F / "usb-pair.cfg"), "00:02.0,rdm_policy=relaxed", "--dry-run",
+                 *HOST])
+    out = capsys.readouterr().out
+    assert code == 3
+    assert "occupied, left as it is (relaxed)" in out
+
+
+def test_attach_device_already_assigned(capsys):
+    code = main(["pci-attach", str(F / "igd.cfg"), "00:02.0", "--dry-run", *HOST])
+    assert code == 1
+    assert "PCI device already attached to a domain" in capsys.readouterr().out
+
+
+def _fake_xl(tmp_path):
+    log = tmp_path / "xl.args"
+    xl = tmp_path / "xl"
+    xl.write_text(f"#!/bin/sh\nprintf '%s\\n' \"$@\" > {log}\nexit 0\n")
+    xl.chmod(0o755)
+    env = dict(os.environ, PATH=f"{tmp_path}:{os.environ['PATH']}")
+    return log, env
+
+
+def test_without_dry_run_runs_xl_when_clean(tmp_path):
+    log, env = _fake_xl(tmp_path)
+    r = subprocess.run([sys.executable, "-m", "xlrmrr", "pci-attach", str(F / "nic.cfg"), "00:02.0",
+                        *HOST], capture_output=True, text=True, cwd=REPO, env=env)
+    assert r.returncode == 0, r.stderr
+    assert log.read_text().split() == ["pci-attach", "nic", "00:02.0"]
+    assert "running: xl pci-attach nic 00:02.0" in r.stderr
+
+
+def test_without_dry_run_refuses_when_it_would_fail(tmp_path):
+    log, env = _fake_xl(tmp_path)
+    r = subprocess.run([sys.executable, "-m", "xlrmrr", "pci-attach", str(F / "usb-pair.cfg"),
+                        "00:02.0", *HOST], capture_output=True, text=True, cwd=REPO, env=env)
+    assert r.returncode == 1
+    assert not log.exists()
+    assert "not running xl pci-attach" in r.stderr
+
+
+def test_bad_sbdf_is_input_error(capsys):
+    assert main(["pci-attach", str(F / "nic.cfg"), "zz:02.0", "--dry-run", *HOST]) == 2
