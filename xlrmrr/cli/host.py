@@ -57,7 +57,7 @@ def _xen_meaning(host, rmrr) -> list[str]:
 def host_json(host, version) -> dict:
     from xlrmrr.host.model import reserved_device_memory_map
     from xlrmrr.host.query import rmrrs_of, sharing_group, sharing_groups
-    from xlrmrr.host.resolve import class_name
+    from xlrmrr.host.resolve import class_name, is_display, is_usb
 
     def rmrr(r) -> dict:
         return {"base": r.base, "end": r.end, "segment": r.segment, "start_pfn": r.start_pfn,
@@ -74,6 +74,7 @@ def host_json(host, version) -> dict:
         cls = f.class_code if f else None
         out_devices.append({
             "sbdf": str(d), "class": cls, "class_name": class_name(cls),
+            "linux_relaxable": None if cls is None else is_usb(cls) or is_display(cls),
             "present": (f is not None) if host.topology_known else None,
             "rmrrs": [[r.base, r.end] for r in rmrrs_of(host, d)],
             "rdm": [list(x) for x in reserved_device_memory_map(host, d)],

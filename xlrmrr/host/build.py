@@ -99,36 +99,39 @@ def _ram_pages(e820, base: int, end: int) -> list[int]:
 
 
 def e820_check(base: int, end: int, e820, version: XenVersion, what: str = "RMRR"
-               ) -> tuple[list[Finding], bool]:
-    """Xen's check that an RMRR is E820-reserved, as the release does it; True = reject."""
+               ) -> tuple[list[Finding], _Rejected | None]:
+    """Xen's check that an RMRR is E820-reserved, as the release does it: the messages, and
+    the rejection of the whole DMAR (4.19+, RMRR over RAM) or None."""
     if not e820 or base > end:
-        return [], False
+        return [], None
     lo, hi = base & ~(PAGE_SIZE - 1), (end | (PAGE_SIZE - 1)) + 1
     types, hole = _e820_types(e820, lo, hi)
     ram = _ram_pages(e820, base, end)
     out: list[Finding] = []
     if version >= XenVersion(4, 19):
         if types <= {E820_RESERVED} and not hole:
-            return [], False
+            return [], None
         out.append(_xen("warning", "rmrr-not-reserved",
                         f'"{what}: [{hexa(lo)}, {hexa(end & ~(PAGE_SIZE - 1))}] is not (entirely) '
                         f'in reserved memory" (Xen {version}: pages in e820 holes are added to '
                         f'the host e820 as reserved; ACPI/NVS/unusable pages are accepted)',
                         base, end))
         if ram:
-            raise _reject("rmrr-over-ram", f"{what}: page at {hexa(ram[0])} can't be converted",
-                          f"(Xen {version} refuses an RMRR that covers host RAM.)", base, end)
-        return out, False
+            return out, _reject("rmrr-over-ram",
+                                f"{what}: page at {hexa(ram[0])} can't be converted",
+                                f"(Xen {version} refuses an RMRR that covers host RAM.)",
+                                base, end)
+        return out, None
     if version >= XenVersion(4, 14):
         if types <= {E820_RESERVED, E820_ACPI, E820_NVS} and not hole:
-            return [], False
+            return [], None
         text = (f' RMRR [{base:x},{end:x}] not in reserved memory; '
                 f'need "iommu_inclusive_mapping=1"?')
     else:
         first = _page_types(e820, base >> 12)
         last = _page_types(e820, end >> 12)
         if first == {E820_RESERVED} and last == {E820_RESERVED}:
-            return [], False
+            return [], None
         text = (f'  RMRR address range {base:x}..{end:x} not in reserved memory; '
                 f'need "iommu_inclusive_mapping=1"?')
     sev = "error" if ram else "warning"
@@ -136,7 +139,7 @@ def e820_check(base: int, end: int, e820, version: XenVersion, what: str = "RMRR
              "DMA into memory the host uses for something else." if ram else "")
     out.append(_xen(sev, "rmrr-over-ram" if ram else "rmrr-not-reserved",
                     f'"{text}" (Xen {version} only warns).{extra}', base, end))
-    return out, False
+    return out, None
 
 
 def _scope_length_check(s: Structure) -> None:
@@ -154,6 +157,11 @@ def _resolve_all(s: Structure, devmap, topo) -> list[Resolved]:
 
 def _present(devmap, topo: bool, sbdf: Sbdf | None) -> bool:
     return sbdf is not None and sbdf in devmap if topo else True
+
+
+def _segment_known(devmap, topo: bool, segment: int) -> bool:
+    """pci_known_segment(): Xen skips presence checks on a segment it has not scanned."""
+    return topo and any(s.seg == segment for s in devmap)
 
 
 def xen_parse_dmar(dmar: Dmar, devices: tuple[PciFunction, ...], topology_known: bool,
@@ -184,7 +192,7 @@ def xen_parse_dmar(dmar: Dmar, devices: tuple[PciFunction, ...], topology_known:
                                       f"(the {where} is a second INCLUDE_PCI_ALL unit on "
                                       f"segment 0).")
                     include_all = include_all or s.segment == 0
-                elif topology_known:
+                elif _segment_known(devmap, topology_known, s.segment):
                     missing = [r for r in _resolve_all(s, devmap, True)
                                if r.scope.type in (1, 2) and not _present(devmap, True, r.sbdf)]
                     for r in missing:
@@ -233,8 +241,10 @@ def _xen_rmrr(s: Structure, where: str, registered: list[Rmrr], devmap, topo: bo
             raise _reject("rmrr-overlap",
                           f"Overlapping RMRRs [{old.base:x},{old.end:x}] and [{base:x},{end:x}]",
                           f"(the {where} overlaps an earlier RMRR).", base, end)
-    found, _ = e820_check(base, end, e820, version)
+    found, rejected = e820_check(base, end, e820, version)
     findings.extend(found)
+    if rejected is not None:
+        raise rejected
     _scope_length_check(s)
     resolved = _resolve_all(s, devmap, topo)
     if not resolved:
@@ -242,7 +252,7 @@ def _xen_rmrr(s: Structure, where: str, registered: list[Rmrr], devmap, topo: bo
                              f"The {where} [{hexa(base)}, {hexa(end)}] has no device scope: Xen "
                              f"drops it silently, so no device gets this range.", base, end))
         return None
-    if topo:
+    if _segment_known(devmap, topo, s.segment):
         if not any(_present(devmap, True, r.sbdf) for r in resolved):
             for r in resolved:
                 findings.append(_xen("warning", "rmrr-device-absent",
@@ -256,11 +266,19 @@ def _xen_rmrr(s: Structure, where: str, registered: list[Rmrr], devmap, topo: bo
     if base > end:
         raise _reject("rmrr-end-before-base", f" RMRR [{base:x},{end:x}] is incorrect!",
                       f"(the {where} ends before it starts).", base, end)
+    below = tuple(d for r in resolved for d in r.below)
+    if below:
+        findings.append(_xen("warning", "rmrr-bridge-scope",
+                             f"The {where} [{hexa(base)}, {hexa(end)}] names a bridge "
+                             f"(sub-hierarchy scope): Xen records only the bridge's own BDF, so "
+                             f"the devices below it ({', '.join(map(str, below))}) get no RDM "
+                             f"from a per-device query and no identity mapping when assigned.",
+                             base, end))
     return Rmrr(base=base, end=end, segment=s.segment,
                 devices=tuple(r.sbdf for r in resolved if r.sbdf is not None),
                 scope_count=len(resolved), source=f"DMAR {where}",
                 unresolved=tuple(r.unresolved for r in resolved if r.sbdf is None),
-                below_bridges=tuple(d for r in resolved for d in r.below))
+                below_bridges=below)
 
 
 def table_rmrrs(dmar: Dmar, devices, topology_known: bool) -> tuple[Rmrr, ...]:
