@@ -88,6 +88,8 @@ def to_json(plan) -> dict:
                       "assumed": b.assumed} for b in h.bars]}
     if plan.xen_verdict is not None:
         out["xen_verdict"] = plan.xen_verdict
+    if plan.hypervisor is not None:
+        out["hypervisor"] = plan.hypervisor.to_json()
     return out
 
 
@@ -222,6 +224,10 @@ def text(plan, name: str = "") -> str:
     if plan.hvmloader is not None:
         out.append("Guest e820 (hvmloader)")
         out.extend("  " + line for line in plan.hvmloader.dump().splitlines())
+        out.append("")
+    if plan.hypervisor is not None:
+        from xlrmrr.report.hypervisor import text_lines
+        out.extend(text_lines(plan.hypervisor))
         out.append("")
     if plan.findings:
         out.append("Findings")
