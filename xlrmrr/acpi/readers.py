@@ -10,6 +10,15 @@ from xlrmrr.common import InputError, Sbdf
 from xlrmrr.host.build import LogRmrr, UserRmrr
 
 SYSFS_DMAR = "/sys/firmware/acpi/tables/DMAR"
+SYSFS_RMAD = "/sys/firmware/acpi/tables/RMAD"   # a Xen dom0: Xen renamed the table after parsing
+
+
+def sysfs_dmar_path(exists=None) -> str:
+    """Where this host's table is: DMAR, or RMAD in a Xen dom0."""
+    import os
+
+    exists = exists or os.path.exists
+    return SYSFS_RMAD if not exists(SYSFS_DMAR) and exists(SYSFS_RMAD) else SYSFS_DMAR
 
 _ACPIDUMP_HEAD = re.compile(r"^\s*(DMAR|RMAD)\s+@\s+0x[0-9a-fA-F]+\s*$")
 _ACPIDUMP_LINE = re.compile(r"^\s*([0-9a-fA-F]{4,8}):\s((?:\s*[0-9a-fA-F]{2}){1,16})")

@@ -5,9 +5,10 @@ from __future__ import annotations
 HELP = "show a decoded ACPI DMAR table (default: this host's) and its firmware bugs"
 DESCRIPTION = """\
 Decode an ACPI DMAR table: the raw binary (default /sys/firmware/acpi/tables/DMAR, which needs
-root; Xen dom0 shows it with signature RMAD) or `acpidump` text output containing it. Prints every
-remapping structure and device scope, then what Linux, ACPICA, fwts and Xen would complain
-about. --json prints the decoding only, with the field names of a normalised `iasl -d`."""
+root; in a Xen dom0 .../RMAD, as Xen renames the table after parsing it) or `acpidump` text
+output containing it. Prints every remapping structure and device scope, then what Linux,
+ACPICA, fwts and Xen would complain about. --json prints the decoding only, with the field
+names of a normalised `iasl -d`."""
 
 DMAR_FLAGS = ((0x1, "INTR_REMAP"), (0x2, "X2APIC_OPT_OUT"), (0x4, "DMA_CTRL_PLATFORM_OPT_IN"))
 
@@ -89,9 +90,9 @@ def run(args) -> int:
     import json
 
     from xlrmrr.acpi.checks import firmware_findings
-    from xlrmrr.acpi.readers import SYSFS_DMAR
+    from xlrmrr.acpi.readers import sysfs_dmar_path
 
-    path = args.file or SYSFS_DMAR
+    path = args.file or sysfs_dmar_path()
     dmar = read_table(path)
     if args.json:
         print(json.dumps(dmar.to_json(), indent=2))

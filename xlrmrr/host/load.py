@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import replace
 
-from xlrmrr.common import NEWEST_XEN, InputError, XenVersion
+from xlrmrr.common import NEWEST_XEN, Finding, InputError, XenVersion
 from xlrmrr.files import read_input
 from xlrmrr.host.build import UserRmrr, build_host
 from xlrmrr.host.model import Host
@@ -51,6 +51,7 @@ def load_host(dmar: bytes | None = None, snapshot: str | None = None,
 
     desc = HostDescription()
     sources = []
+    no_log_rmrr = None
     log_rmrrs = ()
     if snapshot:
         from xlrmrr.host.snapshot import read_snapshot
@@ -75,16 +76,22 @@ def load_host(dmar: bytes | None = None, snapshot: str | None = None,
 
         log_rmrrs = rmrrs_from_log(read_input(xen_log, "boot log").decode("latin-1"), xen_log)
         sources.append(xen_log)
-    if dmar is None and not log_rmrrs and (live or live is None):
-        from xlrmrr.acpi.readers import SYSFS_DMAR
+        if not log_rmrrs:
+            no_log_rmrr = Finding(
+                "warning", "log-no-rmrr", "xen",
+                f"{xen_log}: no RMRR line. Either the host has no RMRR, or the log is not "
+                f"complete: Xen prints \"RMRR region: base_addr ... end_address ...\" only "
+                f"when booted with iommu=verbose; Linux prints \"DMAR: RMRR base: ...\" at boot.")
+    if dmar is None and xen_log is None and (live or live is None):
+        from xlrmrr.acpi.readers import sysfs_dmar_path
         from xlrmrr.host.snapshot import collect_live
 
-        dmar, live_desc, _notes = collect_live()
+        path = sysfs_dmar_path()
+        dmar, live_desc, notes = collect_live(path)
         if dmar is None:
-            raise InputError(f"{SYSFS_DMAR}: cannot read the host's DMAR table (reading it needs "
-                             f"root); give --dmar FILE, --acpidump FILE, --snapshot FILE or "
-                             f"--xen-log FILE")
-        dmar_name = SYSFS_DMAR
+            raise InputError(f"{notes[0]}; give --dmar FILE, --acpidump FILE, --snapshot FILE "
+                             f"or --xen-log FILE")
+        dmar_name = path
         if not host_json:
             desc = live_desc
         sources.append("this host's sysfs")
@@ -94,4 +101,6 @@ def load_host(dmar: bytes | None = None, snapshot: str | None = None,
     version = xen_version or desc.xen_version or NEWEST_XEN
     host = build_host(table, desc, xen_version=version, user=_user_rmrrs(extra_rmrrs),
                       log_rmrrs=log_rmrrs, source=", ".join(sources))
+    if no_log_rmrr is not None and table is None:
+        host = replace(host, findings=host.findings + (no_log_rmrr,))
     return replace(host, xen_version=desc.xen_version)

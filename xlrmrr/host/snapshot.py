@@ -180,15 +180,18 @@ def collect_xen_version(root: str = "/sys/hypervisor") -> str | None:
     return f"{major}.{minor}"
 
 
-def collect_live(dmar_path: str = "/sys/firmware/acpi/tables/DMAR"
+def collect_live(dmar_path: str | None = None
                  ) -> tuple[bytes | None, HostDescription, list[str]]:
     """Collect a live host: DMAR (None if unreadable), description, notes on what is missing."""
+    from xlrmrr.acpi.readers import sysfs_dmar_path
+
+    dmar_path = dmar_path or sysfs_dmar_path()
     notes = []
     dmar = _read(dmar_path, binary=True, limit=16 << 20)
     if dmar is None:
         why = ("needs root" if os.path.exists(dmar_path) else
                "does not exist: no VT-d, or VT-d off in the firmware setup")
-        notes.append(f"{dmar_path} could not be read ({why}); the snapshot has no DMAR")
+        notes.append(f"{dmar_path} could not be read ({why})")
     devices, topo = collect_pci()
     if not topo:
         notes.append("no PCI devices found under /sys/bus/pci/devices")
