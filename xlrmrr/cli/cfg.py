@@ -1,13 +1,142 @@
-"""`xlrmrr cfg`: not implemented yet."""
+"""`xlrmrr cfg FILE`: how xl reads a domain config, with lint findings that explain surprises."""
 
-HELP = "(not implemented yet)"
-DESCRIPTION = HELP
+from __future__ import annotations
+
+from xlrmrr.cli import add_common, xen_version
+
+HELP = "show how xl reads a domain config file (settings, xl's messages, typed config, lint)"
+DESCRIPTION = """\
+Read an xl domain config exactly as Xen's libxlutil does and show every setting (kind, value,
+line, operator), xl's own parser messages verbatim, the typed configuration xl hands to libxl
+for the chosen Xen release, and findings that explain what xl will silently ignore (an rdm= line,
+a nested pci= item, a key xl does not know, rdm_forcecheck, CRLF line endings, ...).
+Exit status 0 when xl would accept the file, 2 when it would not."""
+
+MAX_CONFIG = 4 << 20        # no real domain config comes near this
 
 
 def add_arguments(p):
-    pass
+    p.add_argument("config", metavar="FILE", help="the xl domain config (.cfg)")
+    add_common(p)
 
 
 def run(args) -> int:
-    from xlrmrr.common import InputError
-    raise InputError("this command is not implemented yet")
+    import sys
+
+    from xlrmrr.common import EXIT_INPUT, EXIT_OK
+    from xlrmrr.files import read_input
+    from xlrmrr.xlcfg import load_domain
+
+    version = xen_version(args)
+    data = read_input(args.config, "xl config", limit=MAX_CONFIG)
+    domain, findings, cfg = load_domain(data, args.config, version)
+    out = json_text(cfg, domain, findings) if args.json else text(cfg, domain, findings)
+    # Byte values from the file that are not UTF-8 are printed back as the same bytes.
+    sys.stdout.flush()
+    sys.stdout.buffer.write(out.encode("utf-8", "surrogateescape"))
+    sys.stdout.flush()
+    fatal = [f for f in findings if f.severity == "error" and f.component == "xl"
+             and f.code in ("xl-parse-error", "xl-abort", "xl-exit")]
+    if fatal:
+        why = (cfg.diagnostics.splitlines() or [""])[0] if not cfg.ok and not cfg.aborted \
+            else fatal[0].message
+        why = why.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        print(f"xlrmrr cfg: error: xl would not accept {args.config}: {why}", file=sys.stderr)
+        return EXIT_INPUT
+    return EXIT_OK
+
+
+def domain_json(domain) -> dict:
+    """The typed config as plain JSON values."""
+    from dataclasses import asdict, fields
+
+    out = {}
+    for f in fields(domain):
+        v = getattr(domain, f.name)
+        if f.name == "xen_version":
+            v = str(v)
+        elif f.name == "pci":
+            v = [dict(asdict(d), sbdf=str(d.sbdf) if d.sbdf else None) for d in v]
+        elif f.name == "rdm":
+            v = asdict(v)
+        out[f.name] = v
+    return out
+
+
+def json_text(cfg, domain, findings) -> str:
+    import json
+
+    parts = [f'"ok": {json.dumps(cfg.ok)}']
+    if cfg.ok:
+        items = ", ".join(f"{json.dumps(k)}: {s.to_json_text()}"
+                          for k, s in cfg.settings.items())
+        parts.append(f'"settings": {{{items}}}')
+    parts.append(f'"diagnostics": {json.dumps(cfg.diagnostics)}')
+    parts.append(f'"domain": {json.dumps(domain_json(domain), sort_keys=True)}')
+    parts.append(f'"findings": {json.dumps([f.to_json() for f in findings])}')
+    return "{" + ", ".join(parts) + "}\n"
+
+
+def text(cfg, domain, findings) -> str:
+    from xlrmrr.xlcfg.settings import value_json
+
+    out = []
+    if cfg.ok:
+        out.append(f"{cfg.source}: xl accepts this file ({len(cfg.settings)} settings)")
+    elif cfg.aborted:
+        out.append(f"{cfg.source}: xl would abort here (libxlutil SIGABRT: {cfg.abort_reason})")
+    else:
+        out.append(f"{cfg.source}: xl rejects this file (Failed to parse config: "
+                   f"{'Invalid argument' if cfg.rc == 22 else 'Numerical result out of range'})")
+    view = cfg.settings if cfg.ok else cfg.partial_settings
+    out.append("")
+    out.append("settings (as xl reads them; the last assignment wins):" if cfg.ok else
+               "settings stored before the first error (xl discards them):")
+    if not view:
+        out.append("  (none)")
+    for name, s in sorted(view.items(), key=lambda kv: (kv[1].line, kv[0])):
+        op = "+=" if s.op == "+=" else "="
+        out.append(f"  line {s.line:<4} {name} {op} {value_json(s.value)}")
+    shadowed = len(cfg.history) - len(view)
+    if shadowed > 0:
+        out.append(f"  ({shadowed} earlier assignment{'s' if shadowed > 1 else ''} shadowed)")
+    out.append("")
+    out.append("xl's parser messages (verbatim):")
+    out.extend(f"  {line}" for line in cfg.diagnostics.splitlines() or ["(none)"])
+    if cfg.ok:
+        out.append("")
+        out.append(f"typed config for Xen {domain.xen_version} (what xl hands to libxl):")
+        dj = domain_json(domain)
+        for key in ("name", "type", "target_memkb", "max_memkb", "video_memkb", "vga",
+                    "device_model_version", "shadow_memkb", "hap", "mmio_hole_memkb", "vcpus",
+                    "max_vcpus", "apic", "acpi", "bios", "gfx_passthru", "rdm",
+                    "rdm_mem_boundary_memkb", "rdm_forcecheck", "acpi_firmware",
+                    "smbios_firmware"):
+            val = dj[key]
+            if key == "rdm":
+                val = f"strategy={val['strategy']} policy={val['policy']}"
+            out.append(f"  {key:<23} {_show(val)}")
+        out.append(f"  {'pci':<23} {len(domain.pci)} device(s)")
+        for d in domain.pci:
+            what = str(d.sbdf) if d.sbdf else f"name={d.name}"
+            fn = "all functions" if d.vfunc_mask == 0xFFFFFFFF else ""
+            opts = [k for k in ("msitranslate", "power_mgmt", "permissive", "seize")
+                    if getattr(d, k)]
+            out.append(f"    {what:<14} vslot={d.vdevfn >> 3:#x} rdm_policy={d.rdm_policy}"
+                       f"{' ' + fn if fn else ''}{' ' + ','.join(opts) if opts else ''}"
+                       f"  (`{d.spec}')")
+    out.append("")
+    out.append("findings:")
+    if not findings:
+        out.append("  (none)")
+    for f in findings:
+        out.append(f"  {f.severity:<7} [{f.code}] {f.message}")
+    return "\n".join(out) + "\n"
+
+
+def _show(v) -> str:
+    if v is None:
+        return "(default)"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    return str(v)

@@ -1,0 +1,136 @@
+"""`xlrmrr cfg` end to end: output shape, exit status, and bad input without tracebacks."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import subprocess
+import sys
+
+import pytest
+from conftest import CORPUS, REPO, need
+
+from xlrmrr.cli import main
+
+GOOD = b"""# a passthrough guest
+name = "g"
+type = "hvm"
+memory = 2048
+rdm = "strategy=host,policy=relaxed"
+pci = [ '01:00.0,rdm_policy=strict', ['02:00.0'] ]
+frobnicate = 1
+"""
+
+
+def run(capsys, tmp_path, data: bytes, *args: str, name: str = "g.cfg"):
+    path = tmp_path / name
+    path.write_bytes(data)
+    rc = main(["cfg", str(path), *args])
+    out, err = capsys.readouterr()
+    return rc, out, err, str(path)
+
+
+def run_binary(capsysbinary, tmp_path, data: bytes, *args: str):
+    path = tmp_path / "bad.cfg"
+    path.write_bytes(data)
+    rc = main(["cfg", str(path), *args])
+    out, err = capsysbinary.readouterr()
+    return rc, out, err.decode()
+
+
+def test_text_output(capsys, tmp_path):
+    rc, out, err, path = run(capsys, tmp_path, GOOD, "--xen-version", "4.17")
+    assert rc == 0 and err == ""
+    assert f"{path}: xl accepts this file (6 settings)" in out
+    assert "  line 6    pci = [\"01:00.0,rdm_policy=strict\", [\"02:00.0\"]]" in out
+    assert "rdm                     strategy=ignore policy=invalid" in out
+    assert "[rdm-ignored]" in out and "[pci-nested-list]" in out and "[unknown-key]" in out
+
+
+def test_json_shape(capsys, tmp_path):
+    rc, out, _, path = run(capsys, tmp_path, GOOD, "--json", "--xen-version", "4.14")
+    doc = json.loads(out)
+    assert rc == 0 and list(doc) == ["ok", "settings", "diagnostics", "domain", "findings"]
+    assert doc["ok"] is True and doc["diagnostics"] == ""
+    assert doc["settings"]["pci"] == {"kind": "list", "value": ["01:00.0,rdm_policy=strict",
+                                                               ["02:00.0"]],
+                                      "line": 6, "op": "="}
+    assert doc["settings"]["memory"] == {"kind": "string", "value": "2048", "line": 4, "op": "="}
+    assert doc["domain"]["rdm"] == {"strategy": "host", "policy": "relaxed"}
+    assert doc["domain"]["pci"][0]["sbdf"] == "0000:01:00.0"
+    assert doc["domain"]["target_memkb"] == 2048 * 1024 and doc["domain"]["xen_version"] == "4.14"
+    for f in doc["findings"]:
+        assert set(f) == {"severity", "code", "component", "message"}
+        assert f["component"] == "xl" and f["severity"] in ("error", "warning", "info")
+
+
+def test_rejected_file_exit_2_and_no_settings(capsys, tmp_path):
+    rc, out, err, path = run(capsys, tmp_path, b"memory = 1.5\n", "--json")
+    doc = json.loads(out)
+    assert rc == 2 and doc["ok"] is False and "settings" not in doc
+    assert doc["diagnostics"].startswith(f"{path}:1: config parsing error near `.5': lexical error")
+    assert err.count("\n") == 1 and err.startswith("xlrmrr cfg: error: xl would not accept")
+
+
+def test_xl_exit_is_exit_2(capsys, tmp_path):
+    rc, out, err, _ = run(capsys, tmp_path, b'type = "hvm"\n')
+    assert rc == 2 and "Domain name must be specified." in err
+
+
+BAD = {
+    "all-bytes": bytes(range(256)) * 64,
+    "random": random.Random(1).randbytes(4096),
+    "deep": b"a = " + b"[" * 100000 + b"]" * 100000 + b"\n",
+    "nul": b"a = 'x\x00'\n",
+    "utf16": b"\xff\xfe" + "name = '\u00e9'\n".encode("utf-16-le"),
+}
+
+
+@pytest.mark.parametrize("name", BAD)
+def test_bad_input_is_a_clean_exit_2(capsysbinary, tmp_path, name):
+    for extra in ((), ("--json",)):
+        rc, out, err = run_binary(capsysbinary, tmp_path, BAD[name], *extra)
+        assert rc == 2 and "Traceback" not in err and err.count("\n") == 1
+        if extra:
+            json.loads(out)
+
+
+def test_huge_file_is_refused(capsys, tmp_path):
+    path = tmp_path / "big.cfg"
+    with open(path, "wb") as f:
+        f.truncate(50 << 20)
+    rc = main(["cfg", str(path)])
+    _, err = capsys.readouterr()
+    assert rc == 2 and "larger than 4 MiB" in err
+
+
+def test_unreadable_paths(capsys, tmp_path):
+    assert main(["cfg", str(tmp_path / "missing.cfg")]) == 2
+    assert "cannot read xl config" in capsys.readouterr()[1]
+    assert main(["cfg", str(tmp_path)]) == 2
+    assert "is a directory" in capsys.readouterr()[1]
+
+
+def test_corpus_files_run_clean(capsys):
+    need((CORPUS / "xlcfg").is_dir(), "shared corpus absent")
+    for path in sorted((CORPUS / "xlcfg").glob("*.cfg")):
+        rc = main(["cfg", str(path), "--json"])
+        out, err = capsys.readouterr()
+        doc = json.loads(out)
+        assert rc in (0, 2) and "Traceback" not in err
+        assert (rc == 0) == (doc["ok"] and not any(
+            f["code"] in ("xl-exit", "xl-abort") for f in doc["findings"]))
+
+
+def test_cold_process_prints_nothing_extra(tmp_path):
+    """A fresh interpreter: no ply warnings on stderr, no table files written."""
+    path = tmp_path / "g.cfg"
+    path.write_bytes(GOOD)
+    before = set(os.listdir(REPO / "xlrmrr" / "xlcfg"))
+    p = subprocess.run([sys.executable, "-m", "xlrmrr", "cfg", str(path)], cwd=tmp_path,
+                       capture_output=True, text=True,
+                       env=dict(os.environ, PYTHONPATH=str(REPO)))
+    assert p.returncode == 0 and p.stderr == ""
+    assert set(os.listdir(REPO / "xlrmrr" / "xlcfg")) - before <= {"__pycache__"}
+    assert not (tmp_path / "parsetab.py").exists() and not (tmp_path / "lextab.py").exists()
