@@ -98,3 +98,22 @@ def test_rmrr_option():
     for bad in ("e8-eb", "zz=00:1d.0", "e8=00:1d.9"):
         with pytest.raises(InputError):
             parse_rmrr_option(bad)
+
+
+def test_sysfs_path_in_a_xen_dom0():
+    from xlrmrr.acpi.readers import sysfs_dmar_path
+
+    assert sysfs_dmar_path(lambda p: p.endswith("/RMAD")) == "/sys/firmware/acpi/tables/RMAD"
+    assert sysfs_dmar_path(lambda p: p.endswith("/XMAR")) == "/sys/firmware/acpi/tables/XMAR"
+    assert sysfs_dmar_path(lambda p: True) == "/sys/firmware/acpi/tables/DMAR"
+    assert sysfs_dmar_path(lambda p: False) == "/sys/firmware/acpi/tables/DMAR"
+
+
+def test_xmar_signature_decodes():
+    from xlrmrr.acpi.dmar import decode
+
+    raw = bytearray((FIXTURES / "dmar" / "laptop-typical.bin").read_bytes())
+    raw[0] = ord("X")
+    raw[9] = (raw[9] - (ord("X") - ord("D"))) & 0xFF      # what Xen 4.6 did to the checksum
+    d = decode(bytes(raw))
+    assert d.signature == b"XMAR" and d.checksum_valid

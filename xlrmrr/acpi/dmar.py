@@ -19,7 +19,8 @@ from xlrmrr.common import InputError
 ACPI_HEADER_SIZE = 36
 DMAR_HEADER_SIZE = 48
 SCOPE_HEADER_SIZE = 6
-SIGNATURES = (b"DMAR", b"RMAD")   # Xen rewrites DMAR to RMAD once it has parsed the table
+# Xen hides the table from dom0 once it has parsed it: RMAD today, XMAR in older releases.
+SIGNATURES = (b"DMAR", b"RMAD", b"XMAR")
 
 TYPE_NAMES = {0: "DRHD", 1: "RMRR", 2: "ATSR", 3: "RHSA", 4: "ANDD", 5: "SATC", 6: "SIDP"}
 FIXED_SIZE = {0: 16, 1: 24, 2: 8, 3: 20, 4: 8, 5: 8, 6: 8}
@@ -199,8 +200,8 @@ def decode(data: bytes, name: str = "DMAR") -> Dmar:
                          f"table header (truncated table)")
     signature = data[0:4]
     if signature not in SIGNATURES:
-        raise InputError(f"{name}: signature {signature!r} at offset 0x0 is not DMAR (nor RMAD, "
-                         f"as Xen leaves it after parsing)")
+        raise InputError(f"{name}: signature {signature!r} at offset 0x0 is not DMAR (nor RMAD "
+                         f"or XMAR, as Xen leaves it after parsing)")
     length = int.from_bytes(data[4:8], "little")
     if length > len(data):
         raise InputError(f"{name}: table Length {length:#x} at offset 0x4 is larger than the "

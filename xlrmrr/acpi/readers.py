@@ -10,17 +10,20 @@ from xlrmrr.common import InputError, Sbdf
 from xlrmrr.host.build import LogRmrr, UserRmrr
 
 SYSFS_DMAR = "/sys/firmware/acpi/tables/DMAR"
-SYSFS_RMAD = "/sys/firmware/acpi/tables/RMAD"   # a Xen dom0: Xen renamed the table after parsing
+# In a Xen dom0 the table shows under the name Xen gave it after parsing (RMAD; XMAR before).
+SYSFS_HIDDEN = ("/sys/firmware/acpi/tables/RMAD", "/sys/firmware/acpi/tables/XMAR")
 
 
 def sysfs_dmar_path(exists=None) -> str:
-    """Where this host's table is: DMAR, or RMAD in a Xen dom0."""
+    """Where this host's table is: DMAR, or RMAD/XMAR in a Xen dom0."""
     import os
 
     exists = exists or os.path.exists
-    return SYSFS_RMAD if not exists(SYSFS_DMAR) and exists(SYSFS_RMAD) else SYSFS_DMAR
+    if exists(SYSFS_DMAR):
+        return SYSFS_DMAR
+    return next((p for p in SYSFS_HIDDEN if exists(p)), SYSFS_DMAR)
 
-_ACPIDUMP_HEAD = re.compile(r"^\s*(DMAR|RMAD)\s+@\s+0x[0-9a-fA-F]+\s*$")
+_ACPIDUMP_HEAD = re.compile(r"^\s*(DMAR|RMAD|XMAR)\s+@\s+0x[0-9a-fA-F]+\s*$")
 _ACPIDUMP_LINE = re.compile(r"^\s*([0-9a-fA-F]{4,8}):\s((?:\s*[0-9a-fA-F]{2}){1,16})")
 
 
