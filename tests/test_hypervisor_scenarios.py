@@ -248,3 +248,23 @@ def test_strategy_host_reserves_unused_ranges_unmapped():
     assert "igd-no-gfx-passthru" not in codes(p.hypervisor.findings)
     p = plan(guest("h", dev(IGD)))
     assert "igd-no-gfx-passthru" in codes(p.hypervisor.findings)
+
+
+def test_hotplug_rmrr_over_a_mapped_passthrough_bar():
+    # A running guest's passthrough BARs are p2m_mmio_direct entries to the host BARs (mapped by
+    # the device model), not 1:1: an RMRR of a hot-plugged device over one of them meets an
+    # occupied gfn -> -EBUSY (strict, xl's default). Where hvmloader put the BAR is read from the
+    # plan; the RMRR is made to cover its first page.
+    NIC2 = Sbdf(0, 4, 0, 0)
+    from xlrmrr.host.model import Bar
+    host = Host(rmrrs=HOST.rmrrs, devices=HOST.devices + (
+        PciFunction(NIC, 0x020000, 0x8086, bars=(Bar(0, 0x100000),)),
+        PciFunction(NIC2, 0x020000, 0x8086)))
+    p = driver.plan(guest("h", dev(NIC), memory_gib=1), host, V)
+    bar = next(b for b in p.hvmloader.bars if b.device == str(NIC))
+    host2 = Host(rmrrs=host.rmrrs + (Rmrr(bar.base, bar.base + 0xFFF, 0, (NIC2,), 1),),
+                 devices=host.devices)
+    p2 = driver.plan(guest("h", dev(NIC), memory_gib=1), host2, V)
+    att = attach_check(p2, NIC2)
+    assert not att.ok and att.device.rc == -EBUSY
+    assert att.device.outcomes[0].runs[0].occupant == f"BAR 0 of {NIC}, mapped by the device model"

@@ -429,8 +429,9 @@ class _Domain:
     """The guest's p2m occupancy and identity-map list while devices are assigned (private,
     mutated only inside this module's functions)."""
 
-    def __init__(self, populated, translated: bool, version: XenVersion):
+    def __init__(self, populated, translated: bool, version: XenVersion, mappings=()):
         self.ram = normalise(populated)
+        self.mappings = tuple(sorted(mappings))    # (start, end, label): other p2m entries
         self.identity: list[tuple[int, int]] = []   # sorted, disjoint: installed 1:1 runs
         self.maps: dict[tuple[int, int], list] = {}  # (base, end) -> [count, [devices]]
         self.sorted_maps: list[tuple[int, int]] = []
@@ -445,24 +446,29 @@ class _Domain:
             return (), 0, []
         if not self.translated:
             return (PageRun(start, end, RUN_IOMMU),), 0, []
-        occupied = sorted([(s, e, False) for s, e in clip(self.ram, start, end)]
-                          + [(s, e, True) for s, e in clip(self.identity, start, end)])
+        occupied = sorted([(s, e, False, _occupant(s)) for s, e in clip(self.ram, start, end)]
+                          + [(s, e, True, "") for s, e in clip(self.identity, start, end)]
+                          + [(max(s, start), min(e, end), False, label)
+                             for s, e, label in self.mappings if s < end and start < e])
         runs: list[PageRun] = []
         log: list[str] = []
         cur, rc = start, 0
-        for s, e, identity in occupied:
+        for s, e, identity, what in occupied:
+            s = max(s, cur)
+            if s >= e:
+                continue
             if s > cur:
                 runs.append(PageRun(cur, s, RUN_MAPPED))
             if identity:
                 runs.append(PageRun(s, e, RUN_IDENTITY, "identity map"))
             elif relaxed:
-                runs.append(PageRun(s, e, RUN_KEPT, _occupant(s)))
+                runs.append(PageRun(s, e, RUN_KEPT, what))
                 more = (e - s) // PAGE_SIZE - 1
                 log.append(busy_message(s >> PAGE_SHIFT) + (
                     f" [repeated for each of the next {more} page(s), up to gfn "
                     f"{(e >> PAGE_SHIFT) - 1:x}]" if more else ""))
             else:
-                runs.append(PageRun(s, s + PAGE_SIZE, RUN_BUSY, _occupant(s)))
+                runs.append(PageRun(s, s + PAGE_SIZE, RUN_BUSY, what))
                 log.append(busy_message(s >> PAGE_SHIFT))
                 if s + PAGE_SIZE < end:
                     runs.append(PageRun(s + PAGE_SIZE, end, RUN_NOT_REACHED))
@@ -537,18 +543,21 @@ def _sharers(rmrr: Rmrr, sbdf: Sbdf) -> tuple[Sbdf, ...]:
 
 def assign_devices(domain: DomainConfig, host: Host, rdms=(), populated=(),
                    xen_version: XenVersion | None = None, shared_pt: bool | None = None,
-                   extra: tuple[tuple[str, Sbdf, str], ...] = ()) -> AssignResult:
+                   extra: tuple[tuple[str, Sbdf, str], ...] = (),
+                   mappings: tuple[tuple[int, int, str], ...] = ()) -> AssignResult:
     """Assign every pci= device of the guest after libxc populated its memory.
 
     rdms: the libxl stage's RDM entries (start, size, policy); an entry whose policy is
     "invalid" is not in the guest e820. populated: (start, end) byte ranges holding guest RAM or
-    special pages. extra: devices hot-plugged afterwards, as (spec, sbdf, policy).
+    special pages. extra: devices hot-plugged afterwards, as (spec, sbdf, policy); mappings:
+    other p2m entries present by then, as (start, end, label), e.g. passthrough BARs the device
+    model mapped after boot.
     Assignment stops at the first failing device, as libxl's create does."""
     version = xen_version or domain.xen_version
     translated = domain.type != "pv"
     if shared_pt is None:
         shared_pt = translated and domain.hap is not False
-    dom = _Domain(populated, translated, version)
+    dom = _Domain(populated, translated, version, mappings)
     index = _HostIndex(host, rdms)
     devices: list[DeviceAssignment] = []
     findings: list[Finding] = []
@@ -834,7 +843,24 @@ def assign_for_plan(plan, extra=()) -> AssignResult | None:
         return None
     populated = libxc.populated if libxc is not None else populated_from_layout(layout)
     return assign_devices(plan.domain, plan.host, layout.rdms, populated, plan.xen_version,
-                          shared_pt=None if layout.guest_type == "pv" else layout.hap, extra=extra)
+                          shared_pt=None if layout.guest_type == "pv" else layout.hap, extra=extra,
+                          mappings=running_mappings(plan) if extra else ())
+
+
+def running_mappings(plan) -> tuple[tuple[int, int, str], ...]:
+    """p2m entries of a running guest besides RAM: the BARs of its passthrough devices, which
+    the device model maps (XEN_DOMCTL_memory_mapping, p2m_mmio_direct to the host BAR) once
+    hvmloader or the guest has placed them. Emulated devices' BARs stay empty in the p2m."""
+    loader = getattr(plan, "hvmloader", None)
+    if loader is None:
+        return ()
+    out = []
+    for b in loader.bars:
+        if b.base is None or b.device in ("xen-platform", "vga"):
+            continue
+        out.append((b.base, b.base + b.size,
+                    f"BAR {b.index} of {b.device}, mapped by the device model"))
+    return tuple(out)
 
 
 # ---------------------------------------------------------------------------------------------
