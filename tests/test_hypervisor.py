@@ -198,3 +198,18 @@ def test_devices_classify():
     assert classify(PciFunction(Sbdf(0, 1, 0, 0), 0x030000, 0x10DE)).kind == KIND_DISPLAY
     assert classify(PciFunction(Sbdf(0, 1, 0, 0), 0x020000, 0x8086)).kind == KIND_OTHER
     assert classify(None).kind == KIND_UNKNOWN
+
+
+def test_ioapic_scope_entry_makes_rmrr_shared_but_group_whole():
+    # Xen counts the IOAPIC scope entry in devices_cnt (2 > 1): strict -> -EPERM. With the PCI
+    # topology known, f0:1f.0 is no PCI function, so the group has one assignable member and a
+    # relaxed guest holding 00:14.0 holds the whole group.
+    from xlrmrr.host.model import PciFunction
+    ioapic = Sbdf(0, 0xF0, 0x1F, 0)
+    h = Host(rmrrs=(Rmrr(0xBA8D8000, 0xBA8F7FFF, 0, (USB1, ioapic), 2),),
+             devices=(PciFunction(USB1, 0x0C0330, 0x8086),))
+    ram = ((0, 0xA0000), (0xC0000, 0xBA800000))
+    assert assign_devices(guest(dev(USB1)), h, (), ram).devices[0].rc == -EPERM
+    r = assign_devices(guest(dev(USB1, "relaxed")), h, (), ram)
+    assert [(u.kind, u.group.fixed) for u in r.groups] == [("whole", (ioapic,))]
+    assert not r.degraded

@@ -330,10 +330,11 @@ def device_rmrrs(host: Host, sbdf: Sbdf) -> tuple[Rmrr, ...]:
 
 
 def _fixed(functions: dict, sbdf: Sbdf) -> bool:
-    """Scope entries that are never passed through: bridges and host bridges."""
+    """Scope entries that are never passed through: bridges and host bridges, and, when the
+    host's PCI topology is known, entries that are no PCI function (IOAPIC, HPET)."""
     fn = functions.get(sbdf)
     if fn is None:
-        return False
+        return bool(functions)
     if fn.header_type is not None and fn.header_type & 0x7F in (1, 2):
         return True
     return fn.class_code is not None and fn.class_code >> 16 == 0x06
