@@ -44,10 +44,22 @@ def test_reverse_table_order_and_rdm_query():
 def test_user_rmrr_in_front_and_version_off_by_one():
     h = load_host(LAPTOP, extra_rmrrs="e8-e9=0000:00:1d.0;100=00:1a.0")
     assert [(r.base, r.end) for r in h.rmrrs[:2]] == [(0x100000, 0x100FFF), (0xE8000, 0xE9FFF)]
-    old = load_host(LAPTOP, extra_rmrrs="e8-e9=00:1d.0", xen_version=XenVersion(4, 17))
-    assert (old.rmrrs[0].base, old.rmrrs[0].end) == (0xE8000, 0xEAFFF)   # one page too many
     none = load_host(LAPTOP, extra_rmrrs="e8-e9=00:1d.0", xen_version=XenVersion(4, 7))
     assert len(none.rmrrs) == 2 and any(f.code == "rmrr-option-unsupported" for f in none.findings)
+
+
+def test_user_rmrr_rules():
+    spec = "e8-e9=00:1d.0;100-110=00:1a.0;200=1:00:14.0,00:14.1;ab81d=00:14.0"
+    # 0x100-0x110 is 17 pages: 4.16 skips it, 4.17+ stops parsing the option there
+    h16 = load_host(LAPTOP, extra_rmrrs=spec, xen_version=XenVersion(4, 16))
+    assert [r.source for r in h16.rmrrs[:2]] == ["rmrr=200=1:00:14.0,00:14.1", "rmrr=e8-e9=00:1d.0"]
+    assert h16.rmrrs[0].devices == (Sbdf(1, 0, 0x14, 0), Sbdf(1, 0, 0x14, 1))   # first's segment
+    msgs = [f.message for f in h16.findings]
+    assert any('"RMRR range [100-110] exceeds 16 pages"' in m for m in msgs)
+    assert any('"Overlapping RMRRs: [ab81d-ab81d] and [ab80a-ab81d]"' in m for m in msgs)
+    h17 = load_host(LAPTOP, extra_rmrrs=spec, xen_version=XenVersion(4, 17))
+    assert [r.source for r in h17.rmrrs[:1]] == ["rmrr=e8-e9=00:1d.0"] and len(h17.rmrrs) == 3
+    assert any("this and 2 later range(s) are lost" in f.message for f in h17.findings)
 
 
 def test_shared_rmrr_groups_transitive():

@@ -115,12 +115,15 @@ def parse_rmrr_option(text: str, name: str = "rmrr=") -> tuple[UserRmrr, ...]:
                              f"(page numbers in hex)")
         start = int(m.group(1), 16)
         end = int(m.group(2), 16) if m.group(2) else start
-        devs = []
+        devs: list[Sbdf] = []
         for d in m.group(3).split(","):
             try:
-                devs.append(Sbdf.parse(d))
+                sbdf = Sbdf.parse(d)
             except ValueError as e:
                 raise InputError(f"{name}: {part!r}: {e}") from None
+            if devs and d.strip().count(":") == 1:      # no segment: the first device's
+                sbdf = Sbdf(devs[0].seg, sbdf.bus, sbdf.dev, sbdf.fn)
+            devs.append(sbdf)
         if start >= 1 << 52 or end >= 1 << 52:
             raise InputError(f"{name}: {part!r}: page number beyond the 64-bit address space")
         out.append(UserRmrr(start, end, tuple(devs), part))

@@ -296,9 +296,13 @@ def table_rmrrs(dmar: Dmar, devices, topology_known: bool) -> tuple[Rmrr, ...]:
     return tuple(out)
 
 
-def user_rmrrs(user: tuple[UserRmrr, ...], registered: list[Rmrr], version: XenVersion
+def user_rmrrs(user: tuple[UserRmrr, ...], registered: list[Rmrr], version: XenVersion,
+               devices: tuple[PciFunction, ...] = (), topology_known: bool = False
                ) -> tuple[list[Rmrr], list[Finding]]:
-    """add_user_rmrr: the `rmrr=` ranges Xen accepts (in command-line order) and its messages."""
+    """add_user_rmrr: the `rmrr=` ranges Xen accepts (in command-line order) and its messages.
+
+    Xen prints ranges as page numbers. From 4.17 the 16-page limit is checked while parsing the
+    option, which then stops: that range and every later one are lost."""
     findings: list[Finding] = []
     if not user:
         return [], findings
@@ -307,36 +311,46 @@ def user_rmrrs(user: tuple[UserRmrr, ...], registered: list[Rmrr], version: XenV
                              f"Xen {version} has no rmrr= option (added in {USER_RMRR_FROM}); "
                              f"the extra ranges are ignored."))
         return [], findings
+    devmap = {f.sbdf: f for f in devices}
     out: list[Rmrr] = []
-    for u in user:
+    for i, u in enumerate(user):
+        rng = f"[{u.start_pfn:x}-{u.end_pfn:x}]"
+        if version >= XenVersion(4, 17) and u.end_pfn - u.start_pfn >= MAX_USER_RMRR_PAGES:
+            findings.append(_xen("warning", "user-rmrr-too-large",
+                                 f'"RMRR range {rng} exceeds {MAX_USER_RMRR_PAGES} pages" '
+                                 f"(rmrr={u.text}): Xen {version} stops parsing the rmrr= option "
+                                 f"here, so this and {len(user) - i - 1} later range(s) are "
+                                 f"lost."))
+            break
         if u.start_pfn > u.end_pfn:
             findings.append(_xen("warning", "user-rmrr-invalid",
-                                 f'"Invalid RMRR Range [{u.start_pfn:x},{u.end_pfn:x}]" '
+                                 f'"Invalid RMRR Range {rng}" (rmrr={u.text}): ignored.'))
+            continue
+        if u.end_pfn - u.start_pfn >= MAX_USER_RMRR_PAGES:
+            findings.append(_xen("warning", "user-rmrr-too-large",
+                                 f'"RMRR range {rng} exceeds {MAX_USER_RMRR_PAGES} pages" '
                                  f"(rmrr={u.text}): ignored."))
             continue
-        if u.end_pfn - u.start_pfn + 1 > MAX_USER_RMRR_PAGES:
-            findings.append(_xen("warning", "user-rmrr-too-large",
-                                 f'"RMRR range [{u.start_pfn:x}-{u.end_pfn:x}] exceeds '
-                                 f'{MAX_USER_RMRR_PAGES} pages" (rmrr={u.text}): ignored.'))
-            continue
-        base = u.start_pfn << 12
-        # 4.17 moved user ranges onto the "extra" path, which registered one page too many
-        # until d41501fcf6 (4.22).
-        pages = u.end_pfn - u.start_pfn + (2 if XenVersion(4, 17) <= version < XenVersion(4, 22)
-                                           else 1)
-        end = base + (pages << 12) - 1
-        clash = next((r for r in registered + out if base <= r.end and r.base <= end), None)
+        base, last_page = u.start_pfn << 12, u.end_pfn << 12
+        end = last_page | 0xFFF
+        clash = next((r for r in registered + out if base <= r.end and r.base <= last_page), None)
         if clash is not None:
             findings.append(_xen("warning", "user-rmrr-overlap",
-                                 f'"Overlapping RMRRs: [{base:x},{end:x}] and '
-                                 f'[{clash.base:x},{clash.end:x}]" (rmrr={u.text}): ignored.',
-                                 base, end))
+                                 f'"Overlapping RMRRs: {rng} and [{clash.base >> 12:x}-'
+                                 f'{clash.end >> 12:x}]" (rmrr={u.text}): ignored.', base, end))
             continue
         if len({d.seg for d in u.devices}) > 1:
             findings.append(_xen("warning", "user-rmrr-segments",
-                                 f"rmrr={u.text}: devices on different segments; ignored."))
+                                 f'"Segments are not equal for RMRR range {rng}" '
+                                 f"(rmrr={u.text}): ignored."))
             continue
         seg = u.devices[0].seg if u.devices else 0
+        if (_segment_known(devmap, topology_known, seg)
+                and not any(d in devmap for d in u.devices)):
+            findings.append(_xen("warning", "rmrr-ignored",
+                                 f'" Ignore RMRR [{base:x},{end:x}] as no device under its scope '
+                                 f'is PCI discoverable!" (rmrr={u.text}).', base, end))
+            continue
         out.append(Rmrr(base=base, end=end, segment=seg, devices=u.devices,
                         scope_count=len(u.devices), source=f"rmrr={u.text}"))
     return out, findings
@@ -386,7 +400,8 @@ def build_host(dmar: Dmar | None, desc: HostDescription | None = None, *,
                                     "incomplete.", (r.base, r.end)))
     rmrrs: list[Rmrr] = []
     if vtd:
-        extra, extra_findings = user_rmrrs(user, registered, xen_version)
+        extra, extra_findings = user_rmrrs(user, registered, xen_version, desc.devices,
+                                           desc.topology_known)
         findings.extend(extra_findings)
         rmrrs = list(reversed(extra)) + list(reversed(registered))
     return Host(rmrrs=tuple(rmrrs), vtd_enabled=vtd, devices=desc.devices, e820=desc.e820,
