@@ -258,7 +258,7 @@ def _band(v: XenVersion) -> str:
 
 def _device_class_risk(host: Host, devices) -> str:
     risks = []
-    for sbdf in devices:
+    for sbdf in list(devices)[:4]:
         pf = host.device(sbdf)
         cls = pf.class_code >> 8 if pf and pf.class_code is not None else None
         if cls == 0x0C03:
@@ -318,47 +318,48 @@ def _remediate(base: Plan, host: Host, version: XenVersion, options: Options) ->
     if lx.pod and domain.pci:
         add(_try(f"memory = {lx.max_memkb // 1024} (equal to maxmem: no populate-on-demand with passthrough)",
                  replace(domain, target_memkb=lx.max_memkb), host, version, options, base))
+    # One proposal per kind, computed from the binding (lowest) RDM, so that the number of
+    # re-plans does not grow with the number of RDMs.
     problem = [r for r in lx.rdms if r.conflict]
     video_mb = lx.video_memkb // 1024
-    for r in problem:
-        if r.start < FOUR_GB and r.start < lx.lowmem_end_initial:
-            if r.start >= 2 * MB and r.start > 0:
-                boundary_mb = (r.start - 1) // MB
-                add(_try(f"rdm_mem_boundary = {boundary_mb}", replace(
-                    domain, rdm_mem_boundary_memkb=boundary_mb * 1024), host, version, options, base,
-                    f" (RDMs above {boundary_mb} MiB move lowmem_end below them instead of failing)"))
-            fit_mb = r.start // MB + video_mb
-            if r.start // MB >= 16 and fit_mb > video_mb:
-                add(_try(_memory_change(domain, fit_mb), _memory_edit(domain, fit_mb * 1024),
-                         host, version, options, base,
-                         f" (guest RAM then ends below the RDM at {hexa(r.start)})"))
-            hole = -(-(FOUR_GB - r.start) // MB)
-            if 256 <= hole <= 3840 and domain.type == "hvm":
-                add(_try(f"mmio_hole = {hole}", replace(domain, mmio_hole_memkb=hole * 1024), host, version,
-                         options, base, f" (low RAM ends at {hexa(FOUR_GB - hole * MB)}, below the RDM)"))
-        elif r.start >= FOUR_GB:
-            room = r.start - FOUR_GB + lx.lowmem_end
-            fit_mb = room // MB + video_mb
-            if fit_mb > video_mb:
-                add(_try(_memory_change(domain, fit_mb), _memory_edit(domain, fit_mb * 1024),
-                         host, version, options, base,
-                         f" (highmem then ends below the RDM at {hexa(r.start)}; libxl never relocates "
-                         f"around RDMs above 4 GiB)"))
-        devs = r.assigned
-        if devs:
-            new_pci = tuple(replace(d, rdm_policy=POLICY_RELAXED, spec=d.spec + ",rdm_policy=relaxed")
-                            if d.sbdf in devs else d for d in domain.pci)
-            specs = ", ".join(f"'{d.spec},rdm_policy=relaxed'" for d in domain.pci if d.sbdf in devs)
-            add(_try(f"pci = [ {specs} ] (rdm_policy=relaxed)", replace(domain, pci=new_pci), host, version,
-                     options, base, f"; risk: {_device_class_risk(host, devs)}"))
-        elif r.requested_policy == POLICY_STRICT and lx.strategy == STRATEGY_HOST:
-            change = ('rdm = "strategy=host,policy=relaxed"' if version <= XenVersion(4, 14)
-                      else 'drop the rdm= line (Xen 4.15+ xl ignores any rdm= with a valid policy)')
-            add(_try(change, replace(domain, rdm=RdmReserve(STRATEGY_HOST, POLICY_RELAXED)
-                                     if version <= XenVersion(4, 14) else RdmReserve()),
-                     host, version, options, base,
-                     f"; the RMRR at {hexa(r.start)} belongs to no assigned device "
-                     f"({_names(r.devices) or 'unknown'}); relaxed drops it from the guest map"))
+    low = [r for r in problem if r.start < FOUR_GB and r.start < lx.lowmem_end_initial and r.start >= 16 * MB]
+    if low:
+        m = min(r.start for r in low)
+        boundary_mb = (m - 1) // MB
+        add(_try(f"rdm_mem_boundary = {boundary_mb}", replace(
+            domain, rdm_mem_boundary_memkb=boundary_mb * 1024), host, version, options, base,
+            f" (RDMs above {boundary_mb} MiB move lowmem_end below them instead of failing)"))
+        fit_mb = m // MB + video_mb
+        add(_try(_memory_change(domain, fit_mb), _memory_edit(domain, fit_mb * 1024), host, version,
+                 options, base, f" (guest RAM then ends below the RDM at {hexa(m)})"))
+        hole = -(-(FOUR_GB - m) // MB)
+        if 256 <= hole <= 3840 and domain.type == "hvm":
+            add(_try(f"mmio_hole = {hole}", replace(domain, mmio_hole_memkb=hole * 1024), host, version,
+                     options, base, f" (low RAM ends at {hexa(FOUR_GB - hole * MB)}, below the RDM)"))
+    high = [r for r in problem if r.start >= FOUR_GB]
+    if high:
+        m = min(r.start for r in high)
+        fit_mb = (m - FOUR_GB + lx.lowmem_end) // MB + video_mb
+        add(_try(_memory_change(domain, fit_mb), _memory_edit(domain, fit_mb * 1024), host, version,
+                 options, base, f" (highmem then ends below the RDM at {hexa(m)}; libxl never relocates "
+                 f"around RDMs above 4 GiB)"))
+    devs = {s for r in problem for s in r.assigned}
+    devs = {d.sbdf for d in domain.pci if d.sbdf in devs and d.rdm_policy != POLICY_RELAXED}
+    if devs:
+        new_pci = tuple(replace(d, rdm_policy=POLICY_RELAXED, spec=d.spec + ",rdm_policy=relaxed")
+                        if d.sbdf in devs else d for d in domain.pci)
+        specs = ", ".join(f"'{d.spec},rdm_policy=relaxed'" for d in domain.pci if d.sbdf in devs)
+        add(_try(f"pci = [ {specs} ] (rdm_policy=relaxed)", replace(domain, pci=new_pci), host, version,
+                 options, base, f"; risk: {_device_class_risk(host, sorted(devs))}"))
+    orphans = [r for r in problem if not r.assigned and r.requested_policy == POLICY_STRICT]
+    if orphans and lx.strategy == STRATEGY_HOST:
+        change = ('rdm = "strategy=host,policy=relaxed"' if version <= XenVersion(4, 14)
+                  else 'drop the rdm= line (Xen 4.15+ xl ignores any rdm= with a valid policy)')
+        add(_try(change, replace(domain, rdm=RdmReserve(STRATEGY_HOST, POLICY_RELAXED)
+                                 if version <= XenVersion(4, 14) else RdmReserve()),
+                 host, version, options, base,
+                 f"; the RMRR at {hexa(orphans[0].start)} belongs to no assigned device "
+                 f"({_names(orphans[0].devices) or 'unknown'}); relaxed drops it from the guest map"))
     if lx.strategy == STRATEGY_IGNORE and domain.pci and host.rmrrs and base.verdict != VERDICT_BLOCKED:
         assigned = {d.sbdf for d in domain.pci}
         others = sorted({s for rm in host.rmrrs for s in rm.devices} - assigned)

@@ -8,6 +8,7 @@ defaults documented below.
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 
 from xlrmrr.common import (
@@ -104,6 +105,19 @@ def dump_e820_table(e820) -> str:
                      f"{end >> 32:08x}:{end & 0xFFFFFFFF:08x}: {name}")
         last_end = end
     return "\n".join(lines) + "\n"
+
+
+def _overlapping(rdms_by_start, starts, lo: int, hi: int):
+    """RDMs (sorted by start, non-overlapping as Xen registers them) that overlap [lo, hi)."""
+    i = bisect.bisect_left(starts, lo)
+    i = max(0, i - 1)
+    out = []
+    for r in rdms_by_start[i:]:
+        if r.start >= hi:
+            break
+        if r.end > lo:
+            out.append(r)
+    return out
 
 
 def exchange_sort(entries) -> tuple[E820Entry, ...]:
@@ -214,19 +228,17 @@ def build(layout, domain, host: Host, version: XenVersion, bios_base: int | None
         findings.append(_f("warning", "bars-to-64bit",
                            "Low MMIO hole not large enough for all devices, relocating some BARs to 64-bit"))
     below_4g = sorted((e for e in reserved if e.end <= FOUR_GB), key=lambda e: e.end)
+    ends = [e.end for e in below_4g]
     for name, b, assumed in low_bars:
         if relocate_some and b.is_64bit:
             high_bars.append((name, b, assumed))
             continue
         base = (base_cursor + b.size - 1) & ~(b.size - 1)
-        moved = True
-        while moved:
-            moved = False
-            for e in below_4g:
-                if e.end > base and e.addr < base + b.size:
-                    base = (e.end + b.size - 1) & ~(b.size - 1)
-                    moved = True
-                    break
+        # find_next_rmrr: the reserved entry with the lowest end above base (end <= 4G)
+        i = bisect.bisect_right(ends, base)
+        while i < len(below_4g) and below_4g[i].addr < base + b.size:
+            base = (below_4g[i].end + b.size - 1) & ~(b.size - 1)
+            i = bisect.bisect_right(ends, base)
         if base + b.size > PCI_MEM_END:
             placements.append(BarPlacement(name, b.index, b.size, None, False, assumed))
             findings.append(_f("error" if name not in ("xen-platform", "vga") else "warning",
@@ -235,16 +247,17 @@ def build(layout, domain, host: Host, version: XenVersion, bios_base: int | None
             continue
         placements.append(BarPlacement(name, b.index, b.size, base, False, assumed))
         base_cursor = base + b.size
+    rdm_index = sorted(layout.rdms, key=lambda r: r.start)
+    rdm_starts = [r.start for r in rdm_index]
     for name, b, assumed in sorted(high_bars, key=lambda x: -x[1].size):
         base = (high_cursor + b.size - 1) & ~(b.size - 1)
         placements.append(BarPlacement(name, b.index, b.size, base, True, assumed))
         high_cursor = base + b.size
-        for r in layout.rdms:
-            if r.start < base + b.size and base < r.end:
-                findings.append(_f("warning", "bar64-over-rdm",
-                                   f"64-bit BAR {name} bar {b.index} at {hexa(base)} overlaps the RDM at "
-                                   f"{hexa(r.start)}: hvmloader does not avoid RDMs above 4 GiB",
-                                   base, r.start))
+        for r in _overlapping(rdm_index, rdm_starts, base, base + b.size):
+            findings.append(_f("warning", "bar64-over-rdm",
+                               f"64-bit BAR {name} bar {b.index} at {hexa(base)} overlaps the RDM at "
+                               f"{hexa(r.start)}: hvmloader does not avoid RDMs above 4 GiB",
+                               base, r.start))
 
     # adjust_memory_map
     adjusted = []
