@@ -630,6 +630,14 @@ def group_uses(groups: Sequence[SharingGroup], here: set[Sbdf]) -> tuple[GroupUs
 # ---------------------------------------------------------------------------------------------
 # Explanations
 
+PRE_4_6_TABLES = (
+    "before Xen 4.6 (not modelled) RMRRs of HVM guests went through intel_iommu_map_page only: "
+    "with shared EPT tables that call did nothing (no mapping at all, DMA faulted), with separate "
+    "tables the IOMMU got the 1:1 entries while the p2m kept guest RAM at the same addresses "
+    "(DMA and the guest CPU saw different memory); USB RMRRs were skipped for HVM entirely. "
+    "4.6 (5ae03990c1) made the identity map a p2m entry in both modes, as modelled here")
+
+
 def page_table_state(o: IdentityOutcome, shared_pt: bool, translated: bool = True
                      ) -> PageTableState:
     """What the p2m and the IOMMU hold for one RMRR after the assignment.

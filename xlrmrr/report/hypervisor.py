@@ -75,6 +75,8 @@ def text_lines(result, title: str = "Device assignment (Xen hypervisor)",
                 if result.shared_pt else
                 "the IOMMU has its own tables, mirrored from the p2m (hap=0 or iommu=no-sharept)")
         out.append(f"  page tables: {mode}")
+        from xlrmrr.hypervisor import PRE_4_6_TABLES
+        out.append(f"    ({PRE_4_6_TABLES})")
         for p in result.page_tables:
             out.append(f"    RMRR {_rng(p.rmrr.base, p.rmrr.end)} "
                        f"({'exposed' if p.exposed else 'not exposed'} in the e820):")
