@@ -159,9 +159,15 @@ def _present(devmap, topo: bool, sbdf: Sbdf | None) -> bool:
     return sbdf is not None and sbdf in devmap if topo else True
 
 
-def _segment_known(devmap, topo: bool, segment: int) -> bool:
-    """pci_known_segment(): Xen skips presence checks on a segment it has not scanned."""
-    return topo and any(s.seg == segment for s in devmap)
+PRESENCE_CHECKS_FROM = XenVersion(4, 12)
+
+
+def _segment_known(devmap, topo: bool, segment: int, version: XenVersion) -> bool:
+    """pci_known_segment(): Xen skips presence checks on a segment it has not scanned. Before
+    4.12 (dcf41790, MMCFG set up before the DMAR is parsed) no segment was known yet, so the
+    checks never ran."""
+    return (version >= PRESENCE_CHECKS_FROM and topo
+            and any(s.seg == segment for s in devmap))
 
 
 def xen_parse_dmar(dmar: Dmar, devices: tuple[PciFunction, ...], topology_known: bool,
@@ -192,20 +198,15 @@ def xen_parse_dmar(dmar: Dmar, devices: tuple[PciFunction, ...], topology_known:
                                       f"(the {where} is a second INCLUDE_PCI_ALL unit on "
                                       f"segment 0).")
                     include_all = include_all or s.segment == 0
-                elif _segment_known(devmap, topology_known, s.segment):
-                    missing = [r for r in _resolve_all(s, devmap, True)
-                               if r.scope.type in (1, 2) and not _present(devmap, True, r.sbdf)]
-                    for r in missing:
-                        findings.append(_xen("warning", "drhd-device-absent",
-                                             f'" Non-existent device ({r.sbdf or r.scope.path_str()}) '
-                                             f'in this DRHD\'s scope!" ({where})'))
-                    if missing:
-                        raise _reject("drhd-device-absent",
-                                      "  DRHD is invalid (some devices in its scope are not "
-                                      "PCI discoverable)",
-                                      f"(the {where} names a device this host does not have; "
-                                      f'Xen suggests "iommu=force" or '
-                                      f'"iommu=workaround_bios_bug").')
+                elif _segment_known(devmap, topology_known, s.segment, version):
+                    # Warning only: the DRHD stays (the fatal "workaround_bios_bug" logic was
+                    # dead code until it was dropped, 07c181c83e, before 4.12.0).
+                    for r in _resolve_all(s, devmap, True):
+                        if r.scope.type in (1, 2) and not _present(devmap, True, r.sbdf):
+                            findings.append(_xen(
+                                "warning", "drhd-device-absent",
+                                f'" Non-existent device ({r.sbdf or r.scope.path_str()}) in this '
+                                f'DRHD\'s scope!" ({where}); Xen keeps the unit.'))
             elif s.type == 1:
                 rmrr = _xen_rmrr(s, where, registered, devmap, topology_known, e820, version,
                                  findings)
@@ -252,12 +253,12 @@ def _xen_rmrr(s: Structure, where: str, registered: list[Rmrr], devmap, topo: bo
                              f"The {where} [{hexa(base)}, {hexa(end)}] has no device scope: Xen "
                              f"drops it silently, so no device gets this range.", base, end))
         return None
-    if _segment_known(devmap, topo, s.segment):
+    if _segment_known(devmap, topo, s.segment, version):
         if not any(_present(devmap, True, r.sbdf) for r in resolved):
             for r in resolved:
                 findings.append(_xen("warning", "rmrr-device-absent",
                                      f'" Non-existent device ({r.sbdf or r.scope.path_str()}) is '
-                                     f'reported in RMRR [{base:x},{end:x}]\'s scope!"', base, end))
+                                     f'reported in RMRR [{base:x}, {end:x}]\'s scope!"', base, end))
             findings.append(_xen("warning", "rmrr-ignored",
                                  f'" Ignore RMRR [{base:x},{end:x}] as no device under its scope '
                                  f'is PCI discoverable!" ({where}): no RDM for this range.',
@@ -345,7 +346,7 @@ def user_rmrrs(user: tuple[UserRmrr, ...], registered: list[Rmrr], version: XenV
                                  f"(rmrr={u.text}): ignored."))
             continue
         seg = u.devices[0].seg if u.devices else 0
-        if (_segment_known(devmap, topology_known, seg)
+        if (_segment_known(devmap, topology_known, seg, version)
                 and not any(d in devmap for d in u.devices)):
             findings.append(_xen("warning", "rmrr-ignored",
                                  f'" Ignore RMRR [{base:x},{end:x}] as no device under its scope '
