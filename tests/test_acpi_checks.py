@@ -38,6 +38,10 @@ def test_rmrr_over_ram_depends_on_release():
     assert mid.vtd_enabled and len(mid.rmrrs) == 2
     assert (' RMRR [ad000000,af7fffff] not in reserved memory; need "iommu_inclusive_mapping=1"?'
             in " ".join(messages(mid, "rmrr-over-ram")))
+    v46 = host("bug-rmrr-over-ram", (4, 6))
+    assert ("RMRR address range not in reserved memory base = ad000000 end = af7fffff; "
+            "iommu_inclusive_mapping=1 parameter may be needed." in
+            " ".join(messages(v46, "rmrr-over-ram")))
     old = host("bug-rmrr-over-ram", (4, 13))
     assert ('  RMRR address range ad000000..af7fffff not in reserved memory; need '
             '"iommu_inclusive_mapping=1"?' in " ".join(messages(old, "rmrr-over-ram")))

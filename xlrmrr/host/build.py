@@ -132,8 +132,12 @@ def e820_check(base: int, end: int, e820, version: XenVersion, what: str = "RMRR
         last = _page_types(e820, end >> 12)
         if first == {E820_RESERVED} and last == {E820_RESERVED}:
             return [], None
-        text = (f'  RMRR address range {base:x}..{end:x} not in reserved memory; '
-                f'need "iommu_inclusive_mapping=1"?')
+        if version < XenVersion(4, 7):      # a debug-build message in 4.6
+            text = (f"  RMRR address range not in reserved memory base = {base:x} end = "
+                    f"{end:x}; iommu_inclusive_mapping=1 parameter may be needed.")
+        else:
+            text = (f'  RMRR address range {base:x}..{end:x} not in reserved memory; '
+                    f'need "iommu_inclusive_mapping=1"?')
     sev = "error" if ram else "warning"
     extra = (" Part of it is host RAM: Xen still maps it 1:1 for the device, so the device can "
              "DMA into memory the host uses for something else." if ram else "")
