@@ -131,3 +131,97 @@ def test_passing_check_never_splits_a_group(host, seeds, data):
             owner[s] = g.label
     for comp in groups_by_closure(host):
         assert len({owner[m] for m in comp if m in owner}) <= 1
+
+
+# --- the interval model against a page-by-page transcription of Xen ---------------------------
+
+def xen_page_by_page(rmrrs_per_device, relaxed_per_device, ram_pages, version_16=True):
+    """intel_iommu_assign_device / iommu_identity_mapping / p2m_add_identity_entry, one page at a
+    time on a dict p2m, as the C code loops. Returns per device (rc, per RMRR page states)."""
+    p2m = {pfn: "ram" for pfn in ram_pages}
+    listed = []                                   # [base, end, count]
+    out = []
+    for rmrrs, relaxed in zip(rmrrs_per_device, relaxed_per_device):
+        if any(r.shared for r in rmrrs) and not relaxed:
+            out.append((-1, []))
+            break
+        rc, states = 0, []
+        for r in rmrrs:
+            hit = next((m for m in listed if m[0] == r.base and m[1] == r.end), None)
+            if hit:
+                hit[2] += 1
+                states.append("counted")
+                continue
+            if version_16 and any(r.end >= m[0] and m[1] >= r.base for m in listed):
+                rc = -98
+                states.append("overlap")
+                break
+            pages = {}
+            for pfn in range(r.base >> 12, (r.end + 0xFFF) >> 12):
+                cur = p2m.get(pfn)
+                if cur is None:
+                    p2m[pfn] = "id"
+                    pages[pfn] = "mapped"
+                elif cur == "id":
+                    pages[pfn] = "identity"
+                elif relaxed:
+                    pages[pfn] = "kept"
+                else:
+                    pages[pfn] = "busy"
+                    rc = -16
+                    break
+            states.append(pages)
+            if rc:
+                break
+            listed.append([r.base, r.end, 1])
+        out.append((rc, states))
+        if rc:
+            break
+    return out
+
+
+@st.composite
+def small_cases(draw):
+    devs = POOL[:3]
+    rmrrs = []
+    for _ in range(draw(st.integers(1, 4))):
+        a = draw(st.integers(0, 60))
+        b = draw(st.integers(a, min(a + 8, 63)))
+        scope = tuple(draw(st.lists(st.sampled_from(devs), min_size=1, max_size=2, unique=True)))
+        rmrrs.append(Rmrr(a << 12, (b << 12) + draw(st.sampled_from((0xFFF, 0x7FF))), 0,
+                          scope, len(scope)))
+    ram = draw(st.lists(st.tuples(st.integers(0, 63), st.integers(1, 10)), max_size=4))
+    order = draw(st.permutations(devs))
+    relaxed = [draw(st.booleans()) for _ in order]
+    return rmrrs, ram, order, relaxed
+
+
+@settings(max_examples=300, deadline=None)
+@given(small_cases(), st.booleans())
+def test_intervals_match_page_by_page(case, v416):
+    from xlrmrr.hypervisor import assign_devices, device_rmrrs
+    rmrrs, ram, order, relaxed = case
+    host = Host(rmrrs=tuple(rmrrs))
+    populated = [(s << 12, (s + n) << 12) for s, n in ram]
+    ram_pages = {p for s, n in ram for p in range(s, s + n)}
+    version = XenVersion(4, 22) if v416 else XenVersion(4, 14)
+    pci = tuple(PciDevice(spec=str(s), sbdf=s, rdm_policy="relaxed" if r else "strict")
+                for s, r in zip(order, relaxed))
+    domain = DomainConfig(xen_version=version, name="g", type="hvm", pci=pci)
+    result = assign_devices(domain, host, (), populated)
+    want = xen_page_by_page([device_rmrrs(host, s) for s in order], relaxed, ram_pages, v416)
+    assert len(result.devices) == len(want)
+    for d, (rc, states) in zip(result.devices, want):
+        assert (d.rc < 0) == (rc < 0) and (rc >= 0 or d.rc == rc)
+        for o, st_ in zip(d.outcomes, states):
+            if st_ == "counted":
+                assert o.action == "counted"
+            elif st_ == "overlap":
+                assert o.action == "overlap"
+            else:
+                got = {}
+                for run in o.runs:
+                    if run.state != "not-reached":
+                        for pfn in range(run.start >> 12, run.end >> 12):
+                            got[pfn] = run.state
+                assert got == st_

@@ -467,7 +467,8 @@ class _Domain:
                 more = (e - s) // PAGE_SIZE - 1
                 log.append(busy_message(s >> PAGE_SHIFT) + (
                     f" [repeated for each of the next {more} page(s), up to gfn "
-                    f"{(e >> PAGE_SHIFT) - 1:x}]" if more else ""))
+                    f"{(e >> PAGE_SHIFT) - 1:x}; guest-level messages are rate-limited]"
+                    if more else ""))
             else:
                 runs.append(PageRun(s, s + PAGE_SIZE, RUN_BUSY, what))
                 log.append(busy_message(s >> PAGE_SHIFT))
