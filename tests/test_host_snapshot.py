@@ -60,6 +60,11 @@ def test_collect_pci_bridge_and_bars(tmp_path):
     assert (b.sbdf, b.vendor, b.device, b.class_code, b.secondary_bus, b.subordinate_bus) == (
         Sbdf(0, 0, 0x1C, 0), 0x8086, 0x9D10, 0x060400, 2, 3)
     assert x.class_code == 0x0C0330 and x.reset_method == "flr bus" and x.iommu_group == 7
+    assert b.config == bytes(bridge)
+    from xlrmrr.host.topology import HostDescription, description_to_json
+    again = description_from_json(description_to_json(
+        HostDescription(devices=devices, topology_known=True)), "x")
+    assert again.devices == devices
     assert len(x.bars) == 1 and x.bars[0].size == 0x10000 and x.bars[0].is_64bit
 
 

@@ -57,6 +57,7 @@ class PciFunction:
     bars: tuple[Bar, ...] = ()
     reset_method: str | None = None
     iommu_group: int | None = None
+    config: bytes = b""                    # first bytes of config space (a snapshot keeps 64)
 
 
 @dataclass(frozen=True)

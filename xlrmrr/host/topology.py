@@ -78,7 +78,7 @@ def function_from_config(sbdf: Sbdf, config: bytes, **fields) -> PciFunction:
         secondary_bus=byte(0x19) if is_bridge else None,
         subordinate_bus=byte(0x1A) if is_bridge else None)
     derived.update({k: v for k, v in fields.items() if v is not None})
-    return PciFunction(sbdf=sbdf, **derived)
+    return PciFunction(sbdf=sbdf, config=bytes(config), **derived)
 
 
 def parse_device(d: dict, where: str) -> PciFunction:
@@ -169,6 +169,8 @@ def description_to_json(desc: HostDescription) -> dict:
             out["reset_method"] = f.reset_method
         if f.iommu_group is not None:
             out["iommu_group"] = f.iommu_group
+        if f.config:
+            out["config"] = f.config.hex()
         return out
 
     out: dict = {}
