@@ -55,6 +55,9 @@ def parse_dsl(text: str) -> dict:
         cs = re.search(r"/\* Incorrect checksum, should be ([0-9A-Fa-f]+) \*/", value)
         if cs:
             out["checksum_should_be"] = int(cs.group(1), 16)
+        if off == 38 and name == "Reserved":
+            out["reserved"] = bytes.fromhex(value.replace(" ", ""))
+            continue
         if off < 48:
             key = {"Signature": "signature", "Table Length": "length", "Revision": "revision",
                    "Checksum": "checksum", "Oem ID": "oem_id", "Oem Table ID": "oem_table_id",
@@ -85,6 +88,9 @@ def parse_dsl(text: str) -> dict:
                 scope["length"] = _hexval(value)
             elif name == "Reserved" and off == scope["offset"] + 2:
                 scope["flags"] = _hexval(value) & 0xFF       # 20200925: Flags is Reserved's low byte
+                scope["reserved"] = _hexval(value) >> 8
+            elif name == "Reserved" and off == scope["offset"] + 3:
+                scope["reserved"] = _hexval(value)
             elif name == "Flags":
                 scope["flags"] = _hexval(value)
             elif name == "Enumeration ID":
@@ -102,6 +108,8 @@ def parse_dsl(text: str) -> dict:
             cur["flags"] = _hexval(value)
         elif t == 0 and rel == 5 and (name == "Reserved" or name.startswith("Size")):
             cur["size"] = _hexval(value)
+        elif name == "Reserved" and t != 0:
+            cur["reserved"] = _hexval(value)
         elif name == "PCI Segment Number":
             cur["segment"] = _hexval(value)
         elif name == "Register Base Address" or (t == 3 and name == "Base Address"):
@@ -149,7 +157,8 @@ def iasl_decode_many(tables: dict[str, bytes], workers: int = 2) -> dict[str, di
 
 def comparable(ours: dict, theirs: dict) -> tuple[dict, dict]:
     """Both decodings cut to what iasl decoded completely (iasl stops at types it does not
-    know: SATC and SIDP for Debian's 20200925), with the fields iasl prints."""
+    know: SATC and SIDP for Debian's 20200925), with the fields `xlrmrr dmar --json` prints
+    (reserved fields are compared separately, see reserved_fields)."""
     n = len(theirs["structures"])
     ours = dict(ours, structures=ours["structures"][:n])
     for k in ("oem_id", "oem_table_id", "asl_compiler_id"):
@@ -158,4 +167,24 @@ def comparable(ours: dict, theirs: dict) -> tuple[dict, dict]:
     keys = [k for k in ("signature", "length", "revision", "checksum", "oem_id", "oem_table_id",
                         "oem_revision", "asl_compiler_id", "asl_compiler_revision",
                         "host_address_width", "flags", "structures")]
+    def strip(st: dict) -> dict:
+        st = {k: v for k, v in st.items() if k != "reserved"}
+        if "scopes" in st:
+            st["scopes"] = [{k: v for k, v in sc.items() if k != "reserved"}
+                            for sc in st["scopes"]]
+        return st
+
+    theirs = dict(theirs, structures=[strip(st) for st in theirs["structures"]])
     return {k: ours.get(k) for k in keys}, {k: theirs.get(k) for k in keys}
+
+
+def reserved_fields(theirs: dict) -> list:
+    """The reserved values iasl printed: [table bytes, (structure offset, value), (scope
+    offset, value), ...], to compare with the decoder's dataclasses."""
+    out: list = [theirs.get("reserved")]
+    for st in theirs["structures"]:
+        if "reserved" in st:
+            out.append((st["offset"], st["reserved"]))
+        for sc in st.get("scopes", ()):
+            out.append((sc["offset"], sc.get("reserved", 0)))
+    return out

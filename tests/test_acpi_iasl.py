@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from conftest import CORPUS, FIXTURES, need
-from iasl_oracle import IASL, comparable, iasl_decode_many
+from iasl_oracle import IASL, comparable, iasl_decode_many, reserved_fields
 
 from xlrmrr.acpi.dmar import build, decode, from_json
 from xlrmrr.common import InputError
@@ -39,6 +39,13 @@ def test_every_field_equals_iasl(iasl_results):
             continue
         a, b = comparable(ours, theirs)
         assert a == b, name
+        d = decode(raw, name)
+        mine: list = [d.reserved]
+        for st in d.structures[:len(theirs["structures"])]:
+            if st.type != 0:
+                mine.append((st.offset, st.reserved))
+            mine.extend((sc.offset, sc.reserved) for sc in st.scopes)
+        assert mine == reserved_fields(theirs), name
         compared += len(b["structures"])
         if theirs["stopped"]:
             # Debian's iasl 20200925 knows no SATC (5) / SIDP (6): it must stop exactly there.
