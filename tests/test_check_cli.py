@@ -78,6 +78,8 @@ def test_seven_guests_text(capsys):
     assert "device-twice: 0000:00:02.0 is in the pci= list of" in out
     assert "PCI device already attached to a domain" in out
     assert "group-split" in out
+    # guests are numbered d1, d2 ... in the order given, as if started in that order
+    assert "(XEN) [VT-D] It's risky to assign 0000:00:1d.0 with shared RMRR at ba8d8000 for d6." in out
     assert "Verdict: FAILS (exit status 1)" in out
 
 

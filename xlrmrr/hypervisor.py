@@ -11,7 +11,8 @@ already hold guest RAM.
 
 Page state is kept as sorted byte intervals, never page lists: a guest may have TiBs.
 Xen prints the domain as %pd (Dom%d before 4.15); the domain id is not known before `xl create`,
-so every message uses the placeholder d1 (the first domain created after boot).
+so messages use a placeholder: d1 (the first domain created after boot) for one guest, and
+d1, d2 ... in the order given for several.
 """
 
 from __future__ import annotations
@@ -229,6 +230,7 @@ class AssignResult:
     shared_pt: bool = True             # the IOMMU uses the EPT tables (iommu=sharept default)
     populated: tuple[tuple[int, int], ...] = ()
     xen_version: XenVersion | None = None
+    domid: int = DOMID
 
     @property
     def log(self) -> tuple[str, ...]:
@@ -236,7 +238,7 @@ class AssignResult:
 
     def to_json(self) -> dict:
         return {"blocked": self.blocked, "degraded": self.degraded,
-                "domain": f"d{DOMID} (placeholder: the id is chosen at xl create)",
+                "domain": f"d{self.domid} (placeholder: the id is chosen at xl create)",
                 "shared_pt": self.shared_pt,
                 "devices": [d.to_json() for d in self.devices],
                 "identity_maps": [m.to_json() for m in self.identity_maps],
@@ -284,27 +286,28 @@ def _occupant(start: int) -> str:
 # ---------------------------------------------------------------------------------------------
 # Messages as Xen prints them (VTDPREFIX is "[VT-D]").
 
-def _dom(version: XenVersion) -> str:
-    return f"d{DOMID}" if version >= V4_15 else f"Dom{DOMID}"
+def _dom(version: XenVersion, domid: int = DOMID) -> str:
+    return f"d{domid}" if version >= V4_15 else f"Dom{domid}"
 
 
-def shared_rmrr_message(sbdf: Sbdf, rmrr: Rmrr, relaxed: bool, version: XenVersion) -> str:
+def shared_rmrr_message(sbdf: Sbdf, rmrr: Rmrr, relaxed: bool, version: XenVersion,
+                        domid: int = DOMID) -> str:
     word = "risky" if relaxed else "disallowed"
     return (f"[VT-D] It's {word} to assign {sbdf} with shared RMRR at {rmrr.base:x} "
-            f"for {_dom(version)}.")
+            f"for {_dom(version, domid)}.")
 
 
-def map_failed_message(rmrr: Rmrr, rc: int, version: XenVersion) -> str:
+def map_failed_message(rmrr: Rmrr, rc: int, version: XenVersion, domid: int = DOMID) -> str:
     if version >= V4_16:
-        return f"[VT-D]d{DOMID}: cannot map reserved region [{rmrr.base:x},{rmrr.end:x}]: {rc}"
+        return f"[VT-D]d{domid}: cannot map reserved region [{rmrr.base:x},{rmrr.end:x}]: {rc}"
     return (f"[VT-D] cannot map reserved region ({rmrr.base:x},{rmrr.end:x}] for "
-            f"{_dom(version)} ({rc})")
+            f"{_dom(version, domid)} ({rc})")
 
 
-def busy_message(gfn: int) -> str:
+def busy_message(gfn: int, domid: int = DOMID) -> str:
     """p2m_add_identity_entry's warning. The mfn behind a guest RAM page is chosen at run time,
     so it is shown as <mfn>."""
-    return f"Cannot setup identity map d{DOMID}:{gfn:x}, gfn already mapped to <mfn>."
+    return f"Cannot setup identity map d{domid}:{gfn:x}, gfn already mapped to <mfn>."
 
 
 # ---------------------------------------------------------------------------------------------
@@ -430,7 +433,9 @@ class _Domain:
     """The guest's p2m occupancy and identity-map list while devices are assigned (private,
     mutated only inside this module's functions)."""
 
-    def __init__(self, populated, translated: bool, version: XenVersion, mappings=()):
+    def __init__(self, populated, translated: bool, version: XenVersion, mappings=(),
+                 domid: int = DOMID):
+        self.domid = domid
         self.ram = normalise(populated)
         self.mappings = tuple(sorted(mappings))    # (start, end, label): other p2m entries
         self.identity: list[tuple[int, int]] = []   # sorted, disjoint: installed 1:1 runs
@@ -465,13 +470,13 @@ class _Domain:
             elif relaxed:
                 runs.append(PageRun(s, e, RUN_KEPT, what))
                 more = (e - s) // PAGE_SIZE - 1
-                log.append(busy_message(s >> PAGE_SHIFT) + (
+                log.append(busy_message(s >> PAGE_SHIFT, self.domid) + (
                     f" [repeated for each of the next {more} page(s), up to gfn "
                     f"{(e >> PAGE_SHIFT) - 1:x}; guest-level messages are rate-limited]"
                     if more else ""))
             else:
                 runs.append(PageRun(s, s + PAGE_SIZE, RUN_BUSY, what))
-                log.append(busy_message(s >> PAGE_SHIFT))
+                log.append(busy_message(s >> PAGE_SHIFT, self.domid))
                 if s + PAGE_SIZE < end:
                     runs.append(PageRun(s + PAGE_SIZE, end, RUN_NOT_REACHED))
                 return tuple(runs), -EBUSY, log
@@ -516,7 +521,7 @@ class _Domain:
         log: list[str] = []
         for rmrr in rmrrs:
             if rmrr.shared:
-                log.append(shared_rmrr_message(sbdf, rmrr, relaxed, self.version))
+                log.append(shared_rmrr_message(sbdf, rmrr, relaxed, self.version, self.domid))
                 if not relaxed:
                     outcomes = tuple(IdentityOutcome(r, _sharers(r, sbdf), index.is_exposed(r),
                                                      MAP_SKIPPED, (), 0) for r in rmrrs)
@@ -532,7 +537,7 @@ class _Domain:
             action, runs, rc, lines, count = self.identity_mapping(rmrr, relaxed, sbdf)
             log.extend(lines)
             if rc:
-                log.append(map_failed_message(rmrr, rc, self.version))
+                log.append(map_failed_message(rmrr, rc, self.version, self.domid))
             outcomes.append(IdentityOutcome(rmrr, _sharers(rmrr, sbdf), index.is_exposed(rmrr),
                                             action, runs, rc, count))
         return DeviceAssignment(sbdf, spec, policy, relaxed, rc, tuple(outcomes), tuple(log),
@@ -546,20 +551,22 @@ def _sharers(rmrr: Rmrr, sbdf: Sbdf) -> tuple[Sbdf, ...]:
 def assign_devices(domain: DomainConfig, host: Host, rdms=(), populated=(),
                    xen_version: XenVersion | None = None, shared_pt: bool | None = None,
                    extra: tuple[tuple[str, Sbdf, str], ...] = (),
-                   mappings: tuple[tuple[int, int, str], ...] = ()) -> AssignResult:
+                   mappings: tuple[tuple[int, int, str], ...] = (),
+                   domid: int = DOMID) -> AssignResult:
     """Assign every pci= device of the guest after libxc populated its memory.
 
     rdms: the libxl stage's RDM entries (start, size, policy); an entry whose policy is
     "invalid" is not in the guest e820. populated: (start, end) byte ranges holding guest RAM or
     special pages. extra: devices hot-plugged afterwards, as (spec, sbdf, policy); mappings:
     other p2m entries present by then, as (start, end, label), e.g. passthrough BARs the device
-    model mapped after boot.
+    model mapped after boot. domid: the id Xen's messages show (unknown before xl create: d1
+    for one guest, d1, d2 ... in start order for several).
     Assignment stops at the first failing device, as libxl's create does."""
     version = xen_version or domain.xen_version
     translated = domain.type != "pv"
     if shared_pt is None:
         shared_pt = translated and domain.hap is not False
-    dom = _Domain(populated, translated, version, mappings)
+    dom = _Domain(populated, translated, version, mappings, domid)
     index = _HostIndex(host, rdms)
     devices: list[DeviceAssignment] = []
     findings: list[Finding] = []
@@ -583,7 +590,7 @@ def assign_devices(domain: DomainConfig, host: Host, rdms=(), populated=(),
             break
         da = dom.assign(index, spec, sbdf, policy, hotplug)
         devices.append(da)
-        findings.extend(_device_findings(index, da, version))
+        findings.extend(_device_findings(index, da, version, domid))
         if not da.assigned:
             findings.append(Finding(
                 "error", "assign-failed", "libxl",
@@ -614,7 +621,7 @@ def assign_devices(domain: DomainConfig, host: Host, rdms=(), populated=(),
                   and (r.start >> PAGE_SHIFT) not in covered and translated)
     findings.extend(_class_findings(domain, index, devices))
     return AssignResult(tuple(devices), maps, tuple(findings), blocked, degraded, uses,
-                        tuple(tables), shared_pt, dom.ram, version)
+                        tuple(tables), shared_pt, dom.ram, version, domid)
 
 
 def group_uses(groups: Sequence[SharingGroup], here: set[Sbdf]) -> tuple[GroupUse, ...]:
@@ -714,8 +721,8 @@ def _rng(r: Rmrr) -> str:
     return f"[{hexa(r.base)}, {hexa(r.end)}]"
 
 
-def _device_findings(index: _HostIndex, da: DeviceAssignment, version: XenVersion
-                     ) -> list[Finding]:
+def _device_findings(index: _HostIndex, da: DeviceAssignment, version: XenVersion,
+                     domid: int = DOMID) -> list[Finding]:
     from xlrmrr import devices as dc
     cls = dc.classify(index.functions.get(da.sbdf))
     out = []
@@ -724,7 +731,7 @@ def _device_findings(index: _HostIndex, da: DeviceAssignment, version: XenVersio
         if da.rc == -EPERM and o.shared:
             out.append(Finding(
                 "error", "shared-rmrr", "xen",
-                f"{da.sbdf}: {shared_rmrr_message(da.sbdf, r, False, version)} The RMRR {_rng(r)} "
+                f"{da.sbdf}: {shared_rmrr_message(da.sbdf, r, False, version, domid)} The RMRR {_rng(r)} "
                 f"is also in the scope of {_names(o.sharers, r)}. Under the strict policy Xen "
                 f"refuses (-EPERM): a device sharing the range could DMA into memory this guest "
                 f"sees. Assign the whole group to this guest with rdm_policy=relaxed on each "
@@ -732,13 +739,13 @@ def _device_findings(index: _HostIndex, da: DeviceAssignment, version: XenVersio
         elif o.shared and da.relaxed and da.rc != -EPERM:
             out.append(Finding(
                 "info", "shared-rmrr-risky", "xen",
-                f"{da.sbdf}: {shared_rmrr_message(da.sbdf, r, True, version)} (the RMRR {_rng(r)} "
+                f"{da.sbdf}: {shared_rmrr_message(da.sbdf, r, True, version, domid)} (the RMRR {_rng(r)} "
                 f"is also in the scope of {_names(o.sharers, r)}; see the group verdict)",
                 (r.base, r.end)))
         if o.action == MAP_OVERLAP:
             out.append(Finding(
                 "error", "identity-overlap", "xen",
-                f"{da.sbdf}: {map_failed_message(r, o.rc, version)}: the RMRR {_rng(r)} overlaps "
+                f"{da.sbdf}: {map_failed_message(r, o.rc, version, domid)}: the RMRR {_rng(r)} overlaps "
                 f"a different range already identity-mapped into this guest; "
                 f"iommu_identity_mapping refuses with -EADDRINUSE whatever the policy",
                 (r.base, r.end)))
@@ -748,8 +755,8 @@ def _device_findings(index: _HostIndex, da: DeviceAssignment, version: XenVersio
             b = busy[0]
             out.append(Finding(
                 "error", "identity-busy", "xen",
-                f"{da.sbdf}: {busy_message(b.start >> PAGE_SHIFT)} then "
-                f"{map_failed_message(r, o.rc, version)}: the RMRR {_rng(r)} lies in "
+                f"{da.sbdf}: {busy_message(b.start >> PAGE_SHIFT, domid)} then "
+                f"{map_failed_message(r, o.rc, version, domid)}: the RMRR {_rng(r)} lies in "
                 f"{b.occupant} at {hexa(b.start)}; with the strict policy Xen refuses the 1:1 "
                 f"mapping (-EBUSY). This {cls.name}'s range is for {cls.purpose}",
                 (r.base, r.end)))
@@ -840,13 +847,13 @@ def populated_from_layout(layout) -> tuple[tuple[int, int], ...]:
     return normalise(ranges)
 
 
-def assign_for_plan(plan, extra=()) -> AssignResult | None:
+def assign_for_plan(plan, extra=(), domid: int = DOMID) -> AssignResult | None:
     """The plan's assignment (recomputed when hot-plugged devices are added), or None when the
     create fails before devices are assigned (libxl or libxc refuses the domain)."""
     layout = plan.libxl
     if layout is None or layout.failed:
         return None
-    if plan.hypervisor is not None and not extra:
+    if plan.hypervisor is not None and not extra and domid == plan.hypervisor.domid:
         return plan.hypervisor
     libxc = plan.libxc
     if libxc is not None and getattr(libxc, "failed", False):
@@ -854,7 +861,7 @@ def assign_for_plan(plan, extra=()) -> AssignResult | None:
     populated = libxc.populated if libxc is not None else populated_from_layout(layout)
     return assign_devices(plan.domain, plan.host, layout.rdms, populated, plan.xen_version,
                           shared_pt=None if layout.guest_type == "pv" else layout.hap, extra=extra,
-                          mappings=running_mappings(plan) if extra else ())
+                          mappings=running_mappings(plan) if extra else (), domid=domid)
 
 
 def running_mappings(plan) -> tuple[tuple[int, int, str], ...]:

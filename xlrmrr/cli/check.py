@@ -11,7 +11,8 @@ Plan every guest config as `xlrmrr create --dry-run` does, then check the host a
 device in two configs (the second guest to start fails), an RMRR sharing group whose devices go
 to different guests (each gets a 1:1 mapping of the same host memory: a data path between
 guests that Xen refuses under strict and only warns about under relaxed), an RMRR range mapped
-into two guests, and a summary table of guests by devices.
+into two guests, and a summary table of guests by devices. Xen's messages name the guests d1,
+d2 ... in the order given (the ids they get when started in that order after boot).
 
 Exit status 1 when any guest would fail or any group is split across guests (even where each
 device is relaxed), 3 when all start but some RMRR is not honoured, 0 otherwise. A whole group
@@ -41,14 +42,15 @@ def run(args) -> int:
     version = xen_version(args)
     host = host_from_args(args, version)
     guests = []
-    for path in args.configs:
+    for domid, path in enumerate(args.configs, 1):
         data = read_input(path, "xl config")
         domain, xl_findings, _parse = load_domain(data, path, version)
         p = plan(domain, host, version, Options(hap_available=not args.no_hap, remediate=False))
         verdict = p.verdict
         if any(f.severity == "error" and f.component == "xl" for f in xl_findings):
             verdict = "blocked"
-        assign = assign_for_plan(p) if verdict != "blocked" or p.hypervisor else None
+        # d1, d2 ... in the order given: the ids the guests get when started in that order
+        assign = assign_for_plan(p, domid=domid) if verdict != "blocked" or p.hypervisor else None
         guests.append(GuestCheck(path, domain.name or "", verdict,
                                  guest_functions(domain, host), assign,
                                  tuple(xl_findings) + tuple(p.findings)))

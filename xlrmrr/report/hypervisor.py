@@ -54,8 +54,8 @@ def text_lines(result, title: str = "Device assignment (Xen hypervisor)",
                detail: bool = True) -> list[str]:
     """The hypervisor section of a report; detail adds the identity-map list, the page-table
     states and the groups."""
-    out = [f"{title}, Xen {result.xen_version}; the domain shows as d1 (its real id is chosen "
-           f"by xl create)"]
+    out = [f"{title}, Xen {result.xen_version}; the domain shows as d{result.domid} (its real id "
+           f"is chosen by xl create)"]
     if not result.devices:
         out.append("  no device with a PCI address to assign")
     for d in result.devices:
