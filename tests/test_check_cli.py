@@ -100,3 +100,9 @@ def test_subprocess_end_to_end():
                        capture_output=True, text=True, cwd=REPO)
     assert r.returncode == 0, r.stderr
     assert r.stdout.startswith("xlrmrr check: 2 guest(s) on one host, Xen 4.22")
+
+
+def test_host_fixture_is_built_from_its_source():
+    from xlrmrr.acpi.dmar import build, from_json
+    src = json.loads((F / "host.dmar.json").read_text())
+    assert (F / "host.dmar").read_bytes() == build(from_json(src))
