@@ -23,7 +23,6 @@ def firmware_findings(dmar: Dmar, devices=(), topology_known: bool = False,
     from xlrmrr.host.resolve import is_bridge, resolve_scope
 
     out: list[Finding] = []
-    raw_sum = None
     if not dmar.checksum_valid and dmar.checksum is not None:
         from xlrmrr.acpi.dmar import build
         raw_sum = sum(build(dmar)) & 0xFF

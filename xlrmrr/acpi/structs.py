@@ -23,41 +23,10 @@ from construct import (
     this,
 )
 
-ACPI_HEADER_SIZE = 36
-DMAR_HEADER_SIZE = 48
-SUBTABLE_HEADER_SIZE = 4
-SCOPE_HEADER_SIZE = 6
+from xlrmrr.acpi.dmar import SCOPE_HEADER_SIZE
 
-# ACPI_DMAR_TYPE_*: type -> (short name, fixed size before scopes or name; has scopes)
+# ACPI_DMAR_TYPE_*
 TYPE_DRHD, TYPE_RMRR, TYPE_ATSR, TYPE_RHSA, TYPE_ANDD, TYPE_SATC, TYPE_SIDP = range(7)
-STRUCTURE_TYPES = {
-    TYPE_DRHD: ("DRHD", 16, True),
-    TYPE_RMRR: ("RMRR", 24, True),
-    TYPE_ATSR: ("ATSR", 8, True),
-    TYPE_RHSA: ("RHSA", 20, False),
-    TYPE_ANDD: ("ANDD", 8, False),
-    TYPE_SATC: ("SATC", 8, True),
-    TYPE_SIDP: ("SIDP", 8, True),
-}
-
-# ACPI_DMAR_SCOPE_TYPE_*
-SCOPE_NOT_USED, SCOPE_ENDPOINT, SCOPE_BRIDGE, SCOPE_IOAPIC, SCOPE_HPET, SCOPE_NAMESPACE = range(6)
-SCOPE_TYPE_NAMES = {
-    SCOPE_NOT_USED: "reserved",
-    SCOPE_ENDPOINT: "PCI endpoint",
-    SCOPE_BRIDGE: "PCI sub-hierarchy",
-    SCOPE_IOAPIC: "IOAPIC",
-    SCOPE_HPET: "HPET",
-    SCOPE_NAMESPACE: "ACPI namespace device",
-}
-
-# DMAR Flags (ACPI_TABLE_DMAR.Flags)
-DMAR_INTR_REMAP = 0x1
-DMAR_X2APIC_OPT_OUT = 0x2
-DMAR_PLATFORM_OPT_IN = 0x4
-DRHD_INCLUDE_PCI_ALL = 0x1
-ATSR_ALL_PORTS = 0x1
-SATC_ATC_REQUIRED = 0x1
 
 
 def _scopes_length(ctx) -> int:
@@ -176,16 +145,6 @@ DmarUnknown = Struct(
 # Aliases under the names the VT-d specification and Xen use.
 Drhd, Rmrr, Atsr, Rhsa, Andd, Satc, Sidp = (
     DmarHardwareUnit, DmarReservedMemory, DmarAtsr, DmarRhsa, DmarAndd, DmarSatc, DmarSidp)
-
-STRUCTS = {
-    TYPE_DRHD: DmarHardwareUnit,
-    TYPE_RMRR: DmarReservedMemory,
-    TYPE_ATSR: DmarAtsr,
-    TYPE_RHSA: DmarRhsa,
-    TYPE_ANDD: DmarAndd,
-    TYPE_SATC: DmarSatc,
-    TYPE_SIDP: DmarSidp,
-}
 
 __all__ = ["AcpiTableHeader", "DmarTable", "DmarHeader", "DeviceScope", "DmarHardwareUnit",
            "DmarReservedMemory", "DmarAtsr", "DmarRhsa", "DmarAndd", "DmarSatc", "DmarSidp",
