@@ -106,3 +106,55 @@ def test_host_fixture_is_built_from_its_source():
     from xlrmrr.acpi.dmar import build, from_json
     src = json.loads((F / "host.dmar.json").read_text())
     assert (F / "host.dmar").read_bytes() == build(from_json(src))
+
+
+def _shared_corpus_tables(corpus, limit=12):
+    from xlrmrr.common import XenVersion
+    from xlrmrr.host.load import load_host
+    out = []
+    for path in sorted((corpus / "dmar").glob("*.bin")):
+        try:
+            host = load_host(dmar=path.read_bytes(), xen_version=XenVersion(4, 22),
+                             dmar_name=str(path))
+        except Exception:
+            continue
+        groups = [r for r in host.rmrrs if r.shared and len(set(r.devices)) >= 2]
+        if groups:
+            out.append((path, host, groups[0]))
+        if len(out) == limit:
+            break
+    return out
+
+
+def test_real_tables_with_shared_rmrrs(corpus, tmp_path, capsys):
+    # For real DMAR tables whose RMRR is shared by two or more devices: a 1 GiB guest
+    # (lowmem_end = 1024 - 8 MiB videoram = 0x3f800000) taking the whole group relaxed has every
+    # RMRR in its MMIO hole unless one lies below 0x3f800000 or on the special pages
+    # 0xfeff0000-0xff000000 -> exit 0 (else 3); the same devices split over one guest each ->
+    # exit 1; the whole group strict -> -EPERM -> exit 1.
+    tables = _shared_corpus_tables(corpus)
+    assert len(tables) >= 10
+    for path, host, shared in tables:
+        members = sorted(set(shared.devices))
+        rmrrs = [r for r in host.rmrrs if any(d in r.devices for d in members)]
+        honoured = all(r.base >= 0x3F800000 and not (r.base < 0xFF000000 and r.end >= 0xFEFF0000)
+                       for r in rmrrs)
+
+        def cfg(name, devs, policy, memory=1024):
+            f = tmp_path / f"{name}.cfg"
+            pci = ", ".join(f"'{d},rdm_policy={policy}'" for d in devs)
+            f.write_text(f'name = "{name}"\ntype = "hvm"\nmemory = {memory}\npci = [ {pci} ]\n')
+            return str(f)
+
+        args = ["--dmar", str(path), "--xen-version", "4.22"]
+        whole = main(["check", cfg("whole", members, "relaxed"), *args])
+        assert whole == (0 if honoured else 3), path
+        split = main(["check", *(cfg(f"g{i}", [d], "relaxed") for i, d in enumerate(members)),
+                      *args])
+        assert split == 1, path
+        assert main(["check", cfg("strict", members, "strict"), *args]) == 1, path
+        # 4 GiB guest: an RMRR above rdm_mem_boundary (2 GiB) moves lowmem_end below it and is
+        # honoured; one at or below it stays under guest RAM (relaxed: dropped) -> exit 3.
+        above = all(0x80000000 < r.base < 0xF0000000 for r in rmrrs)
+        assert main(["check", cfg("big", members, "relaxed", 4096), *args]) == (0 if above else 3), path
+    capsys.readouterr()
