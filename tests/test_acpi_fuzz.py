@@ -86,3 +86,36 @@ def test_length_fields_and_garbage(raw, length, tail):
 @given(st.binary(min_size=0, max_size=200))
 def test_random_bytes_after_header(body):
     check(b"DMAR" + (48 + len(body)).to_bytes(4, "little") + bytes(40) + body)
+
+
+TEXT = st.text(alphabet=st.sampled_from(list("0123456789abcdefABCDEF:.-=,; @xXDMARS\n ")),
+               max_size=120)
+
+
+@SETTINGS
+@given(TEXT)
+def test_text_readers_reject_cleanly(text):
+    from xlrmrr.acpi.readers import dmar_from_acpidump, parse_rmrr_option, rmrrs_from_log
+
+    for reader in (dmar_from_acpidump, parse_rmrr_option):
+        try:
+            reader(text, "t")
+        except InputError as e:
+            assert str(e).startswith("t")
+    rmrrs_from_log(text, "t")
+
+
+@SETTINGS
+@given(st.sampled_from(TABLES) if TABLES else st.just(b""), st.integers(1, 64))
+def test_acpidump_text_truncated(raw, cut):
+    from xlrmrr.acpi.readers import dmar_from_acpidump
+
+    lines = ["DMAR @ 0x0000000000000000"]
+    for off in range(0, len(raw), 16):
+        chunk = raw[off:off + 16]
+        lines.append(f"    {off:04X}: " + " ".join(f"{b:02X}" for b in chunk))
+    text = "\n".join(lines[:cut]) + "\n"
+    try:
+        assert dmar_from_acpidump(text, "t") == raw
+    except InputError as e:
+        assert str(e).startswith("t:")
