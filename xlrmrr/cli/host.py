@@ -99,7 +99,7 @@ def render_text(host, version) -> str:
 
     j = host_json(host, version)
     lines = [f"host: {host.source or '?'}; modelling Xen {version}"
-             + (f" (snapshot taken on Xen {host.xen_version})" if host.xen_version else ""),
+             + (f" (host data recorded on Xen {host.xen_version})" if host.xen_version else ""),
              "VT-d: " + ("enabled" if host.vtd_enabled else
                          "DISABLED - Xen rejects this DMAR; no device can be passed through")]
     if not host.topology_known:
