@@ -133,3 +133,33 @@ def test_sixteen_entry_scratch_buffer_overflow():
     assert h.failed and any(f.code == "e820-overflow" for f in h.findings)
     _lx, h = run(host=Host(rmrrs=rmrrs[:10]), rdm=RdmReserve("host", "relaxed"))
     assert not any(f.code == "e820-overflow" for f in h.findings)
+
+
+def test_before_4_10_only_the_first_rdm_is_avoided():
+    # A [0xf0000000, 0xf0100000), B [0xf2000000, 0xf2100000). 4.10+: cirrus' 32 MiB BAR skips A
+    # to 0xf2000000, overlaps B, skips to 0xf4000000. 4.9: find_next_rmrr(pci_mem_start) keeps
+    # returning A, so the BAR stays at 0xf2000000, on top of B.
+    # (strategy=host,policy=strict: before 4.14 a device's INVALID policy would keep its RMRRs out
+    # of the map, and only its first RMRR would be queried)
+    host = Host(rmrrs=(Rmrr(0xF0000000, 0xF00FFFFF, 0, (IGD,), 1),
+                       Rmrr(0xF2000000, 0xF20FFFFF, 0, (IGD,), 1)))
+    for version, where in ((NEW, 0xF4000000), (XenVersion(4, 10), 0xF4000000),
+                           (XenVersion(4, 9), 0xF2000000)):
+        _lx, h = run(host=host, version=version, rdm=RdmReserve("host", "strict"))
+        vga = [b for b in h.bars if b.device == "vga" and b.size == 0x2000000][0]
+        assert vga.base == where, version
+        assert any(f.code == "bar-over-rdm" for f in h.findings) is (where == 0xF2000000)
+
+
+def test_64bit_bars_relocate_only_while_the_rest_does_not_fit():
+    # 3 x 1 GiB 64-bit BARs (not above BAR_RELOC_THRESH, so counted): mmio_total 3 GiB + 48 MiB
+    # of emulated BARs does not fit [pci_mem_start, 0xfc000000) even at 0x80000000 (hole stops at
+    # low_mem_end 0xf0000000 for a 4 GiB guest): "Low MMIO hole not large enough"; the 64-bit BARs
+    # go high one by one while the remaining total exceeds the space left.
+    igd = PciFunction(IGD, class_code=0x038000, vendor=0x10DE,
+                      bars=tuple(Bar(i * 2, 1 << 30, is_64bit=True, prefetchable=True) for i in range(3)))
+    _lx, h = run(host=Host(rmrrs=(), devices=(igd,)), pci=(PciDevice("00:02.0", IGD),))
+    assert any(f.code == "bars-to-64bit" for f in h.findings)
+    gb = [b for b in h.bars if b.size == 1 << 30]
+    assert all(b.high for b in gb)
+    assert [b.base for b in gb] == [0x140000000, 0x180000000, 0x1C0000000]

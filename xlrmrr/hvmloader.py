@@ -49,6 +49,7 @@ ACPI_END_DEFAULT = ACPI_MEMORY_DYNAMIC_START + 9 * 0x1000   # assumption: 9 page
 E820_SCRATCH_ENTRIES = 16            # SeaBIOS/OVMF pass a 16-entry buffer, not bound-checked
 
 V4_7 = XenVersion(4, 7)
+V4_10 = XenVersion(4, 10)
 V4_15 = XenVersion(4, 15)
 
 # BARs QEMU's emulated devices bring (qemu-xen), largest memory BARs only; I/O BARs are ignored.
@@ -107,6 +108,11 @@ def dump_e820_table(e820) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _huge64(b: Bar) -> bool:
+    """64-bit BARs above BAR_RELOC_THRESH always go above 4 GiB and are not counted in mmio_total."""
+    return b.is_64bit and b.size > BAR_RELOC_THRESH
+
+
 def _overlapping(rdms_by_start, starts, lo: int, hi: int):
     """RDMs (sorted by start, non-overlapping as Xen registers them) that overlap [lo, hi)."""
     i = bisect.bisect_left(starts, lo)
@@ -133,9 +139,11 @@ def exchange_sort(entries) -> tuple[E820Entry, ...]:
 
 def _guest_devices(domain, host: Host):
     """(name, bars, assumed, is_igd) for every device hvmloader's pci_setup sizes."""
-    devs = [("xen-platform", XEN_PLATFORM_BARS, True, False)]
+    devs = []
     vram = (domain.video_memkb or 0) * 1024
-    if domain.vga == "cirrus":
+    if domain.gfx_passthru:
+        pass        # assumption: with gfx_passthru QEMU emulates no VGA; the IGD is the VGA
+    elif domain.vga == "cirrus":
         devs.append(("vga", (Bar(0, 32 * MB, prefetchable=True), Bar(1, 0x1000)), True, False))
     elif domain.vga == "stdvga":
         size = 16 * MB
@@ -144,6 +152,7 @@ def _guest_devices(domain, host: Host):
         devs.append(("vga", (Bar(0, size, prefetchable=True), Bar(2, 0x1000)), True, False))
     elif domain.vga == "qxl":
         devs.append(("vga", (Bar(0, 64 * MB), Bar(1, 64 * MB), Bar(2, 0x2000)), True, False))
+    devs.append(("xen-platform", XEN_PLATFORM_BARS, True, False))
     for dev in domain.pci:
         sbdf = dev.sbdf
         pf = host.device(sbdf) if sbdf is not None else None
@@ -181,19 +190,13 @@ def build(layout, domain, host: Host, version: XenVersion, bios_base: int | None
             failed = True
             break
 
-    # pci_setup: size the BARs, choose pci_mem_start.
+    # pci_setup: size the BARs (largest first; equal sizes keep devfn order), choose pci_mem_start.
     devs = _guest_devices(domain, host)
-    low_bars, high_bars = [], []
-    mmio_total = 0
-    for name, bars, assumed, _igd in devs:
-        for b in bars:
-            item = (name, b, assumed)
-            if b.is_64bit and b.size > BAR_RELOC_THRESH:
-                high_bars.append(item)
-            else:
-                low_bars.append(item)
-                mmio_total += b.size
-    if any(a for n, _b, a in low_bars + high_bars if n not in ("xen-platform", "vga")):
+    bars = sorted(((name, b, assumed) for name, bl, assumed, _igd in devs for b in bl),
+                  key=lambda x: -x[1].size)
+    mmio_total = sum(b.size for _n, b, _a in bars if not _huge64(b))
+    bar64_relocate = any(_huge64(b) for _n, b, _a in bars)
+    if any(a for n, _b, a in bars if n not in ("xen-platform", "vga")):
         findings.append(_f("info", "bar-size-assumed",
                            f"BAR sizes of passthrough devices without host PCI data are assumed "
                            f"({size_str(DEFAULT_PASSTHROUGH_BARS[0].size)} each); "
@@ -205,12 +208,10 @@ def build(layout, domain, host: Host, version: XenVersion, bios_base: int | None
                            f"pci_mem_start={hexa(pci_mem_start)} (was {hexa(PCI_MEM_START)}) for "
                            f"mmio_hole_size={hexa(layout.mmio_hole_xenstore)}"))
     else:
+        # allow-memory-relocate is "0" (libxl): the hole grows only down to low_mem_end.
         while (mmio_total > PCI_MEM_END - pci_mem_start and (pci_mem_start << 1) & 0xFFFFFFFF
                and ((pci_mem_start << 1) & 0xFFFFFFFF) >= low_mem_end):
             pci_mem_start = (pci_mem_start << 1) & 0xFFFFFFFF
-        if mmio_total > PCI_MEM_END - pci_mem_start:
-            findings.append(_f("warning", "no-relocate",
-                               "Relocating guest memory for lowmem MMIO space disabled"))
         if pci_mem_start > low_mem_end and any(
                 e.addr < PCI_MEM_END and pci_mem_start < e.end for e in reserved):
             findings.append(_f(
@@ -218,46 +219,57 @@ def build(layout, domain, host: Host, version: XenVersion, bios_base: int | None
                 f"an RDM lies in the MMIO hole [{hexa(pci_mem_start)}, {hexa(PCI_MEM_END)}): pci_setup "
                 f"lowers pci_mem_start to low_mem_end {hexa(low_mem_end)} and places BARs around it"))
             pci_mem_start = low_mem_end
+    if mmio_total > PCI_MEM_END - pci_mem_start:
+        findings.append(_f("warning", "bars-to-64bit",
+                           "Low MMIO hole not large enough for all devices, relocating some BARs to "
+                           "64-bit"))
+        bar64_relocate = True
 
     placements: list[BarPlacement] = []
-    low_bars.sort(key=lambda x: -x[1].size)
     base_cursor = pci_mem_start
     high_cursor = max(high_mem_end, FOUR_GB)
-    relocate_some = mmio_total > PCI_MEM_END - pci_mem_start
-    if relocate_some:
-        findings.append(_f("warning", "bars-to-64bit",
-                           "Low MMIO hole not large enough for all devices, relocating some BARs to 64-bit"))
     below_4g = sorted((e for e in reserved if e.end <= FOUR_GB), key=lambda e: e.end)
     ends = [e.end for e in below_4g]
-    for name, b, assumed in low_bars:
-        if relocate_some and b.is_64bit:
-            high_bars.append((name, b, assumed))
+    rdm_index = sorted(layout.rdms, key=lambda r: r.start)
+    rdm_starts = [r.start for r in rdm_index]
+    fixed_next_rmrr = version >= V4_10
+    for name, b, assumed in bars:
+        using_64bar = b.is_64bit and bar64_relocate and (
+            mmio_total > PCI_MEM_END - base_cursor or b.size > BAR_RELOC_THRESH)
+        if not _huge64(b):
+            mmio_total -= b.size
+        if using_64bar:
+            base = (high_cursor + b.size - 1) & ~(b.size - 1)
+            placements.append(BarPlacement(name, b.index, b.size, base, True, assumed))
+            high_cursor = base + b.size
+            for r in _overlapping(rdm_index, rdm_starts, base, base + b.size):
+                findings.append(_f("warning", "bar64-over-rdm",
+                                   f"64-bit BAR {name} bar {b.index} at {hexa(base)} overlaps the RDM at "
+                                   f"{hexa(r.start)}: hvmloader does not avoid RDMs above 4 GiB",
+                                   base, r.start))
             continue
         base = (base_cursor + b.size - 1) & ~(b.size - 1)
-        # find_next_rmrr: the reserved entry with the lowest end above base (end <= 4G)
-        i = bisect.bisect_right(ends, base)
-        while i < len(below_4g) and below_4g[i].addr < base + b.size:
+        # find_next_rmrr: the reserved entry with the lowest end above base (end <= 4G). Before
+        # 4.10 (ecc607b185) the search started from pci_mem_start, so only the first one counted.
+        i = bisect.bisect_right(ends, base if fixed_next_rmrr else pci_mem_start)
+        while i < len(below_4g) and below_4g[i].addr < base + b.size and below_4g[i].end > base:
             base = (below_4g[i].end + b.size - 1) & ~(b.size - 1)
-            i = bisect.bisect_right(ends, base)
+            i = bisect.bisect_right(ends, base if fixed_next_rmrr else pci_mem_start)
         if base + b.size > PCI_MEM_END:
             placements.append(BarPlacement(name, b.index, b.size, None, False, assumed))
-            findings.append(_f("error" if name not in ("xen-platform", "vga") else "warning",
-                               "bar-no-space", f"pci dev {name} bar {b.index:02x} size {b.size:x}: "
+            findings.append(_f("warning", "bar-no-space", f"pci dev {name} bar {b.index:02x} size {b.size:x}: "
                                f"no space for resource!"))
             continue
         placements.append(BarPlacement(name, b.index, b.size, base, False, assumed))
         base_cursor = base + b.size
-    rdm_index = sorted(layout.rdms, key=lambda r: r.start)
-    rdm_starts = [r.start for r in rdm_index]
-    for name, b, assumed in sorted(high_bars, key=lambda x: -x[1].size):
-        base = (high_cursor + b.size - 1) & ~(b.size - 1)
-        placements.append(BarPlacement(name, b.index, b.size, base, True, assumed))
-        high_cursor = base + b.size
-        for r in _overlapping(rdm_index, rdm_starts, base, base + b.size):
-            findings.append(_f("warning", "bar64-over-rdm",
-                               f"64-bit BAR {name} bar {b.index} at {hexa(base)} overlaps the RDM at "
-                               f"{hexa(r.start)}: hvmloader does not avoid RDMs above 4 GiB",
-                               base, r.start))
+        if not fixed_next_rmrr:
+            for e in below_4g:
+                if e.addr < base_cursor and base < e.end:
+                    findings.append(_f(
+                        "warning", "bar-over-rdm",
+                        f"pci dev {name} bar {b.index:02x} at {hexa(base)} overlaps the RDM at {hexa(e.addr)}: "
+                        f"Xen {version} hvmloader avoids only the first RDM above pci_mem_start (fixed in "
+                        f"4.10, ecc607b185)", base, e.addr))
 
     # adjust_memory_map
     adjusted = []
