@@ -257,8 +257,8 @@ def build(layout, domain, host: Host, version: XenVersion, bios_base: int | None
             i = bisect.bisect_right(ends, base if fixed_next_rmrr else pci_mem_start)
         if base + b.size > PCI_MEM_END:
             placements.append(BarPlacement(name, b.index, b.size, None, False, assumed))
-            findings.append(_f("warning", "bar-no-space", f"pci dev {name} bar {b.index:02x} size {b.size:x}: "
-                               f"no space for resource!"))
+            findings.append(_f("warning", "bar-no-space",
+                               f"pci dev {name} bar {b.index:02x} size {b.size:x}: no space for resource!"))
             continue
         placements.append(BarPlacement(name, b.index, b.size, base, False, assumed))
         base_cursor = base + b.size
@@ -267,8 +267,8 @@ def build(layout, domain, host: Host, version: XenVersion, bios_base: int | None
                 if e.addr < base_cursor and base < e.end:
                     findings.append(_f(
                         "warning", "bar-over-rdm",
-                        f"pci dev {name} bar {b.index:02x} at {hexa(base)} overlaps the RDM at {hexa(e.addr)}: "
-                        f"Xen {version} hvmloader avoids only the first RDM above pci_mem_start (fixed in "
+                        f"pci dev {name} bar {b.index:02x} at {hexa(base)} overlaps the RDM at "
+                        f"{hexa(e.addr)}: Xen {version} hvmloader avoids only the first RDM above pci_mem_start (fixed in "
                         f"4.10, ecc607b185)", base, e.addr))
 
     # adjust_memory_map
