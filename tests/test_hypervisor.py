@@ -213,3 +213,13 @@ def test_ioapic_scope_entry_makes_rmrr_shared_but_group_whole():
     r = assign_devices(guest(dev(USB1, "relaxed")), h, (), ram)
     assert [(u.kind, u.group.fixed) for u in r.groups] == [("whole", (ioapic,))]
     assert not r.degraded
+
+
+def test_device_below_a_bridge_scope_gets_no_identity_map():
+    # The RMRR's scope names bridge 00:1c.0 (sub-hierarchy); Xen stores only 00:1c.0, so the
+    # NIC 03:00.0 behind it matches no RMRR: assigned without any mapping, with a warning.
+    bridge, nic = Sbdf(0, 0, 0x1C, 0), Sbdf(0, 3, 0, 0)
+    h = Host(rmrrs=(Rmrr(0xBA8D8000, 0xBA8F7FFF, 0, (bridge,), 1, below_bridges=(nic,)),))
+    r = assign_devices(guest(dev(nic)), h, (), RAM)
+    assert not r.blocked and r.devices[0].outcomes == ()
+    assert [f.code for f in r.findings] == ["rmrr-below-bridge"]

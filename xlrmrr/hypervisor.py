@@ -418,6 +418,10 @@ class _HostIndex:
                     if not lst or lst[-1] is not rmrr:
                         lst.append(rmrr)
         self.functions = {f.sbdf: f for f in host.devices}
+        self.below: dict[Sbdf, list[Rmrr]] = {}
+        for rmrr in host.rmrrs if host.vtd_enabled else ():
+            for dev in getattr(rmrr, "below_bridges", ()):
+                self.below.setdefault(dev, []).append(rmrr)
         self.exposed: dict[int, bool] = {}
         for r in rdms:
             self.exposed.setdefault(r.start, getattr(r, "policy", POLICY_STRICT) != POLICY_INVALID)
@@ -606,6 +610,16 @@ def assign_devices(domain: DomainConfig, host: Host, rdms=(), populated=(),
     for use in uses:
         findings.extend(_group_findings(host, use, devices))
     findings.extend(_open_issue_findings(domain, host, rdms, devices))
+    for d in devices:
+        for rmrr in index.below.get(d.sbdf, ()):
+            if rmrr not in index.rmrrs(d.sbdf):
+                findings.append(Finding(
+                    "warning", "rmrr-below-bridge", "xen",
+                    f"{d.sbdf} sits below a bridge named in the scope of RMRR {_rng(rmrr)}: Xen "
+                    f"keeps only the bridge's own BDF for reserved-memory queries and device "
+                    f"assignment, so this device gets no 1:1 mapping of the range and libxl "
+                    f"does not reserve it. If the device uses the range its DMA faults in the "
+                    f"IOMMU (DMAR faults in `xl dmesg`)", (rmrr.base, rmrr.end)))
     degraded = not blocked and (
         any(not d.honoured for d in devices)
         or any(u.kind == GROUP_PARTIAL for u in uses))
