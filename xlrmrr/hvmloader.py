@@ -268,8 +268,8 @@ def build(layout, domain, host: Host, version: XenVersion, bios_base: int | None
                     findings.append(_f(
                         "warning", "bar-over-rdm",
                         f"pci dev {name} bar {b.index:02x} at {hexa(base)} overlaps the RDM at "
-                        f"{hexa(e.addr)}: Xen {version} hvmloader avoids only the first RDM above pci_mem_start (fixed in "
-                        f"4.10, ecc607b185)", base, e.addr))
+                        f"{hexa(e.addr)}: Xen {version} hvmloader avoids only the first RDM above "
+                        f"pci_mem_start (fixed in 4.10, ecc607b185)", base, e.addr))
 
     # adjust_memory_map
     adjusted = []
