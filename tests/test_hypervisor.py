@@ -221,5 +221,5 @@ def test_device_below_a_bridge_scope_gets_no_identity_map():
     bridge, nic = Sbdf(0, 0, 0x1C, 0), Sbdf(0, 3, 0, 0)
     h = Host(rmrrs=(Rmrr(0xBA8D8000, 0xBA8F7FFF, 0, (bridge,), 1, below_bridges=(nic,)),))
     r = assign_devices(guest(dev(nic)), h, (), RAM)
-    assert not r.blocked and r.devices[0].outcomes == ()
+    assert not r.blocked and r.devices[0].outcomes == () and r.degraded
     assert [f.code for f in r.findings] == ["rmrr-below-bridge"]

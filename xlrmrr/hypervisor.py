@@ -622,7 +622,8 @@ def assign_devices(domain: DomainConfig, host: Host, rdms=(), populated=(),
                     f"IOMMU (DMAR faults in `xl dmesg`)", (rmrr.base, rmrr.end)))
     degraded = not blocked and (
         any(not d.honoured for d in devices)
-        or any(u.kind == GROUP_PARTIAL for u in uses))
+        or any(u.kind == GROUP_PARTIAL for u in uses)
+        or any(f.code == "rmrr-below-bridge" for f in findings))
     tables = []
     covered: set[int] = set()
     for d in devices:
