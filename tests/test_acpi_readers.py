@@ -73,6 +73,16 @@ def test_xen_log():
     assert r[1].source == "xl-dmesg.txt:12"
 
 
+def test_newer_xen_log_format():
+    log = ("(XEN) [VT-D]found ACPI_DMAR_RMRR:\n"
+           "(XEN) [VT-D] endpoint: 0000:00:14.0\n"
+           "(XEN) [VT-D]dmar.c:608:  RMRR: [ab80a000,ab81dfff]\n"
+           "(XEN) [VT-D]Overlapping RMRRs [ab80a000,ab81dfff] and [ab81d000,ab82ffff]\n")
+    r = rmrrs_from_log(log, "x")
+    assert [(x.base, x.end, x.devices) for x in r] == [(0xAB80A000, 0xAB81DFFF,
+                                                        (Sbdf(0, 0, 0x14, 0),))]
+
+
 def test_linux_log():
     r = rmrrs_from_log(LINUX_LOG, "dmesg")
     assert [(x.base, x.end, x.devices) for x in r] == [(0xAB80A000, 0xAB81DFFF, ()),

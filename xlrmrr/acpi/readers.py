@@ -70,13 +70,15 @@ _XEN_SCOPE = re.compile(r"\b(endpoint|bridge|IOAPIC|MSI HPET):\s*([0-9a-fA-F]{4}
                         r"[0-9a-fA-F]{2}\.[0-7])")
 _XEN_REGION = re.compile(r"RMRR region: base_addr\s+(?:0x)?([0-9a-fA-F]+)\s+end_address\s+"
                          r"(?:0x)?([0-9a-fA-F]+)")
+_XEN_REGISTERED = re.compile(r"\bRMRR: \[(?:0x)?([0-9a-fA-F]+),\s*(?:0x)?([0-9a-fA-F]+)\]")
 _LINUX_RMRR = re.compile(r"RMRR base:\s*0x([0-9a-fA-F]+)\s+end:\s*0x([0-9a-fA-F]+)")
 
 
 def rmrrs_from_log(text: str, name: str = "log") -> tuple[LogRmrr, ...]:
     """RMRRs from a Xen boot log (`xl dmesg` with iommu=verbose: "RMRR region: base_addr ...
-    end_address ...", devices from the endpoint/bridge lines before it) or a Linux boot log
-    ("DMAR: RMRR base: 0x... end: 0x..."), in table order."""
+    end_address ..." up to 4.11, " RMRR: [base,end]" from register_one_rmrr later; devices from
+    the endpoint/bridge lines before it) or a Linux boot log ("DMAR: RMRR base: 0x... end:
+    0x..."), in table order."""
     out: list[LogRmrr] = []
     pending: list[Sbdf] | None = None
     for lineno, line in enumerate(text.splitlines(), 1):
@@ -88,7 +90,8 @@ def rmrrs_from_log(text: str, name: str = "log") -> tuple[LogRmrr, ...]:
             if m.group(1) in ("endpoint", "bridge"):
                 pending.append(Sbdf.parse(m.group(2)))
             continue
-        m = _XEN_REGION.search(line) or _LINUX_RMRR.search(line)
+        m = (_XEN_REGION.search(line) or _XEN_REGISTERED.search(line)
+             or _LINUX_RMRR.search(line))
         if m:
             base, end = int(m.group(1), 16), int(m.group(2), 16)
             if base >= 1 << 64 or end >= 1 << 64:
