@@ -6,12 +6,20 @@
 
 from __future__ import annotations
 
+import functools
+
 
 def parse_config(data: bytes, source: str):
     """Parse an xl config file exactly as libxlu (Xen 4.17's libxlutil) does."""
+    return _parser().parse(data, source)
+
+
+@functools.lru_cache(maxsize=1)
+def _parser():
+    """One parser per process: its tables and compiled lexer are reused for every file."""
     from xlrmrr.xlcfg.parser import CfgParser
 
-    return CfgParser().parse(data, source)
+    return CfgParser()
 
 
 def load_domain(data: bytes, source: str, xen_version=None):

@@ -41,16 +41,29 @@ class CfgLexer:
             raise RuntimeError("xlrmrr/xlcfg/lextab.py was made by another ply; regenerate it")
         self.lexer = lex.lex(object=self, optimize=True, lextab=lextab, **kwargs)
 
+    def reset(self, ctx) -> None:
+        """Start over for another file (the compiled ply lexer is kept)."""
+        self.ctx = ctx
+        self.lineno = 1
+        self.text = ""
+        self.tokline = 1
+        self.pending = ""
+        if self.lexer is not None:
+            self.lexer.begin("INITIAL")
+
     def input(self, text: str) -> None:
         self.lexer.input(text)
 
     def token(self):
         tok = self.lexer.token()
         if tok is None:
-            # flex's yytext at end of buffer: a NUL, after any yymore() text still pending.
-            pending = self.pending if self.lexer.lexstate == "lexerr" else ""
-            self.text = pending + "\0"
+            self.at_eof()
         return tok
+
+    def at_eof(self) -> None:
+        """flex's yytext at end of buffer: a NUL, after any yymore() text still pending."""
+        pending = self.pending if self.lexer.lexstate == "lexerr" else ""
+        self.text = pending + "\0"
 
     # --- INITIAL state (order matters: first match must equal flex's longest match) ---
 

@@ -23,6 +23,9 @@ TOKEN_NAMES = {"$end": "$end", "IDENT": "IDENT", "STRING": "STRING", "NUMBER": "
                "NEWLINE": "NEWLINE", "OP_ADD": "+=", "=": "'='", ";": "';'", "[": "'['",
                "]": "']'", ",": "','"}
 TOKEN_ORDER = tuple(TOKEN_NAMES)
+# Productions whose action is only bison's default `$$ = $1` (or whose value is unused).
+NO_ACTION = frozenset(("p_file", "p_stmts", "p_stmt", "p_endstmt", "p_nlok", "p_atom",
+                       "p_valuelist"))
 
 
 class _Context:
@@ -97,9 +100,20 @@ class CfgParser:
             from xlrmrr.xlcfg import parsetab as tables
         self.t = tables
         self.ctx: _Context | None = None
+        self._lexer: CfgLexer | None = None
         self._lines: list[int] = []
-        self._actions = [getattr(self, name) if name else None
+        self._actions = [getattr(self, name) if name and name not in NO_ACTION else None
                          for name in tables.RULE_FUNCS]
+        # Per state: every token's action with the default reduction filled in (bison's
+        # yydefact), and the rule a state reduces without reading a lookahead (yypact default).
+        self._full = []
+        for state, explicit in enumerate(tables.ACTION):
+            d = tables.DEFAULT[state]
+            acts = {tok: -d for tok in TOKEN_ORDER} if d else {}
+            acts.update((tok, a) for tok, a in explicit.items() if tok != "error")
+            self._full.append(acts)
+        self._defaulted = [-tables.DEFAULT[s] if tables.DEFAULTED[s] else 0
+                           for s in range(len(tables.ACTION))]
 
     # --- productions (docstrings are the grammar; bodies are the semantic actions) ---
 
@@ -174,95 +188,121 @@ class CfgParser:
     # --- bison's yyparse ---
 
     def parse(self, data: bytes, source: str) -> ConfigParse:
+        """Parse one file. The lexer is built once per parser and reset for each file."""
         ctx = self.ctx = _Context(source)
-        lexer = CfgLexer(ctx)
+        if self._lexer is None:
+            self._lexer = CfgLexer(ctx)
+            self._lexer.build()
+        lexer = self._lexer
+        lexer.reset(ctx)
         ctx.lexer = lexer
-        lexer.build()
         lexer.input(data.decode("latin-1"))
         aborted = ""
         try:
             self._run(lexer)
         except Abort as e:
             aborted = str(e)
+        finally:
+            lexer.reset(None)
         return _result(ctx, aborted)
 
     def _run(self, lexer: CfgLexer) -> None:
         t = self.t
-        action, default, defaulted, goto = t.ACTION, t.DEFAULT, t.DEFAULTED, t.GOTO
+        full, defaulted, goto = self._full, self._defaulted, t.GOTO
         rule_lhs, rule_len, actions, accept = t.RULE_LHS, t.RULE_LEN, self._actions, t.ACCEPT
         ctx = self.ctx
         states = [0]
         vals: list = [None]
         lines = self._lines = [1]
-        la = None               # lookahead token (ply LexToken); "$end" at end of input
-        la_type = None
+        la = None               # lookahead token (ply LexToken); None at end of input
+        la_type = None          # its type, "$end" at end of input; None: not read yet
         errstatus = 0
-        token = lexer.token
+        token = lexer.lexer.token           # ply's token(); at_eof() when it returns None
         while True:
             state = states[-1]
-            if defaulted[state]:
-                act = -default[state]
-            else:
+            act = defaulted[state]
+            if not act:
                 if la_type is None:
                     la = token()
-                    la_type = "$end" if la is None else la.type
-                act = action[state].get(la_type)
+                    if la is None:
+                        lexer.at_eof()
+                        la_type = "$end"
+                    else:
+                        la_type = la.type
+                act = full[state].get(la_type)
                 if act is None:
-                    d = default[state]
-                    act = -d if d else None
-            if act is None:
-                # yyerrlab
-                if not errstatus:
-                    ctx.yyerror(lexer.tokline, lexer.text, self._message(state, la_type))
-                if errstatus == 3:
-                    if la_type == "$end":
+                    # yyerrlab
+                    if not errstatus:
+                        ctx.yyerror(lexer.tokline, lexer.text, self._message(state, la_type))
+                    if errstatus == 3:
+                        if la_type == "$end":
+                            return
+                        la_type = None
+                    errstatus = 3
+                    while True:
+                        shift = t.ACTION[states[-1]].get("error")
+                        if shift is not None and shift > 0:
+                            break
+                        if len(states) == 1:
+                            return
+                        states.pop()
+                        vals.pop()
+                        lines.pop()
+                    states.append(shift)
+                    vals.append(None)
+                    lines.append(lexer.tokline)
+                    if len(states) >= YYMAXDEPTH:
+                        return self._exhausted(lexer)
+                    continue
+                if act > 0:
+                    if act == accept:
                         return
+                    if errstatus:
+                        errstatus -= 1
+                    states.append(act)
+                    if la is None:
+                        vals.append(None)
+                        lines.append(lexer.tokline)
+                    else:
+                        vals.append(la.value)
+                        lines.append(la.lineno)
                     la_type = None
-                errstatus = 3
-                while True:
-                    shift = action[states[-1]].get("error")
-                    if shift is not None and shift > 0:
-                        break
-                    if len(states) == 1:
-                        return
-                    states.pop()
-                    vals.pop()
-                    lines.pop()
-                states.append(shift)
-                vals.append(None)
-                lines.append(lexer.tokline)
-            elif act > 0:
-                if act == accept:
-                    return
-                if errstatus:
-                    errstatus -= 1
-                states.append(act)
-                vals.append(None if la is None else la.value)
-                lines.append(la.lineno if la is not None else lexer.tokline)
-                la_type = None
+                    if len(states) >= YYMAXDEPTH:
+                        return self._exhausted(lexer)
+                    continue
+            rule = -act
+            n = rule_len[rule]
+            fn = actions[rule]
+            if fn is None:                       # no action: bison's default $$ = $1
+                if n:
+                    v, line = vals[-n], lines[-n]
+                    del states[-n:], vals[-n:], lines[-n:]
+                else:
+                    v, line = None, lines[-1]
             else:
-                rule = -act
-                n = rule_len[rule]
-                fn = actions[rule]
                 if n:
                     p = vals[-n - 1:]
-                    p[0] = p[1]                  # bison's default $$ = $1
+                    p[0] = p[1]
                     line = lines[-n]
                 else:
                     p = [None]
                     line = lines[-1]
-                if fn is not None:
-                    fn(p)
+                fn(p)
+                v = p[0]
                 if n:
                     del states[-n:], vals[-n:], lines[-n:]
-                states.append(goto[states[-1]][rule_lhs[rule]])
-                vals.append(p[0])
-                lines.append(line)
-            if len(states) >= YYMAXDEPTH:
-                ctx.yyerror(lexer.tokline, lexer.text, "memory exhausted")
-                if not ctx.err:
-                    raise Abort("bison's stack overflowed and the error message was suppressed")
-                return
+            states.append(goto[states[-1]][rule_lhs[rule]])
+            vals.append(v)
+            lines.append(line)
+            if not n and len(states) >= YYMAXDEPTH:
+                return self._exhausted(lexer)
+
+    def _exhausted(self, lexer: CfgLexer) -> None:
+        """YYMAXDEPTH reached: bison reports "memory exhausted" and gives up."""
+        ctx = self.ctx
+        ctx.yyerror(lexer.tokline, lexer.text, "memory exhausted")
+        if not ctx.err:
+            raise Abort("bison's stack overflowed and the error message was suppressed")
 
     def _message(self, state: int, la_type: str) -> str:
         expected = self.t.EXPECTED[state]

@@ -9,7 +9,7 @@ makes any valid `policy=` fail the whole call). C library details that decide wh
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections import namedtuple
 
 from xlrmrr.xlcfg.domain import (
     LIBXL_PCI_FUNC_ALL,
@@ -27,37 +27,18 @@ HEX = "0123456789abcdefABCDEF"
 SPACE = " \t\n\v\f\r"
 
 
-@dataclass(frozen=True)
-class PciFields:
-    """The libxl_device_pci fields a PCI_SPEC_STRING can set."""
+# Internal records (namedtuples: cheaper to define at start-up than dataclasses).
+PciFields = namedtuple("PciFields", (
+    "domain", "bus", "dev", "func", "vdevfn", "vfunc_mask", "msitranslate", "power_mgmt",
+    "permissive", "seize", "rdm_policy", "name"),
+    defaults=(0, 0, 0, 0, 0, 0, False, False, False, False, POLICY_INVALID, None))
+PciFields.__doc__ = "The libxl_device_pci fields a PCI_SPEC_STRING can set."
 
-    domain: int = 0
-    bus: int = 0
-    dev: int = 0
-    func: int = 0
-    vdevfn: int = 0
-    vfunc_mask: int = 0
-    msitranslate: bool = False
-    power_mgmt: bool = False
-    permissive: bool = False
-    seize: bool = False
-    rdm_policy: str = POLICY_INVALID
-    name: str | None = None
+SpecResult = namedtuple("SpecResult", ("rc", "pci", "report"), defaults=("",))
+SpecResult.__doc__ = """rc 0, ERROR_INVAL or ERROR_FAIL; report: what libxlu printed (no newline)."""
 
-
-@dataclass(frozen=True)
-class SpecResult:
-    rc: int                 # 0, ERROR_INVAL or ERROR_FAIL
-    pci: PciFields
-    report: str = ""        # what libxlu printed (no trailing newline, as it prints it)
-
-
-@dataclass(frozen=True)
-class RdmResult:
-    rc: int
-    strategy: str | None    # None: left untouched (xl copies stack garbage)
-    policy: str | None
-    report: str = ""
+RdmResult = namedtuple("RdmResult", ("rc", "strategy", "policy", "report"), defaults=("",))
+RdmResult.__doc__ = """strategy/policy None: left untouched (xl then copies stack garbage)."""
 
 
 def _strtoul(s: str, i: int, base: int) -> tuple[int, int]:
@@ -160,7 +141,7 @@ def parse_bdf(s: str, pci: PciFields) -> tuple[int, PciFields, int]:
             return ERROR_INVAL, pci, 0
         func, mask = r[0], 1
         i = r[1]
-    return 0, replace(pci, domain=domain, bus=bus, dev=dev, func=func, vfunc_mask=mask), i
+    return 0, pci._replace(domain=domain, bus=bus, dev=dev, func=func, vfunc_mask=mask), i
 
 
 def _parse_vslot(s: str, i: int) -> tuple[int, int] | None:
@@ -170,8 +151,9 @@ def _parse_vslot(s: str, i: int) -> tuple[int, int] | None:
     return r[0] << 3, r[1]
 
 
-def parse_spec_string(spec: str, pci: PciFields = PciFields()) -> SpecResult:
+def parse_spec_string(spec: str, pci: PciFields | None = None) -> SpecResult:
     """xlu_pci_parse_spec_string (Xen 4.15 and later), on a device pre-filled by xl."""
+    pci = PciFields() if pci is None else pci
     bdf_present = name_present = False
     rc, parsed, i = parse_bdf(spec, pci)
     if rc == 0:
@@ -180,7 +162,7 @@ def parse_spec_string(spec: str, pci: PciFields = PciFields()) -> SpecResult:
             r = _parse_vslot(spec, i + 1)
             if r is None:
                 return SpecResult(ERROR_INVAL, pci)
-            pci = replace(pci, vdevfn=r[0])
+            pci = pci._replace(vdevfn=r[0])
             i = r[1]
         if i < len(spec) and spec[i] == ",":
             i += 1
@@ -207,17 +189,17 @@ def parse_spec_string(spec: str, pci: PciFields = PciFields()) -> SpecResult:
             vs = _parse_vslot(val, 0)
             if vs is None:
                 return SpecResult(ERROR_INVAL, pci)
-            pci = replace(pci, vdevfn=vs[0])
+            pci = pci._replace(vdevfn=vs[0])
         elif key in ("permissive", "msitranslate", "seize", "power_mgmt"):
-            pci = replace(pci, **{key: _atoi_bool(val)})
+            pci = pci._replace(**{key: _atoi_bool(val)})
         elif key == "rdm_policy":
             pol = _policy_from_string(val)
             if pol is None:
                 return SpecResult(ERROR_FAIL, pci, f"Unknown RDM policy: {val}")
-            pci = replace(pci, rdm_policy=pol)
+            pci = pci._replace(rdm_policy=pol)
         elif key == "name":
             name_present = True
-            pci = replace(pci, name=val)
+            pci = pci._replace(name=val)
         else:
             return SpecResult(ERROR_INVAL, pci, f"Unknown PCI_SPEC_STRING option: {key}")
     if bdf_present == name_present:
@@ -232,8 +214,9 @@ def _hex_convert(tok: str, mask: int) -> int | None:
     return v & mask
 
 
-def parse_bdf_old(spec: str, pci: PciFields = PciFields()) -> SpecResult:
+def parse_bdf_old(spec: str, pci: PciFields | None = None) -> SpecResult:
     """xlu_pci_parse_bdf's state machine (Xen 4.6 to 4.14)."""
+    pci = PciFields() if pci is None else pci
     DOMAIN, BUS, DEV, FUNC, VSLOT, OPT_K, OPT_V, TERMINAL = range(8)
     state = DOMAIN
     dom = bus = dev = func = None
@@ -278,13 +261,13 @@ def parse_bdf_old(spec: str, pci: PciFields = PciFields()) -> SpecResult:
                 state = {"\0": TERMINAL, "@": VSLOT, ",": OPT_K}[ch]
                 if s[tok:p] == "*":
                     # func stays INVALID (0xffffffff); the uint8_t field keeps 0xff.
-                    pci = replace(pci, vfunc_mask=LIBXL_PCI_FUNC_ALL)
+                    pci = pci._replace(vfunc_mask=LIBXL_PCI_FUNC_ALL)
                     func = 0xFF
                 else:
                     func = _hex_convert(s[tok:p], 0x7)
                     if func is None:
                         return SpecResult(ERROR_INVAL, pci, "".join(report))
-                    pci = replace(pci, vfunc_mask=1)
+                    pci = pci._replace(vfunc_mask=1)
                 tok = p + 1
         elif state == VSLOT:
             if ch in "\0,":
@@ -304,12 +287,12 @@ def parse_bdf_old(spec: str, pci: PciFields = PciFields()) -> SpecResult:
                 state = OPT_K if ch == "," else TERMINAL
                 val = s[tok:p]
                 if optkey in ("msitranslate", "power_mgmt", "permissive", "seize"):
-                    pci = replace(pci, **{optkey: _atoi_bool(val)})
+                    pci = pci._replace(**{optkey: _atoi_bool(val)})
                 elif optkey == "rdm_policy":
                     if val == "strict":
-                        pci = replace(pci, rdm_policy=POLICY_STRICT)
+                        pci = pci._replace(rdm_policy=POLICY_STRICT)
                     elif val == "relaxed":
-                        pci = replace(pci, rdm_policy=POLICY_RELAXED)
+                        pci = pci._replace(rdm_policy=POLICY_RELAXED)
                     else:
                         report.append(f"{val} is not an valid PCI RDM property policy: "
                                       "'strict' or 'relaxed'.")
@@ -319,7 +302,7 @@ def parse_bdf_old(spec: str, pci: PciFields = PciFields()) -> SpecResult:
                 tok = p + 1
     if tok != len(s) or state != TERMINAL:
         return SpecResult(ERROR_INVAL, pci, "".join(report))
-    pci = replace(pci, domain=dom, bus=bus, dev=dev, func=func, vdevfn=vslot << 3)
+    pci = pci._replace(domain=dom, bus=bus, dev=dev, func=func, vdevfn=vslot << 3)
     return SpecResult(0, pci, "".join(report))
 
 

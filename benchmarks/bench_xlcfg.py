@@ -1,0 +1,135 @@
+"""xl config parsing: throughput against Xen's own C parser (libxlutil.so.4.17 via ctypes, in the
+same process) per file and per KB over the corpus (target within 20x), the cold process time of
+`python -m xlrmrr cfg FILE` against `python3 -c "import ply.yacc"` (target within 1.5x), and the
+start-up cost of the shipped parse tables against building them in memory with ply.yacc.
+
+    python benchmarks/bench_xlcfg.py
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from xlrmrr.xlcfg import parse_config
+
+REPO = Path(__file__).resolve().parents[1]
+CORPUS = REPO.parent / "shared" / "corpus" / "xlcfg"
+LIBXLU = "/usr/lib/x86_64-linux-gnu/libxlutil.so.4.17"
+PYCACHE = tempfile.mkdtemp(prefix="xlrmrr-bench-pycache-")
+
+
+def best(fn, n: int) -> float:
+    """Best time per call over 5 rounds of n calls."""
+    out = []
+    for _ in range(5):
+        t = time.perf_counter()
+        for _ in range(n):
+            fn()
+        out.append((time.perf_counter() - t) / n)
+    return min(out)
+
+
+def c_parser():
+    xlu = ctypes.CDLL(LIBXLU)
+    libc = ctypes.CDLL(ctypes.util.find_library("c"))
+    libc.fopen.restype = ctypes.c_void_p
+    devnull = libc.fopen(b"/dev/null", b"w")
+    xlu.xlu_cfg_init.restype = ctypes.c_void_p
+    xlu.xlu_cfg_init.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
+    xlu.xlu_cfg_readdata.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int]
+    xlu.xlu_cfg_destroy.argtypes = [ctypes.c_void_p]
+
+    def parse(data: bytes, name: bytes):
+        cfg = xlu.xlu_cfg_init(devnull, name)
+        xlu.xlu_cfg_readdata(cfg, data, len(data))
+        xlu.xlu_cfg_destroy(cfg)
+    return parse
+
+
+def cold(argv, n=11) -> float:
+    """Median wall time of a fresh process. Bytecode is cached (in a private prefix, warmed by
+    one untimed run) as it is for an installed package; PYTHONDONTWRITEBYTECODE would otherwise
+    make every run recompile xlrmrr but not the pre-compiled ply in site-packages."""
+    env = dict(os.environ, PYTHONPATH=str(REPO), PYTHONPYCACHEPREFIX=PYCACHE)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                   check=False)
+    out = []
+    for _ in range(n):
+        t = time.perf_counter()
+        subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                       check=False)
+        out.append(time.perf_counter() - t)
+    return statistics.median(out)
+
+
+def throughput() -> None:
+    files = sorted(CORPUS.glob("*.cfg"))
+    if not files or not os.path.exists(LIBXLU):
+        print("corpus or libxlutil.so.4.17 absent: skipping the throughput comparison")
+        return
+    cparse = c_parser()
+    ratios, ours_total, c_total, kb = [], 0.0, 0.0, 0.0
+    for path in files:
+        data = path.read_bytes()
+        name = path.name.encode()
+        n = 20
+        t_ours = best(lambda d=data, s=path.name: parse_config(d, s), n)
+        t_c = best(lambda d=data, s=name: cparse(d, s), n * 10)
+        ratios.append((t_ours / t_c, path.name, len(data), t_ours, t_c))
+        ours_total += t_ours
+        c_total += t_c
+        kb += len(data) / 1024
+    ratios.sort()
+    print(f"corpus: {len(files)} files, {kb:.1f} KB")
+    print(f"  per KB: xlrmrr {ours_total / kb * 1e6:.0f} us/KB, libxlutil "
+          f"{c_total / kb * 1e6:.1f} us/KB, ratio {ours_total / c_total:.1f}x")
+    rs = [r[0] for r in ratios]
+    print(f"  per file ratio: median {statistics.median(rs):.1f}x, min {rs[0]:.1f}x "
+          f"({ratios[0][1]}), max {rs[-1]:.1f}x ({ratios[-1][1]})")
+    for _, name, size, t_o, t_c in (ratios[0], ratios[len(ratios) // 2], ratios[-1]):
+        print(f"    {name}: {size} B, xlrmrr {t_o * 1e6:.0f} us, libxlutil {t_c * 1e6:.1f} us")
+    accepted = [p.read_bytes() for p in files if parse_config(p.read_bytes(), p.name).ok]
+    big = b"\n".join(accepted) + b"\n"
+    assert parse_config(big, "big.cfg").ok
+    for factor in (1, 10):
+        data = big * factor
+        t = best(lambda d=data: parse_config(d, "big.cfg"), 2)
+        print(f"  linearity: {len(data) / 1024:.0f} KB in {t * 1e3:.1f} ms "
+              f"({t / (len(data) / 1024) * 1e6:.0f} us/KB)")
+
+
+def startup() -> None:
+    cfg = REPO / "fixtures" / "guests" / "small.cfg"
+    if not cfg.exists():
+        cfg = next(iter(sorted(CORPUS.glob("*.cfg"))), None)
+    py = sys.executable
+    base = cold([py, "-c", "import ply.yacc"])
+    ours = cold([py, "-m", "xlrmrr", "cfg", str(cfg)])
+    bare = cold([py, "-c", "pass"])
+    print(f"cold process: `python3 -c pass` {bare * 1e3:.0f} ms, "
+          f"`python3 -c 'import ply.yacc'` {base * 1e3:.0f} ms, "
+          f"`python -m xlrmrr cfg {cfg.name}` {ours * 1e3:.0f} ms: ratio {ours / base:.2f}x")
+    shipped = cold([py, "-c", "from xlrmrr.xlcfg import parse_config; "
+                              "parse_config(b'a=1\\n', 'x')"])
+    built = cold([py, "-c", "from xlrmrr.xlcfg.gentables import parse_tables; parse_tables(); "
+                            "from xlrmrr.xlcfg import parse_config; parse_config(b'a=1\\n', 'x')"])
+    print(f"tables: shipped parsetab.py {shipped * 1e3:.0f} ms, built in memory by ply.yacc "
+          f"(write_tables=False, debug=False) {built * 1e3:.0f} ms")
+
+
+if __name__ == "__main__":
+    try:
+        throughput()
+        startup()
+    finally:
+        shutil.rmtree(PYCACHE, ignore_errors=True)
