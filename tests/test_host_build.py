@@ -95,3 +95,39 @@ def test_zero_haw_and_drhd_base_zero():
     h = load_host(raw)
     assert not h.vtd_enabled
     assert {f.code for f in h.findings} >= {"drhd-base-zero"}
+
+
+# Properties of Xen's RMRR registration over random tables (xen-rdm.md 3.1-3.4).
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+RANGES = st.lists(st.tuples(st.integers(0, 0x3FF), st.integers(1, 8), st.integers(0, 3)),
+                  min_size=0, max_size=8)
+
+
+@settings(max_examples=200, deadline=1000)
+@given(RANGES)
+def test_registration_properties(ranges):
+    structs = [rmrr(pfn << 12, ((pfn + n) << 12) - 1, *[(0, [[0x14 + d, 0]])] if d else [])
+               for pfn, n, d in ranges]
+    h = load_host(table(*structs))
+    # Xen compares each RMRR with those registered before it; one without devices is dropped
+    # after that check, so it can be rejected itself but never causes a later rejection.
+    registered, overlap = [], False
+    for pfn, n, d in ranges:
+        lo, hi = pfn, pfn + n - 1
+        if any(lo <= b and a <= hi for a, b in registered):
+            overlap = True
+            break
+        if d:
+            registered.append((lo, hi))
+    assert h.vtd_enabled == (not overlap)
+    if overlap:
+        assert h.rmrrs == () and reserved_device_memory_map(h) == ()
+        return
+    kept = [(pfn << 12, ((pfn + n) << 12) - 1) for pfn, n, d in ranges if d]
+    assert [(r.base, r.end) for r in h.rmrrs] == kept[::-1]          # reverse table order
+    assert reserved_device_memory_map(h) == tuple((b >> 12, (e + 1 - b) >> 12) for b, e in kept[::-1])
+    for r in h.rmrrs:
+        (dev,) = r.devices
+        assert (r.start_pfn, r.nr_pages) in reserved_device_memory_map(h, dev)
