@@ -880,18 +880,30 @@ def assign_for_plan(plan, extra=(), domid: int = DOMID) -> AssignResult | None:
 
 
 def running_mappings(plan) -> tuple[tuple[int, int, str], ...]:
-    """p2m entries of a running guest besides RAM: the BARs of its passthrough devices, which
-    the device model maps (XEN_DOMCTL_memory_mapping, p2m_mmio_direct to the host BAR) once
-    hvmloader or the guest has placed them. Emulated devices' BARs stay empty in the p2m."""
+    """p2m entries of a running guest besides its RAM, where hvmloader placed the BARs:
+    passthrough BARs, which the device model maps (XEN_DOMCTL_memory_mapping, p2m_mmio_direct
+    to the host BAR); the emulated VGA frame buffer, whose video RAM QEMU moves to BAR 0
+    (XENMAPSPACE_gmfn_range); and the Xen platform device's BAR 1, where PV drivers map the
+    grant table (XENMEM_add_to_physmap). Other emulated BARs stay empty in the p2m."""
     loader = getattr(plan, "hvmloader", None)
     if loader is None:
         return ()
+    vram = plan.libxl.video_memkb * 1024 if plan.libxl is not None else 0
     out = []
     for b in loader.bars:
-        if b.base is None or b.device in ("xen-platform", "vga"):
+        if b.base is None:
             continue
-        out.append((b.base, b.base + b.size,
-                    f"BAR {b.index} of {b.device}, mapped by the device model"))
+        if b.device == "vga":
+            if b.index == 0 and vram:
+                out.append((b.base, b.base + min(vram, b.size),
+                            "the VGA frame buffer (video RAM QEMU moved to BAR 0)"))
+        elif b.device == "xen-platform":
+            out.append((b.base, b.base + b.size,
+                        "BAR 1 of the Xen platform device, where PV drivers map the grant "
+                        "table (if the guest runs them)"))
+        else:
+            out.append((b.base, b.base + b.size,
+                        f"BAR {b.index} of {b.device}, mapped by the device model"))
     return tuple(out)
 
 
