@@ -166,3 +166,13 @@ def test_xl_args_change_the_config_like_xl(capsys):
     # xl create FILE memory=512 appends the line to the file: the small guest fits anything.
     rc, out, _ = create(capsys, guest("usb-strict-boundary.cfg"), "--dry-run", "--json", *HOST, "memory=512")
     assert rc == 0 and json.loads(out)["lowmem_end"] == 504 << 20
+
+
+def test_xl_refusal_is_blocked(capsys, tmp_path):
+    cfg = tmp_path / "noname.cfg"
+    cfg.write_text('type = "hvm"\nmemory = 4096\npci = [ "00:02.0" ]\n')
+    rc, out, _ = create(capsys, str(cfg), "--dry-run", "--json", *HOST)
+    j = json.loads(out)
+    assert rc == 1 and j["verdict"] == "blocked" and j["other_versions"] == []
+    assert any(f["component"] == "xl" and f["message"].startswith("Domain name must be specified.")
+               for f in j["findings"])

@@ -290,3 +290,17 @@ def test_highmem_grows_by_what_lowmem_lost(mem):
     lx = build(dom(mem, rdm=RdmReserve("host", "relaxed")), LAPTOP)
     ram = lx.lowmem_end + max(0, lx.highmem_end - FOUR_GB)
     assert ram == lx.mem_size == (mem - 8) * MB
+
+
+def test_passthrough_without_iommu_fails():
+    lx = build(dom(pci=(pci(IGD),)), Host(rmrrs=(RMRR_IGD,), vtd_enabled=False))
+    assert lx.failed and any(f.code == "no-iommu" for f in lx.findings)
+    assert lx.rdms == ()        # the hypercall answers 0 entries without VT-d
+
+
+def test_pvh_has_no_rdm_defaults():
+    # libxl__rdm_setdefault runs for HVM only: a PVH guest's global policy stays INVALID, so its
+    # host-strategy entries never reach the memory map, and the boundary stays ~0 KiB (no move).
+    lx = build(dom(type="pvh", rdm=RdmReserve("host", "invalid")), LAPTOP)
+    assert lx.policy == "invalid" and all(not r.exposed for r in lx.rdms)
+    assert not any(r.relocated for r in lx.rdms) and lx.rdm_mem_boundary == ((1 << 64) - 1) * 1024 % 2**64

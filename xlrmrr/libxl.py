@@ -43,6 +43,7 @@ LIBXL_VGA_HOLE_SIZE = 0x20
 HVM_LOWMEM_START = 0x100000
 E820MAX = 128
 U64_MASK = (1 << 64) - 1
+LIBXL_MEMKB_DEFAULT_BYTES = ((1 << 64) - 1) * 1024 & U64_MASK   # ~0ULL KiB, as libxl multiplies it
 TWO_MB = 2 * MB
 MMIO_HOLE_MIN = 256 * MB
 MMIO_HOLE_MAX = 3840 * MB
@@ -225,12 +226,13 @@ def build(domain: DomainConfig, host: Host, version: XenVersion | None = None,
             failed = True
     strategy = domain.rdm.strategy
     policy = domain.rdm.policy
-    if policy == POLICY_INVALID:
-        policy = POLICY_RELAXED
     boundary_kb = domain.rdm_mem_boundary_memkb
-    if boundary_kb is None:
-        boundary_kb = LIBXL_RDM_MEM_BOUNDARY_MEMKB_DEFAULT
-    boundary = boundary_kb * 1024
+    if hvm:     # libxl__rdm_setdefault runs for HVM only
+        if policy == POLICY_INVALID:
+            policy = POLICY_RELAXED
+        if boundary_kb is None:
+            boundary_kb = LIBXL_RDM_MEM_BOUNDARY_MEMKB_DEFAULT
+    boundary = (boundary_kb * 1024) & U64_MASK if boundary_kb is not None else LIBXL_MEMKB_DEFAULT_BYTES
     devices = _device_policies(domain, version)
 
     if domain.type == "pv":
@@ -241,6 +243,12 @@ def build(domain: DomainConfig, host: Host, version: XenVersion | None = None,
     if pvh and domain.pci:
         findings.append(_finding("error", "pvh-passthrough",
                                  "passthrough not yet supported for x86 PVH guests"))
+        failed = True
+    if domain.pci and not host.vtd_enabled:
+        findings.append(_finding(
+            "error", "no-iommu",
+            "passthrough not supported on this platform (Xen runs without VT-d: it rejected the host's "
+            "DMAR table, see the host findings, so no device can be assigned)"))
         failed = True
     pod = domain.type != "pv" and target_memkb < max_memkb
     if pod and domain.pci:

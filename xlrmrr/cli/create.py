@@ -136,6 +136,17 @@ def _emit(directory: str, files: dict) -> None:
                 raise InputError(f"--emit {directory}: cannot write {name}: {e.strerror}") from None
 
 
+def _domain_for(load_domain, data: bytes, source: str, version):
+    """The config as another release's xl reads it; a file that xl rejects raises InputError."""
+    from xlrmrr.common import InputError
+
+    domain, findings, _parse = load_domain(data, source, version)
+    for f in findings:
+        if f.code in XL_UNPARSABLE + XL_EXITS:
+            raise InputError(f.message)
+    return domain
+
+
 def run(args) -> int:
     import sys
     from dataclasses import replace
@@ -158,7 +169,9 @@ def run(args) -> int:
     sizes = _firmware_sizes(domain, findings)
     options = Options(hap_available=not args.no_hap, bios_base=args.bios_base, acpi_end=args.acpi_end,
                       firmware_sizes=sizes,
-                      domain_for_version=lambda v: load_domain(data, args.config, v)[0])
+                      # xl itself refuses the file: no other stage runs, so no release comparison
+                      compare_versions=not any(f.code in XL_EXITS for f in findings),
+                      domain_for_version=lambda v: _domain_for(load_domain, data, args.config, v))
     result = plan(domain, host, version, options)
     extra = tuple(findings) + tuple(getattr(host, "findings", ()))
     verdict = result.verdict
