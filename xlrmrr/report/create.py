@@ -245,7 +245,7 @@ def text(plan, name: str = "") -> str:
         for v in plan.version_deltas:
             out.append(f"  Xen {v.band}: " + "; ".join(v.differences))
         out.append("")
-    else:
+    elif plan.options.compare_versions:
         out.append("Other Xen releases (4.6 to 4.22): same outcome")
         out.append("")
     return "\n".join(out)
