@@ -96,6 +96,14 @@ def test_bad_input_is_a_clean_exit_2(capsysbinary, tmp_path, name):
             json.loads(out)
 
 
+def test_deep_but_legal_nesting_prints_without_recursion(capsysbinary, tmp_path):
+    data = b"a = " + b"[" * 4000 + b"'x'" + b"]" * 4000 + b"\nname = 'g'\n"
+    for extra in ((), ("--json",)):
+        rc, out, err = run_binary(capsysbinary, tmp_path, data, *extra)
+        assert rc == 0 and err == ""
+        assert b"[" * 4000 + b'"x"' + b"]" * 4000 in out
+
+
 def test_huge_file_is_refused(capsys, tmp_path):
     path = tmp_path / "big.cfg"
     with open(path, "wb") as f:

@@ -63,6 +63,12 @@ def test_type_prefix_and_builder():
     assert 'Contradicting "builder" and "type" options specified.' in f[0].message
 
 
+def test_type_key_before_4_10():
+    d, f, _ = dom('name="g"\ntype="hvm"\n', "4.9")
+    assert d.type == "pv" and "type-unknown" in codes(f)
+    assert dom('name="g"\nbuilder="hvm"\n', "4.9")[0].type == "hvm"
+
+
 def test_mandatory_name_and_bounds():
     _, f, _ = dom('type="hvm"\n')
     assert f[0].message.startswith("Domain name must be specified.")

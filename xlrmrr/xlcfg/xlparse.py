@@ -169,6 +169,11 @@ class _XlReader:
                         "info", "type-prefix",
                         f"type = \"{buf}\" is read as \"{dtype}\": xl compares only the "
                         "characters given (strncmp against hvm, then pv, then pvh)"))
+        elif "type" in self.cfg.settings:
+            self.findings.append(_f(
+                "warning", "type-unknown",
+                f"xl of Xen {self.version} does not know type= (added in 4.10) and ignores it; "
+                'write builder = "hvm" for an HVM guest'))
         rc, buf = g.get_string("builder")
         if not rc:
             if "hvm".startswith(buf):
