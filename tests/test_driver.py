@@ -43,7 +43,7 @@ def test_strict_usb_below_boundary_blocked_with_verified_remediation():
     # rdm_mem_boundary below the RMRR: (0x3d000000 - 1) // 1 MiB = 975
     assert changes["rdm_mem_boundary = 975"].verified
     # memory that fits below it: 0x3d000000 = 976 MiB of RAM + 8 MiB videoram
-    assert changes["memory = 984"].verified
+    assert changes["memory = 984 (and maxmem = 984 if the file sets maxmem)"].verified
     # mmio_hole: 4G - 0x3d000000 = 3120 MiB (within 256..3840)
     assert changes["mmio_hole = 3120"].verified
     relaxed = [r for r in p.remediation if "rdm_policy=relaxed" in r.change][0]

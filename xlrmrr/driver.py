@@ -286,7 +286,8 @@ def _try(change: str, domain: DomainConfig, host, version, options, base: Plan,
     except (ValueError, ArithmeticError) as e:
         return Remediation(change, False, f"not checked: {e}")
     lx = p.libxl
-    desc = (f"verdict {p.verdict}; lowmem_end {hexa(lx.lowmem_end)}, highmem_end {hexa(lx.highmem_end)}, "
+    high = f"highmem_end {hexa(lx.highmem_end)}" if lx.highmem_end else "no RAM above 4 GiB"
+    desc = (f"verdict {p.verdict}; lowmem_end {hexa(lx.lowmem_end)}, {high}, "
             f"{len(lx.exposed_rdms)} of {len(lx.rdms)} RDMs in the guest e820")
     better = RANK[p.verdict] < RANK[base.verdict]
     if p.verdict == VERDICT_OK:
@@ -297,7 +298,9 @@ def _try(change: str, domain: DomainConfig, host, version, options, base: Plan,
 
 
 def _memory_change(domain: DomainConfig, mb: int) -> str:
-    return f"memory = {mb}" + (f" and maxmem = {mb}" if domain.max_memkb is not None else "")
+    if domain.max_memkb is not None and domain.max_memkb != domain.target_memkb:
+        return f"memory = {mb} and maxmem = {mb}"
+    return f"memory = {mb} (and maxmem = {mb} if the file sets maxmem)"
 
 
 def _memory_edit(domain: DomainConfig, kb: int) -> DomainConfig:
@@ -372,6 +375,7 @@ def _remediate(base: Plan, host: Host, version: XenVersion, options: Options) ->
             rem = _try(change + " (hotplug: reserve every host RMRR now, so that "
                        + _names(others[:4]) + (" ..." if len(others) > 4 else "")
                        + " can be attached later)", replace(domain, rdm=rdm), host, version, options, base)
+            rem = replace(rem, result="re-planned: " + rem.result.split(": ", 1)[1])
             if version >= XenVersion(4, 14):
                 rem = replace(rem, verified=False, result=rem.result + "; not verifiable: without policy= "
                               "xl copies an uninitialised value as the global policy")
