@@ -73,13 +73,19 @@ def main() -> int:
         it = iasl_per_table([p.read_bytes() for p in sample])
         print(f"process vs process ({len(sample)} tables): xlrmrr dmar --json {proc * 1e3:.1f} ms, "
               f"iasl -d {it * 1e3:.1f} ms -> ratio {proc / it:.2f}")
-    base = None
+    from xlrmrr.host.build import build_host
+
+    base = hbase = None
     for n in (1000, 10000, 20000):
         raw = synthetic(n)
         t = best(lambda raw=raw: decode(raw), repeat=3)
         base = base or t / n
+        d = decode(raw)
+        h = best(lambda d=d: build_host(d), repeat=3)
+        hbase = hbase or h / n
         print(f"{n:>6} RMRRs ({len(raw):>7} bytes): decode {t:.3f} s, "
-              f"{t / n * 1e6:.1f} us/RMRR ({t / n / base:.2f}x the 1,000 case per RMRR)")
+              f"{t / n * 1e6:.1f} us/RMRR ({t / n / base:.2f}x the 1,000 case per RMRR); "
+              f"Xen model (build_host) {h:.3f} s ({h / n / hbase:.2f}x per RMRR)")
     if shutil.which("iasl"):
         raw = synthetic(1000)
         it = iasl_per_table([raw])

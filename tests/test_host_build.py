@@ -131,3 +131,11 @@ def test_registration_properties(ranges):
     for r in h.rmrrs:
         (dev,) = r.devices
         assert (r.start_pfn, r.nr_pages) in reserved_device_memory_map(h, dev)
+
+
+def test_overlap_message_names_the_newest_registered_rmrr():
+    # Xen walks acpi_rmrr_units from the head, where the latest registration sits.
+    h = load_host(table(rmrr(0x0, 0xFFF, (0, [[0x14, 0]])), rmrr(0x2000, 0x2FFF, (0, [[0x1A, 0]])),
+                        rmrr(0x0, 0x2FFF, (0, [[0x1D, 0]]))))
+    assert not h.vtd_enabled
+    assert any("Overlapping RMRRs [2000,2fff] and [0,2fff]" in f.message for f in h.findings)

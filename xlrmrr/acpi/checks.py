@@ -46,6 +46,7 @@ def firmware_findings(dmar: Dmar, devices=(), topology_known: bool = False,
                        'fwts: "Multiple drhds have include_all flag set." (DRHDs at offsets '
                        + ", ".join(f"{s.offset:#x}" for s in include_all) + ")."))
     bases = {s.register_base for s in dmar.drhds}
+    out.extend(_overlaps(dmar))
     devmap = {f.sbdf: f for f in devices}
     for s in dmar.structures:
         where = f"{s.type_name} at offset {s.offset:#x}"
@@ -118,6 +119,23 @@ def firmware_findings(dmar: Dmar, devices=(), topology_known: bool = False,
     return out
 
 
+def _overlaps(dmar: Dmar) -> list[Finding]:
+    """Overlapping RMRRs, in O(n log n): sweep by base address, each RMRR against the one
+    reaching furthest before it."""
+    out: list[Finding] = []
+    reach = None
+    for s in sorted((r for r in dmar.rmrrs if r.end >= r.base), key=lambda r: (r.base, r.offset)):
+        if reach is not None and s.base <= reach.end:
+            a, b = sorted((reach, s), key=lambda r: r.offset)
+            out.append(_fw("error", "rmrr-overlap",
+                           f"RMRR at offset {b.offset:#x}: [{hexa(b.base)}, {hexa(b.end)}] overlaps "
+                           f"the RMRR at offset {a.offset:#x} [{hexa(a.base)}, {hexa(a.end)}]. Xen: "
+                           f'"Overlapping RMRRs" (VT-d disabled, no passthrough).', b.base, b.end))
+        if reach is None or s.end > reach.end:
+            reach = s
+    return out
+
+
 def _rmrr_checks(s, where: str, dmar: Dmar, e820) -> list[Finding]:
     out: list[Finding] = []
     base, end = s.base, s.end
@@ -139,12 +157,6 @@ def _rmrr_checks(s, where: str, dmar: Dmar, e820) -> list[Finding]:
         out.append(_fw("warning", "rmrr-no-scope",
                        f"{where}: the RMRR [{hexa(base)}, {hexa(end)}] lists no device; Linux "
                        f"and Xen drop it.", base, end))
-    for other in dmar.rmrrs:
-        if other.offset < s.offset and base <= other.end and other.base <= end:
-            out.append(_fw("error", "rmrr-overlap",
-                           f"{where}: [{hexa(base)}, {hexa(end)}] overlaps the RMRR at offset "
-                           f"{other.offset:#x} [{hexa(other.base)}, {hexa(other.end)}]. Xen: "
-                           f'"Overlapping RMRRs" (VT-d disabled, no passthrough).', base, end))
     if e820 and end >= base:
         lo, hi = base & ~(PAGE_SIZE - 1), end | (PAGE_SIZE - 1)
         ok_types = {E820_RESERVED, E820_NVS}

@@ -8,6 +8,7 @@ are kept in reverse table order (list_add at the head), `rmrr=` ranges in front 
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass
 
 from xlrmrr.acpi.dmar import Dmar, Structure
@@ -52,6 +53,32 @@ class LogRmrr:
     end: int
     devices: tuple[Sbdf, ...] = ()
     source: str = ""
+
+
+class _Registered:
+    """Xen's acpi_rmrr_units: registered RMRRs, which never overlap one another, kept sorted so
+    that the overlap check is O(log n); `newest_overlap` answers what Xen's walk from the list
+    head (the most recently registered first) finds first."""
+
+    def __init__(self) -> None:
+        self.bases: list[int] = []
+        self.items: list[tuple[Rmrr, int]] = []
+        self.in_order: list[Rmrr] = []
+
+    def add(self, rmrr: Rmrr) -> None:
+        i = bisect_right(self.bases, rmrr.base)
+        self.bases.insert(i, rmrr.base)
+        self.items.insert(i, (rmrr, len(self.in_order)))
+        self.in_order.append(rmrr)
+
+    def newest_overlap(self, base: int, end: int) -> Rmrr | None:
+        i = bisect_right(self.bases, end) - 1
+        best: tuple[Rmrr, int] | None = None
+        while i >= 0 and self.items[i][0].end >= base:
+            if best is None or self.items[i][1] > best[1]:
+                best = self.items[i]
+            i -= 1
+        return best[0] if best else None
 
 
 class _Rejected(Exception):
@@ -181,7 +208,7 @@ def xen_parse_dmar(dmar: Dmar, devices: tuple[PciFunction, ...], topology_known:
     and the rejection (None when VT-d stays enabled)."""
     devmap = {f.sbdf: f for f in devices}
     findings: list[Finding] = []
-    registered: list[Rmrr] = []
+    registered = _Registered()
     include_all = all_ports = False
     try:
         if dmar.host_address_width == 0:
@@ -215,7 +242,7 @@ def xen_parse_dmar(dmar: Dmar, devices: tuple[PciFunction, ...], topology_known:
                 rmrr = _xen_rmrr(s, where, registered, devmap, topology_known, e820, version,
                                  findings)
                 if rmrr is not None:
-                    registered.append(rmrr)
+                    registered.add(rmrr)
             elif s.type == 2:
                 if s.flags & 1:
                     if s.segment == 0 and all_ports:
@@ -235,17 +262,17 @@ def xen_parse_dmar(dmar: Dmar, devices: tuple[PciFunction, ...], topology_known:
                                      f'({where}; Xen {version} does not parse {s.type_name}).'))
     except _Rejected as r:
         return [], findings, r.finding
-    return registered, findings, None
+    return registered.in_order, findings, None
 
 
-def _xen_rmrr(s: Structure, where: str, registered: list[Rmrr], devmap, topo: bool, e820,
+def _xen_rmrr(s: Structure, where: str, registered: _Registered, devmap, topo: bool, e820,
               version: XenVersion, findings: list[Finding]) -> Rmrr | None:
     base, end = s.base, s.end
-    for old in registered:
-        if base <= old.end and old.base <= end:
-            raise _reject("rmrr-overlap",
-                          f"Overlapping RMRRs [{old.base:x},{old.end:x}] and [{base:x},{end:x}]",
-                          f"(the {where} overlaps an earlier RMRR).", base, end)
+    old = registered.newest_overlap(base, end)
+    if old is not None:
+        raise _reject("rmrr-overlap",
+                      f"Overlapping RMRRs [{old.base:x},{old.end:x}] and [{base:x},{end:x}]",
+                      f"(the {where} overlaps an earlier RMRR).", base, end)
     found, rejected = e820_check(base, end, e820, version)
     findings.extend(found)
     if rejected is not None:
