@@ -298,6 +298,9 @@ def shared_rmrr_message(sbdf: Sbdf, rmrr: Rmrr, relaxed: bool, version: XenVersi
 
 
 def map_failed_message(rmrr: Rmrr, rc: int, version: XenVersion, domid: int = DOMID) -> str:
+    """The assignment's report of a failed identity map: the iommu_identity_mapping text from
+    4.16, the 4.6 rmrr_identity_mapping text before (read from 4.6; releases 4.12-4.15 may
+    already print the domain as %pd, which is not verified)."""
     if version >= V4_16:
         return f"[VT-D]d{domid}: cannot map reserved region [{rmrr.base:x},{rmrr.end:x}]: {rc}"
     return (f"[VT-D] cannot map reserved region ({rmrr.base:x},{rmrr.end:x}] for "
