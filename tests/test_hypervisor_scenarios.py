@@ -188,6 +188,7 @@ def test_overlapping_rmrrs_one_device_4_14_maps_the_rest():
     assert [(x.start, x.end, x.state) for x in ob.runs] == [
         (0xFD080000, 0xFD100000, RUN_IDENTITY), (0xFD100000, 0xFD180000, RUN_MAPPED)]
     assert [(m.base, m.count) for m in r.identity_maps] == [(A.base, 1), (B.base, 1)]
+    assert "identity-overlap-old" in codes(r.findings)
 
 
 # --- hotplug ----------------------------------------------------------------------------------

@@ -767,6 +767,14 @@ def _device_findings(index: _HostIndex, da: DeviceAssignment, version: XenVersio
                 f"a different range already identity-mapped into this guest; "
                 f"iommu_identity_mapping refuses with -EADDRINUSE whatever the policy",
                 (r.base, r.end)))
+        if version < V4_16 and any(x.state == RUN_IDENTITY for x in o.runs):
+            out.append(Finding(
+                "warning", "identity-overlap-old", "xen",
+                f"{da.sbdf}: RMRR {_rng(r)} overlaps a different range already identity-mapped "
+                f"into this guest. Xen {version}.0 has no check for this and shares the pages; "
+                f"the XSA-378 fixes (in 4.16, backported to 4.13.4, 4.14.3, 4.15.1 and later "
+                f"point releases) refuse it with -EADDRINUSE, failing the assignment",
+                (r.base, r.end)))
         busy = [x for x in o.runs if x.state == RUN_BUSY]
         kept = [x for x in o.runs if x.state == RUN_KEPT]
         if busy:
