@@ -52,7 +52,7 @@ def test_attach_relaxed_over_ram_is_degraded(capsys):
                  *HOST])
     out = capsys.readouterr().out
     assert code == 3
-    assert "occupied, left as it is (relaxed)" in out
+    assert "occupied by guest RAM: left as it is (relaxed)" in out
 
 
 def test_attach_device_already_assigned(capsys):

@@ -8,8 +8,8 @@ from xlrmrr.common import hexa, size_str
 RUN_WORDS = {
     "mapped": "mapped 1:1 (p2m_mmio_direct, rw)",
     "identity": "already 1:1: nothing to do",
-    "busy": "occupied -> -EBUSY, assignment stops",
-    "kept": "occupied, left as it is (relaxed): DMA hits guest RAM",
+    "busy": "-EBUSY, the assignment stops",
+    "kept": "left as it is (relaxed): the device's DMA lands there",
     "not-reached": "not reached",
     "iommu": "1:1 in the IOMMU only (PV guest)",
 }
@@ -44,9 +44,10 @@ def device_lines(d, indent: str = "  ") -> list[str]:
                    + (f" (count {o.count})" if o.count else ""))
         for run in o.runs:
             what = RUN_WORDS.get(run.state, run.state)
-            occ = f" [{run.occupant}]" if run.occupant and run.state in ("busy", "kept") else ""
+            if run.state in ("busy", "kept"):
+                what = f"occupied by {run.occupant or 'another mapping'}: {what}"
             out.append(f"{indent}    [{hexa(run.start)}, {hexa(run.end)}) {run.pages:>8} pages  "
-                       f"{what}{occ}")
+                       f"{what}")
     return out
 
 
