@@ -176,3 +176,14 @@ def test_xl_refusal_is_blocked(capsys, tmp_path):
     assert rc == 1 and j["verdict"] == "blocked" and j["other_versions"] == []
     assert any(f["component"] == "xl" and f["message"].startswith("Domain name must be specified.")
                for f in j["findings"])
+
+
+def test_forcecheck_design_versus_xen(capsys):
+    # rdm_forcecheck = 1 (design): the xHCI RMRR at 0xab80a000 is below rdm_mem_boundary
+    # 0xac800000 and strict -> blocked. xl ignores the key: Xen reserves only the IGD's RMRR
+    # (above the boundary, relocated) -> ok.
+    rc, out, _ = create(capsys, guest("forcecheck.cfg"), "--dry-run", "--json", *HOST)
+    j = json.loads(out)
+    assert (rc, j["verdict"], j["xen_verdict"], j["semantics"]) == (1, "blocked", "ok", "design")
+    fix = [r for r in j["remediation"] if r["change"].startswith("rdm_forcecheck = 0")]
+    assert fix and fix[0]["verified"]

@@ -67,7 +67,7 @@ def test_rdm_forcecheck_design_semantics():
     # design: every host RMRR, strict -> the USB RMRR cannot be reserved -> blocked
     assert p.semantics == "design" and p.verdict == "blocked"
     assert p.xen_verdict == "ok"           # xl ignores the key: Xen would create it
-    assert any(f.code == "rdm-forcecheck" for f in p.findings)
+    assert any(f.code == "rdm-forcecheck-outcome" for f in p.findings)
     p0 = plan(replace(d, rdm_forcecheck=0), HOST)
     assert p0.verdict == "ok" and p0.xen_verdict == "ok"
     assert [r.start for r in p0.libxl.rdms] == [0xAD000000]

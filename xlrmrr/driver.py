@@ -20,6 +20,7 @@ from xlrmrr.common import (
 )
 from xlrmrr.host.model import Host
 from xlrmrr.xlcfg.domain import (
+    POLICY_INVALID,
     POLICY_RELAXED,
     POLICY_STRICT,
     POLICY_UNSET,
@@ -54,6 +55,9 @@ class Options:
     # How xl of another release reads the same file (parse order, rdm= parser): the CLI passes
     # a re-parse; without it the same DomainConfig is planned under every release.
     domain_for_version: Callable[[XenVersion], DomainConfig] | None = field(default=None, compare=False)
+    # With rdm_forcecheck: the config as xl really reads it (xl ignores the key). The CLI passes
+    # it when the config reader already folded the design's semantics into `rdm`.
+    xen_domain: DomainConfig | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -103,16 +107,20 @@ def plan(domain: DomainConfig, host: Host, xen_version: XenVersion | None = None
     """Run every stage for one guest. Pure: the same inputs give an equal Plan."""
     options = options or Options()
     version = xen_version or domain.xen_version
-    base = _run(domain, host, version, options)
     semantics, xen_verdict = "xen", None
     if domain.rdm_forcecheck is not None:
-        base, semantics, xen_verdict = _design(domain, host, version, options, base)
+        xen_domain = options.xen_domain or replace(domain, rdm_forcecheck=None)
+        base = _run(xen_domain, host, version, options)
+        base, semantics, xen_verdict = _design(domain, xen_domain, host, version, options, base)
+    else:
+        base = _run(domain, host, version, options)
+    base = replace(base, semantics=semantics, xen_verdict=xen_verdict)
     deltas: tuple[VersionDelta, ...] = ()
     if options.compare_versions:
         deltas = _version_deltas(domain, host, version, options, base)
     remediation: tuple[Remediation, ...] = ()
     if options.remediate and (base.verdict != VERDICT_OK or any(r.conflict for r in base.libxl.rdms)):
-        remediation = _remediate(base, host, version, options)
+        remediation = _remediate(base, host, version, options, domain)
     return replace(base, remediation=remediation, version_deltas=deltas, semantics=semantics,
                    xen_verdict=xen_verdict)
 
@@ -170,25 +178,30 @@ def _names(sbdfs) -> str:
     return ", ".join(str(s) for s in sbdfs)
 
 
-def _design(domain, host, version, options, xen_plan: Plan):
+def _design(domain, xen_domain, host, version, options, xen_plan: Plan):
     """rdm_forcecheck, the original design's spelling: 1 reserves every host RMRR and fails if
-    any cannot be reserved (strategy host + strict); 0 reserves only the assigned devices'."""
+    any cannot be reserved (strategy host + strict, devices without a policy strict); 0
+    reserves only the assigned devices' (strategy ignore)."""
     if domain.rdm_forcecheck:
-        design_dom = replace(domain, rdm=RdmReserve(STRATEGY_HOST, POLICY_STRICT), rdm_forcecheck=None)
+        pci = tuple(replace(d, rdm_policy=POLICY_STRICT) if d.rdm_policy in (POLICY_INVALID, POLICY_UNSET)
+                    else d for d in xen_domain.pci)
+        design_dom = replace(xen_domain, rdm=RdmReserve(STRATEGY_HOST, POLICY_STRICT), pci=pci,
+                             rdm_forcecheck=None)
         spelled = 'rdm = "strategy=host,policy=strict"'
     else:
-        design_dom = replace(domain, rdm=RdmReserve(STRATEGY_IGNORE, domain.rdm.policy), rdm_forcecheck=None)
+        design_dom = replace(xen_domain, rdm=RdmReserve(STRATEGY_IGNORE, xen_domain.rdm.policy),
+                             rdm_forcecheck=None)
         spelled = "no rdm= line (strategy=ignore; each pci= device's RMRRs, per-device policy strict)"
     design = _run(design_dom, host, version, options)
     note = Finding(
-        "info" if design.verdict == xen_plan.verdict else "warning", "rdm-forcecheck", "xl",
+        "info" if design.verdict == xen_plan.verdict else "warning", "rdm-forcecheck-outcome", "xl",
         f"rdm_forcecheck={domain.rdm_forcecheck} is the original RDM design's key; xl does not know it and "
         f"ignores it. xlrmrr applies the design's semantics (Xen's equivalent: {spelled}): verdict "
         f"{design.verdict}. Xen {version} with this config as written: verdict {xen_plan.verdict}."
         + (" Xen 4.15 and later xl drop an rdm= line that carries a valid policy, so the design's "
            "semantics cannot be requested there." if domain.rdm_forcecheck and version >= XenVersion(4, 15)
            else ""))
-    design = replace(design, domain=domain, findings=(note,) + design.findings)
+    design = replace(design, findings=(note,) + design.findings)
     return design, "design", xen_plan.verdict
 
 
@@ -207,7 +220,8 @@ def _summary(p: Plan) -> dict:
 
 
 def _version_deltas(domain, host, version, options, base: Plan) -> tuple[VersionDelta, ...]:
-    quiet = replace(options, remediate=False, compare_versions=False)
+    # xen_domain is the modelled release's reading of the file; other releases re-read it.
+    quiet = replace(options, remediate=False, compare_versions=False, xen_domain=None)
     mine = _summary(base)
     out = []
     for v, band in VERSION_BANDS:
@@ -307,8 +321,9 @@ def _memory_edit(domain: DomainConfig, kb: int) -> DomainConfig:
     return replace(domain, target_memkb=kb, max_memkb=kb)
 
 
-def _remediate(base: Plan, host: Host, version: XenVersion, options: Options) -> tuple[Remediation, ...]:
-    domain = base.domain if base.semantics == "xen" else replace(base.domain, rdm_forcecheck=None)
+def _remediate(base: Plan, host: Host, version: XenVersion, options: Options,
+               original: DomainConfig) -> tuple[Remediation, ...]:
+    domain = base.domain        # with rdm_forcecheck: the design's reading of the config
     lx = base.libxl
     out: list[Remediation] = []
     seen: set[str] = set()
@@ -355,7 +370,12 @@ def _remediate(base: Plan, host: Host, version: XenVersion, options: Options) ->
         add(_try(f"pci = [ {specs} ] (rdm_policy=relaxed)", replace(domain, pci=new_pci), host, version,
                  options, base, f"; risk: {_device_class_risk(host, sorted(devs))}"))
     orphans = [r for r in problem if not r.assigned and r.requested_policy == POLICY_STRICT]
-    if orphans and lx.strategy == STRATEGY_HOST:
+    if orphans and base.semantics == "design" and original.rdm_forcecheck:
+        add(_try("rdm_forcecheck = 0 (reserve only the assigned devices' RMRRs)",
+                 replace(original, rdm_forcecheck=0), host, version, options, base,
+                 f"; the RMRR at {hexa(orphans[0].start)} belongs to no assigned device "
+                 f"({_names(orphans[0].devices) or 'unknown'})"))
+    elif orphans and lx.strategy == STRATEGY_HOST:
         change = ('rdm = "strategy=host,policy=relaxed"' if version <= XenVersion(4, 14)
                   else 'drop the rdm= line (Xen 4.15+ xl ignores any rdm= with a valid policy)')
         add(_try(change, replace(domain, rdm=RdmReserve(STRATEGY_HOST, POLICY_RELAXED)

@@ -167,8 +167,13 @@ def run(args) -> int:
     host = host_from_args(args, version)
     findings: list = list(xl_findings)
     sizes = _firmware_sizes(domain, findings)
+    xen_domain = None
+    if domain.rdm_forcecheck is not None:
+        # xl ignores the design's key: read the file once more with it overridden (the last
+        # assignment wins in libxlu) to get what xl really hands to libxl.
+        xen_domain = load_domain(data + b'\nrdm_forcecheck = "ignored by xl"\n', args.config, version)[0]
     options = Options(hap_available=not args.no_hap, bios_base=args.bios_base, acpi_end=args.acpi_end,
-                      firmware_sizes=sizes,
+                      firmware_sizes=sizes, xen_domain=xen_domain,
                       # xl itself refuses the file: no other stage runs, so no release comparison
                       compare_versions=not any(f.code in XL_EXITS for f in findings),
                       domain_for_version=lambda v: _domain_for(load_domain, data, args.config, v))
