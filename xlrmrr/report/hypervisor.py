@@ -76,8 +76,11 @@ def text_lines(result, title: str = "Device assignment (Xen hypervisor)",
                 if result.shared_pt else
                 "the IOMMU has its own tables, mirrored from the p2m (hap=0 or iommu=no-sharept)")
         out.append(f"  page tables: {mode}")
+        import textwrap
+
         from xlrmrr.hypervisor import PRE_4_6_TABLES
-        out.append(f"    ({PRE_4_6_TABLES})")
+        out.extend(textwrap.wrap(f"({PRE_4_6_TABLES})", 100, initial_indent="    ",
+                                 subsequent_indent="     "))
         for p in result.page_tables:
             out.append(f"    RMRR {_rng(p.rmrr.base, p.rmrr.end)} "
                        f"({'exposed' if p.exposed else 'not exposed'} in the e820):")
