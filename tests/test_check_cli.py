@@ -158,3 +158,19 @@ def test_real_tables_with_shared_rmrrs(corpus, tmp_path, capsys):
         above = all(0x80000000 < r.base < 0xF0000000 for r in rmrrs)
         assert main(["check", cfg("big", members, "relaxed", 4096), *args]) == (0 if above else 3), path
     capsys.readouterr()
+
+
+def test_guest_that_does_not_start_fails_the_check(tmp_path, capsys):
+    # rdm_mem_boundary = 4096 keeps libxl from moving lowmem_end (0xf0000000 for 4 GiB) below
+    # the IGD's 0xad000000: strict -> "RDM conflict at 0xad000000." -> the create fails before
+    # any assignment: the table says "no start", exit 1.
+    f = tmp_path / "igd-low.cfg"
+    f.write_text('name = "igd-low"\ntype = "hvm"\nmemory = 4096\nrdm_mem_boundary = 4096\n'
+                 "pci = [ '00:02.0' ]\n")
+    code = main(["check", str(f), *cfgs("nic"), *HOST, "--json"])
+    doc = json.loads(capsys.readouterr().out)
+    assert code == 1
+    assert doc["guests"][0]["verdict"] == "blocked"
+    assert doc["guests"][0]["devices"]["0000:00:02.0"] == "no start"
+    assert doc["guests"][0]["hypervisor"] is None
+    assert any(f["message"] == "RDM conflict at 0xad000000." for f in doc["guests"][0]["findings"])
