@@ -77,6 +77,19 @@ def test_edge_cases_match_libxlu(data):
     same_as_xl(data)
 
 
+@pytest.mark.parametrize("data", EDGE_CASES + [b"a = [1]\na += [2]\na = 'x'\na += 'y'\na += 'z'\n"],
+                         ids=[repr(d)[:40] for d in EDGE_CASES] + ["history"])
+def test_history_of_shadowed_settings_matches_libxlu(data):
+    """Every stored assignment, shadowed ones included (a list moved by += becomes [])."""
+    need(oracle.available(), "libxlutil.so.4.17 (Debian libxenmisc4.17) is not installed")
+    want = oracle.parse(data, "test.cfg", history=True)
+    if "crash" in want:
+        return
+    got = parse_config(data, "test.cfg")
+    assert [(n, s.kind, s.value, s.line, s.op) for n, s in got.history] == \
+        [(h["name"], h["kind"], h["value"], h["line"], h["op"]) for h in want["history"]]
+
+
 @pytest.mark.parametrize("depth", [1, 100, 2000, 4996, 4997, 4998, 6000])
 def test_deep_nesting_matches_libxlu_stack_limit(depth):
     data = b"a = " + b"[" * depth + b"]" * depth + b"\n"

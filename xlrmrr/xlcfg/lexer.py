@@ -171,7 +171,7 @@ def dequote(ctx, lexer, src: str) -> str | None:
     if ctx.err:
         return None
     if "\0" in src:
-        raise Abort("a NUL byte inside a quoted string")
+        raise Abort(f"a NUL byte inside the quoted string on line {lexer.lineno}")
     if "\\" not in src:
         return src[1:-1]
     out = []

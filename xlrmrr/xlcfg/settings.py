@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 
 EINVAL = 22
 ERANGE = 34
-ERRNO_NAMES = {0: None, EINVAL: "EINVAL", ERANGE: "ERANGE"}
 
 PYTHON_WARNING = ("warning: Config file looks like it contains Python code.\n"
                   "warning:  Arbitrary Python is no longer supported.\n"
@@ -80,14 +79,3 @@ def value_json(v) -> str:
         else:
             out.append(json.dumps(cur))
     return "".join(out)
-
-
-def value_depth(v) -> int:
-    """How deeply lists nest in a value (0 for a string)."""
-    depth, stack = 0, [(v, 0)]
-    while stack:
-        cur, d = stack.pop()
-        if isinstance(cur, list):
-            depth = max(depth, d + 1)
-            stack.extend((x, d + 1) for x in cur if isinstance(x, list))
-    return depth
