@@ -114,3 +114,18 @@ def test_host_snapshot_live(capsys, tmp_path):
     assert rc == 0 and out_file.exists() and out.startswith(f"wrote {out_file}")
     rc, _, err = run(capsys, "host", "snapshot")
     assert rc == 2 and "give the file to write" in err
+
+
+def test_snapshot_without_dmar_plus_table(capsys, tmp_path):
+    from xlrmrr.host.load import read_host_json
+    from xlrmrr.host.snapshot import write_snapshot
+
+    snap = tmp_path / "s.tar.gz"
+    snap.write_bytes(write_snapshot(None, read_host_json(str(HOSTS / "laptop.json")), []))
+    rc, _, err = run(capsys, "host", "--snapshot", snap)
+    assert rc == 2 and "the snapshot has no DMAR table" in err
+    rc, out, _ = run(capsys, "host", "--snapshot", snap, "--dmar", FX / "laptop-typical.bin",
+                     "--json")
+    j = json.loads(out)
+    assert rc == 0 and j["topology_known"] and j["snapshot_xen_version"] == "4.17"
+    assert j["xen_version"] == "4.17"            # the snapshot's release unless --xen-version

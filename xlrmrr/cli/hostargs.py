@@ -17,13 +17,13 @@ def add_host_arguments(p: argparse.ArgumentParser) -> None:
     src.add_argument("--dmar", metavar="FILE",
                      help="the host's raw ACPI DMAR table (a copy of "
                           "/sys/firmware/acpi/tables/DMAR)")
-    src.add_argument("--snapshot", metavar="FILE",
-                     help="a snapshot made by `xlrmrr host snapshot` (DMAR, PCI topology, e820, "
-                          "Xen version)")
     src.add_argument("--acpidump", metavar="FILE", help="`acpidump` output containing the DMAR")
     src.add_argument("--xen-log", metavar="FILE",
                      help="an `xl dmesg` (booted with iommu=verbose) or Linux boot log: RMRR "
                           "ranges only, for hosts whose table cannot be read")
+    g.add_argument("--snapshot", metavar="FILE",
+                   help="a snapshot made by `xlrmrr host snapshot` (DMAR, PCI topology, e820, "
+                        "Xen version); --dmar/--acpidump/--xen-log replace its table")
     g.add_argument("--host-json", metavar="FILE",
                    help="PCI topology and e820 as JSON (format: xlrmrr/host/topology.py); "
                         "with --snapshot it replaces the snapshot's")

@@ -61,7 +61,8 @@ def load_host(dmar: bytes | None = None, snapshot: str | None = None,
         if dmar is None and acpidump is None:
             if snap_dmar is None and xen_log is None:
                 raise InputError(f"{snapshot}: the snapshot has no DMAR table (collected without "
-                                 f"root?); give the table with --dmar or --acpidump")
+                                 f"root?); give the table too, with --dmar, --acpidump or "
+                                 f"--xen-log")
             dmar, dmar_name = snap_dmar, f"{snapshot}:DMAR"
     if acpidump and dmar is None:
         from xlrmrr.acpi.readers import dmar_from_acpidump
