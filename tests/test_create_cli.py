@@ -187,3 +187,14 @@ def test_forcecheck_design_versus_xen(capsys):
     assert (rc, j["verdict"], j["xen_verdict"], j["semantics"]) == (1, "blocked", "ok", "design")
     fix = [r for r in j["remediation"] if r["change"].startswith("rdm_forcecheck = 0")]
     assert fix and fix[0]["verified"]
+
+
+def test_output_identical_across_processes(tmp_path):
+    # Different hash seeds: nothing may depend on set or dict-of-set iteration order.
+    outs = []
+    for seed in ("1", "2", "3"):
+        env = dict(os.environ, PYTHONHASHSEED=seed, PYTHONPATH=str(REPO))
+        r = subprocess.run([sys.executable, "-m", "xlrmrr", "create", guest("forcecheck.cfg"), "--dry-run",
+                            *HOST], env=env, capture_output=True, cwd=tmp_path)
+        outs.append(r.stdout)
+    assert outs[0] == outs[1] == outs[2] and outs[0]
