@@ -148,3 +148,16 @@ def test_known_facts_without_oracle():
     assert r.aborted and not r.ok
     r = parse_config(b"a = [1]\na += [2]\n", "f.cfg")
     assert [s.value for _, s in r.history] == [[], ["1", "2"]]
+
+
+def test_value_json_equals_json_dumps_on_shallow_values():
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    values = st.recursive(st.text(max_size=5), lambda inner: st.lists(inner, max_size=4),
+                          max_leaves=20)
+
+    @given(values)
+    def check(v):
+        assert value_json(v) == json.dumps(v)
+    check()
