@@ -103,6 +103,8 @@ def test_zero_haw_drhd_zero_end_before_base():
 
 def test_namespace_and_unknown_structures():
     h = host("namespace-scopes")
+    assert h.namespace_devices == ((1, "\\_SB.PCI0.I2C0", (0x48,)), (2, "\\_SB.PCI0.UA00", (0x48,)))
+    assert not messages(h, "namespace-scope-no-andd")
     ns = messages(h, "namespace-device")
     assert len(ns) == 2 and "\\_SB.PCI0.I2C0" in ns[0] and "is in a DRHD's scope" in ns[0]
     assert '"Ignore unknown DMAR structure type (0x4)"' in messages(h, "unknown-structure")[0]

@@ -46,6 +46,7 @@ def firmware_findings(dmar: Dmar, devices=(), topology_known: bool = False,
                        'fwts: "Multiple drhds have include_all flag set." (DRHDs at offsets '
                        + ", ".join(f"{s.offset:#x}" for s in include_all) + ")."))
     bases = {s.register_base for s in dmar.drhds}
+    andd_numbers = {s.device_number for s in dmar.of_type(4)}
     out.extend(_overlaps(dmar))
     devmap = {f.sbdf: f for f in devices}
     for s in dmar.structures:
@@ -93,6 +94,11 @@ def firmware_findings(dmar: Dmar, devices=(), topology_known: bool = False,
             if sc.type == 5 and s.type != 0:
                 out.append(_fw("warning", "namespace-scope-outside-drhd",
                                f"{swhere}: ACPI namespace scopes belong in DRHDs only."))
+            if sc.type == 5 and sc.enumeration_id not in andd_numbers:
+                out.append(_fw("warning", "namespace-scope-no-andd",
+                               f"{swhere}: names ACPI device number {sc.enumeration_id}, which "
+                               f"no ANDD declares (Linux: \"No IOMMU scope found for ANDD "
+                               f"enumeration ID ...\" is the reverse case); Xen ignores it."))
             if s.type == 1 and sc.type not in (1, 2):
                 out.append(_fw("warning", "rmrr-scope-type",
                                f"{swhere}: an RMRR scope of type {sc.type} ({sc.type_name}); the "

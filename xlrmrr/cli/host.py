@@ -89,6 +89,8 @@ def host_json(host, version) -> dict:
         "rdm_all": [list(x) for x in reserved_device_memory_map(host)],
         "devices": out_devices,
         "groups": [[str(d) for d in g] for g in sharing_groups(host)],
+        "namespace_devices": [{"device_number": n, "name": name, "drhd_offsets": offs}
+                              for n, name, offs in host.namespace_devices],
         "firmware_rmrrs": [rmrr(r) for r in host.firmware_rmrrs],
         "findings": [f.to_json() for f in host.findings],
     }
@@ -143,6 +145,13 @@ def render_text(host, version) -> str:
         lines.append("  " + " ".join(g))
     if not j["groups"]:
         lines.append("  (none: every RMRR belongs to one device)")
+    if host.namespace_devices:
+        lines.append("")
+        lines.append("ACPI namespace devices (ANDD; Xen ignores them, they cannot be passed "
+                     "through):")
+        for n, name, offs in host.namespace_devices:
+            where = ", ".join(f"DRHD at {o:#x}" for o in offs) or "no DRHD scope"
+            lines.append(f"  {n}: {name} ({where})")
     if host.findings:
         lines.append("")
         lines.append("findings:")

@@ -436,6 +436,11 @@ def build_host(dmar: Dmar | None, desc: HostDescription | None = None, *,
                                            desc.topology_known)
         findings.extend(extra_findings)
         rmrrs = list(reversed(extra)) + list(reversed(registered))
+    namespace = () if dmar is None else tuple(
+        (a.device_number, a.device_name,
+         tuple(d.offset for d in dmar.drhds
+               if any(sc.type == 5 and sc.enumeration_id == a.device_number for sc in d.scopes)))
+        for a in dmar.of_type(4))
     return Host(rmrrs=tuple(rmrrs), vtd_enabled=vtd, devices=desc.devices, e820=desc.e820,
                 xen_version=desc.xen_version, findings=tuple(findings), firmware_rmrrs=firmware,
-                topology_known=desc.topology_known, source=source)
+                topology_known=desc.topology_known, source=source, namespace_devices=namespace)

@@ -73,6 +73,9 @@ class Host:
     firmware_rmrrs: tuple[Rmrr, ...] = ()   # every RMRR of the table, in table order, as decoded
     topology_known: bool = False            # devices is the complete PCI topology
     source: str = ""                        # where the host data came from (file names)
+    # ANDD entries: (ACPI device number, object name, offsets of the DRHDs whose namespace
+    # scopes name it). Xen ignores them; listed so that nobody tries to pass them through.
+    namespace_devices: tuple[tuple[int, str, tuple[int, ...]], ...] = ()
 
     def device(self, sbdf: Sbdf) -> PciFunction | None:
         for d in self.devices:
