@@ -198,3 +198,23 @@ def test_output_identical_across_processes(tmp_path):
                             *HOST], env=env, capture_output=True, cwd=tmp_path)
         outs.append(r.stdout)
     assert outs[0] == outs[1] == outs[2] and outs[0]
+
+
+@pytest.mark.parametrize("version,rc,failing", [
+    ("4.12", 3, None),                              # device inherits relaxed: dropped, RAM over it
+    ("4.13", 1, "xen"),                             # INVALID at build (warning), strict at assign: -EBUSY
+    ("4.14", 1, "RDM conflict at 0xab80a000."),     # INVALID -> STRICT inside construct_rdm
+    ("4.22", 1, "RDM conflict at 0xab80a000."),     # rdm= dropped by xl; device strict
+])
+def test_release_changes_outcome(capsys, version, rc, failing):
+    got, out, _ = create(capsys, guest("usb-host-relaxed.cfg"), "--dry-run", "--json",
+                         "--xen-version", version, *HOST)
+    j = json.loads(out)
+    assert got == rc and j["xen_version"] == version
+    errors = [f for f in j["findings"] if f["severity"] == "error"]
+    if failing is None:
+        assert not errors
+    elif failing == "xen":
+        assert errors[0]["component"] == "xen"
+    else:
+        assert failing in [f["message"] for f in errors]
