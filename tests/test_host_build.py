@@ -139,3 +139,21 @@ def test_overlap_message_names_the_newest_registered_rmrr():
                         rmrr(0x0, 0x2FFF, (0, [[0x1D, 0]]))))
     assert not h.vtd_enabled
     assert any("Overlapping RMRRs [2000,2fff] and [0,2fff]" in f.message for f in h.findings)
+
+
+def test_corpus_only_register_base_zero_disables_vtd(corpus):
+    # dmar.md 6: the only anomaly in the pristine corpus is a DRHD Register Base Address 0
+    # (IdeaPad Flex 15, ThinkPad E15 Gen 2), plus the VTD-Fix replacement table.
+    from xlrmrr.acpi.dmar import decode
+    from xlrmrr.host.build import build_host
+
+    disabled = []
+    for path in sorted((corpus / "dmar").glob("*.bin")):
+        h = build_host(decode(path.read_bytes()))
+        if not h.vtd_enabled:
+            disabled.append(path.name)
+            assert {f.code for f in h.findings if f.severity == "error"} == {"drhd-base-zero"}
+    assert len(disabled) == 3
+    assert sum(n.startswith("modified-") for n in disabled) == 1
+    assert any("ideapadflex-15" in n for n in disabled)
+    assert any("thinkpad-e15-gen-2" in n for n in disabled)
