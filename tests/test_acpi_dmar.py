@@ -120,3 +120,26 @@ def test_unknown_types_kept_raw_and_rmad_accepted():
     assert back.structures[0].type_name == "reserved" and back.structures[0].length == 8
     assert back.structures[1].scopes[0].flags == 0x1F
     assert build(back) == raw
+
+
+def test_corpus_statistics_match_the_fact_sheet(corpus):
+    """dmar.md 6, counted independently when the corpus was gathered (pristine tables)."""
+    from collections import Counter
+
+    per_table, shared, most, repeated, devices = Counter(), 0, 0, 0, Counter()
+    for path in corpus_tables(corpus):
+        if path.name.startswith("modified-"):
+            continue
+        d = decode(path.read_bytes())
+        per_table[len(d.rmrrs)] += 1
+        shared += any(len(r.scopes) > 1 for r in d.rmrrs)
+        most = max([most] + [len(r.scopes) for r in d.rmrrs])
+        seen = Counter((sc.bus, sc.path) for r in d.rmrrs for sc in r.scopes)
+        repeated += any(n > 1 for n in seen.values())
+        devices.update((sc.bus, *sc.path[0]) for r in d.rmrrs for sc in r.scopes
+                       if len(sc.path) == 1)
+    assert dict(per_table) == {0: 11, 1: 139, 2: 169, 3: 16, 8: 2}
+    assert sum(k * v for k, v in per_table.items()) == 541
+    assert (shared, most, repeated) == (77, 8, 6)
+    assert (devices[(0, 2, 0)], devices[(0, 0x14, 0)], devices[(0, 0x1D, 0)],
+            devices[(0, 0x1A, 0)], devices[(0, 0x16, 7)]) == (264, 204, 78, 68, 13)
