@@ -817,8 +817,9 @@ def _group_findings(host: Host, use: GroupUse, devices: Sequence[DeviceAssignmen
             return [Finding(
                 "info", "group-whole", "xen",
                 f"RMRR sharing group {{{members}}} ({rng}) is assigned whole to this guest with "
-                f"the relaxed policy: Xen warns \"It's risky\", but no other domain uses the "
-                f"range, so this is safe", addrs)]
+                f"the relaxed policy: Xen warns \"It's risky\", but no other guest uses the "
+                f"range, so this is safe (dom0 keeps the 1:1 mapping it got at boot, "
+                f"setup_hwdom_rmrr; dom0 is trusted)", addrs)]
         return []
     away = ", ".join(str(m) for m in use.elsewhere)
     return [Finding(
