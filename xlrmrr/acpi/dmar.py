@@ -228,7 +228,9 @@ def decode(data: bytes, name: str = "DMAR") -> Dmar:
                                    '"Invalid ACPI DMAR entry length: 0")')
         fixed = FIXED_SIZE.get(stype, 4)
         if slen < fixed:
-            raise _err(name, what, f"length {slen:#x} is shorter than the {fixed}-byte fixed part")
+            raise _err(name, what, f"length {slen:#x} is shorter than the {fixed}-byte fixed part "
+                                   f'(Xen: "Invalid ACPI DMAR entry length: {slen:#x}", VT-d '
+                                   f"disabled)")
         if off + slen > length:
             raise _err(name, what, f"length {slen:#x} runs past the table end at {length:#x} "
                                    f'(Linux: "Record passes table end")')
@@ -260,7 +262,9 @@ def _check_scopes(body: bytes, start: int, base: int, name: str, what: str) -> N
                                     f"(Xen: \"Invalid device scope\")")
         if (slen - SCOPE_HEADER_SIZE) % 2:
             raise _err(name, where, f"length {slen:#x} leaves half a path entry "
-                                    f"(6 + 2 bytes per path entry)")
+                                    f"(6 + 2 bytes per path entry)"
+                                    + (' (Xen: "Invalid device scope", VT-d disabled)'
+                                       if slen < 8 else ""))
         if pos + slen > len(body):
             raise _err(name, where, f"length {slen:#x} runs past the end of its structure at "
                                     f"{base + len(body):#x}")
