@@ -157,3 +157,23 @@ def test_corpus_only_register_base_zero_disables_vtd(corpus):
     assert sum(n.startswith("modified-") for n in disabled) == 1
     assert any("ideapadflex-15" in n for n in disabled)
     assert any("thinkpad-e15-gen-2" in n for n in disabled)
+
+
+def test_bulk_queries_equal_the_per_device_ones():
+    import json as _json
+
+    from conftest import FIXTURES
+
+    from xlrmrr.host.query import rdm_by_device, rmrrs_by_device
+
+    for src in sorted((FIXTURES / "dmar").glob("*.json")):
+        meta = _json.loads(src.read_text())
+        if "decode_error" in meta["expect"]:
+            continue
+        hj = str(FIXTURES / "hosts" / f"{meta['host']}.json") if "host" in meta else None
+        h = load_host(src.with_suffix(".bin").read_bytes(), host_json=hj)
+        devs = {d for r in h.rmrrs for d in r.devices} | {Sbdf(0, 0, 0, 0)}
+        rdm, by = rdm_by_device(h), rmrrs_by_device(h)
+        for d in devs:
+            assert rdm.get(d, ()) == reserved_device_memory_map(h, d), src.name
+            assert by.get(d, ()) == rmrrs_of(h, d), src.name

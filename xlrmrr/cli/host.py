@@ -56,7 +56,7 @@ def _xen_meaning(host, rmrr) -> list[str]:
 
 def host_json(host, version) -> dict:
     from xlrmrr.host.model import reserved_device_memory_map
-    from xlrmrr.host.query import rmrrs_of, sharing_group, sharing_groups
+    from xlrmrr.host.query import rdm_by_device, rmrrs_by_device, sharing_groups
     from xlrmrr.host.resolve import class_name, is_display, is_usb
 
     def rmrr(r) -> dict:
@@ -68,17 +68,21 @@ def host_json(host, version) -> dict:
                 "notes": _xen_meaning(host, r)}
 
     devices = sorted({d for r in host.rmrrs for d in r.devices})
+    functions = {f.sbdf: f for f in host.devices}
+    groups = sharing_groups(host)
+    group_of = {d: g for g in groups for d in g}
+    rmrrs, rdm = rmrrs_by_device(host), rdm_by_device(host)
     out_devices = []
     for d in devices:
-        f = host.device(d)
+        f = functions.get(d)
         cls = f.class_code if f else None
         out_devices.append({
             "sbdf": str(d), "class": cls, "class_name": class_name(cls),
             "linux_relaxable": None if cls is None else is_usb(cls) or is_display(cls),
             "present": (f is not None) if host.topology_known else None,
-            "rmrrs": [[r.base, r.end] for r in rmrrs_of(host, d)],
-            "rdm": [list(x) for x in reserved_device_memory_map(host, d)],
-            "group": [str(x) for x in sharing_group(host, d)],
+            "rmrrs": [[r.base, r.end] for r in rmrrs.get(d, ())],
+            "rdm": [list(x) for x in rdm.get(d, ())],
+            "group": [str(x) for x in group_of.get(d, (d,))],
             "reset_method": f.reset_method if f else None,
             "iommu_group": f.iommu_group if f else None})
     return {
@@ -88,7 +92,7 @@ def host_json(host, version) -> dict:
         "rmrrs": [rmrr(r) for r in host.rmrrs],
         "rdm_all": [list(x) for x in reserved_device_memory_map(host)],
         "devices": out_devices,
-        "groups": [[str(d) for d in g] for g in sharing_groups(host)],
+        "groups": [[str(d) for d in g] for g in groups],
         "namespace_devices": [{"device_number": n, "name": name, "drhd_offsets": offs}
                               for n, name, offs in host.namespace_devices],
         "firmware_rmrrs": [rmrr(r) for r in host.firmware_rmrrs],
