@@ -104,6 +104,7 @@ def render_text(host, version) -> str:
     from xlrmrr.common import hexa, size_str
 
     j = host_json(host, version)
+    functions = {f.sbdf: f for f in host.devices}
     lines = [f"host: {host.source or '?'}; modelling Xen {version}"
              + (f" (host data recorded on Xen {host.xen_version})" if host.xen_version else ""),
              "VT-d: " + ("enabled" if host.vtd_enabled else
@@ -118,7 +119,7 @@ def render_text(host, version) -> str:
         lines.append(f"  [{hexa(r.base)}, {hexa(r.end)}] {size_str(r.end - r.base + 1)}, "
                      f"start_pfn {r.start_pfn:#x} nr_pages {r.nr_pages:#x}  ({r.source})")
         for d in r.devices:
-            f = host.device(d)
+            f = functions.get(d)
             lines.append(f"      {d}  {_cls(f)}")
         for u in r.unresolved:
             lines.append(f"      ? {u}")
