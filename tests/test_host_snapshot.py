@@ -98,3 +98,13 @@ def test_bad_snapshots(tmp_path):
     nodmar.write_bytes(write_snapshot(None, description_from_json({}, "x"), []))
     with pytest.raises(InputError, match="has no DMAR table"):
         load_host(snapshot=str(nodmar))
+
+
+def test_collect_xen_version(tmp_path):
+    from xlrmrr.host.snapshot import collect_xen_version
+
+    assert collect_xen_version(str(tmp_path)) is None
+    _w(str(tmp_path / "type"), "xen\n")
+    _w(str(tmp_path / "version" / "major"), "4\n")
+    _w(str(tmp_path / "version" / "minor"), "17\n")
+    assert collect_xen_version(str(tmp_path)) == "4.17"

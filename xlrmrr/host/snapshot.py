@@ -208,6 +208,8 @@ def collect_live(dmar_path: str | None = None
             version = XenVersion.parse(xv)
         except InputError:
             notes.append(f"Xen {xv} is outside the releases xlrmrr models")
+        notes.append("e820 read in dom0: its reserved ranges are the host's; its RAM ranges "
+                     "may follow dom0's own allocation")
     else:
         notes.append("not running on Xen (/sys/hypervisor/type is not xen); no Xen version")
     return dmar, HostDescription(devices=devices, topology_known=topo, e820=e820,
