@@ -1,4 +1,13 @@
-"""`xlrmrr host`: what this host reserves, per device and grouped; `xlrmrr host snapshot OUT`."""
+"""`xlrmrr host`: what this host reserves, per device and grouped; `xlrmrr host snapshot OUT`.
+
+`--json` prints one object: source, xen_version (modelled), snapshot_xen_version, vtd_enabled,
+topology_known; rmrrs (Xen's list order: base, end, segment, start_pfn, nr_pages, devices,
+scope_count, shared, source, unresolved, below_bridges, notes); rdm_all (the XENMEM_RDM_ALL
+answer as [start_pfn, nr_pages]); devices (every device some RMRR lists: sbdf, class,
+class_name, linux_relaxable, present, rmrrs as [base, end], rdm as the per-device answer,
+group, reset_method, iommu_group); groups; namespace_devices; firmware_rmrrs (table order,
+whatever Xen makes of them); findings. Addresses are JSON integers.
+"""
 
 from __future__ import annotations
 
