@@ -222,7 +222,9 @@ def build(layout, domain, host: Host, version: XenVersion, bios_base: int | None
     if mmio_total > PCI_MEM_END - pci_mem_start:
         findings.append(_f("warning", "bars-to-64bit",
                            "Low MMIO hole not large enough for all devices, relocating some BARs to "
-                           "64-bit"))
+                           "64-bit (hvmloader does not move guest RAM to grow the hole: libxl writes "
+                           "hvmloader/allow-memory-relocate = 0, \"Relocating guest memory for lowmem "
+                           "MMIO space disabled\"; a larger mmio_hole= makes room)"))
         bar64_relocate = True
 
     placements: list[BarPlacement] = []
