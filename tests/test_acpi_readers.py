@@ -76,6 +76,7 @@ def test_xen_log():
 def test_newer_xen_log_format():
     log = ("(XEN) [VT-D]found ACPI_DMAR_RMRR:\n"
            "(XEN) [VT-D] endpoint: 0000:00:14.0\n"
+           "(XEN) RMRR: [0xab80a000, 0xab81d000] is not (entirely) in reserved memory\n"
            "(XEN) [VT-D]dmar.c:608:  RMRR: [ab80a000,ab81dfff]\n"
            "(XEN) [VT-D]Overlapping RMRRs [ab80a000,ab81dfff] and [ab81d000,ab82ffff]\n")
     r = rmrrs_from_log(log, "x")

@@ -70,7 +70,8 @@ _XEN_SCOPE = re.compile(r"\b(endpoint|bridge|IOAPIC|MSI HPET):\s*([0-9a-fA-F]{4}
                         r"[0-9a-fA-F]{2}\.[0-7])")
 _XEN_REGION = re.compile(r"RMRR region: base_addr\s+(?:0x)?([0-9a-fA-F]+)\s+end_address\s+"
                          r"(?:0x)?([0-9a-fA-F]+)")
-_XEN_REGISTERED = re.compile(r"\bRMRR: \[(?:0x)?([0-9a-fA-F]+),\s*(?:0x)?([0-9a-fA-F]+)\]")
+# register_one_rmrr's " RMRR: [%lx,%lx]" (not the e820 warning "RMRR: [0x.., 0x..] is not ...")
+_XEN_REGISTERED = re.compile(r"\bRMRR: \[([0-9a-fA-F]+),([0-9a-fA-F]+)\]\s*$")
 _LINUX_RMRR = re.compile(r"RMRR base:\s*0x([0-9a-fA-F]+)\s+end:\s*0x([0-9a-fA-F]+)")
 
 
