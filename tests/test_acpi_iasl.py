@@ -77,3 +77,45 @@ def test_checksum_agrees_with_iasl(tmp_path):
     from xlrmrr.acpi.checks import firmware_findings
     msg = [f.message for f in firmware_findings(decode(bytes(bad))) if f.code == "bad-checksum"][0]
     assert f"should be 0x{good[9]:02X}" in msg and f"- 0x{bad[9]:02X}" in msg
+
+
+NEW_IASL = """\
+[000h 0000 004h]                   Signature : "DMAR"    [DMA Remapping Table]
+[004h 0004 004h]                Table Length : 00000050
+[008h 0008 001h]                    Revision : 01
+[009h 0009 001h]                    Checksum : 5A
+[00Ah 0010 006h]                      Oem ID : "INTEL "
+[010h 0016 008h]                Oem Table ID : "SKL "
+[018h 0024 004h]                Oem Revision : 00000001
+[01Ch 0028 004h]             Asl Compiler ID : "INTL"
+[020h 0032 004h]       Asl Compiler Revision : 00000001
+[024h 0036 001h]          Host Address Width : 26
+[025h 0037 001h]                       Flags : 05
+[026h 0038 00Ah]                    Reserved : 00 00 00 00 00 00 00 00 00 00
+[030h 0048 002h]               Subtable Type : 0000 [Hardware Unit Definition]
+[032h 0050 002h]                      Length : 0020
+[034h 0052 001h]                       Flags : 01
+[035h 0053 001h]        Size (decoded below) : 04
+                           Size (pages, log2) : 4
+[036h 0054 002h]          PCI Segment Number : 0000
+[038h 0056 008h]       Register Base Address : 00000000FED91000
+[040h 0064 001h]           Device Scope Type : 03 [IOAPIC Device]
+[041h 0065 001h]                Entry Length : 08
+[042h 0066 001h]                       Flags : 00
+[043h 0067 001h]                    Reserved : 00
+[044h 0068 001h]              Enumeration ID : 02
+[045h 0069 001h]              PCI Bus Number : F0
+[046h 0070 002h]                    PCI Path : 1F,00
+"""
+
+
+def test_oracle_reads_newer_iasl_format():
+    from iasl_oracle import parse_dsl
+
+    j = parse_dsl(NEW_IASL)
+    assert (j["oem_table_id"], j["host_address_width"], j["flags"]) == ("SKL ", 0x26, 5)
+    (drhd,) = j["structures"]
+    assert (drhd["offset"], drhd["length"], drhd["flags"], drhd["size"],
+            drhd["register_base"]) == (0x30, 0x20, 1, 4, 0xFED91000)
+    assert drhd["scopes"] == [{"offset": 0x40, "type": 3, "flags": 0, "path": [[0x1F, 0]],
+                               "length": 8, "reserved": 0, "enumeration_id": 2, "bus": 0xF0}]
