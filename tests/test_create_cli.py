@@ -218,3 +218,15 @@ def test_release_changes_outcome(capsys, version, rc, failing):
         assert errors[0]["component"] == "xen"
     else:
         assert failing in [f["message"] for f in errors]
+
+
+def test_other_releases_rebuild_the_host(capsys):
+    # An RMRR over host RAM: Xen 4.19+ disables VT-d (no passthrough at all); 4.14 keeps it and
+    # libxl fails on the RMRR crossing 4 GiB, which overlaps the guest's high RAM.
+    rc, out, _ = create(capsys, guest("igd-passthrough.cfg"), "--dry-run", "--json",
+                        "--dmar", str(FIXTURES / "dmar/rmrr-across-4g.bin"),
+                        "--host-json", str(FIXTURES / "hosts/laptop.json"))
+    j = json.loads(out)
+    assert rc == 1 and any(f["code"] == "no-iommu" for f in j["findings"])
+    other = {d["versions"]: d for d in j["other_versions"]}
+    assert any("RDM conflict at 0xffe00000." in x for x in other["4.14"]["differences"])

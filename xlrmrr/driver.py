@@ -58,6 +58,8 @@ class Options:
     # With rdm_forcecheck: the config as xl really reads it (xl ignores the key). The CLI passes
     # it when the config reader already folded the design's semantics into `rdm`.
     xen_domain: DomainConfig | None = field(default=None, compare=False)
+    # How Xen of another release builds the host (DMAR parsing changes by release).
+    host_for_version: Callable[[XenVersion], Host] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -234,7 +236,8 @@ def _version_deltas(domain, host, version, options, base: Plan) -> tuple[Version
             except InputError as e:
                 out.append(VersionDelta(band, VERDICT_BLOCKED, (f"xl {band} rejects the config: {e}",)))
                 continue
-        other = plan(other_dom, host, v, quiet)
+        other_host = options.host_for_version(v) if options.host_for_version is not None else host
+        other = plan(other_dom, other_host, v, quiet)
         theirs = _summary(other)
         diffs = []
         if theirs["type"] != mine["type"]:

@@ -174,6 +174,7 @@ def run(args) -> int:
         xen_domain = load_domain(data + b'\nrdm_forcecheck = "ignored by xl"\n', args.config, version)[0]
     options = Options(hap_available=not args.no_hap, bios_base=args.bios_base, acpi_end=args.acpi_end,
                       firmware_sizes=sizes, xen_domain=xen_domain,
+                      host_for_version=lambda v: host if v == version else host_from_args(args, v),
                       # xl itself refuses the file: no other stage runs, so no release comparison
                       compare_versions=not any(f.code in XL_EXITS for f in findings),
                       domain_for_version=lambda v: _domain_for(load_domain, data, args.config, v))
