@@ -143,3 +143,12 @@ def test_corpus_statistics_match_the_fact_sheet(corpus):
     assert (shared, most, repeated) == (77, 8, 6)
     assert (devices[(0, 2, 0)], devices[(0, 0x14, 0)], devices[(0, 0x1D, 0)],
             devices[(0, 0x1A, 0)], devices[(0, 0x16, 7)]) == (264, 204, 78, 68, 13)
+
+
+def test_builder_rejects_values_that_do_not_fit():
+    for bad in ({"structures": [{"type": 1, "base": -1, "end": 0}]},
+                {"structures": [{"type": 1, "base": 0, "end": 1 << 64}]},
+                {"host_address_width": 256},
+                {"structures": [{"type": 1, "scopes": [{"type": 1, "path": [[300, 0]]}]}]}):
+        with pytest.raises(InputError, match="DMAR source"):
+            build(from_json(bad))

@@ -347,9 +347,14 @@ def _build_structure(S, s: Structure) -> bytes:
 def build(dmar: Dmar) -> bytes:
     """The table bytes. Lengths come from the content; the checksum from dmar.checksum, or is
     computed when that is None."""
+    from construct import ConstructError
+
     from xlrmrr.acpi import structs as S
 
-    body = b"".join(_build_structure(S, s) for s in dmar.structures)
+    try:
+        body = b"".join(_build_structure(S, s) for s in dmar.structures)
+    except (ConstructError, ValueError, OverflowError) as e:
+        raise InputError(f"DMAR source: a value does not fit its field: {e}") from None
     length = DMAR_HEADER_SIZE + len(body)
     if length > 0xFFFFFFFF:
         raise InputError(f"DMAR: {length:#x} bytes do not fit the 32-bit table Length")
@@ -357,9 +362,12 @@ def build(dmar: Dmar) -> bytes:
                   checksum=dmar.checksum or 0, oem_id=dmar.oem_id, oem_table_id=dmar.oem_table_id,
                   oem_revision=dmar.oem_revision, asl_compiler_id=dmar.asl_compiler_id,
                   asl_compiler_revision=dmar.asl_compiler_revision)
-    table = bytearray(S.DmarTable.build(dict(header=header,
-                                             host_address_width=dmar.host_address_width,
-                                             flags=dmar.flags, reserved=dmar.reserved)) + body)
+    try:
+        table = bytearray(S.DmarTable.build(dict(header=header,
+                                                 host_address_width=dmar.host_address_width,
+                                                 flags=dmar.flags, reserved=dmar.reserved)) + body)
+    except (ConstructError, ValueError, OverflowError) as e:
+        raise InputError(f"DMAR source: a header value does not fit its field: {e}") from None
     if dmar.checksum is None:
         table[9] = (-sum(table)) & 0xFF
     return bytes(table)
