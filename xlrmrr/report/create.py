@@ -222,8 +222,18 @@ def text(plan, name: str = "") -> str:
         out.extend(picture(plan))
         out.append("")
     if plan.hvmloader is not None:
+        h = plan.hvmloader
+        out.append(f"MMIO BARs (hvmloader pci_setup, largest first; pci_mem_start {hexa(h.pci_mem_start)})")
+        rows = [(b.device, f"{b.index}", size_str(b.size),
+                 "no space" if b.base is None else hexa(b.base),
+                 ("above 4 GiB" if b.high else "") + (" (size assumed)" if b.assumed else ""))
+                for b in h.bars]
+        out.extend(_table(rows, ("device", "bar", "size", "base", "")))
+        if h.opregion is not None:
+            out.append(f"  IGD OpRegion: NVS [{hexa(h.opregion)}, {hexa(h.opregion + 0x3000)})")
+        out.append("")
         out.append("Guest e820 (hvmloader)")
-        out.extend("  " + line for line in plan.hvmloader.dump().splitlines())
+        out.extend("  " + line for line in h.dump().splitlines())
         out.append("")
     if plan.hypervisor is not None:
         from xlrmrr.report.hypervisor import text_lines
