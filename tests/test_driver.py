@@ -110,3 +110,17 @@ def test_hotplug_remediation_offered_when_not_blocked():
     p = plan(dom(pci=(dev(USB, "relaxed"),)), HOST)
     hot = [r for r in p.remediation if "hotplug" in r.change]
     assert hot and hot[0].change.startswith('rdm = "strategy=host"') and not hot[0].verified
+
+
+def test_pv_guest_still_meets_the_shared_rmrr_rule():
+    shared = Host(rmrrs=(Rmrr(0xAB80A000, 0xAB81DFFF, 0, (USB, Sbdf(0, 0, 0x1D, 0)), 2),))
+    p = plan(DomainConfig(NEW, type="pv", target_memkb=1 << 20, pci=(dev(USB),)), shared)
+    assert p.verdict == "blocked" and p.hypervisor is not None and p.hypervisor.blocked
+    assert p.libxc is None and p.hvmloader is None
+
+
+def test_pvh_populates_from_pfn_0():
+    p = plan(DomainConfig(NEW, type="pvh", target_memkb=1 << 20), HOST)
+    # 1 GiB PVH: no VGA hole; [0, 0x40000) is one aligned 1 GiB extent
+    assert [(e.gfn, e.order, e.count) for e in p.libxc.extents] == [(0, 18, 1)]
+    assert p.libxl.memory_map[0].addr == 0 and p.hvmloader is None

@@ -153,6 +153,14 @@ def _run(domain: DomainConfig, host: Host, version: XenVersion, options: Options
                                      options.bios_base, options.acpi_end)
             findings.extend(loader.findings)
             blocked = blocked or loader.failed
+    if domain.type == "pv" and domain.pci and not layout.failed:
+        # PV: no guest-physical map to conflict with (RMRRs go into the IOMMU only), but the
+        # shared-RMRR rule of intel_iommu_assign_device applies to every guest type.
+        hv = _assign(domain, host, (), ())
+        if hv is not None:
+            findings.extend(hv.findings)
+            blocked = blocked or hv.blocked
+            degraded = degraded or hv.degraded
     for r in layout.rdms:
         if r.assigned and not r.exposed and not r.conflict:
             findings.append(Finding(

@@ -99,15 +99,18 @@ def _gb_run(cur: int, end: int, mmio_start: int, mmio_size: int) -> int:
     return min(n, (hole_s - cur) >> 18)
 
 
-def meminit_extents(lowmem_end: int, highmem_end: int, mmio_start: int, mmio_size: int) -> list:
-    """meminit_hvm without vNUMA: the populate_physmap calls as [gfn, order, count] runs."""
+def meminit_extents(lowmem_end: int, highmem_end: int, mmio_start: int, mmio_size: int,
+                    vga_hole: bool = True) -> list:
+    """meminit_hvm without vNUMA: the populate_physmap calls as [gfn, order, count] runs. An HVM
+    guest (vga_hole) gets pfns 0-0x9f first and never 0xa0-0xbf; PVH starts at pfn 0."""
     out: list = []
-    _add(out, 0, 0, VGA_HOLE_START)
+    if vga_hole:
+        _add(out, 0, 0, VGA_HOLE_START)
     ranges = [(0, lowmem_end >> PAGE_SHIFT)]
     if highmem_end > FOUR_GB:
         ranges.append((FOUR_GB >> PAGE_SHIFT, highmem_end >> PAGE_SHIFT))
     for start, end in ranges:
-        cur = VGA_HOLE_END if start == 0 else start
+        cur = VGA_HOLE_END if start == 0 and vga_hole else start
         while cur < end:
             count = min(end - cur, SUPERPAGE_1GB)
             if cur & (SUPERPAGE_1GB - 1) and count > (-cur & (SUPERPAGE_1GB - 1)):
@@ -167,10 +170,11 @@ def build(layout: LibxlLayout, nr_vcpus: int, vcpus_online: int, apic: bool = Tr
         findings.append(Finding("error", "vnuma-mismatch", "libxc",
                                 f"vNUMA memory pages mismatch (0x{ram_pages:x} != 0x{layout.total_pages:x})"))
         failed = True
-    runs = meminit_extents(lowmem_end, highmem_end, layout.mmio_start, layout.mmio_size)
+    hvm = layout.guest_type == "hvm"
+    runs = meminit_extents(lowmem_end, highmem_end, layout.mmio_start, layout.mmio_size, vga_hole=hvm)
     extents = tuple(Extent(g, o, c) for g, o, c in runs)
     special = (Extent(IOREQ_SERVER_PFN_START, 0, 8), Extent(SPECIAL_PFN_START, 0, X86_HVM_NR_SPECIAL_PAGES))
-    pages_4k = VGA_HOLE_END + sum(e.count for e in extents if e.order == 0) - VGA_HOLE_START
+    pages_4k = sum(e.count for e in extents if e.order == 0) + (VGA_HOLE_END - VGA_HOLE_START if hvm else 0)
     n2m = sum(e.count for e in extents if e.order == 9)
     n1g = sum(e.count for e in extents if e.order == 18)
     populated = _merge_ranges(

@@ -110,9 +110,12 @@ def _regions(plan):
     out = []    # (start, end, char, priority)
     for s, e in _ram(plan):
         out.append((s, e, "#", 1))
-    pci_start = plan.hvmloader.pci_mem_start if plan.hvmloader else lx.mmio_start
-    out.append((pci_start, 0xFC000000, "m", 2))
-    out.append((0xFC000000, FOUR_GB, "f", 2))
+    if lx.guest_type == "hvm":
+        pci_start = plan.hvmloader.pci_mem_start if plan.hvmloader else lx.mmio_start
+        out.append((pci_start, 0xFC000000, "m", 2))
+        out.append((0xFC000000, FOUR_GB, "f", 2))
+    else:
+        out.append((lx.mmio_start, FOUR_GB, "m", 2))
     for r in lx.rdms:
         bad = r.conflict or not r.exposed
         out.append((r.start, r.end, "!" if bad else "R", 4 if bad else 3))
@@ -121,7 +124,12 @@ def _regions(plan):
 
 def _ram(plan):
     lx = plan.libxl
-    ram = [(0, 0xA0000), (0x100000, lx.lowmem_end)] if lx.lowmem_end > 0x100000 else [(0, 0xA0000)]
+    if lx.guest_type != "hvm":
+        ram = [(0, lx.lowmem_end)]
+    elif lx.lowmem_end > 0x100000:
+        ram = [(0, 0xA0000), (0x100000, lx.lowmem_end)]
+    else:
+        ram = [(0, 0xA0000)]
     if lx.highmem_end > FOUR_GB:
         ram.append((FOUR_GB, lx.highmem_end))
     return ram
@@ -164,35 +172,8 @@ def _table(rows, header) -> list[str]:
     return [fmt.format(*header).rstrip()] + [fmt.format(*r).rstrip() for r in rows]
 
 
-def text(plan, name: str = "") -> str:
+def _layout_lines(plan, out: list) -> None:
     lx = plan.libxl
-    d = plan.domain
-    out = []
-    head = {"ok": "OK: the guest can be created and every assigned device gets all its RMRRs",
-            "blocked": "BLOCKED: creating this guest would fail",
-            "degraded": "DEGRADED: the guest starts, but an assigned device's RMRR is not honoured"}
-    out.append(f"{name or d.name or 'guest'}: {head[plan.verdict]} (exit {plan.exit_status})")
-    bios = d.bios if d.type == "hvm" else "-"
-    out.append(f"modelled: Xen {plan.xen_version} (libxl, libxc, hypervisor, hvmloader); "
-               f"{d.type.upper()} guest, {'HAP' if lx.hap else 'shadow paging'}, firmware {bios}"
-               + ("; rdm_forcecheck: the original design's semantics" if plan.semantics == "design" else ""))
-    if plan.xen_verdict is not None:
-        out.append(f"Xen itself (rdm_forcecheck ignored by xl): {plan.xen_verdict}")
-    out.append("")
-    out.append(f"Reserved device memory (strategy {lx.strategy}, global policy {lx.policy}, "
-               f"rdm_mem_boundary {hexa(lx.rdm_mem_boundary)})")
-    if lx.rdms:
-        rows = []
-        for r in lx.rdms:
-            devs = ", ".join(str(s) + ("*" if s in r.assigned else "") for s in r.devices) or \
-                ", ".join(str(s) + "*" for s in r.assigned) or "?"
-            rows.append((hexa(r.start), hexa(r.end - 1), size_str(r.size), devs, r.requested_policy,
-                         rdm_fate(plan, r)))
-        out.extend(_table(rows, ("start", "end", "size", "devices (*: assigned)", "policy", "fate")))
-    else:
-        out.append("  none: " + ("strategy ignore and no pci= devices" if not lx.construct_rdm_ran
-                                 else "no RMRR applies to this guest"))
-    out.append("")
     out.append("Layout (libxl)")
     out.append(f"  maxmem {lx.max_memkb // 1024} MiB, memory {lx.target_memkb // 1024} MiB, videoram "
                f"{lx.video_memkb // 1024} MiB -> mem_size {hexa(lx.mem_size)} ({size_str(lx.mem_size)})")
@@ -208,7 +189,8 @@ def text(plan, name: str = "") -> str:
                + (" (no RAM above 4 GiB)" if lx.highmem_end <= FOUR_GB else ""))
     if plan.libxc is not None:
         xc = plan.libxc
-        out.append(f"  populate_physmap: {xc.pages_4k} x 4 KiB (counted from 0xc0), "
+        counted = " (counted from 0xc0, as libxc's summary does)" if lx.guest_type == "hvm" else ""
+        out.append(f"  populate_physmap: {xc.pages_4k} x 4 KiB{counted}, "
                    f"{xc.extents_2m} x 2 MiB, {xc.extents_1g} x 1 GiB"
                    + (" (populate-on-demand)" if xc.pod else ""))
     if lx.memory_map:
@@ -217,6 +199,47 @@ def text(plan, name: str = "") -> str:
         out.extend(f"  {E820_NAMES.get(e.type, e.type):<8} [{hexa(e.addr)}, {hexa(e.addr + e.size)})"
                    for e in lx.memory_map)
     out.append("")
+
+
+def text(plan, name: str = "") -> str:
+    lx = plan.libxl
+    d = plan.domain
+    out = []
+    head = {"ok": "OK: the guest can be created and every assigned device gets all its RMRRs",
+            "blocked": "BLOCKED: creating this guest would fail",
+            "degraded": "DEGRADED: the guest starts, but an assigned device's RMRR is not honoured"}
+    out.append(f"{name or d.name or 'guest'}: {head[plan.verdict]} (exit {plan.exit_status})")
+    stages = ", ".join(n for n, r in (("libxl", lx), ("libxc", plan.libxc), ("hypervisor", plan.hypervisor),
+                                      ("hvmloader", plan.hvmloader)) if r is not None)
+    guest = (f"{d.type.upper()} guest, {'HAP' if lx.hap else 'shadow paging'}"
+             + (f", firmware {d.bios}" if d.type == "hvm" else "") if d.type != "pv" else "PV guest")
+    out.append(f"modelled: Xen {plan.xen_version} ({stages}); {guest}"
+               + ("; rdm_forcecheck: the original design's semantics" if plan.semantics == "design" else ""))
+    if plan.xen_verdict is not None:
+        out.append(f"Xen itself (rdm_forcecheck ignored by xl): {plan.xen_verdict}")
+    out.append("")
+    out.append(f"Reserved device memory (strategy {lx.strategy}, global policy {lx.policy}, "
+               f"rdm_mem_boundary {hexa(lx.rdm_mem_boundary)})")
+    if lx.rdms:
+        rows = []
+        for r in lx.rdms:
+            devs = ", ".join(str(s) + ("*" if s in r.assigned else "") for s in r.devices) or \
+                ", ".join(str(s) + "*" for s in r.assigned) or "?"
+            rows.append((hexa(r.start), hexa(r.end - 1), size_str(r.size), devs, r.requested_policy,
+                         rdm_fate(plan, r)))
+        out.extend(_table(rows, ("start", "end", "size", "devices (*: assigned)", "policy", "fate")))
+    elif lx.guest_type == "pv":
+        out.append("  none: libxl selects no reserved device memory for a PV guest")
+    else:
+        out.append("  none: " + ("strategy ignore and no pci= devices" if not lx.construct_rdm_ran
+                                 else "no RMRR applies to this guest"))
+    out.append("")
+    if lx.guest_type == "pv":
+        out.append(f"Layout: PV guest, maxmem {lx.max_memkb // 1024} MiB; libxl builds no guest-physical "
+                   f"memory map for it")
+        out.append("")
+    else:
+        _layout_lines(plan, out)
     if d.type != "pv":
         out.append("Guest physical address space")
         out.extend(picture(plan))
