@@ -48,7 +48,7 @@ def test_json_contract_and_exact_libxl_message(capsys):
     for key in ("xen_version", "verdict", "lowmem_end", "highmem_end", "mmio_start", "rdms", "memory_map",
                 "hvm_info", "populate_physmap", "e820", "findings", "remediation"):
         assert key in j
-    assert j["xen_version"] == "4.22"
+    assert j["xen_version"] == "4.17"       # no --xen-version: the release hosts/laptop.json records
     assert j["rdms"] == [{**j["rdms"][0], "start": 0xAB80A000, "size": 0x14000, "policy": "strict",
                           "devices": ["0000:00:14.0"], "exposed": True}]
     msgs = [f["message"] for f in j["findings"] if f["component"] == "libxl"]
@@ -223,10 +223,20 @@ def test_release_changes_outcome(capsys, version, rc, failing):
 def test_other_releases_rebuild_the_host(capsys):
     # An RMRR over host RAM: Xen 4.19+ disables VT-d (no passthrough at all); 4.14 keeps it and
     # libxl fails on the RMRR crossing 4 GiB, which overlaps the guest's high RAM.
-    rc, out, _ = create(capsys, guest("igd-passthrough.cfg"), "--dry-run", "--json",
+    rc, out, _ = create(capsys, guest("igd-passthrough.cfg"), "--dry-run", "--json", "--xen-version", "4.22",
                         "--dmar", str(FIXTURES / "dmar/rmrr-across-4g.bin"),
                         "--host-json", str(FIXTURES / "hosts/laptop.json"))
     j = json.loads(out)
     assert rc == 1 and any(f["code"] == "no-iommu" for f in j["findings"])
     other = {d["versions"]: d for d in j["other_versions"]}
     assert any("RDM conflict at 0xffe00000." in x for x in other["4.14"]["differences"])
+
+
+def test_default_release_comes_from_the_host_data(capsys):
+    # hosts/laptop.json was collected under Xen 4.17; without host data that names a release the
+    # default is the running hypervisor's (none here) or the newest.
+    _, out, _ = create(capsys, guest("small.cfg"), "--dry-run", "--json", *HOST)
+    assert json.loads(out)["xen_version"] == "4.17"
+    _, out, _ = create(capsys, guest("small.cfg"), "--dry-run", "--json",
+                       "--dmar", str(FIXTURES / "dmar/laptop-typical.bin"))
+    assert json.loads(out)["xen_version"] == "4.22"

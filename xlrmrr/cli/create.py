@@ -136,6 +136,23 @@ def _emit(directory: str, files: dict) -> None:
                 raise InputError(f"--emit {directory}: cannot write {name}: {e.strerror}") from None
 
 
+def _host_and_version(args, host_from_args):
+    """The release to model: --xen-version; else the one the host data was collected under
+    (snapshot or host JSON); else the running hypervisor's; else the newest."""
+    from xlrmrr.common import NEWEST_XEN
+
+    if getattr(args, "xen_version", None):
+        version = xen_version(args)
+        return host_from_args(args, version), version
+    host = host_from_args(args, None)
+    if host.xen_version is not None:
+        return host, host.xen_version
+    version = xen_version(args)
+    if version != NEWEST_XEN:
+        host = host_from_args(args, version)
+    return host, version
+
+
 def _domain_for(load_domain, data: bytes, source: str, version):
     """The config as another release's xl reads it; a file that xl rejects raises InputError."""
     from xlrmrr.common import InputError
@@ -152,20 +169,23 @@ def run(args) -> int:
     from dataclasses import replace
 
     from xlrmrr.cli.hostargs import host_from_args
-    from xlrmrr.common import EXIT_FAIL, InputError
+    from xlrmrr.common import EXIT_FAIL, Finding, InputError
     from xlrmrr.driver import EXIT_FOR, VERDICT_BLOCKED, VERDICT_OK, Options, plan
     from xlrmrr.files import read_input
     from xlrmrr.xlcfg import load_domain
 
     xl_args = _split_rest(args)
-    version = xen_version(args)
     data = _config_data(read_input(args.config, "xl config"), xl_args)
+    host, version = _host_and_version(args, host_from_args)
     domain, xl_findings, _parse = load_domain(data, args.config, version)
     for f in xl_findings:
         if f.code in XL_UNPARSABLE:
             raise InputError(f"{args.config}: xl cannot read this config: {f.message}")
-    host = host_from_args(args, version)
     findings: list = list(xl_findings)
+    if not getattr(args, "xen_version", None) and host.xen_version is not None:
+        findings.append(Finding("info", "xen-version-from-host", "xen",
+                                f"modelling Xen {version}, the release the host data was collected under "
+                                f"({host.source or 'host data'}); --xen-version models another"))
     sizes = _firmware_sizes(domain, findings)
     xen_domain = None
     if domain.rdm_forcecheck is not None:
