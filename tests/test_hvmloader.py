@@ -163,3 +163,21 @@ def test_64bit_bars_relocate_only_while_the_rest_does_not_fit():
     gb = [b for b in h.bars if b.size == 1 << 30]
     assert all(b.high for b in gb)
     assert [b.base for b in gb] == [0x140000000, 0x180000000, 0x1C0000000]
+
+
+def test_qemu_traditional_relocates_ram_for_the_hole():
+    # 3 x 512 MiB 32-bit BARs + 48 MiB emulated: 0x63000000 bytes. qemu-xen-traditional: no
+    # allow-memory-relocate = 0, so the hole grows 0xf0000000 -> 0xe0000000 -> 0xc0000000 ->
+    # 0x80000000 (room 0x7c000000 fits) and RAM [0x80000000, 0xf0000000) moves above highmem.
+    # (traditional cirrus has 4 MiB videoram: mem_size 4092 MiB, highmem_end 0x10fc00000)
+    # high 0x10fc00000 + 0x70000000 = 0x17fc00000.
+    dev = PciFunction(IGD, class_code=0x020000, vendor=0x8086,
+                      bars=tuple(Bar(i, 512 << 20) for i in range(3)))
+    host = Host(rmrrs=(), devices=(dev,))
+    _lx, h = run(host=host, pci=(PciDevice("00:02.0", IGD),), device_model_version="qemu-xen-traditional")
+    assert (h.pci_mem_start, h.low_mem_end, h.high_mem_end) == (0x80000000, 0x80000000, 0x17FC00000)
+    assert E820Entry(0x100000, 0x7FF00000, 1) in h.e820 and E820Entry(FOUR_GB, 0x7FC00000, 1) in h.e820
+    # qemu-xen (libxl writes allow-memory-relocate = 0): the hole stops at low_mem_end
+    _lx, h = run(host=host, pci=(PciDevice("00:02.0", IGD),))
+    assert (h.pci_mem_start, h.low_mem_end) == (0xF0000000, 0xF0000000)
+    assert any(f.code == "bars-to-64bit" for f in h.findings)

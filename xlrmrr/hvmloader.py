@@ -79,6 +79,8 @@ class HvmloaderResult:
     e820: tuple[E820Entry, ...]           # the guest's final table, hvmloader's order
     findings: tuple[Finding, ...]
     failed: bool
+    low_mem_end: int = 0                  # after pci_setup (moves only when RAM is relocated)
+    high_mem_end: int = 0
 
     def dump(self) -> str:
         return dump_e820_table(self.e820)
@@ -190,6 +192,7 @@ def build(layout, domain, host: Host, version: XenVersion, bios_base: int | None
             failed = True
             break
 
+    allow_relocate = domain.device_model_version == "qemu-xen-traditional"
     # pci_setup: size the BARs (largest first; equal sizes keep devfn order), choose pci_mem_start.
     devs = _guest_devices(domain, host)
     bars = sorted(((name, b, assumed) for name, bl, assumed, _igd in devs for b in bl),
@@ -208,9 +211,10 @@ def build(layout, domain, host: Host, version: XenVersion, bios_base: int | None
                            f"pci_mem_start={hexa(pci_mem_start)} (was {hexa(PCI_MEM_START)}) for "
                            f"mmio_hole_size={hexa(layout.mmio_hole_xenstore)}"))
     else:
-        # allow-memory-relocate is "0" (libxl): the hole grows only down to low_mem_end.
+        # libxl writes allow-memory-relocate = 0 for qemu-xen: the hole grows only down to
+        # low_mem_end. qemu-xen-traditional gets hvmloader's default (1): RAM moves above 4 GiB.
         while (mmio_total > PCI_MEM_END - pci_mem_start and (pci_mem_start << 1) & 0xFFFFFFFF
-               and ((pci_mem_start << 1) & 0xFFFFFFFF) >= low_mem_end):
+               and (allow_relocate or ((pci_mem_start << 1) & 0xFFFFFFFF) >= low_mem_end)):
             pci_mem_start = (pci_mem_start << 1) & 0xFFFFFFFF
         if pci_mem_start > low_mem_end and any(
                 e.addr < PCI_MEM_END and pci_mem_start < e.end for e in reserved):
@@ -226,6 +230,22 @@ def build(layout, domain, host: Host, version: XenVersion, bios_base: int | None
                            "hvmloader/allow-memory-relocate = 0, \"Relocating guest memory for lowmem "
                            "MMIO space disabled\"; a larger mmio_hole= makes room)"))
         bar64_relocate = True
+
+    if allow_relocate and pci_mem_start < low_mem_end:
+        moved = low_mem_end - pci_mem_start
+        old_high = high_mem_end or FOUR_GB
+        high_mem_end = old_high + moved
+        findings.append(_f("info", "ram-relocated",
+                           f"Relocating 0x{moved >> 12:x} pages from {hexa(pci_mem_start)} to "
+                           f"{hexa(old_high)} for lowmem MMIO hole (in chunks of at most 0xffff pages; "
+                           f"qemu-xen-traditional allows hvmloader to move RAM)", pci_mem_start))
+        for r in layout.rdms:
+            if r.start < high_mem_end and old_high < r.end:
+                findings.append(_f("warning", "ram-relocated-over-rdm",
+                                   f"hvmloader moves guest RAM to [{hexa(old_high)}, {hexa(high_mem_end)}), "
+                                   f"over the RDM at {hexa(r.start)} that libxl did not check against it",
+                                   r.start))
+        low_mem_end = pci_mem_start
 
     placements: list[BarPlacement] = []
     base_cursor = pci_mem_start
@@ -350,4 +370,4 @@ def build(layout, domain, host: Host, version: XenVersion, bios_base: int | None
                                f"(dump prints OVERLAP!!)",
                                r.start))
     return HvmloaderResult(tuple(adjusted), pci_mem_start, mmio_total, tuple(placements), opregion, bbase,
-                           aend, e820_sorted, tuple(findings), failed)
+                           aend, e820_sorted, tuple(findings), failed, low_mem_end, high_mem_end)
