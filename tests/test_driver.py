@@ -124,3 +124,14 @@ def test_pvh_populates_from_pfn_0():
     # 1 GiB PVH: no VGA hole; [0, 0x40000) is one aligned 1 GiB extent
     assert [(e.gfn, e.order, e.count) for e in p.libxc.extents] == [(0, 18, 1)]
     assert p.libxl.memory_map[0].addr == 0 and p.hvmloader is None
+
+
+def test_bar_over_an_assigned_rdm_is_degraded():
+    # Xen 4.9: hvmloader avoids only the first RDM above pci_mem_start (xen-rdm.md 1, ecc607b185):
+    # cirrus' 32 MiB BAR skips A and lands on B, an RMRR of the assigned device.
+    a = Rmrr(0xF0000000, 0xF00FFFFF, 0, (USB,), 1)
+    b = Rmrr(0xF2000000, 0xF20FFFFF, 0, (USB,), 1)
+    d = dom(version=XenVersion(4, 9), rdm=RdmReserve("host", "strict"), pci=(dev(USB, "strict"),))
+    p = plan(d, Host(rmrrs=(a, b)), XenVersion(4, 9), Options(compare_versions=False))
+    assert p.verdict == "degraded" and any(f.code == "bar-over-rdm" for f in p.findings)
+    assert plan(replace(d, xen_version=NEW), Host(rmrrs=(a, b)), NEW).verdict == "ok"

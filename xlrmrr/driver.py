@@ -153,6 +153,10 @@ def _run(domain: DomainConfig, host: Host, version: XenVersion, options: Options
                                      options.bios_base, options.acpi_end)
             findings.extend(loader.findings)
             blocked = blocked or loader.failed
+            assigned_starts = _assigned_rmrr_starts(domain, host)
+            degraded = degraded or any(
+                f.code in ("bar-over-rdm", "bar64-over-rdm", "ram-relocated-over-rdm")
+                and assigned_starts.intersection(f.addrs) for f in loader.findings)
     if domain.type == "pv" and domain.pci and not layout.failed:
         # PV: no guest-physical map to conflict with (RMRRs go into the IOMMU only), but the
         # shared-RMRR rule of intel_iommu_assign_device applies to every guest type.
@@ -161,6 +165,17 @@ def _run(domain: DomainConfig, host: Host, version: XenVersion, options: Options
             findings.extend(hv.findings)
             blocked = blocked or hv.blocked
             degraded = degraded or hv.degraded
+    if domain.type == "hvm" and not blocked:
+        exposed = {r.start for r in layout.rdms if r.exposed}
+        not_exposed = _assigned_rmrr_starts(domain, host) - exposed
+        degraded = degraded or bool(not_exposed)
+        missing = sorted(not_exposed - {r.start for r in layout.rdms})     # libxl never saw these
+        if missing:
+            findings.append(Finding(
+                "warning", "rmrr-not-in-e820", "libxl",
+                f"RMRR(s) of assigned devices at {', '.join(hexa(m) for m in missing[:8])}"
+                f"{' ...' if len(missing) > 8 else ''} are not in the guest's e820: the guest OS and "
+                f"hvmloader may use those addresses for RAM or BARs", tuple(missing[:8])))
     for r in layout.rdms:
         if r.assigned and not r.exposed and not r.conflict:
             findings.append(Finding(
@@ -174,6 +189,22 @@ def _run(domain: DomainConfig, host: Host, version: XenVersion, options: Options
     verdict = VERDICT_BLOCKED if blocked else VERDICT_DEGRADED if degraded else VERDICT_OK
     return Plan(domain, host, version, layout, xc, info, hv, loader, tuple(findings), verdict,
                 EXIT_FOR[verdict], options=options)
+
+
+def _assigned_rmrr_starts(domain: DomainConfig, host: Host) -> set[int]:
+    """Start addresses of the host RMRRs whose scope names one of the guest's pci= devices."""
+    if not host.vtd_enabled:
+        return set()
+    assigned = {(d.sbdf.seg, d.sbdf.bdf) for d in domain.pci if d.sbdf is not None}
+    out = set()
+    for rmrr in host.rmrrs:
+        for dev in rmrr.devices:
+            if dev.bdf == 0:
+                break
+            if (dev.seg, dev.bdf) in assigned:
+                out.add(rmrr.start_pfn << 12)
+                break
+    return out
 
 
 def _assign(domain, host, rdms, populated):
