@@ -20,6 +20,7 @@ from xlrmrr.common import (
 )
 from xlrmrr.host.model import Host
 from xlrmrr.xlcfg.domain import (
+    LIBXL_PCI_FUNC_ALL,
     POLICY_INVALID,
     POLICY_RELAXED,
     POLICY_STRICT,
@@ -196,6 +197,11 @@ def _assigned_rmrr_starts(domain: DomainConfig, host: Host) -> set[int]:
     if not host.vtd_enabled:
         return set()
     assigned = {(d.sbdf.seg, d.sbdf.bdf) for d in domain.pci if d.sbdf is not None}
+    whole = {(d.sbdf.seg, d.sbdf.bus, d.sbdf.dev) for d in domain.pci
+             if d.sbdf is not None and d.vfunc_mask == LIBXL_PCI_FUNC_ALL}
+    if whole:       # `BB:DD.*`: libxl assigns every function the host has
+        assigned |= {(f.sbdf.seg, f.sbdf.bdf) for f in host.devices
+                     if (f.sbdf.seg, f.sbdf.bus, f.sbdf.dev) in whole}
     out = set()
     for rmrr in host.rmrrs:
         for dev in rmrr.devices:
