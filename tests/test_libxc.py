@@ -111,3 +111,10 @@ def test_extents_cover_ram_exactly_once(low_pages, high_pages, mmio_start):
         assert g % (1 << o) == 0                       # superpages are aligned
         if o == 18:
             assert not (g << 12 < FOUR_GB and (g + (c << 18)) << 12 > mmio_start)
+
+
+def test_module_reaching_the_mmio_hole_fails_like_libxc():
+    lx = _layout(512)
+    xc = build(lx, 1, 1, firmware_sizes=(("acpi_firmware", 0xF0000000),), hvmloader_size=0x80000)
+    assert xc.failed
+    assert any("Module ACPI module would be loaded abrove 4GB" in f.message for f in xc.findings)

@@ -147,8 +147,10 @@ def _merge_ranges(ranges):
 
 
 def place_modules(firmware_sizes, hvmloader_size: int | None) -> tuple[Module, ...]:
-    """Firmware modules follow the hvmloader image, page aligned (xc_dom_alloc_segment order).
-    The hvmloader image size depends on the build: a documented parameter."""
+    """Firmware modules follow the hvmloader image, page aligned, in modules_init's order (system
+    firmware, ACPI, SMBIOS; xc_dom_alloc_segment hands out the next free guest address). The
+    hvmloader image size depends on the build: a documented parameter. A separately loaded
+    system firmware module (OVMF) is not modelled: pass its size first to account for it."""
     addr = HVMLOADER_PADDR + (hvmloader_size if hvmloader_size is not None else HVMLOADER_IMAGE_SIZE)
     out = []
     for kind, size in firmware_sizes:
@@ -186,8 +188,17 @@ def build(layout: LibxlLayout, nr_vcpus: int, vcpus_online: int, apic: bool = Tr
             f"XENMEMF_populate_on_demand and the PoD target is {hexa(layout.target_pages - 0x20)} pages"))
 
     modules = place_modules(firmware_sizes, hvmloader_size)
+    names = {"acpi_firmware": "ACPI module", "smbios_firmware": "SMBIOS module"}
     for m in modules:
-        if m.end > lowmem_end:
+        if m.addr > layout.mmio_start or m.end > layout.mmio_start:
+            findings.append(Finding(
+                "error", "module-above-4g", "libxc",
+                f"module_init_one: Module {names.get(m.kind, m.kind)} would be loaded abrove 4GB "
+                f"(sic; [{hexa(m.addr)}, {hexa(m.end - 1)}] reaches the MMIO hole at "
+                f"{hexa(layout.mmio_start)})",
+                (m.addr,)))
+            failed = True
+        elif m.end > lowmem_end:
             findings.append(Finding(
                 "error", "module-beyond-lowmem", "libxc",
                 f"{m.kind} module [{hexa(m.addr)}, {hexa(m.end - 1)}] does not fit below lowmem_end "
