@@ -66,6 +66,9 @@ def test_json_ok_layout_numbers(capsys):
     assert (j["lowmem_end"], j["highmem_end"], j["mmio_start"]) == (0xAD000000, 0x152800000, 0xF0000000)
     assert j["hvm_info"]["low_mem_pgend"] == 0xAD000 and j["hvm_info"]["nr_vcpus"] == 2
     assert j["hvm_info"]["reserved_mem_pgstart"] == 0xFEFF0
+    # reference checksum 0x91 for one vcpu; vcpus = maxvcpus = 2 adds 1 (nr_vcpus) + 2 (online
+    # bitmap 0x03 instead of 0x01) to the byte sum: 0x91 - 3 = 0x8e
+    assert j["hvm_info"]["checksum"] == 0x8E
     assert j["memory_map"] == [{"addr": 0x100000, "size": 0xACF00000, "type": 1},
                                {"addr": 0xAD000000, "size": 0x2800000, "type": 2},
                                {"addr": 0x100000000, "size": 0x52800000, "type": 1}]

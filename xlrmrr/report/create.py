@@ -40,6 +40,8 @@ def to_json(plan) -> dict:
         parsed = parse_hvm_info(xc.hvm_info)
         info = {k: parsed[k] for k in ("low_mem_pgend", "high_mem_pgend", "reserved_mem_pgstart",
                                        "nr_vcpus", "checksum")}
+        info["apic_mode"] = parsed["apic_mode"]
+        info["bytes"] = xc.hvm_info.hex()
     out = {
         "xen_version": str(plan.xen_version),
         "verdict": plan.verdict,
@@ -193,6 +195,13 @@ def _layout_lines(plan, out: list) -> None:
         out.append(f"  populate_physmap: {xc.pages_4k} x 4 KiB{counted}, "
                    f"{xc.extents_2m} x 2 MiB, {xc.extents_1g} x 1 GiB"
                    + (" (populate-on-demand)" if xc.pod else ""))
+    if plan.libxc is not None:
+        from xlrmrr.payloads import parse_hvm_info
+
+        i = parse_hvm_info(plan.libxc.hvm_info)
+        out.append(f"  hvm_info (0x9f800): low_mem_pgend {hexa(i['low_mem_pgend'])}, high_mem_pgend "
+                   f"{hexa(i['high_mem_pgend'])}, reserved_mem_pgstart {hexa(i['reserved_mem_pgstart'])}, "
+                   f"nr_vcpus {i['nr_vcpus']}, checksum {i['checksum']:#04x}")
     if lx.memory_map:
         out.append("")
         out.append("XENMEM_set_memory_map (libxl order)")
