@@ -71,7 +71,8 @@ class Remediation:
     verdict: str | None = None
 
     def to_json(self) -> dict:
-        return {"change": self.change, "verified": self.verified, "result": self.result}
+        return {"change": self.change, "verified": self.verified, "result": self.result,
+                "verdict": self.verdict}
 
 
 @dataclass(frozen=True)
