@@ -273,7 +273,7 @@ def _version_deltas(domain, host, version, options, base: Plan) -> tuple[Version
     mine = _summary(base)
     out = []
     for v, band in VERSION_BANDS:
-        if _band(v) == _band(version):
+        if v not in compared_versions(version):
             continue
         other_dom = domain
         if options.domain_for_version is not None:
@@ -304,6 +304,11 @@ def _version_deltas(domain, host, version, options, base: Plan) -> tuple[Version
         if diffs:
             out.append(VersionDelta(band, theirs["verdict"], tuple(diffs)))
     return tuple(out)
+
+
+def compared_versions(version: XenVersion) -> tuple[XenVersion, ...]:
+    """The releases the report compares with: one per band other than the modelled one."""
+    return tuple(v for v, _band_name in VERSION_BANDS if _band(v) != _band(version))
 
 
 def _band(v: XenVersion) -> str:

@@ -153,6 +153,12 @@ def _host_and_version(args, host_from_args):
     return host, version
 
 
+def _raise_or(value):
+    if isinstance(value, Exception):
+        raise value
+    return value
+
+
 def _domain_for(load_domain, data: bytes, source: str, version):
     """The config as another release's xl reads it; a file that xl rejects raises InputError."""
     from xlrmrr.common import InputError
@@ -170,7 +176,7 @@ def run(args) -> int:
 
     from xlrmrr.cli.hostargs import host_from_args
     from xlrmrr.common import EXIT_FAIL, Finding, InputError
-    from xlrmrr.driver import EXIT_FOR, VERDICT_BLOCKED, VERDICT_OK, Options, plan
+    from xlrmrr.driver import EXIT_FOR, VERDICT_BLOCKED, VERDICT_OK, Options, compared_versions, plan
     from xlrmrr.files import read_input
     from xlrmrr.xlcfg import load_domain
 
@@ -192,12 +198,22 @@ def run(args) -> int:
         # xl ignores the design's key: read the file once more with it overridden (the last
         # assignment wins in libxlu) to get what xl really hands to libxl.
         xen_domain = load_domain(data + b'\nrdm_forcecheck = "ignored by xl"\n', args.config, version)[0]
+    # xl itself refuses the file: no other stage runs, so no release comparison.
+    compare = not any(f.code in XL_EXITS for f in findings)
+    # Read the inputs as every other release band would, here, so that plan() does no I/O.
+    domains: dict = {}
+    hosts: dict = {}
+    if compare:
+        for v in compared_versions(version):
+            try:
+                domains[v] = _domain_for(load_domain, data, args.config, v)
+            except InputError as e:
+                domains[v] = e
+            hosts[v] = host_from_args(args, v)
     options = Options(hap_available=not args.no_hap, bios_base=args.bios_base, acpi_end=args.acpi_end,
-                      firmware_sizes=sizes, xen_domain=xen_domain,
-                      host_for_version=lambda v: host if v == version else host_from_args(args, v),
-                      # xl itself refuses the file: no other stage runs, so no release comparison
-                      compare_versions=not any(f.code in XL_EXITS for f in findings),
-                      domain_for_version=lambda v: _domain_for(load_domain, data, args.config, v))
+                      firmware_sizes=sizes, xen_domain=xen_domain, compare_versions=compare,
+                      host_for_version=hosts.__getitem__,
+                      domain_for_version=lambda v: _raise_or(domains[v]))
     result = plan(domain, host, version, options)
     extra = tuple(findings) + tuple(getattr(host, "findings", ()))
     verdict = result.verdict
