@@ -14,7 +14,6 @@ from xlrmrr.common import (
     MB,
     Finding,
     InputError,
-    Sbdf,
     XenVersion,
     hexa,
 )
@@ -145,11 +144,9 @@ def _run(domain: DomainConfig, host: Host, version: XenVersion, options: Options
         info = xc.hvm_info
         blocked = blocked or xc.failed
         if not blocked and domain.pci and domain.type == "hvm":
-            hv = _assign(domain, host, layout.rdms, xc.populated)
-            if hv is not None:
-                findings.extend(hv.findings)
-                blocked = blocked or hv.blocked
-                degraded = degraded or hv.degraded
+            hv = _assign_devices(domain, host, layout.rdms, xc.populated)
+            findings.extend(hv.findings)
+            blocked, degraded = hv.blocked, hv.degraded
         if not blocked and domain.type == "hvm":
             loader = hvmloader.build(layout, replace(domain, video_memkb=layout.video_memkb), host, version,
                                      options.bios_base, options.acpi_end)
@@ -162,11 +159,9 @@ def _run(domain: DomainConfig, host: Host, version: XenVersion, options: Options
     if domain.type == "pv" and domain.pci and not layout.failed:
         # PV: no guest-physical map to conflict with (RMRRs go into the IOMMU only), but the
         # shared-RMRR rule of intel_iommu_assign_device applies to every guest type.
-        hv = _assign(domain, host, (), ())
-        if hv is not None:
-            findings.extend(hv.findings)
-            blocked = blocked or hv.blocked
-            degraded = degraded or hv.degraded
+        hv = _assign_devices(domain, host, (), ())
+        findings.extend(hv.findings)
+        blocked, degraded = hv.blocked, hv.degraded
     if domain.type == "hvm" and not blocked:
         exposed = {r.start for r in layout.rdms if r.exposed}
         not_exposed = _assigned_rmrr_starts(domain, host) - exposed
@@ -193,6 +188,13 @@ def _run(domain: DomainConfig, host: Host, version: XenVersion, options: Options
                 EXIT_FOR[verdict], options=options)
 
 
+def _assign_devices(domain, host, rdms, populated):
+    """The hypervisor stage, imported only for guests that assign devices (start-up time)."""
+    from xlrmrr.hypervisor import assign_devices
+
+    return assign_devices(domain, host, rdms, populated)
+
+
 def _assigned_rmrr_starts(domain: DomainConfig, host: Host) -> set[int]:
     """Start addresses of the host RMRRs whose scope names one of the guest's pci= devices."""
     if not host.vtd_enabled:
@@ -212,14 +214,6 @@ def _assigned_rmrr_starts(domain: DomainConfig, host: Host) -> set[int]:
                 out.add(rmrr.start_pfn << 12)
                 break
     return out
-
-
-def _assign(domain, host, rdms, populated):
-    try:
-        from xlrmrr.hypervisor import assign_devices
-    except ImportError:     # the hypervisor stage is optional for partial checkouts
-        return None
-    return assign_devices(domain, host, rdms, populated)
 
 
 def _names(sbdfs) -> str:
@@ -455,7 +449,3 @@ def _remediate(base: Plan, host: Host, version: XenVersion, options: Options,
                               "xl copies an uninitialised value as the global policy")
             add(rem)
     return tuple(out)
-
-
-def device_list(plan_: Plan) -> tuple[Sbdf, ...]:
-    return tuple(d.sbdf for d in plan_.domain.pci if d.sbdf is not None)
