@@ -14,10 +14,11 @@ SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 def rdm_fate(plan, r) -> str:
     """What happened to one RDM, in words."""
     lx = plan.libxl
-    if r.conflict and r.requested_policy == "strict" and lx.failed and not r.exposed or (
-            r.conflict and r.policy == "strict"):
+    if r.conflict and r.policy == "strict":
         return "CONFLICT with guest RAM: creation fails (strict)"
-    if r.conflict and not r.exposed:
+    if r.conflict and r.exposed:
+        return "overlaps guest RAM; not reached (libxl stopped at the strict conflict)"
+    if r.conflict:
         return "dropped: guest RAM stays over it (relaxed)"
     if not r.exposed:
         return "not in the guest e820 (policy INVALID)"
