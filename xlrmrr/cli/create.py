@@ -16,6 +16,10 @@ silently dropped (relaxed), the XENMEM_set_memory_map payload, the pages libxc p
 hvm_info table, device assignment, hvmloader's BAR placement and the guest's final e820; with
 config changes that fix each problem, each one checked by planning again.
 
+Without --xen-version the release the host data was collected under (snapshot or host JSON) is
+modelled, else the running hypervisor's, else the newest; the report compares the outcome with
+the other release bands (4.6, 4.7-4.13, 4.14, 4.15-4.22) and says where it differs.
+
 With --dry-run nothing is created. Without it, a clean plan runs `xl create GUEST.cfg XL_ARGS...`
 (no shell) and returns its exit status; a blocked plan does not run it.
 """
