@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import FIXTURES, REPO
+from conftest import FIXTURES, REPO, need
 
 from xlrmrr.cli import main
 from xlrmrr.payloads import parse_e820, parse_hvm_info
@@ -243,3 +243,29 @@ def test_default_release_comes_from_the_host_data(capsys):
     _, out, _ = create(capsys, guest("small.cfg"), "--dry-run", "--json",
                        "--dmar", str(FIXTURES / "dmar/laptop-typical.bin"))
     assert json.loads(out)["xen_version"] == "4.22"
+
+
+def test_corpus_dmar_tables_never_crash(capsys, corpus):
+    # Every real DMAR of the shared corpus with the IGD guest: a verdict, a sorted e820 when
+    # hvmloader ran, and the exit status that goes with the verdict.
+    tables = sorted((corpus / "dmar").glob("*.bin"))
+    need(len(tables) > 100, "the DMAR corpus")
+    want = {"ok": 0, "blocked": 1, "degraded": 3}
+    for path in tables:
+        rc, out, _err = create(capsys, guest("igd-passthrough.cfg"), "--dry-run", "--json",
+                               "--dmar", str(path))
+        j = json.loads(out)
+        assert rc == want[j["verdict"]], path
+        assert [e["addr"] for e in j["e820"]] == sorted(e["addr"] for e in j["e820"]), path
+
+
+def test_corpus_configs_never_crash(capsys, corpus):
+    configs = sorted((corpus / "xlcfg").glob("*.cfg"))
+    need(len(configs) > 20, "the xl config corpus")
+    for path in configs:
+        rc, out, err = create(capsys, str(path), "--dry-run", "--json", *HOST)
+        assert "Traceback" not in err
+        if rc == 2:
+            assert err.startswith("xlrmrr create: error: ") and str(path) in err
+        else:
+            assert json.loads(out)["exit_status"] == rc
