@@ -34,13 +34,14 @@ def test_unaligned_lowmem_end_gets_4k_tail():
 
 
 def test_1gib_never_over_the_mmio_hole():
-    # mmio_hole 1 GiB at 0xc0000000 and lowmem_end 0xc0000000: [0x80000, 0xc0000) is fine.
-    assert (0x80000, 18, 1) in runs(0xC0000000, 0, (0xC0000000, 0x40000000)) or \
-        (0x40000, 18, 2) in runs(0xC0000000, 0, (0xC0000000, 0x40000000))
-    # A 1 GiB extent whose range would overlap the hole is not taken even if RAM fills it:
-    # hole at 0xe0000000 (512 MiB) and lowmem_end 0xe0000000: [0xc0000,0x100000) overlaps.
-    r = runs(0xE0000000, 0, (0xE0000000, 0x20000000))
-    assert all(not (o == 18 and g <= 0xC0000 < g + (c << 18)) for g, o, c in r)
+    # mmio_hole 1 GiB: hole and lowmem_end at 0xc0000000: [0x40000, 0xc0000) is two 1 GiB extents.
+    assert (0x40000, 18, 2) in runs(0xC0000000, 0, (0xC0000000, 0x40000000))
+    # check_mmio_hole itself: with a (synthetic) hole at [0x80000000, +4 KiB) inside RAM, the
+    # 1 GiB extent [0x80000, 0xc0000) is refused and that GiB goes as 2 MiB extents instead, which
+    # run on to lowmem_end: (0xf0000 - 0x80000) / 0x200 = 0x380 of them.
+    r = runs(0xF0000000, 0, (0x80000000, 0x1000))
+    assert r[-2:] == [(0x40000, 18, 1), (0x80000, 9, 0x380)]
+    assert not any(o == 18 and g <= 0x80000 < g + (c << 18) for g, o, c in r)
 
 
 def test_16tib_guest_is_a_handful_of_runs():
