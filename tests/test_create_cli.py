@@ -269,3 +269,13 @@ def test_corpus_configs_never_crash(capsys, corpus):
             assert err.startswith("xlrmrr create: error: ") and str(path) in err
         else:
             assert json.loads(out)["exit_status"] == rc
+
+
+def test_emit_blocked_plan_writes_only_what_the_flow_reaches(capsys, tmp_path):
+    d = tmp_path / "out"
+    create(capsys, guest("igd-passthrough.cfg"), "--dry-run", "--emit", str(d), *HOST)
+    assert len(os.listdir(d)) == 4
+    # libxl fails: no memory map, no hvm_info, no e820; the earlier plan's payloads go
+    rc, _out, _err = create(capsys, guest("usb-strict-boundary.cfg"), "--dry-run", "--emit", str(d), *HOST)
+    assert rc == 1 and os.listdir(d) == ["plan.json"]
+    assert json.loads((d / "plan.json").read_text())["verdict"] == "blocked"

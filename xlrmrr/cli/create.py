@@ -131,13 +131,17 @@ def _emit(directory: str, files: dict) -> None:
             continue
         path = os.path.join(directory, name)
         if os.path.isdir(path) or (os.path.lexists(path) and not os.path.isfile(path)):
-            raise InputError(f"--emit {directory}: {name} exists and is not a regular file; not replacing it")
+            raise InputError(f"--emit {directory}: {name} exists and is not a regular file; "
+                             f"not replacing it")
     for name in EMIT_FILES:
-        if name in files:
-            try:
-                write_atomic(os.path.join(directory, name), files[name])
-            except OSError as e:
-                raise InputError(f"--emit {directory}: cannot write {name}: {e.strerror}") from None
+        path = os.path.join(directory, name)
+        try:
+            if name in files:
+                write_atomic(path, files[name])
+            elif os.path.isfile(path) and not os.path.islink(path):
+                os.unlink(path)     # a payload of an earlier plan that this plan does not reach
+        except OSError as e:
+            raise InputError(f"--emit {directory}: cannot write {name}: {e.strerror}") from None
 
 
 def _host_and_version(args, host_from_args):

@@ -295,11 +295,13 @@ def text(plan, name: str = "") -> str:
 
 
 def payload_files(plan) -> dict[str, bytes]:
-    """The --emit files: name -> bytes."""
+    """The --emit files: name -> bytes; only the payloads the flow reaches (a plan blocked in
+    libxl has no memory map, hvm_info or e820)."""
     files = {"plan.json": json_text(plan).encode()}
     if plan.hvm_info is not None:
         files["hvm_info.bin"] = plan.hvm_info
-    files["memory_map.bin"] = e820_bytes(plan.libxl.memory_map)
+    if plan.libxl.memory_map:
+        files["memory_map.bin"] = e820_bytes(plan.libxl.memory_map)
     if plan.hvmloader is not None:
         files["e820.bin"] = e820_bytes(plan.hvmloader.e820)
     return files
