@@ -42,7 +42,8 @@ def _add_options(p) -> None:
     add_common(p)
     p.add_argument("--emit", metavar="DIR",
                    help="write hvm_info.bin, memory_map.bin, e820.bin and plan.json into DIR "
-                        "(created if missing; only these four names are ever written)")
+                        "(created if missing; only these four names are ever touched: a payload the "
+                        "plan does not reach, e.g. after a libxl failure, is removed, not left stale)")
     add_host_arguments(p)
     g = p.add_argument_group("modelling parameters (firmware-build dependent; defaults documented)")
     g.add_argument("--no-hap", action="store_true",
