@@ -123,3 +123,21 @@ def test_huge_guest_costs_no_more_than_small():
     assert p_huge.verdict == "blocked" and any(f.code == "hvm-info-truncated" for f in p_huge.findings)
     p_15 = peak((15 << 20) + 1)[0]
     assert p_15.verdict == "ok" and p_15.libxl.highmem_end > 15 << 40
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(hosts(), st.integers(0, 1 << 62), st.one_of(st.none(), st.integers(0, 1 << 62)),
+       st.integers(0, 1 << 40), st.one_of(st.none(), st.integers(0, 1 << 62)), st.integers(1, 512),
+       st.sampled_from(["hvm", "pvh", "pv"]), st.sampled_from(VERSIONS))
+def test_any_sizes_give_a_report_never_an_exception(host, mem_kb, max_kb, hole_kb, boundary_kb, vcpus,
+                                                    kind, version):
+    from xlrmrr.report.create import payload_files
+
+    d = DomainConfig(version, type=kind, target_memkb=mem_kb, max_memkb=max_kb, mmio_hole_memkb=hole_kb,
+                     rdm_mem_boundary_memkb=boundary_kb, vcpus=vcpus,
+                     pci=(PciDevice(str(DEVICES[0]), DEVICES[0]),), rdm=RdmReserve("host", "relaxed"))
+    p = plan(d, host, version, QUIET if mem_kb % 4 else Options())   # a quarter with remediation
+    assert p.verdict in ("ok", "blocked", "degraded")
+    text(p, "g.cfg")
+    json_text(p)
+    payload_files(p)

@@ -271,6 +271,13 @@ def build(domain: DomainConfig, host: Host, version: XenVersion | None = None,
             f"no guest RAM is left"))
         failed = True
     mem_size = max(0, (max_memkb - video_memkb) * 1024)
+    if mem_size > U64_MASK:
+        findings.append(_finding(
+            "error", "memory-overflow",
+            f"maxmem ({max_memkb // 1024} MiB) does not fit libxl's 64-bit byte arithmetic "
+            f"(mem_size = (max_memkb - video_memkb) * 1024 overflows): no such guest can be built"))
+        failed = True
+        mem_size &= U64_MASK
 
     hole_bytes = domain.mmio_hole_memkb * 1024
     mmio_hole_xenstore = 0
