@@ -2,6 +2,8 @@
 
 from dataclasses import replace
 
+import pytest
+
 from xlrmrr.common import Sbdf, XenVersion
 from xlrmrr.driver import Options, plan
 from xlrmrr.host.model import Host, PciFunction, Rmrr
@@ -135,3 +137,21 @@ def test_bar_over_an_assigned_rdm_is_degraded():
     p = plan(d, Host(rmrrs=(a, b)), XenVersion(4, 9), Options(compare_versions=False))
     assert p.verdict == "degraded" and any(f.code == "bar-over-rdm" for f in p.findings)
     assert plan(replace(d, xen_version=NEW), Host(rmrrs=(a, b)), NEW).verdict == "ok"
+
+
+# The design's four cases (rdm_forcecheck x pci=) on a host with the IGD RMRR (0xad000000, above
+# the boundary: always reservable) and the USB RMRR at 0x3d000000 (below it: reservable only by
+# dropping RAM, which strict forbids).
+@pytest.mark.parametrize("forcecheck,pci,reserved,verdict", [
+    (0, (), [], "ok"),                                   # nothing assigned, nothing reserved
+    (1, (), [0xAD000000, 0x3D000000], "blocked"),        # every host RMRR, for later hotplug
+    (0, ("igd",), [0xAD000000], "ok"),                   # only the assigned device's
+    (1, ("igd",), [0xAD000000, 0x3D000000], "blocked"),  # every host RMRR, strict
+])
+def test_design_four_cases(forcecheck, pci, reserved, verdict):
+    d = replace(dom(pci=tuple(dev(IGD) for _ in pci)), rdm_forcecheck=forcecheck)
+    p = plan(d, HOST, options=Options(compare_versions=False))
+    assert p.semantics == "design" and p.verdict == verdict
+    assert [r.start for r in p.libxl.rdms] == reserved
+    # xl ignores the key: Xen reserves only the IGD's RMRR when it is assigned
+    assert p.xen_verdict == "ok"
