@@ -107,13 +107,6 @@ def run(args) -> int:
     if not name:
         raise InputError(f"{args.config}: the config has no name=, so the running guest cannot "
                          f"be named to xl pci-attach")
-    import subprocess
+    from xlrmrr.cli._run_xl import run_xl
 
-    argv = ["xl", "pci-attach", name, args.device]
-    print(f"xlrmrr pci-attach: running: {' '.join(argv)}", file=sys.stderr)
-    sys.stderr.flush()
-    try:
-        return subprocess.run(argv, check=False).returncode
-    except FileNotFoundError:
-        print("xlrmrr pci-attach: xl: command not found (is this a Xen dom0?)", file=sys.stderr)
-        return EXIT_FAIL
+    return run_xl("xlrmrr pci-attach", ["xl", "pci-attach", name, args.device])

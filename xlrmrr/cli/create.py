@@ -184,7 +184,7 @@ def run(args) -> int:
     from dataclasses import replace
 
     from xlrmrr.cli.hostargs import host_from_args
-    from xlrmrr.common import EXIT_FAIL, Finding, InputError
+    from xlrmrr.common import Finding, InputError
     from xlrmrr.driver import EXIT_FOR, VERDICT_BLOCKED, VERDICT_OK, Options, compared_versions, plan
     from xlrmrr.files import read_input
     from xlrmrr.xlcfg import load_domain
@@ -245,14 +245,7 @@ def run(args) -> int:
         print(f"xlrmrr create: not running `xl create {args.config}`: the plan is {result.verdict} "
               f"(see above{hint})", file=sys.stderr)
         return result.exit_status
-    import subprocess
+    from xlrmrr.cli._run_xl import run_xl
 
-    argv = ["xl", "create", args.config, *xl_args]
-    print(f"xlrmrr create: plan {result.verdict} (Xen {result.xen_version}); running: {' '.join(argv)}",
-          file=sys.stderr)
-    sys.stderr.flush()
-    try:
-        return subprocess.run(argv, check=False).returncode
-    except FileNotFoundError:
-        print("xlrmrr create: xl: command not found (is this a Xen dom0?)", file=sys.stderr)
-        return EXIT_FAIL
+    return run_xl("xlrmrr create", ["xl", "create", args.config, *xl_args],
+                  f"plan {result.verdict} (Xen {result.xen_version})")
