@@ -19,16 +19,9 @@ REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO.parent / "shared" / "corpus" / "dmar"
 sys.path.insert(0, str(REPO))
 
+from _util import best  # noqa: E402
+
 from xlrmrr.acpi.dmar import Dmar, Scope, Structure, build, decode  # noqa: E402
-
-
-def best(fn, repeat=3) -> float:
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
 
 
 def synthetic(n: int) -> bytes:

@@ -7,7 +7,7 @@ cost independent of guest RAM size.
 
 from __future__ import annotations
 
-import time
+from _util import best
 
 from xlrmrr.common import Sbdf, XenVersion
 from xlrmrr.host.model import Host, Rmrr, reserved_device_memory_map
@@ -27,15 +27,6 @@ def setup(n_rmrr: int, n_dev: int, ram_end: int):
     domain = DomainConfig(xen_version=V, name="bench", type="hvm", pci=pci)
     populated = ((0, 0xA0000), (0xC0000, 0xF0000000), (FOUR_GB, ram_end))
     return domain, host, populated
-
-
-def best(fn, repeat=3) -> float:
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
 
 
 def main() -> None:
