@@ -181,7 +181,7 @@ def test_ballooning_flagged():
 
 def test_group_left_in_dom0_makes_check_degraded():
     from xlrmrr.common import EXIT_DEGRADED
-    from xlrmrr.hypervisor import GuestCheck, check_guests
+    from xlrmrr.hostcheck import GuestCheck, check_guests
     h = Host(rmrrs=(Rmrr(0xBA8D8000, 0xBA8F7FFF, 0, (USB1, USB2), 2),))
     r = assign_devices(guest(dev(USB1, "relaxed")), h, (), ((0, 0xA0000), (0xC0000, 0xBA800000)))
     assert r.degraded and not r.blocked

@@ -13,12 +13,11 @@ from hypothesis import strategies as st
 from xlrmrr import driver
 from xlrmrr.common import FOUR_GB, Sbdf, XenVersion
 from xlrmrr.host.model import Host, Rmrr
+from xlrmrr.hostcheck import GuestCheck, check_guests
 from xlrmrr.hypervisor import (
     RUN_KEPT,
     RUN_MAPPED,
-    GuestCheck,
     assign_for_plan,
-    check_guests,
     guest_functions,
 )
 from xlrmrr.xlcfg.domain import DomainConfig, PciDevice, RdmReserve

@@ -13,6 +13,7 @@ from dataclasses import replace
 from xlrmrr import driver
 from xlrmrr.common import EXIT_DEGRADED, EXIT_FAIL, EXIT_OK, Sbdf, XenVersion
 from xlrmrr.host.model import Host, PciFunction, Rmrr
+from xlrmrr.hostcheck import GuestCheck, check_guests
 from xlrmrr.hypervisor import (
     EADDRINUSE,
     EBUSY,
@@ -24,11 +25,9 @@ from xlrmrr.hypervisor import (
     RUN_IDENTITY,
     RUN_KEPT,
     RUN_MAPPED,
-    GuestCheck,
     assign_devices,
     assign_for_plan,
     attach_check,
-    check_guests,
 )
 from xlrmrr.xlcfg.domain import DomainConfig, PciDevice, RdmReserve
 

@@ -618,7 +618,7 @@ def assign_devices(domain: DomainConfig, host: Host, rdms=(), populated=(),
             if rmrr not in index.rmrrs(d.sbdf):
                 findings.append(Finding(
                     "warning", "rmrr-below-bridge", "xen",
-                    f"{d.sbdf} sits below a bridge named in the scope of RMRR {_rng(rmrr)}: Xen "
+                    f"{d.sbdf} sits below a bridge named in the scope of RMRR {rmrr_range(rmrr)}: Xen "
                     f"keeps only the bridge's own BDF for reserved-memory queries and device "
                     f"assignment, so this device gets no 1:1 mapping of the range and libxl "
                     f"does not reserve it. If the device uses the range its DMA faults in the "
@@ -728,14 +728,15 @@ def _class_findings(domain: DomainConfig, index: _HostIndex,
             if o.start < op[1] and op[0] < o.end:
                 out.append(Finding(
                     "warning", "igd-opregion-rmrr", "xen",
-                    f"{d.sbdf}: RMRR {_rng(o.rmrr)} covers the guest address where hvmloader "
+                    f"{d.sbdf}: RMRR {rmrr_range(o.rmrr)} covers the guest address where hvmloader "
                     f"puts the IGD OpRegion ({hexa(op[0])}); QEMU later maps the host OpRegion "
                     f"there with XEN_DOMCTL_memory_mapping over the 1:1 entries",
                     (o.rmrr.base, op[0])))
     return out
 
 
-def _rng(r: Rmrr) -> str:
+def rmrr_range(r: Rmrr) -> str:
+    """An RMRR as Xen prints a range: [base, end]."""
     return f"[{hexa(r.base)}, {hexa(r.end)}]"
 
 
@@ -749,28 +750,28 @@ def _device_findings(index: _HostIndex, da: DeviceAssignment, version: XenVersio
         if da.rc == -EPERM and o.shared:
             out.append(Finding(
                 "error", "shared-rmrr", "xen",
-                f"{da.sbdf}: {shared_rmrr_message(da.sbdf, r, False, version, domid)} The RMRR {_rng(r)} "
-                f"is also in the scope of {_names(o.sharers, r)}. Under the strict policy Xen "
-                f"refuses (-EPERM): a device sharing the range could DMA into memory this guest "
+                f"{da.sbdf}: {shared_rmrr_message(da.sbdf, r, False, version, domid)} The RMRR "
+                f"{rmrr_range(r)} is also in the scope of {_names(o.sharers, r)}. Under the strict policy "
+                f"Xen refuses (-EPERM): a device sharing the range could DMA into memory this guest "
                 f"sees. Assign the whole group to this guest with rdm_policy=relaxed on each "
                 f"device, or leave the device in dom0", (r.base, r.end)))
         elif o.shared and da.relaxed and da.rc != -EPERM:
             out.append(Finding(
                 "info", "shared-rmrr-risky", "xen",
-                f"{da.sbdf}: {shared_rmrr_message(da.sbdf, r, True, version, domid)} (the RMRR {_rng(r)} "
-                f"is also in the scope of {_names(o.sharers, r)}; see the group verdict)",
+                f"{da.sbdf}: {shared_rmrr_message(da.sbdf, r, True, version, domid)} (the RMRR "
+                f"{rmrr_range(r)} is also in the scope of {_names(o.sharers, r)}; see the group verdict)",
                 (r.base, r.end)))
         if o.action == MAP_OVERLAP:
             out.append(Finding(
                 "error", "identity-overlap", "xen",
-                f"{da.sbdf}: {map_failed_message(r, o.rc, version, domid)}: the RMRR {_rng(r)} overlaps "
-                f"a different range already identity-mapped into this guest; "
+                f"{da.sbdf}: {map_failed_message(r, o.rc, version, domid)}: the RMRR "
+                f"{rmrr_range(r)} overlaps a different range already identity-mapped into this guest; "
                 f"iommu_identity_mapping refuses with -EADDRINUSE whatever the policy",
                 (r.base, r.end)))
         if version < V4_16 and any(x.state == RUN_IDENTITY for x in o.runs):
             out.append(Finding(
                 "warning", "identity-overlap-old", "xen",
-                f"{da.sbdf}: RMRR {_rng(r)} overlaps a different range already identity-mapped "
+                f"{da.sbdf}: RMRR {rmrr_range(r)} overlaps a different range already identity-mapped "
                 f"into this guest. Xen {version}.0 has no check for this and shares the pages; "
                 f"the XSA-378 fixes (in 4.16, backported to 4.13.4, 4.14.3, 4.15.1 and later "
                 f"point releases) refuse it with -EADDRINUSE, failing the assignment",
@@ -782,7 +783,7 @@ def _device_findings(index: _HostIndex, da: DeviceAssignment, version: XenVersio
             out.append(Finding(
                 "error", "identity-busy", "xen",
                 f"{da.sbdf}: {busy_message(b.start >> PAGE_SHIFT, domid)} then "
-                f"{map_failed_message(r, o.rc, version, domid)}: the RMRR {_rng(r)} lies in "
+                f"{map_failed_message(r, o.rc, version, domid)}: the RMRR {rmrr_range(r)} lies in "
                 f"{b.occupant} at {hexa(b.start)}; with the strict policy Xen refuses the 1:1 "
                 f"mapping (-EBUSY). This {cls.name}'s range is for {cls.purpose}",
                 (r.base, r.end)))
@@ -790,7 +791,7 @@ def _device_findings(index: _HostIndex, da: DeviceAssignment, version: XenVersio
             pages = sum(x.pages for x in kept)
             out.append(Finding(
                 "warning", "identity-relaxed", "xen",
-                f"{da.sbdf}: RMRR {_rng(r)}: {pages} page(s) ({size_str(pages * PAGE_SIZE)}) "
+                f"{da.sbdf}: RMRR {rmrr_range(r)}: {pages} page(s) ({size_str(pages * PAGE_SIZE)}) "
                 f"hold {kept[0].occupant}; with the relaxed policy Xen leaves them (\"Cannot setup "
                 f"identity map ...\" once per page) and the device's DMA to this range lands in "
                 f"guest RAM, not in the host's reserved memory. For this {cls.name} the range is "
@@ -808,7 +809,7 @@ def _names(sbdfs: Iterable[Sbdf], rmrr: Rmrr | None = None) -> str:
 
 def _group_findings(host: Host, use: GroupUse, devices: Sequence[DeviceAssignment]
                     ) -> list[Finding]:
-    rng = ", ".join(_rng(r) for r in use.group.rmrrs)
+    rng = ", ".join(rmrr_range(r) for r in use.group.rmrrs)
     members = ", ".join(str(m) for m in use.group.members)
     addrs = tuple(a for r in use.group.rmrrs for a in (r.base, r.end))
     if use.kind == GROUP_WHOLE:
@@ -853,7 +854,7 @@ def _open_issue_findings(domain: DomainConfig, host: Host, rdms,
                        "e820 holes," if d.hotplug else "hvmloader")
                 out.append(Finding(
                     "warning", "open-device-model", "xen",
-                    f"{d.sbdf}: RMRR {_rng(o.rmrr)} is identity-mapped but not in the guest's "
+                    f"{d.sbdf}: RMRR {rmrr_range(o.rmrr)} is identity-mapped but not in the guest's "
                     f"e820, so {who} does not avoid it: a BAR placed there is then mapped by the "
                     f"device model (XEN_DOMCTL_memory_mapping) over the 1:1 entries",
                     (o.rmrr.base,)))
@@ -920,145 +921,6 @@ def running_mappings(plan) -> tuple[tuple[int, int, str], ...]:
 
 
 # ---------------------------------------------------------------------------------------------
-# Several guests on one host
-
-DOM0 = "dom0"
-
-
-@dataclass(frozen=True)
-class GuestCheck:
-    """One guest of `xlrmrr check`."""
-
-    label: str                          # the config file as given
-    name: str
-    verdict: str                        # the planner's: ok | blocked | degraded
-    functions: tuple[Sbdf, ...]
-    assign: AssignResult | None         # None: the create fails before assignment
-    findings: tuple[Finding, ...] = ()
-
-    def cell(self, sbdf: Sbdf) -> str:
-        """The summary-table cell for one device."""
-        if sbdf not in self.functions:
-            return "-"
-        if self.assign is None:
-            return "no start"
-        for d in self.assign.devices:
-            if d.sbdf == sbdf:
-                if not d.assigned:
-                    return "FAILS"
-                return "1:1" if d.honoured else "relaxed"
-        return "not reached" if self.assign.blocked else "no RMRR"
-
-
-@dataclass(frozen=True)
-class HostCheck:
-    guests: tuple[GuestCheck, ...]
-    groups: tuple[SharingGroup, ...]
-    placement: tuple[tuple[tuple[Sbdf, str], ...], ...]   # per group: (member, owner label)
-    split: tuple[SharingGroup, ...]                        # members in two or more guests
-    duplicates: tuple[tuple[Sbdf, tuple[str, ...]], ...]
-    shared_ranges: tuple[tuple[Rmrr, tuple[str, ...]], ...]
-    devices: tuple[Sbdf, ...]                              # the summary table's columns
-    findings: tuple[Finding, ...]
-    exit_status: int
-
-    def to_json(self) -> dict:
-        return {
-            "exit_status": self.exit_status,
-            "guests": [{"config": g.label, "name": g.name, "verdict": g.verdict,
-                        "devices": {str(s): g.cell(s) for s in self.devices},
-                        "hypervisor": g.assign.to_json() if g.assign else None,
-                        "findings": [f.to_json() for f in g.findings]} for g in self.guests],
-            "groups": [dict(g.to_json(), placement={str(m): o for m, o in p})
-                       for g, p in zip(self.groups, self.placement)],
-            "split_groups": [[str(m) for m in g.members] for g in self.split],
-            "duplicates": [{"device": str(s), "guests": list(gs)} for s, gs in self.duplicates],
-            "shared_ranges": [{"base": r.base, "end": r.end, "guests": list(gs)}
-                              for r, gs in self.shared_ranges],
-            "findings": [f.to_json() for f in self.findings],
-        }
-
-
-def check_guests(host: Host, guests: Sequence[GuestCheck]) -> HostCheck:
-    """The host as a whole: a device in two configs, a sharing group split across guests, an
-    RMRR identity-mapped into two guests. Exit 1 for any of these or any guest that fails,
-    3 when all start but some RMRR is not honoured (or a group partner stays in dom0), else 0."""
-    from xlrmrr.common import EXIT_DEGRADED, EXIT_FAIL, EXIT_OK
-    findings: list[Finding] = []
-    owners: dict[Sbdf, list[str]] = {}
-    for g in guests:
-        for s in dict.fromkeys(g.functions):
-            owners.setdefault(s, []).append(g.label)
-    duplicates = tuple((s, tuple(ls)) for s, ls in sorted(owners.items()) if len(ls) > 1)
-    for s, ls in duplicates:
-        findings.append(Finding(
-            "error", "device-twice", "libxl",
-            f"{s} is in the pci= list of {', '.join(ls)}: whichever guest starts second fails "
-            f"with \"PCI device already attached to a domain\" (libxl), and the first must be "
-            f"shut down before the other can start"))
-    groups = sharing_groups(host)
-    placement = []
-    split = []
-    for grp in groups:
-        where = tuple((m, ",".join(owners.get(m, [])) or (
-            "fixed" if m in grp.fixed else DOM0)) for m in grp.members)
-        placement.append(where)
-        labels = sorted({lab for m in grp.members for lab in owners.get(m, [])})
-        members = ", ".join(str(m) for m in grp.members)
-        rng = ", ".join(_rng(r) for r in grp.rmrrs)
-        if len(labels) > 1:
-            split.append(grp)
-            findings.append(Finding(
-                "error", "group-split", "xen",
-                f"RMRR sharing group {{{members}}} ({rng}) is split across guests "
-                f"{', '.join(labels)}: each guest gets a 1:1 mapping of the same host memory, so "
-                f"one guest's device DMA reaches memory the other guest reads and writes (a data "
-                f"leak and corruption path between guests). Xen refuses it under strict and only "
-                f"warns (\"It's risky\") under relaxed; xlrmrr refuses it either way. Put the "
-                f"whole group into one guest",
-                tuple(a for r in grp.rmrrs for a in (r.base, r.end))))
-        elif labels and any(o == DOM0 for _, o in where):
-            away = ", ".join(str(m) for m, o in where if o == DOM0)
-            findings.append(Finding(
-                "warning", "group-dom0", "xen",
-                f"RMRR sharing group {{{members}}} ({rng}): {labels[0]} takes part of it, "
-                f"{away} stay(s) in dom0, which keeps its 1:1 mapping of the range",
-                tuple(a for r in grp.rmrrs for a in (r.base, r.end))))
-        elif labels:
-            findings.append(Finding(
-                "info", "group-whole", "xen",
-                f"RMRR sharing group {{{members}}} ({rng}) is wholly inside {labels[0]}: no "
-                f"other domain shares the range, so a relaxed policy on its devices is safe"))
-    mapped: dict[tuple[int, int], tuple[Rmrr, list[str]]] = {}
-    for g in guests:
-        if g.assign is None:
-            continue
-        for d in g.assign.devices:
-            for o in d.outcomes:
-                if o.action in (MAP_NEW, MAP_COUNTED) and o.rc == 0:
-                    entry = mapped.setdefault((o.rmrr.base, o.rmrr.end), (o.rmrr, []))
-                    if g.label not in entry[1]:
-                        entry[1].append(g.label)
-    shared_ranges = tuple((r, tuple(ls)) for _, (r, ls) in sorted(mapped.items()) if len(ls) > 1)
-    for r, ls in shared_ranges:
-        findings.append(Finding(
-            "error", "range-in-two-guests", "xen",
-            f"RMRR {_rng(r)} is identity-mapped into {', '.join(ls)}: both guests read and write "
-            f"the same host memory through it", (r.base, r.end)))
-    devices = tuple(sorted(owners))
-    failing = any(g.verdict == "blocked" for g in guests)
-    if failing or split or duplicates or shared_ranges:
-        status = EXIT_FAIL
-    elif any(g.verdict == "degraded" for g in guests) or any(
-            f.code == "group-dom0" for f in findings):
-        status = EXIT_DEGRADED
-    else:
-        status = EXIT_OK
-    return HostCheck(tuple(guests), groups, tuple(placement), tuple(split), duplicates,
-                     shared_ranges, devices, tuple(findings), status)
-
-
-# ---------------------------------------------------------------------------------------------
 # Hotplug
 
 @dataclass(frozen=True)
@@ -1112,7 +974,7 @@ def attach_check(plan, sbdf: Sbdf, policy: str = POLICY_STRICT, spec: str = "") 
         if not o.exposed and (o.start not in rdm_starts):
             findings.append(Finding(
                 "info", "attach-not-reserved", "libxl",
-                f"{sbdf}: RMRR {_rng(o.rmrr)} was not reserved when the guest was created (its "
+                f"{sbdf}: RMRR {rmrr_range(o.rmrr)} was not reserved when the guest was created (its "
                 f"device was not in pci= and rdm is not strategy=host), so libxl did not keep "
                 f"guest RAM or BARs away from it", (o.rmrr.base,)))
     return AttachCheck(sbdf, policy, created, result, device, tuple(findings), device.assigned,

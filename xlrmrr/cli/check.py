@@ -35,7 +35,8 @@ def run(args) -> int:
     from xlrmrr.cli.hostargs import host_from_args
     from xlrmrr.driver import Options, plan
     from xlrmrr.files import read_input
-    from xlrmrr.hypervisor import GuestCheck, assign_for_plan, check_guests, guest_functions
+    from xlrmrr.hostcheck import GuestCheck, check_guests
+    from xlrmrr.hypervisor import assign_for_plan, guest_functions
     from xlrmrr.report.check import json_text, text
     from xlrmrr.xlcfg import load_domain
 
