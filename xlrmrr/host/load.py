@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import replace
 
@@ -14,6 +13,8 @@ from xlrmrr.host.topology import HostDescription, description_from_json
 
 
 def read_host_json(path: str) -> HostDescription:
+    import json
+
     raw = read_input(path, "host description (JSON)")
     try:
         obj = json.loads(raw)
@@ -23,10 +24,10 @@ def read_host_json(path: str) -> HostDescription:
 
 
 def _user_rmrrs(extra) -> tuple[UserRmrr, ...]:
-    from xlrmrr.acpi.readers import parse_rmrr_option
-
     if not extra:
         return ()
+    from xlrmrr.acpi.readers import parse_rmrr_option
+
     if isinstance(extra, str):
         extra = (extra,)
     out: list[UserRmrr] = []

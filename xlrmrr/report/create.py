@@ -3,8 +3,6 @@ physical address space, and the binary payload files of --emit."""
 
 from __future__ import annotations
 
-import json
-
 from xlrmrr.common import E820_NAMES, FOUR_GB, GB, MB, hexa, size_str
 from xlrmrr.payloads import e820_bytes
 
@@ -97,6 +95,8 @@ def to_json(plan) -> dict:
 
 
 def json_text(plan) -> str:
+    import json
+
     return json.dumps(to_json(plan), indent=2, sort_keys=False) + "\n"
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
 EINVAL = 22
@@ -55,6 +54,8 @@ class ConfigParse:
 
 def value_json(v) -> str:
     """JSON text of a value, without recursion (a list may be nested thousands deep)."""
+    import json
+
     if isinstance(v, str):
         return json.dumps(v)
     out: list[str] = []
