@@ -97,6 +97,13 @@ class _XlReader:
     def partial(self) -> DomainConfig:
         return DomainConfig(**self.fields)
 
+    def _memkb(self, key: str, field: str) -> None:
+        """xl's `if (!xlu_cfg_get_long(config, key, &l, 0)) b_info->field = l * 1024;`: MiB in
+        the file, KiB in libxl."""
+        rc, mb = self.getters.get_long(key)
+        if not rc:
+            self.fields[field] = mb * 1024
+
     def read(self) -> DomainConfig:
         g, f, v = self.getters, self.fields, self.v
         f["type"] = self._type()
@@ -107,12 +114,8 @@ class _XlReader:
         if rc:
             raise _Exit("Domain name must be specified.")
         f["name"] = name
-        rc, mem = g.get_long("memory")
-        if not rc:
-            f["target_memkb"] = mem * 1024
-        rc, maxmem = g.get_long("maxmem")
-        if not rc:
-            f["max_memkb"] = maxmem * 1024
+        self._memkb("memory", "target_memkb")
+        self._memkb("maxmem", "max_memkb")
         rc, vcpus = g.get_long("vcpus")
         vcpus = vcpus if not rc else 0
         rc, maxvcpus = g.get_long("maxvcpus")
@@ -136,12 +139,8 @@ class _XlReader:
             self._rdm()
             self._pci(defaults)
         self._forcecheck()
-        rc, shadow = g.get_long("shadow_memory")
-        if not rc:
-            f["shadow_memkb"] = shadow * 1024
-        rc, video = g.get_long("videoram")
-        if not rc:
-            f["video_memkb"] = video * 1024
+        self._memkb("shadow_memory", "shadow_memkb")
+        self._memkb("videoram", "video_memkb")
         rc, acpi = g.get_defbool("acpi")
         if not rc:
             f["acpi"] = acpi
@@ -283,9 +282,7 @@ class _XlReader:
             rc, buf = g.get_string(key)
             if not rc:
                 f[key] = buf
-        rc, mb = g.get_long("rdm_mem_boundary")
-        if not rc:
-            f["rdm_mem_boundary_memkb"] = mb * 1024
+        self._memkb("rdm_mem_boundary", "rdm_mem_boundary_memkb")
         rc, buf = g.get_string("firmware")
         if not rc and "bios" not in f:
             if buf.lower() in BIOS_TYPES:
