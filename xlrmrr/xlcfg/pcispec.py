@@ -207,10 +207,19 @@ def parse_spec_string(spec: str, pci: PciFields | None = None) -> SpecResult:
     return SpecResult(0, pci)
 
 
-def _hex_convert(tok: str, mask: int) -> int | None:
+class _ParseError(Exception):
+    """libxlu_pci.c's `goto parse_error`: the parser returns ERROR_INVAL with what it reported."""
+
+
+# The policy values the pre-4.15 parsers accept (strcmp: case-sensitive).
+_STRICT_RELAXED = {"strict": POLICY_STRICT, "relaxed": POLICY_RELAXED}
+
+
+def _hex_convert(tok: str, mask: int) -> int:
+    """hex_convert(): the whole token in hex, no bit outside mask; else a parse error."""
     v, end = _strtoul(tok, 0, 16)
     if end == 0 or end != len(tok) or v & ~mask:
-        return None
+        raise _ParseError
     return v & mask
 
 
@@ -225,82 +234,69 @@ def parse_bdf_old(spec: str, pci: PciFields | None = None) -> SpecResult:
     report = []
     s = spec + "\0"
     tok = 0
-    for p, ch in enumerate(s):
-        if state == DOMAIN:
-            if ch == ":":
-                state = BUS
-                dom = _hex_convert(s[tok:p], 0xFFFF)
-                if dom is None:
-                    return SpecResult(ERROR_INVAL, pci, "".join(report))
-                tok = p + 1
-        elif state == BUS:
-            if ch == ":":
-                state = DEV
-                bus = _hex_convert(s[tok:p], 0xFF)
-                if bus is None:
-                    return SpecResult(ERROR_INVAL, pci, "".join(report))
-                tok = p + 1
-            elif ch == ".":
-                state = FUNC
-                if dom & ~0xFF:
-                    return SpecResult(ERROR_INVAL, pci, "".join(report))
-                bus, dom = dom, 0
-                dev = _hex_convert(s[tok:p], 0xFF)
-                if dev is None:
-                    return SpecResult(ERROR_INVAL, pci, "".join(report))
-                tok = p + 1
-        elif state == DEV:
-            if ch == ".":
-                state = FUNC
-                dev = _hex_convert(s[tok:p], 0xFF)
-                if dev is None:
-                    return SpecResult(ERROR_INVAL, pci, "".join(report))
-                tok = p + 1
-        elif state == FUNC:
-            if ch in "\0@,":
-                state = {"\0": TERMINAL, "@": VSLOT, ",": OPT_K}[ch]
-                if s[tok:p] == "*":
-                    # func stays INVALID (0xffffffff); the uint8_t field keeps 0xff.
-                    pci = pci._replace(vfunc_mask=LIBXL_PCI_FUNC_ALL)
-                    func = 0xFF
-                else:
-                    func = _hex_convert(s[tok:p], 0x7)
-                    if func is None:
-                        return SpecResult(ERROR_INVAL, pci, "".join(report))
-                    pci = pci._replace(vfunc_mask=1)
-                tok = p + 1
-        elif state == VSLOT:
-            if ch in "\0,":
-                state = OPT_K if ch == "," else TERMINAL
-                v = _hex_convert(s[tok:p], 0xFF)
-                if v is None:
-                    return SpecResult(ERROR_INVAL, pci, "".join(report))
-                vslot = v
-                tok = p + 1
-        elif state == OPT_K:
-            if ch == "=":
-                state = OPT_V
-                optkey = s[tok:p]
-                tok = p + 1
-        elif state == OPT_V:
-            if ch in ",\0":
-                state = OPT_K if ch == "," else TERMINAL
-                val = s[tok:p]
-                if optkey in ("msitranslate", "power_mgmt", "permissive", "seize"):
-                    pci = pci._replace(**{optkey: _atoi_bool(val)})
-                elif optkey == "rdm_policy":
-                    if val == "strict":
-                        pci = pci._replace(rdm_policy=POLICY_STRICT)
-                    elif val == "relaxed":
-                        pci = pci._replace(rdm_policy=POLICY_RELAXED)
+    try:
+        for p, ch in enumerate(s):
+            if state == DOMAIN:
+                if ch == ":":
+                    state = BUS
+                    dom = _hex_convert(s[tok:p], 0xFFFF)
+                    tok = p + 1
+            elif state == BUS:
+                if ch == ":":
+                    state = DEV
+                    bus = _hex_convert(s[tok:p], 0xFF)
+                    tok = p + 1
+                elif ch == ".":
+                    state = FUNC
+                    if dom & ~0xFF:
+                        raise _ParseError
+                    bus, dom = dom, 0
+                    dev = _hex_convert(s[tok:p], 0xFF)
+                    tok = p + 1
+            elif state == DEV:
+                if ch == ".":
+                    state = FUNC
+                    dev = _hex_convert(s[tok:p], 0xFF)
+                    tok = p + 1
+            elif state == FUNC:
+                if ch in "\0@,":
+                    state = {"\0": TERMINAL, "@": VSLOT, ",": OPT_K}[ch]
+                    if s[tok:p] == "*":
+                        # func stays INVALID (0xffffffff); the uint8_t field keeps 0xff.
+                        pci = pci._replace(vfunc_mask=LIBXL_PCI_FUNC_ALL)
+                        func = 0xFF
                     else:
-                        report.append(f"{val} is not an valid PCI RDM property policy: "
-                                      "'strict' or 'relaxed'.")
-                        return SpecResult(ERROR_INVAL, pci, "".join(report))
-                else:
-                    report.append(f"Unknown PCI BDF option: {optkey}")
-                tok = p + 1
-    if tok != len(s) or state != TERMINAL:
+                        func = _hex_convert(s[tok:p], 0x7)
+                        pci = pci._replace(vfunc_mask=1)
+                    tok = p + 1
+            elif state == VSLOT:
+                if ch in "\0,":
+                    state = OPT_K if ch == "," else TERMINAL
+                    vslot = _hex_convert(s[tok:p], 0xFF)
+                    tok = p + 1
+            elif state == OPT_K:
+                if ch == "=":
+                    state = OPT_V
+                    optkey = s[tok:p]
+                    tok = p + 1
+            elif state == OPT_V:
+                if ch in ",\0":
+                    state = OPT_K if ch == "," else TERMINAL
+                    val = s[tok:p]
+                    if optkey in ("msitranslate", "power_mgmt", "permissive", "seize"):
+                        pci = pci._replace(**{optkey: _atoi_bool(val)})
+                    elif optkey == "rdm_policy":
+                        if val not in _STRICT_RELAXED:
+                            report.append(f"{val} is not an valid PCI RDM property policy: "
+                                          "'strict' or 'relaxed'.")
+                            raise _ParseError
+                        pci = pci._replace(rdm_policy=_STRICT_RELAXED[val])
+                    else:
+                        report.append(f"Unknown PCI BDF option: {optkey}")
+                    tok = p + 1
+        if tok != len(s) or state != TERMINAL:
+            raise _ParseError
+    except _ParseError:
         return SpecResult(ERROR_INVAL, pci, "".join(report))
     pci = pci._replace(domain=dom, bus=bus, dev=dev, func=func, vdevfn=vslot << 3)
     return SpecResult(0, pci, "".join(report))
@@ -319,48 +315,42 @@ def _rdm_parse_414(text: str, inverted: bool) -> RdmResult:
     strategy = policy = None
     report = []
     s = text + "\0"
-    for p, ch in enumerate(s):
-        if state == TYPE:
-            if ch == "=":
-                key = s[tok:p]
-                if key == "strategy":
-                    state = STRATEGY
-                elif key == "policy":
-                    state = POLICY
-                else:
-                    report.append(f"Unknown RDM state option: {key}")
-                    return RdmResult(ERROR_INVAL, strategy, policy, "".join(report))
-                tok = p + 1
-        elif state == STRATEGY:
-            if ch in "\0,":
-                state = TYPE if ch == "," else TERMINAL
-                if s[tok:p] == "host":
-                    strategy = STRATEGY_HOST
-                else:
-                    report.append(f"Unknown RDM strategy option: {s[tok:p]}")
-                    return RdmResult(ERROR_INVAL, strategy, policy, "".join(report))
-                tok = p + 1
-        elif state == POLICY:
-            if ch in ",\0":
-                state = TYPE if ch == "," else TERMINAL
-                val = s[tok:p]
-                if inverted:
-                    pol = _policy_from_string(val)
-                    if pol is None:
-                        report.append(f"Unknown RDM policy: {val}")
+    try:
+        for p, ch in enumerate(s):
+            if state == TYPE:
+                if ch == "=":
+                    key = s[tok:p]
+                    if key == "strategy":
+                        state = STRATEGY
+                    elif key == "policy":
+                        state = POLICY
                     else:
-                        # parse_rdm_policy succeeded (0), which the 4.15+ code treats as failure.
-                        return RdmResult(ERROR_INVAL, strategy, pol, "".join(report))
-                else:
-                    if val == "strict":
-                        policy = POLICY_STRICT
-                    elif val == "relaxed":
-                        policy = POLICY_RELAXED
+                        report.append(f"Unknown RDM state option: {key}")
+                        raise _ParseError
+                    tok = p + 1
+            elif state == STRATEGY:
+                if ch in "\0,":
+                    state = TYPE if ch == "," else TERMINAL
+                    strategy = _rdm_strategy(s[tok:p], report)
+                    tok = p + 1
+            elif state == POLICY:
+                if ch in ",\0":
+                    state = TYPE if ch == "," else TERMINAL
+                    val = s[tok:p]
+                    if inverted:
+                        pol = _policy_from_string(val)
+                        if pol is None:
+                            report.append(f"Unknown RDM policy: {val}")
+                        else:
+                            # parse_rdm_policy succeeded (0), which the 4.15+ code treats as failure.
+                            policy = pol
+                            raise _ParseError
                     else:
-                        report.append(f"Unknown RDM property policy value: {val}")
-                        return RdmResult(ERROR_INVAL, strategy, policy, "".join(report))
-                tok = p + 1
-    if tok != len(s) or state != TERMINAL:
+                        policy = _rdm_policy(val, report)
+                    tok = p + 1
+        if tok != len(s) or state != TERMINAL:
+            raise _ParseError
+    except _ParseError:
         return RdmResult(ERROR_INVAL, strategy, policy, "".join(report))
     return RdmResult(0, strategy, policy, "".join(report))
 
@@ -371,45 +361,53 @@ def _rdm_parse_413(text: str) -> RdmResult:
     strategy = policy = None
     report = []
     s = text + "\0"
-    for p, ch in enumerate(s):
-        if state == TYPE:
-            if ch == "=":
-                state = STRATEGY
-                if s[tok:p] != "strategy":
-                    report.append(f"Unknown RDM state option: {s[tok:p]}")
-                    return RdmResult(ERROR_INVAL, strategy, policy, "".join(report))
-                tok = p + 1
-        elif state == STRATEGY:
-            if ch in "\0,":
-                state = POLICY_K
-                if s[tok:p] == "host":
-                    strategy = STRATEGY_HOST
-                else:
-                    report.append(f"Unknown RDM strategy option: {s[tok:p]}")
-                    return RdmResult(ERROR_INVAL, strategy, policy, "".join(report))
-                tok = p + 1
-        elif state == POLICY_K:
-            if ch == "=":
-                state = POLICY_V
-                if s[tok:p] != "policy":
-                    report.append(f"Unknown RDM property value: {s[tok:p]}")
-                    return RdmResult(ERROR_INVAL, strategy, policy, "".join(report))
-                tok = p + 1
-        elif state == POLICY_V:
-            if ch in ",\0":
-                state = TERMINAL
-                val = s[tok:p]
-                if val == "strict":
-                    policy = POLICY_STRICT
-                elif val == "relaxed":
-                    policy = POLICY_RELAXED
-                else:
-                    report.append(f"Unknown RDM property policy value: {val}")
-                    return RdmResult(ERROR_INVAL, strategy, policy, "".join(report))
-                tok = p + 1
-    if tok != len(s) or state != TERMINAL:
+    try:
+        for p, ch in enumerate(s):
+            if state == TYPE:
+                if ch == "=":
+                    state = STRATEGY
+                    if s[tok:p] != "strategy":
+                        report.append(f"Unknown RDM state option: {s[tok:p]}")
+                        raise _ParseError
+                    tok = p + 1
+            elif state == STRATEGY:
+                if ch in "\0,":
+                    state = POLICY_K
+                    strategy = _rdm_strategy(s[tok:p], report)
+                    tok = p + 1
+            elif state == POLICY_K:
+                if ch == "=":
+                    state = POLICY_V
+                    if s[tok:p] != "policy":
+                        report.append(f"Unknown RDM property value: {s[tok:p]}")
+                        raise _ParseError
+                    tok = p + 1
+            elif state == POLICY_V:
+                if ch in ",\0":
+                    state = TERMINAL
+                    policy = _rdm_policy(s[tok:p], report)
+                    tok = p + 1
+        if tok != len(s) or state != TERMINAL:
+            raise _ParseError
+    except _ParseError:
         return RdmResult(ERROR_INVAL, strategy, policy, "".join(report))
     return RdmResult(0, strategy, policy, "".join(report))
+
+
+def _rdm_strategy(val: str, report: list) -> str:
+    """xlu_rdm_parse's strategy value: only "host"."""
+    if val != "host":
+        report.append(f"Unknown RDM strategy option: {val}")
+        raise _ParseError
+    return STRATEGY_HOST
+
+
+def _rdm_policy(val: str, report: list) -> str:
+    """xlu_rdm_parse's policy value before 4.15: "strict" or "relaxed", compared with strcmp."""
+    if val not in _STRICT_RELAXED:
+        report.append(f"Unknown RDM property policy value: {val}")
+        raise _ParseError
+    return _STRICT_RELAXED[val]
 
 
 __all__ = ["PciFields", "SpecResult", "RdmResult", "parse_bdf", "parse_spec_string",
