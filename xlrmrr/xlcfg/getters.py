@@ -14,36 +14,47 @@ EINVAL = 22
 ERANGE = 34
 LONG_MIN, LONG_MAX = -(1 << 63), (1 << 63) - 1
 _SPACE = " \t\n\v\f\r"
+_DIGITS = {8: "01234567", 10: "0123456789", 16: "0123456789abcdefABCDEF"}
+
+
+def skip_blanks_sign(s: str, i: int) -> tuple[int, bool]:
+    """How C's number scanners (strtol, strtoul, sscanf %x) start: isspace() blanks, then at
+    most one sign; (index after them, negative)."""
+    n = len(s)
+    while i < n and s[i] in _SPACE:
+        i += 1
+    if i < n and s[i] in "+-":
+        return i + 1, s[i] == "-"
+    return i, False
+
+
+def scan_strtol(s: str, i: int, base: int) -> tuple[bool, int, int]:
+    """The scan C's strtol and strtoul share (they differ only in overflow), base 0, 10 or 16:
+    blanks, a sign, `0x` (base 0 or 16, only when a hex digit follows), a leading 0 meaning
+    octal (base 0), digits. (negative, magnitude, end); end is i when nothing was converted."""
+    j, neg = skip_blanks_sign(s, i)
+    n = len(s)
+    if base != 10 and s.startswith(("0x", "0X"), j) and j + 2 < n and s[j + 2] in _DIGITS[16]:
+        base, j = 16, j + 2
+    elif base == 0:
+        base = 8 if j < n and s[j] == "0" else 10
+    digits, start = _DIGITS[base], j
+    while j < n and s[j] in digits:
+        j += 1
+    if j == start:
+        return False, 0, i
+    return neg, int(s[start:j], base), j
 
 
 def strtol0(s: str) -> tuple[int, int, bool]:
     """C strtol(s, &ep, 0): (value, index of ep, overflowed)."""
-    i, n = 0, len(s)
-    while i < n and s[i] in _SPACE:
-        i += 1
-    neg = False
-    if i < n and s[i] in "+-":
-        neg = s[i] == "-"
-        i += 1
-    if s.startswith(("0x", "0X"), i) and i + 2 < n and s[i + 2] in "0123456789abcdefABCDEF":
-        base, i = 16, i + 2
-        digits = "0123456789abcdefABCDEF"
-    elif i < n and s[i] == "0":
-        base, digits = 8, "01234567"
-    else:
-        base, digits = 10, "0123456789"
-    j = i
-    while j < n and s[j] in digits:
-        j += 1
-    if j == i:
-        return 0, 0, False
-    v = int(s[i:j], base)
+    neg, v, end = scan_strtol(s, 0, 0)
     v = -v if neg else v
     if v > LONG_MAX:
-        return LONG_MAX, j, True
+        return LONG_MAX, end, True
     if v < LONG_MIN:
-        return LONG_MIN, j, True
-    return v, j, False
+        return LONG_MIN, end, True
+    return v, end, False
 
 
 class Getters:

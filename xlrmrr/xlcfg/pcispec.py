@@ -19,12 +19,12 @@ from xlrmrr.xlcfg.domain import (
     POLICY_UNSET,
     STRATEGY_HOST,
 )
+from xlrmrr.xlcfg.getters import scan_strtol, skip_blanks_sign
 
 ERROR_FAIL = -3
 ERROR_INVAL = -6
 ULONG_MAX = (1 << 64) - 1
 HEX = "0123456789abcdefABCDEF"
-SPACE = " \t\n\v\f\r"
 
 
 # Internal records (namedtuples: cheaper to define at start-up than dataclasses).
@@ -43,36 +43,16 @@ RdmResult.__doc__ = """strategy/policy None: left untouched (xl then copies stac
 
 def _strtoul(s: str, i: int, base: int) -> tuple[int, int]:
     """C strtoul from s[i:]: (value, end index); end == i when nothing was converted."""
-    j, n = i, len(s)
-    while j < n and s[j] in SPACE:
-        j += 1
-    neg = False
-    if j < n and s[j] in "+-":
-        neg = s[j] == "-"
-        j += 1
-    if base == 16 and s.startswith(("0x", "0X"), j) and j + 2 < n and s[j + 2] in HEX:
-        j += 2
-    start = j
-    digits = HEX if base == 16 else "0123456789"
-    while j < n and s[j] in digits:
-        j += 1
-    if j == start:
-        return 0, i
-    v = int(s[start:j], base)
+    neg, v, end = scan_strtol(s, i, base)
     v = ULONG_MAX if v > ULONG_MAX else v
-    return ((-v) & ULONG_MAX if neg else v), j
+    return ((-v) & ULONG_MAX if neg else v), end
 
 
 def _scanf_x(s: str, i: int) -> tuple[int, int] | None:
     """glibc sscanf %x into an unsigned int: (value, end) or None on a matching failure.
     Unlike strtoul it consumes a `0x` prefix even when no hex digit follows."""
-    j, n = i, len(s)
-    while j < n and s[j] in SPACE:
-        j += 1
-    neg = False
-    if j < n and s[j] in "+-":
-        neg = s[j] == "-"
-        j += 1
+    j, neg = skip_blanks_sign(s, i)
+    n = len(s)
     start = j
     if s.startswith(("0x", "0X"), j):
         j += 2
