@@ -24,7 +24,7 @@ KIND_OTHER = "other"
 KIND_UNKNOWN = "unknown"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class DeviceClass:
     kind: str
     name: str

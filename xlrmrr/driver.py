@@ -62,7 +62,7 @@ class Options:
     host_for_version: Callable[[XenVersion], Host] | None = field(default=None, compare=False)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Remediation:
     change: str
     verified: bool
@@ -74,7 +74,7 @@ class Remediation:
                 "verdict": self.verdict}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class VersionDelta:
     """How another Xen release band would treat the same guest, where it differs."""
 
@@ -83,7 +83,7 @@ class VersionDelta:
     differences: tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Plan:
     """Everything xlrmrr predicts for one guest on one host."""
 
@@ -107,7 +107,7 @@ class Plan:
 
 def plan(domain: DomainConfig, host: Host, xen_version: XenVersion | None = None,
          options: Options | None = None) -> Plan:
-    """Run every stage for one guest. Pure: the same inputs give an equal Plan."""
+    """Run every stage for one guest. Pure: the same inputs give the same plan and report."""
     options = options or Options()
     version = xen_version or domain.xen_version
     semantics, xen_verdict = "xen", None

@@ -57,7 +57,7 @@ XEN_PLATFORM_BARS = (Bar(1, 16 * MB, prefetchable=True),)
 DEFAULT_PASSTHROUGH_BARS = (Bar(0, 16 * MB),)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class BarPlacement:
     device: str               # "xen-platform", "vga", or an SBDF
     index: int
@@ -67,7 +67,7 @@ class BarPlacement:
     assumed: bool = False     # size is a documented default, not from the host
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class HvmloaderResult:
     memory_map: tuple[E820Entry, ...]     # after adjust_memory_map
     pci_mem_start: int

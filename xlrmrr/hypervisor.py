@@ -69,7 +69,7 @@ GROUP_PARTIAL = "partial"        # some members are elsewhere (dom0 or another g
 # ---------------------------------------------------------------------------------------------
 # Result types
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class PageRun:
     """Consecutive guest pages [start, end) of one RMRR that share an outcome."""
 
@@ -87,7 +87,7 @@ class PageRun:
                 "occupant": self.occupant}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class IdentityOutcome:
     """One RMRR of one assigned device: what the identity mapping did with it."""
 
@@ -125,7 +125,7 @@ class IdentityOutcome:
                 "honoured": self.honoured, "runs": [r.to_json() for r in self.runs]}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class DeviceAssignment:
     """XEN_DOMCTL_assign_device for one PCI function."""
 
@@ -154,7 +154,7 @@ class DeviceAssignment:
                 "xen_log": list(self.log)}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class IdentityMap:
     """An entry of the domain's identity-map list (struct identity_map / mapped_rmrr)."""
 
@@ -168,7 +168,7 @@ class IdentityMap:
                 "devices": [str(d) for d in self.devices]}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class SharingGroup:
     """Devices that share an RMRR, transitively (A shares with B, B with C: one group)."""
 
@@ -185,7 +185,7 @@ class SharingGroup:
                 "rmrrs": [[r.base, r.end] for r in self.rmrrs]}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class GroupUse:
     """How one guest uses one sharing group."""
 
@@ -199,7 +199,7 @@ class GroupUse:
                 "elsewhere": [str(s) for s in self.elsewhere], "kind": self.kind}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class PageTableState:
     """What the guest's p2m and the IOMMU hold for one RMRR, in shared and non-shared mode."""
 
@@ -218,7 +218,7 @@ class PageTableState:
                 "dma": self.dma}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class AssignResult:
     devices: tuple[DeviceAssignment, ...]
     identity_maps: tuple[IdentityMap, ...]
@@ -923,7 +923,7 @@ def running_mappings(plan) -> tuple[tuple[int, int, str], ...]:
 # ---------------------------------------------------------------------------------------------
 # Hotplug
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class AttachCheck:
     """`xl pci-attach` of one device into a guest as it was created."""
 

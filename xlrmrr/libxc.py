@@ -25,7 +25,7 @@ HVMLOADER_PADDR = 0x100000
 HVMLOADER_IMAGE_SIZE = 0x80000   # assumption: hvmloader's loaded image spans < 512 KiB
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Extent:
     """`count` consecutive extents of 2**order pages starting at gfn (one run of populate_physmap)."""
 
@@ -45,7 +45,7 @@ class Extent:
         return {"gfn": self.gfn, "order": self.order, "count": self.count}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Module:
     """A firmware module (acpi_firmware= / smbios_firmware=) as xc_dom_build_image places it."""
 
@@ -58,7 +58,7 @@ class Module:
         return self.addr + self.size
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class LibxcResult:
     extents: tuple[Extent, ...]             # RAM, in the order meminit_hvm issues them
     special_pages: tuple[Extent, ...]       # ioreq-server and special pfns (order 0)

@@ -52,7 +52,7 @@ V4_7 = XenVersion(4, 7)
 V4_14 = XenVersion(4, 14)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Rdm:
     """One libxl_device_rdm in d_config.rdms, after construct_rdm.
 
@@ -81,7 +81,7 @@ class Rdm:
         return self.policy != POLICY_INVALID
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class DevicePolicy:
     """A pci= device with the rdm_policy libxl uses at construct_rdm and at assignment."""
 
@@ -91,7 +91,7 @@ class DevicePolicy:
     policy_at_assign: str       # after libxl__device_pci_setdefault at device add
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class LibxlLayout:
     """What libxl__build_hvm decided: sizes, the RDM list and the memory map it sends to Xen."""
 

@@ -35,7 +35,7 @@ USER_RMRR_FROM = XenVersion(4, 8)
 DEVICE_SCOPE_TYPES = (1, 2, 3, 4)     # what scope_device_count counts
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class UserRmrr:
     """One range of Xen's `rmrr=start[-end]=[s]bdf[,[s]bdf...]` command-line option."""
 
@@ -45,7 +45,7 @@ class UserRmrr:
     text: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class LogRmrr:
     """An RMRR read from a boot log: no table, so only the range (and devices when logged)."""
 

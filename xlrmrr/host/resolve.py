@@ -49,7 +49,7 @@ def is_bridge(f: PciFunction | None) -> bool:
     return f is not None and f.header_type is not None and f.header_type & 0x7F == 1
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Resolved:
     """Where one scope entry leads: the function Xen stores (sbdf), or why it cannot be known."""
 

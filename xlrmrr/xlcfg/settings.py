@@ -14,7 +14,7 @@ PYTHON_WARNING = ("warning: Config file looks like it contains Python code.\n"
 # A value is a str (XLU_STRING) or a list of values (XLU_LIST), nested to any depth.
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Setting:
     """One assignment as libxlu keeps it (XLU_ConfigSetting)."""
 
@@ -28,7 +28,7 @@ class Setting:
                 f'"line": {self.line}, "op": "{self.op}"}}')
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ConfigParse:
     """The result of xlu_cfg_readdata on one file.
 
