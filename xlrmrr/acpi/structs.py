@@ -74,33 +74,40 @@ DeviceScope = Struct(
 
 DeviceScopes = GreedyRange(DeviceScope)
 
-DmarHardwareUnit = Struct(
-    "type" / Const(TYPE_DRHD, Int16ul),
-    "length" / Rebuild(Int16ul, lambda ctx: 16 + _scopes_length(ctx)),
+
+def _with_scopes(type_: int, fixed: int, *fields) -> Struct:
+    """A structure that ends in device scopes (DRHD, RMRR, ATSR, SATC, SIDP): Type, Length (the
+    `fixed` bytes up to the first scope plus the scopes, recomputed when building), its own
+    fields, then the scopes."""
+    return Struct(
+        "type" / Const(type_, Int16ul),
+        "length" / Rebuild(Int16ul, lambda ctx: fixed + _scopes_length(ctx)),
+        *fields,
+        "scopes" / DeviceScopes,
+    )
+
+
+DmarHardwareUnit = _with_scopes(
+    TYPE_DRHD, 16,
     "flags" / Int8ul,
     "size" / Int8ul,
     "segment" / Int16ul,
     "register_base" / Int64ul,
-    "scopes" / DeviceScopes,
 )
 
-DmarReservedMemory = Struct(
-    "type" / Const(TYPE_RMRR, Int16ul),
-    "length" / Rebuild(Int16ul, lambda ctx: 24 + _scopes_length(ctx)),
+DmarReservedMemory = _with_scopes(
+    TYPE_RMRR, 24,
     "reserved" / Int16ul,
     "segment" / Int16ul,
     "base" / Int64ul,
     "end" / Int64ul,
-    "scopes" / DeviceScopes,
 )
 
-DmarAtsr = Struct(
-    "type" / Const(TYPE_ATSR, Int16ul),
-    "length" / Rebuild(Int16ul, lambda ctx: 8 + _scopes_length(ctx)),
+DmarAtsr = _with_scopes(
+    TYPE_ATSR, 8,
     "flags" / Int8ul,
     "reserved" / Int8ul,
     "segment" / Int16ul,
-    "scopes" / DeviceScopes,
 )
 
 DmarRhsa = Struct(
@@ -119,21 +126,17 @@ DmarAndd = Struct(
     "device_name" / GreedyBytes,       # raw: NUL-terminated ASCII, possibly padded
 )
 
-DmarSatc = Struct(
-    "type" / Const(TYPE_SATC, Int16ul),
-    "length" / Rebuild(Int16ul, lambda ctx: 8 + _scopes_length(ctx)),
+DmarSatc = _with_scopes(
+    TYPE_SATC, 8,
     "flags" / Int8ul,
     "reserved" / Int8ul,
     "segment" / Int16ul,
-    "scopes" / DeviceScopes,
 )
 
-DmarSidp = Struct(
-    "type" / Const(TYPE_SIDP, Int16ul),
-    "length" / Rebuild(Int16ul, lambda ctx: 8 + _scopes_length(ctx)),
+DmarSidp = _with_scopes(
+    TYPE_SIDP, 8,
     "reserved" / Int16ul,
     "segment" / Int16ul,
-    "scopes" / DeviceScopes,
 )
 
 DmarUnknown = Struct(
