@@ -26,6 +26,8 @@ KIND_UNKNOWN = "unknown"
 
 @dataclass(frozen=True, eq=False)
 class DeviceClass:
+    """What an RMRR of one kind of device is for, and what not honouring it breaks."""
+
     kind: str
     name: str
     purpose: str           # what the firmware reserved the range for

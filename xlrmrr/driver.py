@@ -64,6 +64,8 @@ class Options:
 
 @dataclass(frozen=True, eq=False)
 class Remediation:
+    """A proposed config change and what planning again with it gives."""
+
     change: str
     verified: bool
     result: str

@@ -59,6 +59,8 @@ DEFAULT_PASSTHROUGH_BARS = (Bar(0, 16 * MB),)
 
 @dataclass(frozen=True, eq=False)
 class BarPlacement:
+    """Where hvmloader's pci_setup puts one BAR of the guest."""
+
     device: str               # "xen-platform", "vga", or an SBDF
     index: int
     size: int
@@ -69,6 +71,8 @@ class BarPlacement:
 
 @dataclass(frozen=True, eq=False)
 class HvmloaderResult:
+    """What hvmloader does to the guest: the MMIO hole, BAR placement and the final e820."""
+
     memory_map: tuple[E820Entry, ...]     # after adjust_memory_map
     pci_mem_start: int
     mmio_total: int

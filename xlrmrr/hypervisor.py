@@ -220,6 +220,8 @@ class PageTableState:
 
 @dataclass(frozen=True, eq=False)
 class AssignResult:
+    """XEN_DOMCTL_assign_device for every passthrough device of one guest, in libxl's order."""
+
     devices: tuple[DeviceAssignment, ...]
     identity_maps: tuple[IdentityMap, ...]
     findings: tuple[Finding, ...]

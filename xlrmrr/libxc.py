@@ -60,6 +60,8 @@ class Module:
 
 @dataclass(frozen=True, eq=False)
 class LibxcResult:
+    """What libxc populates for the guest (meminit_hvm) and the hvm_info table it writes."""
+
     extents: tuple[Extent, ...]             # RAM, in the order meminit_hvm issues them
     special_pages: tuple[Extent, ...]       # ioreq-server and special pfns (order 0)
     populated: tuple[tuple[int, int], ...]  # (start, end_exclusive) bytes holding RAM/special pages

@@ -36,6 +36,8 @@ class Rmrr:
 
 @dataclass(frozen=True)
 class Bar:
+    """One BAR of a host PCI function (size from the host; where it goes is hvmloader's)."""
+
     index: int
     size: int
     is_64bit: bool = False
