@@ -21,6 +21,11 @@ from concurrent.futures import ThreadPoolExecutor
 IASL = shutil.which("iasl")
 _LINE = re.compile(r"^\[([0-9A-Fa-f]+)h\s+(\d+)\s+([0-9A-Fa-f]+h?)\]\s+(.*?)\s+:\s?(.*)$")
 _TYPE_NAMES = {0: "DRHD", 1: "RMRR", 2: "ATSR", 3: "RHSA", 4: "ANDD", 5: "SATC", 6: "SIDP"}
+# iasl field names whose hex value goes straight to a JSON key (the rest depend on offset or type).
+_SCOPE_NUMBERS = {"Entry Length": "length", "Flags": "flags", "Enumeration ID": "enumeration_id",
+                  "PCI Bus Number": "bus"}
+_STRUCTURE_NUMBERS = {"PCI Segment Number": "segment", "Register Base Address": "register_base",
+                      "Proximity Domain": "proximity_domain", "Device Number": "device_number"}
 
 
 def _hexval(v: str) -> int:
@@ -84,19 +89,13 @@ def parse_dsl(text: str) -> dict:
             cur.setdefault("scopes", []).append(scope)
             continue
         if scope is not None and off >= scope["offset"]:
-            if name == "Entry Length":
-                scope["length"] = _hexval(value)
+            if name in _SCOPE_NUMBERS:
+                scope[_SCOPE_NUMBERS[name]] = _hexval(value)
             elif name == "Reserved" and off == scope["offset"] + 2:
                 scope["flags"] = _hexval(value) & 0xFF       # 20200925: Flags is Reserved's low byte
                 scope["reserved"] = _hexval(value) >> 8
             elif name == "Reserved" and off == scope["offset"] + 3:
                 scope["reserved"] = _hexval(value)
-            elif name == "Flags":
-                scope["flags"] = _hexval(value)
-            elif name == "Enumeration ID":
-                scope["enumeration_id"] = _hexval(value)
-            elif name == "PCI Bus Number":
-                scope["bus"] = _hexval(value)
             elif name == "PCI Path":
                 scope["path"].append([int(x, 16) for x in value.split()[0].split(",")])
             continue
@@ -110,18 +109,14 @@ def parse_dsl(text: str) -> dict:
             cur["size"] = _hexval(value)
         elif name == "Reserved" and t != 0:
             cur["reserved"] = _hexval(value)
-        elif name == "PCI Segment Number":
-            cur["segment"] = _hexval(value)
-        elif name == "Register Base Address" or (t == 3 and name == "Base Address"):
+        elif name in _STRUCTURE_NUMBERS:
+            cur[_STRUCTURE_NUMBERS[name]] = _hexval(value)
+        elif t == 3 and name == "Base Address":
             cur["register_base"] = _hexval(value)
         elif name == "Base Address":
             cur["base"] = _hexval(value)
         elif name.startswith("End Address"):
             cur["end"] = _hexval(value)
-        elif name == "Proximity Domain":
-            cur["proximity_domain"] = _hexval(value)
-        elif name == "Device Number":
-            cur["device_number"] = _hexval(value)
         elif name == "Device Name":
             cur["device_name"] = _string(value)
     return out
