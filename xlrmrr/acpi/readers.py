@@ -5,9 +5,30 @@ the CLI reads the files."""
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from xlrmrr.common import InputError, Sbdf
-from xlrmrr.host.build import LogRmrr, UserRmrr
+
+
+@dataclass(frozen=True, eq=False)
+class UserRmrr:
+    """One range of Xen's `rmrr=start[-end]=[s]bdf[,[s]bdf...]` command-line option."""
+
+    start_pfn: int
+    end_pfn: int
+    devices: tuple[Sbdf, ...]
+    text: str = ""
+
+
+@dataclass(frozen=True, eq=False)
+class LogRmrr:
+    """An RMRR read from a boot log: no table, so only the range (and devices when logged)."""
+
+    base: int
+    end: int
+    devices: tuple[Sbdf, ...] = ()
+    source: str = ""
+
 
 SYSFS_DMAR = "/sys/firmware/acpi/tables/DMAR"
 # In a Xen dom0 the table shows under the name Xen gave it after parsing (RMAD; XMAR before).

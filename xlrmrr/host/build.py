@@ -9,7 +9,7 @@ are kept in reverse table order (list_add at the head), `rmrr=` ranges in front 
 from __future__ import annotations
 
 from bisect import bisect_right
-from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from xlrmrr.acpi.dmar import Dmar, Structure
 from xlrmrr.common import (
@@ -29,30 +29,13 @@ from xlrmrr.host.model import Host, PciFunction, Rmrr
 from xlrmrr.host.resolve import Resolved, resolve_scope
 from xlrmrr.host.topology import HostDescription
 
+if TYPE_CHECKING:
+    from xlrmrr.acpi.readers import LogRmrr, UserRmrr
+
 XEN_DISABLED = "Failed to parse ACPI DMAR.  Disabling VT-d."
 MAX_USER_RMRR_PAGES = 16
 USER_RMRR_FROM = XenVersion(4, 8)
 DEVICE_SCOPE_TYPES = (1, 2, 3, 4)     # what scope_device_count counts
-
-
-@dataclass(frozen=True, eq=False)
-class UserRmrr:
-    """One range of Xen's `rmrr=start[-end]=[s]bdf[,[s]bdf...]` command-line option."""
-
-    start_pfn: int
-    end_pfn: int
-    devices: tuple[Sbdf, ...]
-    text: str = ""
-
-
-@dataclass(frozen=True, eq=False)
-class LogRmrr:
-    """An RMRR read from a boot log: no table, so only the range (and devices when logged)."""
-
-    base: int
-    end: int
-    devices: tuple[Sbdf, ...] = ()
-    source: str = ""
 
 
 class _Registered:

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from xlrmrr.common import NEWEST_XEN, Finding, InputError, XenVersion
 from xlrmrr.files import read_input
-from xlrmrr.host.build import UserRmrr, build_host
+from xlrmrr.host.build import build_host
 from xlrmrr.host.model import Host
 from xlrmrr.host.topology import HostDescription, description_from_json
+
+if TYPE_CHECKING:
+    from xlrmrr.acpi.readers import UserRmrr
 
 
 def read_host_json(path: str) -> HostDescription:
