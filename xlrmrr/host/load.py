@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
@@ -25,6 +26,15 @@ def read_host_json(path: str) -> HostDescription:
     except (ValueError, UnicodeDecodeError) as e:
         raise InputError(f"{path}: not JSON: {e}") from None
     return description_from_json(obj, path)
+
+
+@functools.lru_cache(maxsize=4)
+def _decoded(dmar: bytes, name: str):
+    """The decoded table, once per process: `xlrmrr create` builds the host again for every
+    release it compares with, from the same bytes (a Dmar is immutable, so sharing it is safe)."""
+    from xlrmrr.acpi.dmar import decode
+
+    return decode(dmar, name)
 
 
 def _user_rmrrs(extra) -> tuple[UserRmrr, ...]:
@@ -52,8 +62,6 @@ def load_host(dmar: bytes | None = None, snapshot: str | None = None,
     With none of these (or live=True) this machine's sysfs is read. `extra_rmrrs`: Xen
     `rmrr=` option text(s). xen_version None: the snapshot's Xen release, else the newest.
     """
-    from xlrmrr.acpi.dmar import decode
-
     desc = HostDescription()
     sources = []
     no_log_rmrr = None
@@ -101,7 +109,7 @@ def load_host(dmar: bytes | None = None, snapshot: str | None = None,
         if not host_json:
             desc = live_desc
         sources.append("this host's sysfs")
-    table = decode(dmar, dmar_name) if dmar is not None else None
+    table = _decoded(bytes(dmar), dmar_name) if dmar is not None else None
     if table is not None and dmar_name not in sources:
         sources.insert(0, dmar_name)
     version = xen_version or desc.xen_version or NEWEST_XEN
