@@ -59,7 +59,7 @@ class Sbdf:
     @classmethod
     def parse(cls, text: str) -> Sbdf:
         """Parse `SSSS:BB:DD.F` or `BB:DD.F` (hex), as printed by lspci and xl."""
-        m = _SBDF_RE.fullmatch(text.strip())
+        m = re.fullmatch(_SBDF_PATTERN, text.strip())
         if not m:
             raise ValueError(f"not a PCI address (SSSS:BB:DD.F): {text!r}")
         seg, bus, dev, fn = (int(g, 16) if g else 0 for g in m.groups())
@@ -71,7 +71,8 @@ class Sbdf:
         return f"{self.seg:04x}:{self.bus:02x}:{self.dev:02x}.{self.fn}"
 
 
-_SBDF_RE = re.compile(r"(?:([0-9a-fA-F]{1,4}):)?([0-9a-fA-F]{1,2}):([0-9a-fA-F]{1,2})\.([0-7])")
+# Compiled on first use (re caches it): `create --dmar` never parses an SBDF from text.
+_SBDF_PATTERN = r"(?:([0-9a-fA-F]{1,4}):)?([0-9a-fA-F]{1,2}):([0-9a-fA-F]{1,2})\.([0-7])"
 
 
 @dataclass(frozen=True, order=True)
