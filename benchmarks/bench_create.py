@@ -1,7 +1,8 @@
-"""`xlrmrr create --dry-run`: cold process time against `python3 -c "import construct, ply.yacc"`
-(target within 1.5x); the whole planner (libxl, libxc, hypervisor, hvmloader) with 10,000 RMRRs
-x 1,000 devices (target < 1 s) against the plain per-device walk of Xen's RMRR list, and its
-scaling; peak memory for a 4 GiB against a 16 TiB guest.
+"""`xlrmrr create GUEST.cfg --dmar FILE --dry-run`: cold process time against
+`python3 -c "import construct, ply.yacc"` (target within 1.5x), also with --host-json, and where
+the process's time goes (`-X importtime`); the whole planner (libxl, libxc, hypervisor,
+hvmloader) with 10,000 RMRRs x 1,000 devices (target < 1 s) against the plain per-device walk
+of Xen's RMRR list, and its scaling; peak memory for a 4 GiB against a 16 TiB guest.
 
     python benchmarks/bench_create.py
 """
@@ -16,6 +17,8 @@ import tempfile
 import time
 import tracemalloc
 from pathlib import Path
+
+from _util import best
 
 from xlrmrr.common import Sbdf, XenVersion
 from xlrmrr.driver import Options, plan
@@ -47,6 +50,20 @@ def cold(argvs, pycache: str, n=15) -> list[list[float]]:
     return out
 
 
+def import_times(argv, env, n=5) -> dict[str, int]:
+    """Self import time (us) of each module the command loads, the least of n runs."""
+    out: dict[str, int] = {}
+    for _ in range(n):
+        err = subprocess.run([argv[0], "-X", "importtime", *argv[1:]], env=env, capture_output=True,
+                             text=True, check=False).stderr
+        for line in err.splitlines():
+            if line.startswith("import time:") and "|" in line and "self" not in line:
+                self_us, _cum, name = line[len("import time:"):].split("|")
+                name = name.strip()
+                out[name] = min(out.get(name, 1 << 60), int(self_us))
+    return out
+
+
 def setup(n_rmrr: int, n_dev: int, mem_mb: int):
     """n_dev relaxed passthrough devices, n_rmrr RMRRs spread over guest RAM above 4 GiB: every
     RDM conflicts, is dropped (so the memory map stays small) and is checked at assignment."""
@@ -56,15 +73,6 @@ def setup(n_rmrr: int, n_dev: int, mem_mb: int):
     pci = tuple(PciDevice(spec=str(s)[5:], sbdf=s, rdm_policy="relaxed") for s in devs)
     dom = DomainConfig(V, name="bench", type="hvm", target_memkb=mem_mb * 1024, pci=pci)
     return dom, Host(rmrrs=rmrrs)
-
-
-def best(fn, repeat=3) -> float:
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
 
 
 def peak(fn) -> int:
@@ -77,21 +85,32 @@ def peak(fn) -> int:
 
 def main() -> None:
     cmd = [sys.executable, "-m", "xlrmrr", "create", str(FIX / "guests/igd-passthrough.cfg"), "--dry-run",
-           "--dmar", str(FIX / "dmar/laptop-typical.bin"), "--host-json", str(FIX / "hosts/laptop.json")]
+           "--dmar", str(FIX / "dmar/laptop-typical.bin")]
+    cmd_json = cmd + ["--host-json", str(FIX / "hosts/laptop.json")]
     base = [sys.executable, "-c", "import construct, ply.yacc"]
     bare = [sys.executable, "-c", "pass"]
     with tempfile.TemporaryDirectory() as pycache:
-        t_cmd, t_base, t_bare = cold([cmd, base, bare], pycache)
+        t_cmd, t_json, t_base, t_bare = cold([cmd, cmd_json, base, bare], pycache)
+        env = dict(os.environ, PYTHONPATH=str(REPO), PYTHONPYCACHEPREFIX=pycache)
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        mine, theirs = import_times(cmd, env), import_times(base, env)
     env = dict(os.environ, PYTHONPATH=str(REPO))
     t0 = time.perf_counter()
     subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
     t_src = time.perf_counter() - t0
     print(f"(without cached byte code, as this machine runs by default: {t_src:.3f} s)")
-    print(f"cold `xlrmrr create --dry-run`: min {min(t_cmd):.3f} s, median {statistics.median(t_cmd):.3f} s")
+    for what, t in (("create --dmar --dry-run", t_cmd), ("create --dmar --host-json --dry-run", t_json)):
+        print(f"cold `xlrmrr {what}`: min {min(t):.3f} s, median {statistics.median(t):.3f} s; ratio (min) "
+              f"{min(t) / min(t_base):.2f}, (median) {statistics.median(t) / statistics.median(t_base):.2f}")
     print(f"baseline `import construct, ply.yacc`: min {min(t_base):.3f} s, median "
-          f"{statistics.median(t_base):.3f} s; bare python: {min(t_bare):.3f} s")
-    print(f"ratio (min) {min(t_cmd) / min(t_base):.2f}, (median) "
-          f"{statistics.median(t_cmd) / statistics.median(t_base):.2f}; target <= 1.5")
+          f"{statistics.median(t_base):.3f} s; bare python: {min(t_bare):.3f} s; target ratio <= 1.5")
+    own = sorted(((us, name) for name, us in mine.items() if name.split(".")[0] == "xlrmrr"), reverse=True)
+    extra = sorted(((us, name) for name, us in mine.items()
+                    if name not in theirs and name.split(".")[0] != "xlrmrr"), reverse=True)
+    print(f"imports, self time (least of 5): xlrmrr's modules {sum(us for us, _ in own) / 1000:.1f} ms "
+          f"(largest: {', '.join(f'{n} {us / 1000:.1f}' for us, n in own[:6])}); modules the baseline "
+          f"does not load {sum(us for us, _ in extra) / 1000:.1f} ms "
+          f"({', '.join(f'{n} {us / 1000:.1f}' for us, n in extra[:4])})")
 
     dom, host = setup(10_000, 1_000, 64 * 1024)
     t_plan = best(lambda: plan(dom, host, V, CORE))
