@@ -279,3 +279,18 @@ def test_emit_blocked_plan_writes_only_what_the_flow_reaches(capsys, tmp_path):
     rc, _out, _err = create(capsys, guest("usb-strict-boundary.cfg"), "--dry-run", "--emit", str(d), *HOST)
     assert rc == 1 and os.listdir(d) == ["plan.json"]
     assert json.loads((d / "plan.json").read_text())["verdict"] == "blocked"
+
+
+def test_forcecheck_explained_once(capsys):
+    """rdm_forcecheck: xl's reading (unknown key, what to write instead) is said once, by the xl
+    stage; the driver adds only the outcome under both semantics (design: blocked by the xHCI
+    RMRR at 0xab80a000 below the 2 GiB boundary, strict; Xen 4.17 as written: ok)."""
+    rc, out, _err = create(capsys, guest("forcecheck.cfg"), "--dry-run", "--json",
+                           "--xen-version", "4.17", *HOST)
+    findings = json.loads(out)["findings"]
+    assert rc == 1
+    assert sum("does not know this key" in f["message"] for f in findings) == 1
+    outcome = [f for f in findings if f["code"] == "rdm-forcecheck-outcome"]
+    assert len(outcome) == 1
+    assert "verdict blocked" in outcome[0]["message"]
+    assert "as written: verdict ok" in outcome[0]["message"]

@@ -146,7 +146,7 @@ def _run(domain: DomainConfig, host: Host, version: XenVersion, options: Options
         info = xc.hvm_info
         blocked = blocked or xc.failed
         if not blocked and domain.pci and domain.type == "hvm":
-            hv = _assign_devices(domain, host, layout.rdms, xc.populated)
+            hv = _assign_devices(domain, host, layout.rdms, xc.populated, version)
             findings.extend(hv.findings)
             blocked, degraded = hv.blocked, hv.degraded
         if not blocked and domain.type == "hvm":
@@ -161,7 +161,7 @@ def _run(domain: DomainConfig, host: Host, version: XenVersion, options: Options
     if domain.type == "pv" and domain.pci and not layout.failed:
         # PV: no guest-physical map to conflict with (RMRRs go into the IOMMU only), but the
         # shared-RMRR rule of intel_iommu_assign_device applies to every guest type.
-        hv = _assign_devices(domain, host, (), ())
+        hv = _assign_devices(domain, host, (), (), version)
         findings.extend(hv.findings)
         blocked, degraded = hv.blocked, hv.degraded
     if domain.type == "hvm" and not blocked:
@@ -190,11 +190,11 @@ def _run(domain: DomainConfig, host: Host, version: XenVersion, options: Options
                 EXIT_FOR[verdict], options=options)
 
 
-def _assign_devices(domain, host, rdms, populated):
+def _assign_devices(domain, host, rdms, populated, version):
     """The hypervisor stage, imported only for guests that assign devices (start-up time)."""
     from xlrmrr.hypervisor import assign_devices
 
-    return assign_devices(domain, host, rdms, populated)
+    return assign_devices(domain, host, rdms, populated, xen_version=version)
 
 
 def _assigned_rmrr_starts(domain: DomainConfig, host: Host) -> set[int]:
@@ -239,12 +239,9 @@ def _design(domain, xen_domain, host, version, options, xen_plan: Plan):
     design = _run(design_dom, host, version, options)
     note = Finding(
         "info" if design.verdict == xen_plan.verdict else "warning", "rdm-forcecheck-outcome", "xl",
-        f"rdm_forcecheck={domain.rdm_forcecheck} is the original RDM design's key; xl does not know it and "
-        f"ignores it. xlrmrr applies the design's semantics (Xen's equivalent: {spelled}): verdict "
-        f"{design.verdict}. Xen {version} with this config as written: verdict {xen_plan.verdict}."
-        + (" Xen 4.15 and later xl drop an rdm= line that carries a valid policy, so the design's "
-           "semantics cannot be requested there." if domain.rdm_forcecheck and version >= XenVersion(4, 15)
-           else ""))
+        f"outcome under the original design's rdm_forcecheck={domain.rdm_forcecheck} semantics "
+        f"({spelled}): verdict {design.verdict}; Xen {version} itself, which ignores the key, with "
+        f"this config as written: verdict {xen_plan.verdict}")
     design = replace(design, findings=(note,) + design.findings)
     return design, "design", xen_plan.verdict
 
