@@ -396,7 +396,7 @@ def _lint_rdm(text: str, line: int, version: XenVersion, xl: _XlReader | None) -
         elif v < (4, 14) and not text.startswith("strategy="):
             why = (f"Xen {version} accepts only the exact form strategy=host,policy=X "
                    f"({res.report or 'parse error'})")
-        out.append(_f("error", "rdm-ignored",
+        out.append(_f("warning", "rdm-ignored",
                       f"rdm = \"{text}\" (line {line}) is ignored by xl: {why}. xl prints "
                       "nothing more and the guest gets strategy=ignore (no RMRR is reserved "
                       "unless a device needs one)"))
