@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from xlrmrr.common import FOUR_GB, PAGE_SHIFT, PAGE_SIZE, Finding, Sbdf, XenVersion, hexa, size_str
 from xlrmrr.host.model import Host, Rmrr
+from xlrmrr.host.query import device_roots
 from xlrmrr.xlcfg.domain import (
     LIBXL_PCI_FUNC_ALL,
     POLICY_INVALID,
@@ -352,29 +353,15 @@ def sharing_groups(host: Host) -> tuple[SharingGroup, ...]:
     """Every group of devices joined by shared RMRRs (scope_count > 1), sorted by first member.
 
     Union-find over (segment, bdf): O(n α(n)) in the number of scope entries."""
-    parent: dict[Sbdf, Sbdf] = {}
-
-    def find(x: Sbdf) -> Sbdf:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
     shared = [r for r in host.rmrrs if r.shared] if host.vtd_enabled else []
-    for r in shared:
-        for d in r.devices:
-            parent.setdefault(d, d)
-        for a, b in zip(r.devices, r.devices[1:]):
-            ra, rb = find(a), find(b)
-            if ra != rb:
-                parent[max(ra, rb)] = min(ra, rb)
+    roots = device_roots(shared)
     members: dict[Sbdf, list[Sbdf]] = {}
-    for d in parent:
-        members.setdefault(find(d), []).append(d)
+    for d, root in roots.items():
+        members.setdefault(root, []).append(d)
     rmrrs: dict[Sbdf, list[Rmrr]] = {}
     for r in shared:
         if r.devices:
-            rmrrs.setdefault(find(r.devices[0]), []).append(r)
+            rmrrs.setdefault(roots[r.devices[0]], []).append(r)
     functions = {f.sbdf: f for f in host.devices}
     out = []
     for root in sorted(members):

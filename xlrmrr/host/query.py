@@ -18,9 +18,9 @@ def rmrr_devices(host: Host) -> tuple[Sbdf, ...]:
     return tuple(sorted({d for r in host.rmrrs for d in r.devices}))
 
 
-def sharing_groups(host: Host) -> tuple[tuple[Sbdf, ...], ...]:
-    """Devices tied together by shared RMRRs, transitively (A and B share one RMRR, B and C
-    another: A, B, C are one group). Only groups of two or more; sorted."""
+def device_roots(rmrrs) -> dict[Sbdf, Sbdf]:
+    """Union-find over RMRR scopes: each listed device mapped to the smallest device it shares
+    an RMRR with, transitively. O(n a(n)) in the number of scope entries."""
     parent: dict[Sbdf, Sbdf] = {}
 
     def find(x: Sbdf) -> Sbdf:
@@ -29,17 +29,24 @@ def sharing_groups(host: Host) -> tuple[tuple[Sbdf, ...], ...]:
             x = parent[x]
         return x
 
-    for r in host.rmrrs:
+    for r in rmrrs:
         for d in r.devices:
             find(d)
         for a, b in zip(r.devices, r.devices[1:]):
             ra, rb = find(a), find(b)
             if ra != rb:
                 parent[max(ra, rb)] = min(ra, rb)
+    return {d: find(d) for d in list(parent)}
+
+
+def sharing_groups(host: Host) -> tuple[tuple[Sbdf, ...], ...]:
+    """Devices tied together by shared RMRRs, transitively (A and B share one RMRR, B and C
+    another: A, B, C are one group). Only groups of two or more; sorted."""
     groups: dict[Sbdf, list[Sbdf]] = {}
-    for d in parent:
-        groups.setdefault(find(d), []).append(d)
+    for d, root in device_roots(host.rmrrs).items():
+        groups.setdefault(root, []).append(d)
     return tuple(sorted(tuple(sorted(g)) for g in groups.values() if len(g) > 1))
+
 
 
 def sharing_group(host: Host, sbdf: Sbdf) -> tuple[Sbdf, ...]:
