@@ -42,6 +42,7 @@ def run(args) -> int:
     import json
     import sys
 
+    from xlrmrr.cli.guest import load_guest
     from xlrmrr.cli.hostargs import host_from_args
     from xlrmrr.common import EXIT_DEGRADED, EXIT_FAIL, EXIT_OK, InputError
     from xlrmrr.driver import Options, plan
@@ -53,7 +54,7 @@ def run(args) -> int:
     version = xen_version(args)
     sbdf, policy = parse_attach_spec(args.device)
     data = read_input(args.config, "xl config")
-    domain, _xl_findings, _parse = load_domain(data, args.config, version)
+    domain, _xl_findings, _parse = load_guest(data, args.config, version)
     host = host_from_args(args, version)
     options = Options(hap_available=not args.no_hap, remediate=False)
     base = plan(domain, host, version, options)

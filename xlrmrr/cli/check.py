@@ -32,20 +32,20 @@ def run(args) -> int:
     import sys
     from dataclasses import replace
 
+    from xlrmrr.cli.guest import load_guest
     from xlrmrr.cli.hostargs import host_from_args
     from xlrmrr.driver import Options, plan
     from xlrmrr.files import read_input
     from xlrmrr.hostcheck import GuestCheck, check_guests
     from xlrmrr.hypervisor import assign_for_plan, guest_functions
     from xlrmrr.report.check import json_text, text
-    from xlrmrr.xlcfg import load_domain
 
     version = xen_version(args)
     host = host_from_args(args, version)
     guests = []
     for domid, path in enumerate(args.configs, 1):
         data = read_input(path, "xl config")
-        domain, xl_findings, _parse = load_domain(data, path, version)
+        domain, xl_findings, _parse = load_guest(data, path, version)
         p = plan(domain, host, version, Options(hap_available=not args.no_hap, remediate=False))
         verdict = p.verdict
         if any(f.severity == "error" and f.component == "xl" for f in xl_findings):

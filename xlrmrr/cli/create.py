@@ -24,8 +24,6 @@ With --dry-run nothing is created. Without it, a clean plan runs `xl create GUES
 (no shell) and returns its exit status; a blocked plan does not run it.
 """
 
-XL_UNPARSABLE = ("xl-parse-error", "xl-abort")     # malformed file: exit 2
-XL_EXITS = ("xl-exit",)                            # xl refuses the config: creation fails
 EMIT_FILES = ("hvm_info.bin", "memory_map.bin", "e820.bin", "plan.json")
 
 
@@ -170,6 +168,7 @@ def _raise_or(value):
 
 def _domain_for(load_domain, data: bytes, source: str, version):
     """The config as another release's xl reads it; a file that xl rejects raises InputError."""
+    from xlrmrr.cli.guest import XL_EXITS, XL_UNPARSABLE
     from xlrmrr.common import InputError
 
     domain, findings, _parse = load_domain(data, source, version)
@@ -183,6 +182,7 @@ def run(args) -> int:
     import sys
     from dataclasses import replace
 
+    from xlrmrr.cli.guest import XL_EXITS, load_guest
     from xlrmrr.cli.hostargs import host_from_args
     from xlrmrr.common import Finding, InputError
     from xlrmrr.driver import EXIT_FOR, VERDICT_BLOCKED, VERDICT_OK, Options, compared_versions, plan
@@ -192,10 +192,7 @@ def run(args) -> int:
     xl_args = _split_rest(args)
     data = _config_data(read_input(args.config, "xl config"), xl_args)
     host, version = _host_and_version(args, host_from_args)
-    domain, xl_findings, _parse = load_domain(data, args.config, version)
-    for f in xl_findings:
-        if f.code in XL_UNPARSABLE:
-            raise InputError(f"{args.config}: xl cannot read this config: {f.message}")
+    domain, xl_findings, _parse = load_guest(data, args.config, version)
     findings: list = list(xl_findings)
     if not getattr(args, "xen_version", None) and host.xen_version is not None:
         findings.append(Finding("info", "xen-version-from-host", "xen",

@@ -58,7 +58,8 @@ def read_snapshot(data: bytes, name: str) -> tuple[bytes | None, HostDescription
         tar = tarfile.open(fileobj=io.BytesIO(data), mode="r:*")
         members = {m.name.lstrip("./"): m for m in tar.getmembers()}
     except (tarfile.TarError, OSError, EOFError) as e:
-        raise InputError(f"{name}: not a snapshot (tar.gz): {e}") from None
+        why = str(e).splitlines()[0].rstrip(":") if str(e) else type(e).__name__
+        raise InputError(f"{name}: not a snapshot (a tar.gz of `xlrmrr host snapshot`): {why}") from None
 
     def member(key: str) -> bytes | None:
         m = members.get(key)
