@@ -16,7 +16,7 @@ def read_input(path: str, what: str = "file", limit: int = MAX_INPUT) -> bytes:
         with open(path, "rb") as f:
             data = f.read(limit + 1)
     except IsADirectoryError:
-        raise InputError(f"{path}: is a directory, expected a {what}") from None
+        raise InputError(f"{path}: is a directory, not a file ({what} expected)") from None
     except OSError as e:
         raise InputError(f"{path}: cannot read {what}: {e.strerror or e}") from None
     if len(data) > limit:
