@@ -1,5 +1,5 @@
 import sys
 
-from xlrmrr.cli import main
+from xlrmrr.cli import console
 
-sys.exit(main())
+sys.exit(console())
