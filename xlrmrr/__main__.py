@@ -1,5 +1,3 @@
-import sys
-
 from xlrmrr.cli import console
 
-sys.exit(console())
+console()
