@@ -143,20 +143,20 @@ def _emit(directory: str, files: dict) -> None:
             raise InputError(f"--emit {directory}: cannot write {name}: {e.strerror}") from None
 
 
-def _host_and_version(args, host_from_args):
+def _host_and_version(args, load_host):
     """The release to model: --xen-version; else the one the host data was collected under
     (snapshot or host JSON); else the running hypervisor's; else the newest."""
     from xlrmrr.common import NEWEST_XEN
 
     if getattr(args, "xen_version", None):
         version = xen_version(args)
-        return host_from_args(args, version), version
-    host = host_from_args(args, None)
+        return load_host(version), version
+    host = load_host(None)
     if host.xen_version is not None:
         return host, host.xen_version
     version = xen_version(args)
     if version != NEWEST_XEN:
-        host = host_from_args(args, version)
+        host = load_host(version)
     return host, version
 
 
@@ -166,12 +166,13 @@ def _raise_or(value):
     return value
 
 
-def _domain_for(load_domain, data: bytes, source: str, version):
-    """The config as another release's xl reads it; a file that xl rejects raises InputError."""
+def _domain_for(load_domain, data: bytes, source: str, version, parse):
+    """The config as another release's xl reads it (from the one libxlu parse, which does not
+    depend on the release); a file that xl rejects raises InputError."""
     from xlrmrr.cli.guest import XL_EXITS, XL_UNPARSABLE
     from xlrmrr.common import InputError
 
-    domain, findings, _parse = load_domain(data, source, version)
+    domain, findings, _parse = load_domain(data, source, version, parse)
     for f in findings:
         if f.code in XL_UNPARSABLE + XL_EXITS:
             raise InputError(f.message)
@@ -183,7 +184,7 @@ def run(args) -> int:
     from dataclasses import replace
 
     from xlrmrr.cli.guest import XL_EXITS, load_guest
-    from xlrmrr.cli.hostargs import host_from_args
+    from xlrmrr.cli.hostargs import host_loader
     from xlrmrr.common import Finding, InputError
     from xlrmrr.driver import EXIT_FOR, VERDICT_BLOCKED, VERDICT_OK, Options, compared_versions, plan
     from xlrmrr.files import read_input
@@ -191,8 +192,9 @@ def run(args) -> int:
 
     xl_args = _split_rest(args)
     data = _config_data(read_input(args.config, "xl config"), xl_args)
-    host, version = _host_and_version(args, host_from_args)
-    domain, xl_findings, _parse = load_guest(data, args.config, version)
+    load_host = host_loader(args)
+    host, version = _host_and_version(args, load_host)
+    domain, xl_findings, parse = load_guest(data, args.config, version)
     findings: list = list(xl_findings)
     if not getattr(args, "xen_version", None) and host.xen_version is not None:
         findings.append(Finding("info", "xen-version-from-host", "xen",
@@ -212,10 +214,10 @@ def run(args) -> int:
     if compare:
         for v in compared_versions(version):
             try:
-                domains[v] = _domain_for(load_domain, data, args.config, v)
+                domains[v] = _domain_for(load_domain, data, args.config, v, parse)
             except InputError as e:
                 domains[v] = e
-            hosts[v] = host_from_args(args, v)
+            hosts[v] = load_host(v)
     options = Options(hap_available=not args.no_hap, bios_base=args.bios_base, acpi_end=args.acpi_end,
                       firmware_sizes=sizes, xen_domain=xen_domain, compare_versions=compare,
                       host_for_version=hosts.__getitem__,

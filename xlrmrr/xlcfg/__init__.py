@@ -2,6 +2,7 @@
 
     parse_config(data, source) -> ConfigParse            what xlu_cfg_readdata stores and prints
     load_domain(data, source, xen_version) -> (DomainConfig, findings, ConfigParse)
+    load_domain(data, source, xen_version, parse)   the same from an earlier parse of `data`
 """
 
 from __future__ import annotations
@@ -22,8 +23,10 @@ def _parser():
     return CfgParser()
 
 
-def load_domain(data: bytes, source: str, xen_version=None):
-    """Parse a config and interpret it as xl's parse_config_data does for that Xen release."""
+def load_domain(data: bytes, source: str, xen_version=None, parse=None):
+    """Parse a config and interpret it as xl's parse_config_data does for that Xen release.
+    libxlu's parse does not depend on the release: `parse`, the ConfigParse of the same data
+    and source, lets a caller interpret one file as several releases without parsing it again."""
     from xlrmrr.xlcfg.xlparse import load_domain as _load
 
-    return _load(data, source, xen_version)
+    return _load(data, source, xen_version, parse)

@@ -44,12 +44,14 @@ class _Exit(Exception):
         self.status = status
 
 
-def load_domain(data: bytes, source: str, xen_version: XenVersion | None = None):
-    """(DomainConfig, findings, ConfigParse) for one config file, as the given xl reads it."""
+def load_domain(data: bytes, source: str, xen_version: XenVersion | None = None,
+                parse: ConfigParse | None = None):
+    """(DomainConfig, findings, ConfigParse) for one config file, as the given xl reads it;
+    `parse`: parse_config(data, source) done earlier (it is the same for every release)."""
     from xlrmrr.xlcfg import parse_config
 
     version = xen_version or NEWEST_XEN
-    cfg = parse_config(data, source)
+    cfg = parse if parse is not None else parse_config(data, source)
     findings: list[Finding] = []
     if not cfg.ok:
         findings.append(_parse_failure(cfg))
