@@ -14,6 +14,7 @@ from xlrmrr import driver
 from xlrmrr.common import EXIT_DEGRADED, EXIT_FAIL, EXIT_OK, Sbdf, XenVersion
 from xlrmrr.host.model import Host, PciFunction, Rmrr
 from xlrmrr.hostcheck import GuestCheck, check_guests
+from xlrmrr.hotplug import attach_check
 from xlrmrr.hypervisor import (
     EADDRINUSE,
     EBUSY,
@@ -27,7 +28,6 @@ from xlrmrr.hypervisor import (
     RUN_MAPPED,
     assign_devices,
     assign_for_plan,
-    attach_check,
 )
 from xlrmrr.xlcfg.domain import DomainConfig, PciDevice, RdmReserve
 

@@ -47,7 +47,7 @@ def run(args) -> int:
     from xlrmrr.common import EXIT_DEGRADED, EXIT_FAIL, EXIT_OK, InputError
     from xlrmrr.driver import Options, plan
     from xlrmrr.files import read_input
-    from xlrmrr.hypervisor import attach_check, attach_remedies, parse_attach_spec
+    from xlrmrr.hotplug import attach_check, attach_remedies, parse_attach_spec
     from xlrmrr.report.hypervisor import attach_text
     from xlrmrr.xlcfg import load_domain
 
