@@ -124,6 +124,38 @@ def parse_bdf(s: str, pci: PciFields) -> tuple[int, PciFields, int]:
     return 0, pci._replace(domain=domain, bus=bus, dev=dev, func=func, vfunc_mask=mask), i
 
 
+def _bdf_dot_unmatched(s: str) -> bool:
+    """parse_bdf's sscanf("%x:%x.%n") (or "%x:%x:%x.%n") matched every number but not the `.`:
+    %n is then never stored and libxlu advances by an uninitialised int."""
+    colons = 0
+    k = 0
+    while k < len(s) and (s[k] in HEX or s[k] == ":"):
+        colons += s[k] == ":"
+        k += 1
+    want = {1: 2, 2: 3}.get(colons)
+    i = 0
+    for idx in range(want or 0):
+        r = _scanf_x(s, i)
+        if r is None:
+            return False
+        i = r[1]
+        if idx == want - 1:
+            return i >= len(s) or s[i] != "."
+        if i >= len(s) or s[i] != ":":
+            return False
+        i += 1
+    return False
+
+
+def libxlu_undefined(spec: str) -> bool:
+    """Whether libxlu 4.15+'s answer for this PCI_SPEC_STRING is undefined behaviour: a BDF (at
+    the start or in `bdf=`) whose numbers parse but whose `.func` is missing, like `01:00`. Xen's
+    parser then reads an uninitialised variable and accepts or rejects the spec from run to run;
+    xlrmrr rejects it (ERROR_INVAL), the answer a correct libxlu would give."""
+    return _bdf_dot_unmatched(spec) or any(
+        item.startswith("bdf=") and _bdf_dot_unmatched(item[4:]) for item in spec.split(","))
+
+
 def _parse_vslot(s: str, i: int) -> tuple[int, int] | None:
     r = _scanf_x(s, i)
     if r is None or r[0] > 0x1F:
@@ -391,4 +423,4 @@ def _rdm_policy(val: str, report: list) -> str:
 
 
 __all__ = ["PciFields", "SpecResult", "RdmResult", "parse_bdf", "parse_spec_string",
-           "parse_bdf_old", "rdm_parse", "POLICY_UNSET", "ERROR_INVAL", "ERROR_FAIL"]
+           "parse_bdf_old", "rdm_parse", "libxlu_undefined", "POLICY_UNSET", "ERROR_INVAL", "ERROR_FAIL"]
