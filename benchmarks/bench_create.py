@@ -16,38 +16,18 @@ import sys
 import tempfile
 import time
 import tracemalloc
-from pathlib import Path
 
-from _util import best
+from _util import REPO, best, cold
 
 from xlrmrr.common import Sbdf, XenVersion
 from xlrmrr.driver import Options, plan
 from xlrmrr.host.model import Host, Rmrr, reserved_device_memory_map
 from xlrmrr.xlcfg.domain import DomainConfig, PciDevice
 
-REPO = Path(__file__).resolve().parents[1]
 FIX = REPO / "fixtures"
 V = XenVersion(4, 22)
 FOUR_GB = 1 << 32
 CORE = Options(remediate=False, compare_versions=False)
-
-
-def cold(argvs, pycache: str, n=15) -> list[list[float]]:
-    """Process wall times of each command, interleaved so that load on the shared machine hits
-    all alike; byte code cached for both sides (as after `pip install`, which compiles it: this
-    machine sets PYTHONDONTWRITEBYTECODE, so without a cache every run would compile xlrmrr's
-    sources while construct and ply load their installed byte code)."""
-    env = dict(os.environ, PYTHONPATH=str(REPO), PYTHONPYCACHEPREFIX=pycache)
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    for argv in argvs:
-        subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
-    out: list[list[float]] = [[] for _ in argvs]
-    for _ in range(n):
-        for times, argv in zip(out, argvs):
-            t = time.perf_counter()
-            subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
-            times.append(time.perf_counter() - t)
-    return out
 
 
 def import_times(argv, env, n=5) -> dict[str, int]:

@@ -11,31 +11,16 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
-import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
-from pathlib import Path
+
+from _util import REPO, best, cold
 
 from xlrmrr.xlcfg import parse_config
 
-REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO.parent / "shared" / "corpus" / "xlcfg"
 LIBXLU = "/usr/lib/x86_64-linux-gnu/libxlutil.so.4.17"
-PYCACHE = tempfile.mkdtemp(prefix="xlrmrr-bench-pycache-")
-
-
-def best(fn, n: int) -> float:
-    """Best time per call over 5 rounds of n calls."""
-    out = []
-    for _ in range(5):
-        t = time.perf_counter()
-        for _ in range(n):
-            fn()
-        out.append((time.perf_counter() - t) / n)
-    return min(out)
 
 
 def c_parser():
@@ -55,23 +40,6 @@ def c_parser():
     return parse
 
 
-def cold(argv, n=11) -> float:
-    """Median wall time of a fresh process. Bytecode is cached (in a private prefix, warmed by
-    one untimed run) as it is for an installed package; PYTHONDONTWRITEBYTECODE would otherwise
-    make every run recompile xlrmrr but not the pre-compiled ply in site-packages."""
-    env = dict(os.environ, PYTHONPATH=str(REPO), PYTHONPYCACHEPREFIX=PYCACHE)
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                   check=False)
-    out = []
-    for _ in range(n):
-        t = time.perf_counter()
-        subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                       check=False)
-        out.append(time.perf_counter() - t)
-    return statistics.median(out)
-
-
 def throughput() -> None:
     files = sorted(CORPUS.glob("*.cfg"))
     if not files or not os.path.exists(LIBXLU):
@@ -83,8 +51,8 @@ def throughput() -> None:
         data = path.read_bytes()
         name = path.name.encode()
         n = 20
-        t_ours = best(lambda d=data, s=path.name: parse_config(d, s), n)
-        t_c = best(lambda d=data, s=name: cparse(d, s), n * 10)
+        t_ours = best(lambda d=data, s=path.name: parse_config(d, s), 5, n)
+        t_c = best(lambda d=data, s=name: cparse(d, s), 5, n * 10)
         ratios.append((t_ours / t_c, path.name, len(data), t_ours, t_c))
         ours_total += t_ours
         c_total += t_c
@@ -103,33 +71,30 @@ def throughput() -> None:
     assert parse_config(big, "big.cfg").ok
     for factor in (1, 10):
         data = big * factor
-        t = best(lambda d=data: parse_config(d, "big.cfg"), 2)
+        t = best(lambda d=data: parse_config(d, "big.cfg"), 5, 2)
         print(f"  linearity: {len(data) / 1024:.0f} KB in {t * 1e3:.1f} ms "
               f"({t / (len(data) / 1024) * 1e6:.0f} us/KB)")
 
 
-def startup() -> None:
+def startup(pycache: str) -> None:
     cfg = REPO / "fixtures" / "guests" / "small.cfg"
-    if not cfg.exists():
-        cfg = next(iter(sorted(CORPUS.glob("*.cfg"))), None)
     py = sys.executable
-    base = cold([py, "-c", "import ply.yacc"])
-    ours = cold([py, "-m", "xlrmrr", "cfg", str(cfg)])
-    bare = cold([py, "-c", "pass"])
-    print(f"cold process: `python3 -c pass` {bare * 1e3:.0f} ms, "
+    bare, base, ours, shipped, built = (statistics.median(t) for t in cold([
+        [py, "-c", "pass"],
+        [py, "-c", "import ply.yacc"],
+        [py, "-m", "xlrmrr", "cfg", str(cfg)],
+        [py, "-c", "from xlrmrr.xlcfg import parse_config; parse_config(b'a=1\\n', 'x')"],
+        [py, "-c", "from xlrmrr.xlcfg.gentables import parse_tables; parse_tables(); "
+                   "from xlrmrr.xlcfg import parse_config; parse_config(b'a=1\\n', 'x')"],
+    ], pycache, n=11))
+    print(f"cold process (medians of 11, interleaved): `python3 -c pass` {bare * 1e3:.0f} ms, "
           f"`python3 -c 'import ply.yacc'` {base * 1e3:.0f} ms, "
           f"`python -m xlrmrr cfg {cfg.name}` {ours * 1e3:.0f} ms: ratio {ours / base:.2f}x")
-    shipped = cold([py, "-c", "from xlrmrr.xlcfg import parse_config; "
-                              "parse_config(b'a=1\\n', 'x')"])
-    built = cold([py, "-c", "from xlrmrr.xlcfg.gentables import parse_tables; parse_tables(); "
-                            "from xlrmrr.xlcfg import parse_config; parse_config(b'a=1\\n', 'x')"])
     print(f"tables: shipped parsetab.py {shipped * 1e3:.0f} ms, built in memory by ply.yacc "
           f"(write_tables=False, debug=False) {built * 1e3:.0f} ms")
 
 
 if __name__ == "__main__":
-    try:
-        throughput()
-        startup()
-    finally:
-        shutil.rmtree(PYCACHE, ignore_errors=True)
+    throughput()
+    with tempfile.TemporaryDirectory(prefix="xlrmrr-bench-pycache-") as pycache:
+        startup(pycache)
