@@ -146,7 +146,7 @@ def _run(domain: DomainConfig, host: Host, version: XenVersion, options: Options
         info = xc.hvm_info
         blocked = blocked or xc.failed
         if not blocked and domain.pci and domain.type == "hvm":
-            hv = _assign_devices(domain, host, layout.rdms, xc.populated, version)
+            hv = _assign_devices(domain, host, layout.rdms, xc.populated, version, layout.hap)
             findings.extend(hv.findings)
             blocked, degraded = hv.blocked, hv.degraded
         if not blocked and domain.type == "hvm":
@@ -190,11 +190,13 @@ def _run(domain: DomainConfig, host: Host, version: XenVersion, options: Options
                 EXIT_FOR[verdict], options=options)
 
 
-def _assign_devices(domain, host, rdms, populated, version):
-    """The hypervisor stage, imported only for guests that assign devices (start-up time)."""
+def _assign_devices(domain, host, rdms, populated, version, hap=None):
+    """The hypervisor stage, imported only for guests that assign devices (start-up time).
+    hap: libxl's decision (config hap=, else the host's HAP): the IOMMU shares the EPT only
+    with HAP; None for a PV guest (no p2m)."""
     from xlrmrr.hypervisor import assign_devices
 
-    return assign_devices(domain, host, rdms, populated, xen_version=version)
+    return assign_devices(domain, host, rdms, populated, xen_version=version, shared_pt=hap)
 
 
 def _assigned_rmrr_starts(domain: DomainConfig, host: Host) -> set[int]:
