@@ -128,3 +128,22 @@ def test_xmar_signature_decodes():
     raw[9] = (raw[9] - (ord("X") - ord("D"))) & 0xFF      # what Xen 4.6 did to the checksum
     d = decode(bytes(raw))
     assert d.signature == b"XMAR" and d.checksum_valid
+
+
+def test_log_device_out_of_range_names_line():
+    # dev 0xff > 0x1f: the regex accepts two hex digits, Sbdf.parse refuses the value
+    log = ("(XEN) [VT-D]found ACPI_DMAR_RMRR:\n(XEN) [VT-D] endpoint: 0000:00:ff.0\n"
+           "(XEN) [VT-D]  RMRR region: base_addr 1000 end_address 1fff\n")
+    with pytest.raises(InputError, match=r"^boot.log:2: PCI address out of range: "
+                                         r"'0000:00:ff.0'"):
+        rmrrs_from_log(log, "boot.log")
+
+
+def test_log_rmrr_end_before_base():
+    with pytest.raises(InputError, match=r"^b:1: RMRR ends \(0x1000\) before it starts \(0x2000\)"):
+        rmrrs_from_log("(XEN) [VT-D]  RMRR region: base_addr 2000 end_address 1000\n", "b")
+    with pytest.raises(InputError, match=r"^b:2: RMRR ends"):
+        rmrrs_from_log("x\nDMAR: RMRR base: 0x2000 end: 0x1fff\n", "b")
+    # base == end is one byte: accepted (Xen's check is base > end)
+    assert [(r.base, r.end) for r in rmrrs_from_log("DMAR: RMRR base: 0x2000 end: 0x2000",
+                                                    "b")] == [(0x2000, 0x2000)]

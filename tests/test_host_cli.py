@@ -129,3 +129,15 @@ def test_snapshot_without_dmar_plus_table(capsys, tmp_path):
     j = json.loads(out)
     assert rc == 0 and j["topology_known"] and j["snapshot_xen_version"] == "4.17"
     assert j["xen_version"] == "4.17"            # the snapshot's release unless --xen-version
+
+
+def test_host_bad_xen_log_is_one_line_exit_2(capsys, tmp_path):
+    log = tmp_path / "xl-dmesg.txt"
+    log.write_text("(XEN) [VT-D]found ACPI_DMAR_RMRR:\n(XEN) [VT-D] endpoint: 0000:00:ff.0\n")
+    rc, out, err = run(capsys, "host", "--xen-log", log)
+    assert rc == 2 and out == ""
+    assert err.startswith(f"xlrmrr host: error: {log}:2: PCI address out of range")
+    assert err.count("\n") == 1
+    log.write_text("(XEN) [VT-D]  RMRR region: base_addr 2000 end_address 1000\n")
+    rc, _, err = run(capsys, "host", "--xen-log", log)
+    assert rc == 2 and f"{log}:1: RMRR ends (0x1000) before it starts (0x2000)" in err

@@ -110,7 +110,11 @@ def rmrrs_from_log(text: str, name: str = "log") -> tuple[LogRmrr, ...]:
         m = _XEN_SCOPE.search(line)
         if m and pending is not None:
             if m.group(1) in ("endpoint", "bridge"):
-                pending.append(Sbdf.parse(m.group(2)))
+                try:
+                    pending.append(Sbdf.parse(m.group(2)))
+                except ValueError as e:
+                    raise InputError(f"{name}:{lineno}: {e} (a PCI device is at most "
+                                     f"ffff:ff:1f.7); fix or remove this line") from None
             continue
         m = (_XEN_REGION.search(line) or _XEN_REGISTERED.search(line)
              or _LINUX_RMRR.search(line))
@@ -118,6 +122,11 @@ def rmrrs_from_log(text: str, name: str = "log") -> tuple[LogRmrr, ...]:
             base, end = int(m.group(1), 16), int(m.group(2), 16)
             if base >= 1 << 64 or end >= 1 << 64:
                 raise InputError(f"{name}:{lineno}: RMRR address does not fit 64 bits")
+            if base > end:
+                raise InputError(f"{name}:{lineno}: RMRR ends ({end:#x}) before it starts "
+                                 f"({base:#x}); Xen disables VT-d for such a table (\" RMRR "
+                                 f"[{base:x},{end:x}] is incorrect!\"), which a log line "
+                                 f"cannot show: give the table itself with --dmar")
             out.append(LogRmrr(base, end, tuple(pending or ()), f"{name}:{lineno}"))
             pending = None
     return tuple(out)
