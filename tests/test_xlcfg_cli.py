@@ -142,3 +142,91 @@ def test_cold_process_prints_nothing_extra(tmp_path):
     assert p.returncode == 0 and p.stderr == ""
     assert set(os.listdir(REPO / "xlrmrr" / "xlcfg")) - before <= {"__pycache__"}
     assert not (tmp_path / "parsetab.py").exists() and not (tmp_path / "lextab.py").exists()
+
+
+def _one_clean_line(err: str) -> None:
+    assert err.count("\n") == 1 and err.endswith("\n")
+    assert not any(c < " " and c != "\t" for c in err[:-1])
+    assert not any("\x7f" <= c <= "\x9f" or c in "\u2028\u2029" or "\udc80" <= c <= "\udcff"
+                   for c in err)
+
+
+@pytest.mark.parametrize("data, near", [
+    # CRLF: the \r before the first newline is xl's first lexical error, on line 1.
+    (b'name = "g"\r\ntype = "hvm"\r\n', r"near `\r': lexical error"),
+    # A stray form feed (str.splitlines() would split there) is a lexical error too.
+    (b"a = 1\x0c\n", r"near `\f': lexical error"),
+    (b"a = 1\x1c\n", r"near `\x1c': lexical error"),
+])
+def test_parse_error_on_stderr_is_whole_and_one_line(capsys, tmp_path, data, near):
+    rc, out, err, path = run(capsys, tmp_path, data)
+    assert rc == 2
+    _one_clean_line(err)
+    assert err.endswith(f"{path}:1: config parsing error {near}\n")
+    assert f"[xl-parse-error] xl cannot parse this file: `Failed to parse config: Invalid " \
+           f"argument'; first error: {path}:1: config parsing error {near}" in out
+
+
+def test_xl_exit_message_with_newline_escape_and_ansi_is_one_line(capsys, tmp_path):
+    # type is line 2; "\n" is dequoted to a newline and the raw ESC byte passes through
+    # (libxlu is 8-bit clean), so xl's message would span two lines and colour the terminal.
+    data = b'name = "g"\ntype = "x\\nline2\x1b[31m\xe2\x80\xa8"\n'
+    rc, out, err, path = run(capsys, tmp_path, data)
+    assert rc == 2
+    _one_clean_line(err)
+    assert f"{path}:2: Invalid domain type x\\nline2\\x1b[31m\\u2028." in err
+    assert "\x1b" not in out and "\u2028" not in out
+    assert all(line.isprintable() for line in out.split("\n"))
+
+
+def test_text_output_escapes_values_and_foreign_bytes(capsys, tmp_path):
+    data = b'name = "g"\nfoo = "\x1b]0;owned\x07\\r\x7f\xc2\x9b\xe9"\n'
+    rc, out, err, _ = run(capsys, tmp_path, data)
+    assert rc == 0 and err == ""
+    # value_json escapes C0 as JSON does; DEL, C1 and the non-UTF-8 byte 0xe9 are escaped after.
+    assert 'line 2    foo = "\\u001b]0;owned\\u0007\\r\\x7f\\u009b\\xe9"' in out
+    assert all(line.isprintable() for line in out.split("\n"))
+
+
+@pytest.mark.parametrize("data, line, message", [
+    (b'name = "g"\ntype = "hvm"\nmmio_hole = 100\n', 3, 'ERROR: invalid value 100 for "mmio_hole"'),
+    (b'name = "g"\ntype = "hvm"\n\npci = [ "01:00.0",\n "zz" ]\n', 4,
+     "unable to parse PCI_SPEC_STRING `zz' for passthrough"),
+    (b'name = "g"\n# c\ntype = "hvm"\nbuilder = "generic"\n', 4,
+     'Contradicting "builder" and "type" options specified.'),
+    (b'name = "g"\ntype = "hvm"\ngfx_passthru = "nvidia"\n', 3,
+     'ERROR: invalid value "nvidia" for "gfx_passthru"'),
+])
+def test_xl_exit_names_the_line_of_the_setting(capsys, tmp_path, data, line, message):
+    rc, out, err, path = run(capsys, tmp_path, data, "--xen-version", "4.17")
+    assert rc == 2
+    assert err.startswith(f"xlrmrr cfg: error: xl would not accept {path}: {path}:{line}: {message}")
+
+
+def test_missing_name_names_the_file_only(capsys, tmp_path):
+    rc, out, err, path = run(capsys, tmp_path, b'type = "hvm"\n')
+    assert err.startswith(f"xlrmrr cfg: error: xl would not accept {path}: Domain name must be "
+                          "specified. (xl stops here")
+
+
+def test_json_of_a_non_utf8_file_is_latin1_and_gives_the_bytes_back(capsysbinary, tmp_path):
+    raw = b"g\xe9\xc2\x85\xff"
+    data = b'name = "' + raw + b'"\nbad = "\xe9\\q"\n'
+    rc, out, err = run_binary(capsysbinary, tmp_path, data, "--json")
+    assert rc == 2 and out.isascii()
+    doc = json.loads(out.decode("utf-8"))
+    assert doc["encoding"] == "latin-1"
+    path = str(tmp_path / "bad.cfg").encode()
+    assert doc["diagnostics"].encode("latin-1") == \
+        path + b':2: config parsing error near `"\xe9\\q"\': invalid character after backlash ' \
+        b"in quoted string\n"
+    rc, out, err = run_binary(capsysbinary, tmp_path, b'name = "' + raw + b'"\n', "--json")
+    doc = json.loads(out.decode("utf-8"))
+    assert rc == 0 and doc["settings"]["name"]["value"].encode("latin-1") == raw
+    assert doc["domain"]["name"].encode("latin-1") == raw
+
+
+def test_json_of_a_utf8_file_has_no_encoding_key(capsys, tmp_path):
+    rc, out, _, _ = run(capsys, tmp_path, 'name = "gé\u2028"\n'.encode(), "--json")
+    doc = json.loads(out)
+    assert rc == 0 and "encoding" not in doc and doc["settings"]["name"]["value"] == "gé\u2028"

@@ -73,10 +73,10 @@ def test_mandatory_name_and_bounds():
     _, f, _ = dom('type="hvm"\n')
     assert f[0].message.startswith("Domain name must be specified.")
     _, f, _ = dom('name="g"\ntype="hvm"\nmmio_hole=255\n')
-    assert f[0].message.startswith('ERROR: invalid value 255 for "mmio_hole"')
+    assert f[0].message.startswith('g.cfg:3: ERROR: invalid value 255 for "mmio_hole"')
     assert dom('name="g"\ntype="hvm"\nmmio_hole=3840\n')[0].mmio_hole_memkb == 3840 * 1024
     _, f, _ = dom('name="g"\nvcpus=4\nmaxvcpus=2\n')
-    assert f[0].message.startswith("xl: maxvcpus < vcpus")
+    assert f[0].message.startswith("g.cfg:3: xl: maxvcpus < vcpus")
 
 
 def test_bad_number_only_warns_and_keeps_default():

@@ -10,7 +10,14 @@ Read an xl domain config exactly as Xen's libxlutil does and show every setting 
 line, operator), xl's own parser messages verbatim, the typed configuration xl hands to libxl
 for the chosen Xen release, and findings that explain what xl will silently ignore (an rdm= line,
 a nested pci= item, a key xl does not know, rdm_forcecheck, CRLF line endings, ...).
-Exit status 0 when xl would accept the file, 2 when it would not."""
+Exit status 0 when xl would accept the file, 2 when it would not.
+
+Text output shows control characters from the file as C escapes (\\r, \\x1b) and bytes that are
+not UTF-8 as \\xNN. --json prints every string as it is in the file when the file (and its name) are
+UTF-8; otherwise the whole object is read as Latin-1, one character U+0000-U+00FF per byte, and
+carries "encoding": "latin-1", so that encoding each string as Latin-1 gives back its exact bytes.
+When the file cannot be read at all, --json prints {"ok": false, "diagnostics": "", "findings":
+[one error]} (no settings, no domain)."""
 
 MAX_CONFIG = 4 << 20        # no real domain config comes near this
 
@@ -30,18 +37,18 @@ def run(args) -> int:
     version = xen_version(args)
     data = read_input(args.config, "xl config", limit=MAX_CONFIG)
     domain, findings, cfg = load_domain(data, args.config, version)
-    out = json_text(cfg, domain, findings) if args.json else text(cfg, domain, findings)
-    # Byte values from the file that are not UTF-8 are printed back as the same bytes.
+    out = json_text(cfg, domain, findings, latin1=not _utf8(data, args.config)) if args.json \
+        else text(cfg, domain, findings)
     sys.stdout.flush()
     sys.stdout.buffer.write(out.encode("utf-8", "surrogateescape"))
     sys.stdout.flush()
     fatal = [f for f in findings if f.severity == "error" and f.component == "xl"
              and f.code in ("xl-parse-error", "xl-abort", "xl-exit")]
     if fatal:
-        why = (cfg.diagnostics.splitlines() or [""])[0] if not cfg.ok and not cfg.aborted \
+        why = cfg.diagnostics.split("\n", 1)[0] if not cfg.ok and not cfg.aborted \
             else fatal[0].message
-        why = why.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-        print(f"xlrmrr cfg: error: xl would not accept {args.config}: {why}", file=sys.stderr)
+        print(escape(f"xlrmrr cfg: error: xl would not accept {args.config}: {why}"),
+              file=sys.stderr)
         return EXIT_INPUT
     return EXIT_OK
 
@@ -63,18 +70,41 @@ def domain_json(domain) -> dict:
     return out
 
 
-def json_text(cfg, domain, findings) -> str:
+def _utf8(data: bytes, source: str) -> bool:
+    try:
+        data.decode("utf-8")
+        source.encode("utf-8")
+    except UnicodeError:
+        return False
+    return True
+
+
+_LATIN1_ESCAPES = {c: f"\\u{c:04x}" for c in range(0x80, 0x100)}
+
+
+def json_text(cfg, domain, findings, latin1: bool = False) -> str:
+    """The --json object. latin1: the file or its name is not UTF-8, so every string is given as
+    the Latin-1 reading of its bytes (U+0000-U+00FF, one per byte) and "encoding" says so."""
     import json
 
+    ascii_ = not latin1
     parts = [f'"ok": {json.dumps(cfg.ok)}']
     if cfg.ok:
-        items = ", ".join(f"{json.dumps(k)}: {s.to_json_text()}"
+        items = ", ".join(f"{json.dumps(k)}: {s.to_json_text(ascii_)}"
                           for k, s in cfg.settings.items())
         parts.append(f'"settings": {{{items}}}')
-    parts.append(f'"diagnostics": {json.dumps(cfg.diagnostics)}')
-    parts.append(f'"domain": {json.dumps(domain_json(domain), sort_keys=True)}')
-    parts.append(f'"findings": {json.dumps([f.to_json() for f in findings])}')
-    return "{" + ", ".join(parts) + "}\n"
+    parts.append(f'"diagnostics": {json.dumps(cfg.diagnostics, ensure_ascii=ascii_)}')
+    parts.append(f'"domain": '
+                 f'{json.dumps(domain_json(domain), sort_keys=True, ensure_ascii=ascii_)}')
+    parts.append(f'"findings": '
+                 f'{json.dumps([f.to_json() for f in findings], ensure_ascii=ascii_)}')
+    if latin1:
+        parts.append('"encoding": "latin-1"')
+    out = "{" + ", ".join(parts) + "}\n"
+    if latin1:
+        # JSON's own syntax and escapes are ASCII, so this only touches the strings' contents.
+        out = out.encode("utf-8", "surrogateescape").decode("latin-1").translate(_LATIN1_ESCAPES)
+    return out
 
 
 def text(cfg, domain, findings) -> str:
@@ -96,13 +126,16 @@ def text(cfg, domain, findings) -> str:
         out.append("  (none)")
     for name, s in sorted(view.items(), key=lambda kv: (kv[1].line, kv[0])):
         op = "+=" if s.op == "+=" else "="
-        out.append(f"  line {s.line:<4} {name} {op} {value_json(s.value)}")
+        out.append(f"  line {s.line:<4} {name} {op} {value_json(s.value, False)}")
     shadowed = len(cfg.history) - len(view)
     if shadowed > 0:
         out.append(f"  ({shadowed} earlier assignment{'s' if shadowed > 1 else ''} shadowed)")
     out.append("")
     out.append("xl's parser messages (verbatim):")
-    out.extend(f"  {line}" for line in cfg.diagnostics.splitlines() or ["(none)"])
+    out.extend(f"  {line}" for line in cfg.diagnostics.rstrip("\n").split("\n")
+               if cfg.diagnostics)
+    if not cfg.diagnostics:
+        out.append("  (none)")
     if cfg.ok:
         out.append("")
         out.append(f"typed config for Xen {domain.xen_version} (what xl hands to libxl):")
@@ -131,7 +164,27 @@ def text(cfg, domain, findings) -> str:
         out.append("  (none)")
     for f in findings:
         out.append(f"  {f.severity:<7} [{f.code}] {f.message}")
-    return "\n".join(out) + "\n"
+    return "\n".join(map(escape, out)) + "\n"
+
+
+def _escapes() -> dict:
+    table = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F)}
+    table.update({c: f"\\u{c:04x}" for c in (*range(0x80, 0xA0), 0x2028, 0x2029)})
+    table.update({0xDC00 + b: f"\\x{b:02x}" for b in range(0x80, 0x100)})
+    table.update({ord(c): e for c, e in zip("\a\b\f\n\r\v", ("\\a", "\\b", "\\f", "\\n",
+                                                               "\\r", "\\v"))})
+    del table[ord("\t")]
+    return table
+
+
+_ESCAPES = _escapes()
+
+
+def escape(line: str) -> str:
+    """One terminal-safe line: control characters (C0 but tab, DEL, C1, U+2028/9) become C-style
+    escapes (\\r, \\x1b, \\u0085) and bytes that are not UTF-8 become \\xNN, so a file's
+    text can neither break the line nor drive the terminal. Backslashes are kept as they are."""
+    return line.translate(_ESCAPES)
 
 
 def _show(v) -> str:

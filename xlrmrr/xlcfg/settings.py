@@ -23,8 +23,8 @@ class Setting:
     line: int            # line of the first token of the value
     op: str = "="        # "=" | "+="
 
-    def to_json_text(self) -> str:
-        return (f'{{"kind": "{self.kind}", "value": {value_json(self.value)}, '
+    def to_json_text(self, ensure_ascii: bool = True) -> str:
+        return (f'{{"kind": "{self.kind}", "value": {value_json(self.value, ensure_ascii)}, '
                 f'"line": {self.line}, "op": "{self.op}"}}')
 
 
@@ -52,12 +52,12 @@ class ConfigParse:
         return self.settings.get(name)
 
 
-def value_json(v) -> str:
+def value_json(v, ensure_ascii: bool = True) -> str:
     """JSON text of a value, without recursion (a list may be nested thousands deep)."""
     import json
 
     if isinstance(v, str):
-        return json.dumps(v)
+        return json.dumps(v, ensure_ascii=ensure_ascii)
     out: list[str] = []
     stack: list = [iter((v,))]
     first = [True]
@@ -78,5 +78,5 @@ def value_json(v) -> str:
             stack.append(iter(cur))
             first.append(True)
         else:
-            out.append(json.dumps(cur))
+            out.append(json.dumps(cur, ensure_ascii=ensure_ascii))
     return "".join(out)

@@ -39,9 +39,10 @@ def _f(severity: str, code: str, message: str) -> Finding:
 class _Exit(Exception):
     """xl would print this and exit (creation stops before libxl)."""
 
-    def __init__(self, message: str, status: int = 1):
+    def __init__(self, message: str, status: int = 1, key: str | None = None):
         super().__init__(message)
         self.status = status
+        self.key = key
 
 
 def load_domain(data: bytes, source: str, xen_version: XenVersion | None = None,
@@ -62,8 +63,10 @@ def load_domain(data: bytes, source: str, xen_version: XenVersion | None = None,
         dom = xl.read()
     except _Exit as e:
         dom = xl.partial()
+        # The setting that made xl exit names the line; a missing one (name=) only the file.
+        where = f"{source}:{cfg.settings[e.key].line}: " if e.key in cfg.settings else ""
         findings.append(_f("error", "xl-exit",
-                           f"{e} (xl stops here and exits with status {e.status}; "
+                           f"{where}{e} (xl stops here and exits with status {e.status}; "
                            "the domain is not created)"))
     for line in xl.getters.report:
         findings.append(_f("warning", "xl-warning", line.rstrip("\n")))
@@ -78,7 +81,7 @@ def _parse_failure(cfg: ConfigParse) -> Finding:
                   f"xl would abort here: {cfg.abort_reason} fails an assertion in libxlutil's "
                   "string dequoting (xlu__cfgl_dequote) and xl dies with SIGABRT; remove the "
                   "NUL byte from the quoted string")
-    first = cfg.diagnostics.splitlines()[0] if cfg.diagnostics else "(no message)"
+    first = cfg.diagnostics.split("\n", 1)[0] if cfg.diagnostics else "(no message)"
     return _f("error", "xl-parse-error",
               f"xl cannot parse this file: `Failed to parse config: "
               f"{'Invalid argument' if cfg.rc == 22 else 'Numerical result out of range'}'; "
@@ -127,7 +130,7 @@ class _XlReader:
         if maxvcpus == 0:
             maxvcpus = vcpus
         if maxvcpus < vcpus:
-            raise _Exit("xl: maxvcpus < vcpus")
+            raise _Exit("xl: maxvcpus < vcpus", key="maxvcpus")
         f["vcpus"] = vcpus if vcpus > 0 else 1
         f["max_vcpus"] = maxvcpus if maxvcpus > 0 else None
         defaults = {}
@@ -164,7 +167,7 @@ class _XlReader:
                         dtype = cand
                         break
                 else:
-                    raise _Exit(f"Invalid domain type {buf}.")
+                    raise _Exit(f"Invalid domain type {buf}.", key="type")
                 if buf != dtype:
                     self.findings.append(_f(
                         "info", "type-prefix",
@@ -182,9 +185,10 @@ class _XlReader:
             elif "generic".startswith(buf):
                 btype = "pv"
             else:
-                raise _Exit(f"Invalid domain type {buf}.")
+                raise _Exit(f"Invalid domain type {buf}.", key="builder")
             if dtype is not None and dtype != btype:
-                raise _Exit('Contradicting "builder" and "type" options specified.')
+                raise _Exit('Contradicting "builder" and "type" options specified.',
+                            key="builder")
             dtype = btype
         return dtype or "pv"
 
@@ -253,7 +257,7 @@ class _XlReader:
                                         "xl-pci-message", res.report))
             if res.rc:
                 f["pci"] = tuple(devices)
-                raise _Exit(f"unable to parse {what} `{item}' for passthrough", -res.rc)
+                raise _Exit(f"unable to parse {what} `{item}' for passthrough", -res.rc, "pci")
             p = res.pci
             func = 0 if p.vfunc_mask == LIBXL_PCI_FUNC_ALL else p.func
             sbdf = None if p.name is not None else Sbdf(p.domain, p.bus, p.dev, func)
@@ -269,7 +273,7 @@ class _XlReader:
         if not rc:
             low = buf.lower()
             if low not in BIOS_TYPES:
-                raise _Exit(f'ERROR: invalid value "{buf}" for "bios"')
+                raise _Exit(f'ERROR: invalid value "{buf}" for "bios"', key="bios")
             f["bios"] = low
         rc, apic = g.get_defbool("apic")
         if not rc:
@@ -278,7 +282,7 @@ class _XlReader:
         if not rc:
             size = hole * 1024 * 1024
             if size < HVM_BELOW_4G_MMIO_LENGTH or size > HVM_BELOW_4G_MMIO_START:
-                raise _Exit(f'ERROR: invalid value {hole} for "mmio_hole"')
+                raise _Exit(f'ERROR: invalid value {hole} for "mmio_hole"', key="mmio_hole")
             f["mmio_hole_memkb"] = hole * 1024
         for key in ("smbios_firmware", "acpi_firmware"):
             rc, buf = g.get_string(key)
@@ -297,7 +301,8 @@ class _XlReader:
         rc, buf = g.get_string("device_model_version")
         if not rc:
             if buf not in ("qemu-xen-traditional", "qemu-xen"):
-                raise _Exit(f'Unknown device_model_version "{buf}" specified')
+                raise _Exit(f'Unknown device_model_version "{buf}" specified',
+                            key="device_model_version")
             f["device_model_version"] = buf
             if buf == "qemu-xen-traditional" and "bios" not in f:
                 f["bios"] = "rombios"
@@ -311,7 +316,7 @@ class _XlReader:
             elif buf in ("cirrus", "none", "qxl"):
                 f["vga"] = buf
             else:
-                raise _Exit(f'Unknown vga "{buf}" specified')
+                raise _Exit(f'Unknown vga "{buf}" specified', key="vga")
         else:
             rc, std = g.get_long("stdvga")
             if not rc:
@@ -324,7 +329,8 @@ class _XlReader:
             if not rc:
                 low = buf.lower()
                 if low not in ("default", "igd"):
-                    raise _Exit(f'ERROR: invalid value "{buf}" for "gfx_passthru"')
+                    raise _Exit(f'ERROR: invalid value "{buf}" for "gfx_passthru"',
+                                key="gfx_passthru")
                 f["gfx_passthru"] = low
 
 
