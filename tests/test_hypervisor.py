@@ -222,4 +222,4 @@ def test_device_below_a_bridge_scope_gets_no_identity_map():
     h = Host(rmrrs=(Rmrr(0xBA8D8000, 0xBA8F7FFF, 0, (bridge,), 1, below_bridges=(nic,)),))
     r = assign_devices(guest(dev(nic)), h, (), RAM)
     assert not r.blocked and r.devices[0].outcomes == () and r.degraded
-    assert [f.code for f in r.findings] == ["rmrr-below-bridge"]
+    assert [f.code for f in r.findings] == ["rmrr-below-bridge", "device-presence-assumed"]

@@ -20,9 +20,9 @@ def cfg(name):
     return str(F / f"{name}.cfg")
 
 
-def write(tmp_path, name, body):
+def write(tmp_path, name, body, kind="hvm"):
     f = tmp_path / f"{name}.cfg"
-    f.write_text(f'name = "{name}"\ntype = "hvm"\n' + body)
+    f.write_text(f'name = "{name}"\ntype = "{kind}"\n' + body)
     return str(f)
 
 
@@ -46,3 +46,53 @@ def test_hap_host_keeps_shared_tables(capsys):
     main(["create", "-n", cfg("xhci"), *HOST, "--json"])
     doc = json.loads(capsys.readouterr().out)
     assert doc["hap"] is True and doc["hypervisor"]["shared_pt"] is True
+
+
+# --- a device the known topology lacks ----------------------------------------------------------
+
+ABSENT_HVM = ('libxl logs "PCI device 0000:05:00.0 already assigned to a different guest?"')
+
+
+def test_attach_of_absent_device_fails_naming_it(capsys):
+    # host.json lists 00:00.0, 00:02.0, 00:14.0, 00:1a.0, 00:1c.0, 00:1d.0, 03:00.0 and is the
+    # complete topology: 05:00.0 does not exist, so libxl's xc_test_assign_device fails and
+    # `xl pci-attach` fails: exit 1, and no creation-time change can help.
+    code = main(["pci-attach", cfg("nic"), "05:00.0", "-n", *HOST])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "ERROR [libxl] device-absent: 0000:05:00.0 is not a PCI function of this host" in out
+    assert ABSENT_HVM in out and "`xl pci-attach` fails" in out
+    assert "xl pci-assignable-list" in out
+    assert "What to put in the config at creation" not in out
+    assert "Verdict: `xl pci-attach` FAILS" in out
+
+
+def test_create_and_check_with_absent_device_fail(tmp_path, capsys):
+    absent = write(tmp_path, "absent", "memory = 1024\npci = [ '05:00.0' ]\n")
+    assert main(["create", "-n", absent, *HOST, "--json"]) == 1
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["verdict"] == "blocked"
+    (f,) = [f for f in doc["findings"] if f["code"] == "device-absent"]
+    assert f["component"] == "libxl" and "`xl create` fails" in f["message"]
+    assert main(["check", absent, cfg("nic"), *HOST, "--json"]) == 1
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["guests"][0]["verdict"] == "blocked"
+    assert doc["guests"][0]["devices"]["0000:05:00.0"] == "absent"
+    assert doc["guests"][1]["verdict"] == "ok"
+
+
+def test_absent_pv_device_uses_the_assignable_list_message(tmp_path, capsys):
+    # PV: libxl skips xc_test_assign_device (HVM only) and fails on pciback's assignable list,
+    # printing the BDF with %x: "0:5:0.0".
+    pv = write(tmp_path, "pv", "memory = 1024\npci = [ '05:00.0' ]\n", kind="pv")
+    assert main(["create", "-n", pv, *HOST]) == 1
+    assert 'libxl logs "PCI device 0:5:0.0 is not assignable"' in capsys.readouterr().out
+
+
+def test_without_topology_devices_are_assumed_present(tmp_path, capsys):
+    absent = write(tmp_path, "absent", "memory = 1024\npci = [ '05:00.0' ]\n")
+    assert main(["create", "-n", absent, *DMAR]) == 0
+    out = capsys.readouterr().out
+    assert "device-absent" not in out
+    assert "xlrmrr assumes every assigned device exists and is assignable" in out
+    assert main(["pci-attach", cfg("nic"), "05:00.0", "-n", *DMAR]) == 0

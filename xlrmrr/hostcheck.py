@@ -31,6 +31,8 @@ class GuestCheck:
             return "-"
         if self.assign is None:
             return "no start"
+        if sbdf in self.assign.absent:
+            return "absent"
         for d in self.assign.devices:
             if d.sbdf == sbdf:
                 if not d.assigned:

@@ -234,6 +234,7 @@ class AssignResult:
     populated: tuple[tuple[int, int], ...] = ()
     xen_version: XenVersion | None = None
     domid: int = DOMID
+    absent: tuple[Sbdf, ...] = ()      # assigned devices the known host topology lacks
 
     @property
     def log(self) -> tuple[str, ...]:
@@ -540,6 +541,25 @@ class _Domain:
                                 hotplug)
 
 
+def absent_device_finding(sbdf: Sbdf, host: Host, translated: bool, hotplug: bool) -> Finding:
+    """libxl__device_pci_add of a device the host does not have. For an HVM guest its
+    xc_test_assign_device fails first (Xen knows no such device); otherwise the device is
+    missing from pciback's assignable list."""
+    if translated:
+        said = (f"xc_test_assign_device fails (Xen has no such device) and libxl logs \"PCI "
+                f"device {sbdf} already assigned to a different guest?\"")
+    else:
+        said = (f"libxl logs \"PCI device {sbdf.seg:x}:{sbdf.bus:x}:{sbdf.dev:x}.{sbdf.fn:x} is "
+                f"not assignable\"")
+    fails = "`xl pci-attach` fails" if hotplug else "`xl create` fails"
+    where = f" ({host.source})" if host.source else ""
+    return Finding(
+        "error", "device-absent", "libxl",
+        f"{sbdf} is not a PCI function of this host: the known PCI topology{where} has no such "
+        f"device. {said}; {fails}. Check the address (`lspci -D`, `xl pci-assignable-list`), "
+        f"correct the pci= entry or the device given, or give host data taken from this host")
+
+
 def _sharers(rmrr: Rmrr, sbdf: Sbdf) -> tuple[Sbdf, ...]:
     return tuple(d for d in rmrr.devices if d != sbdf)
 
@@ -574,7 +594,13 @@ def assign_devices(domain: DomainConfig, host: Host, rdms=(), populated=(),
         todo.extend((dev.spec, sbdf, effective_policy(dev), False)
                     for sbdf in assigned_functions(dev, host))
     todo.extend((spec, sbdf, policy, True) for spec, sbdf, policy in extra)
+    absent: list[Sbdf] = []
     for spec, sbdf, policy, hotplug in todo:
+        if host.topology_known and sbdf not in index.functions:
+            absent.append(sbdf)
+            findings.append(absent_device_finding(sbdf, host, translated, hotplug))
+            blocked = True
+            break
         if policy not in (POLICY_STRICT, POLICY_RELAXED):
             findings.append(Finding(
                 "error", "rdm-flag-unknown", "libxl",
@@ -627,8 +653,14 @@ def assign_devices(domain: DomainConfig, host: Host, rdms=(), populated=(),
                   if getattr(r, "policy", POLICY_STRICT) != POLICY_INVALID
                   and (r.start >> PAGE_SHIFT) not in covered and translated)
     findings.extend(_class_findings(domain, index, devices))
+    if todo and not host.topology_known:
+        findings.append(Finding(
+            "info", "device-presence-assumed", "libxl",
+            "the host's PCI topology is not known (no --host-json or --snapshot): xlrmrr assumes "
+            "every assigned device exists and is assignable (bound to pciback); libxl fails the "
+            "assignment of one that is not"))
     return AssignResult(tuple(devices), maps, tuple(findings), blocked, degraded, uses,
-                        tuple(tables), shared_pt, dom.ram, version, domid)
+                        tuple(tables), shared_pt, dom.ram, version, domid, tuple(absent))
 
 
 def group_uses(groups: Sequence[SharingGroup], here: set[Sbdf]) -> tuple[GroupUse, ...]:

@@ -60,7 +60,9 @@ def run(args) -> int:
     base = plan(domain, host, version, options)
     att = attach_check(base, sbdf, policy, args.device)
     remedies = ()
-    if not (att.ok and att.honoured) and att.created is not None and not att.created.blocked:
+    absent = att.result is not None and sbdf in att.result.absent
+    if (not (att.ok and att.honoured) and att.created is not None and not att.created.blocked
+            and not absent):
         variants = []
         for line in _remedy_lines(version):
             changed, _f, _p = load_domain(data + b"\n" + line.encode() + b"\n", args.config,
