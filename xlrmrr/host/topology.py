@@ -43,21 +43,46 @@ class HostDescription:
     xen_version: XenVersion | None = None
 
 
-def _num(value, where: str) -> int:
-    if isinstance(value, bool):
-        raise InputError(f"{where}: expected a number, got {value!r}")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str):
+def _num(value, where: str, lo: int = 0, hi: int = (1 << 64) - 1) -> int:
+    """A JSON integer or hex string in [lo, hi]."""
+    n = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        n = value
+    elif isinstance(value, str):
         try:
-            return int(value, 0)
+            n = int(value, 0)
         except ValueError:
             pass
-    raise InputError(f"{where}: expected a number (integer or hex string), got {value!r}")
+    if n is None:
+        raise InputError(f"{where}: expected a number (integer or hex string), got {value!r}")
+    if not lo <= n <= hi:
+        raise InputError(f"{where}: {n:#x} is out of range ({lo:#x}..{hi:#x})")
+    return n
 
 
-def _opt(d: dict, key: str, where: str) -> int | None:
-    return None if d.get(key) is None else _num(d[key], f"{where}: {key}")
+def _opt(d: dict, key: str, where: str, hi: int = (1 << 64) - 1) -> int | None:
+    return None if d.get(key) is None else _num(d[key], f"{where}: {key}", 0, hi)
+
+
+def _list(obj: dict, key: str, where: str) -> list:
+    value = obj.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise InputError(f"{where}: \"{key}\" must be a JSON list, got {_kind(value)}")
+    return value
+
+
+def _flag(b: dict, key: str, where: str) -> bool:
+    value = b.get(key, False)
+    if not isinstance(value, bool):
+        raise InputError(f"{where}.{key}: expected true or false, got {value!r}")
+    return value
+
+
+def _kind(value) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean",
+            type(None): "null"}.get(type(value), f"the number {value!r}")
 
 
 def function_from_config(sbdf: Sbdf, config: bytes, **fields) -> PciFunction:
@@ -81,35 +106,45 @@ def function_from_config(sbdf: Sbdf, config: bytes, **fields) -> PciFunction:
     return PciFunction(sbdf=sbdf, config=bytes(config), **derived)
 
 
+def _bar(b, i: int, where: str) -> Bar:
+    where = f"{where}: bars[{i}]"
+    if not isinstance(b, dict):
+        raise InputError(f"{where}: a BAR is an object {{index, size, ...}}, got {_kind(b)}")
+    return Bar(index=_num(b.get("index", i), f"{where}.index", 0, 6),
+               size=_num(b.get("size", 0), f"{where}.size", 0, 1 << 64),
+               is_64bit=_flag(b, "is_64bit", where), prefetchable=_flag(b, "prefetchable", where),
+               is_io=_flag(b, "is_io", where))
+
+
 def parse_device(d: dict, where: str) -> PciFunction:
     if not isinstance(d, dict) or "sbdf" not in d:
-        raise InputError(f"{where}: a device needs at least an \"sbdf\"")
+        raise InputError(f"{where}: a device is an object with at least an \"sbdf\"")
     try:
         sbdf = Sbdf.parse(str(d["sbdf"]))
     except ValueError as e:
-        raise InputError(f"{where}: {e}") from None
+        raise InputError(f"{where}: sbdf: {e}") from None
     where = f"{where} ({sbdf})"
-    bars = []
-    for i, b in enumerate(d.get("bars") or ()):
-        bars.append(Bar(index=_num(b.get("index", i), f"{where}: bars[{i}].index"),
-                        size=_num(b.get("size", 0), f"{where}: bars[{i}].size"),
-                        is_64bit=bool(b.get("is_64bit", False)),
-                        prefetchable=bool(b.get("prefetchable", False)),
-                        is_io=bool(b.get("is_io", False))))
+    bars = tuple(_bar(b, i, where) for i, b in enumerate(_list(d, "bars", where)))
     config = b""
     if d.get("config"):
         try:
             config = bytes.fromhex(d["config"])
         except (TypeError, ValueError):
             raise InputError(f"{where}: config is not a hex string") from None
-    group = d.get("iommu_group")
+        if len(config) > 4096:
+            raise InputError(f"{where}: config has {len(config)} bytes; PCI config space has "
+                             f"at most 4096")
+    reset = d.get("reset_method")
+    if reset is not None and not isinstance(reset, str):
+        raise InputError(f"{where}: reset_method must be a string such as \"flr\", got "
+                         f"{_kind(reset)}")
     return function_from_config(
-        sbdf, config, class_code=_opt(d, "class", where), vendor=_opt(d, "vendor", where),
-        device=_opt(d, "device", where), header_type=_opt(d, "header_type", where),
-        secondary_bus=_opt(d, "secondary_bus", where),
-        subordinate_bus=_opt(d, "subordinate_bus", where), bars=tuple(bars),
-        reset_method=d.get("reset_method") or None,
-        iommu_group=None if group is None else _num(group, f"{where}: iommu_group"))
+        sbdf, config, class_code=_opt(d, "class", where, 0xFFFFFF),
+        vendor=_opt(d, "vendor", where, 0xFFFF), device=_opt(d, "device", where, 0xFFFF),
+        header_type=_opt(d, "header_type", where, 0xFF),
+        secondary_bus=_opt(d, "secondary_bus", where, 0xFF),
+        subordinate_bus=_opt(d, "subordinate_bus", where, 0xFF), bars=bars,
+        reset_method=reset or None, iommu_group=_opt(d, "iommu_group", where, 0xFFFFFFFF))
 
 
 def parse_e820_entry(e, where: str) -> E820Entry:
@@ -122,8 +157,10 @@ def parse_e820_entry(e, where: str) -> E820Entry:
     if isinstance(typ, str) and typ.upper() in _E820_TYPES:
         t = _E820_TYPES[typ.upper()]
     else:
-        t = _num(typ, f"{where}: type")
-    return E820Entry(_num(addr, f"{where}: addr"), _num(size, f"{where}: size"), t)
+        t = _num(typ, f"{where}: type", 1, 0xFFFFFFFF)
+    a = _num(addr, f"{where}: addr")
+    n = _num(size, f"{where}: size", 0, (1 << 64) - a)
+    return E820Entry(a, n, t)
 
 
 def description_from_json(obj, name: str) -> HostDescription:
@@ -131,7 +168,7 @@ def description_from_json(obj, name: str) -> HostDescription:
     if not isinstance(obj, dict):
         raise InputError(f"{name}: a host description is a JSON object")
     devices = tuple(sorted((parse_device(d, f"{name}: devices[{i}]")
-                            for i, d in enumerate(obj.get("devices") or ())),
+                            for i, d in enumerate(_list(obj, "devices", name))),
                            key=lambda f: f.sbdf))
     seen = set()
     for f in devices:
@@ -139,7 +176,7 @@ def description_from_json(obj, name: str) -> HostDescription:
             raise InputError(f"{name}: device {f.sbdf} is listed twice")
         seen.add(f.sbdf)
     e820 = tuple(sorted(parse_e820_entry(e, f"{name}: e820[{i}]")
-                        for i, e in enumerate(obj.get("e820") or ())))
+                        for i, e in enumerate(_list(obj, "e820", name))))
     xv = obj.get("xen_version")
     version = None
     if xv:
