@@ -22,3 +22,13 @@ def test_bad_usage_is_exit_2():
 
 def test_no_command_is_exit_2(capsys):
     assert main([]) == 2
+
+
+def test_empty_xen_version_is_refused(capsys, tmp_path):
+    """--xen-version "" is a usage error, not a silent fall-back to the default release."""
+    path = tmp_path / "g.cfg"
+    path.write_text('name = "g"\n')
+    assert main(["cfg", str(path), "--xen-version", ""]) == 2
+    err = capsys.readouterr().err
+    assert err == "xlrmrr cfg: error: --xen-version: '' is not a Xen release such as 4.17 or " \
+                  "4.16.1\n"

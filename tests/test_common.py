@@ -19,7 +19,7 @@ def test_sbdf_parse_and_print():
 def test_xen_version_range():
     assert XenVersion.parse("4.17") == XenVersion(4, 17)
     assert XenVersion.parse("4.17.7") < XenVersion(4, 18)
-    for bad in ("4.5", "5.0", "four", "4"):
+    for bad in ("4.5", "5.0", "four", "4", "", "4.16."):
         with pytest.raises(InputError):
             XenVersion.parse(bad)
 
@@ -46,3 +46,18 @@ def test_rdm_query_order_and_dedup():
     assert Rmrr(0x1800, 0x2000, 0, (xhci,), 1).nr_pages == 1
     assert Rmrr(0x1800, 0x2FFF, 0, (xhci,), 1).nr_pages == 2
     assert reserved_device_memory_map(Host(rmrrs=host.rmrrs, vtd_enabled=False)) == ()
+
+
+def test_xen_version_point_release():
+    v = XenVersion.parse("4.16.1")
+    assert (v.major, v.minor, v.patch) == (4, 16, 1) and str(v) == "4.16.1"
+    # The point release takes no part in comparisons: every X.Y check elsewhere holds.
+    assert v == XenVersion(4, 16) and XenVersion(4, 16) <= v <= XenVersion(4, 16)
+    assert XenVersion.parse("4.17.7+13-g2445b30a44").patch == 7
+    assert XenVersion.parse("4.16").patch is None and str(XenVersion.parse("4.16")) == "4.16"
+    fix = ((4, 14, 5), (4, 15, 3), (4, 16, 1), (4, 17, 0))
+    # xen-rdm.md 1: e45ad0b1b0 is in 4.17.0 and was backported to 4.14.5, 4.15.3, 4.16.1.
+    for text, has in (("4.13.9", False), ("4.14", False), ("4.14.4", False), ("4.14.5", True),
+                      ("4.15.2", False), ("4.15.3", True), ("4.16", False), ("4.16.0", False),
+                      ("4.16.1", True), ("4.17", True), ("4.22", True)):
+        assert XenVersion.parse(text).at_least(*fix) is has, text

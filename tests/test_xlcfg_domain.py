@@ -143,3 +143,27 @@ def test_lint_findings():
     assert codes(f)[:2] == ["xl-parse-error", "python"]
     _, f, _ = dom("name = 'g\x00'\n")
     assert codes(f) == ["xl-abort"]
+
+
+@pytest.mark.parametrize("version, inherits", [
+    # 4.14.x reads rdm="strategy=host,policy=relaxed" (xen-rdm.md 5.3); whether the pci= entry
+    # inherits the relaxed policy depends on the parse order: pci= first from 4.13.0 until the
+    # backport of e45ad0b1b0 in 4.14.5 (xen-rdm.md 1 and 5.4), so 4.14 means 4.14.0.
+    ("4.14", False), ("4.14.4", False), ("4.14.5", True), ("4.14.9", True), ("4.12", True),
+    ("4.13.5", False)])
+def test_pci_before_rdm_follows_the_point_release(version, inherits):
+    d, f, _ = dom('name="g"\ntype="hvm"\nrdm="strategy=host,policy=relaxed"\n'
+                  'pci=["01:00.0"]\n', version)
+    assert d.rdm.policy == "relaxed"
+    assert d.pci[0].rdm_policy == ("relaxed" if inherits else "invalid")
+    assert ("pci-before-rdm" in codes(f)) is not inherits
+
+
+def test_pci_before_rdm_on_4_16_point_releases():
+    text = 'name="g"\ntype="hvm"\nrdm="strategy=host"\npci=["01:00.0"]\n'
+    f = dom(text, "4.16")[1]
+    msg = [x.message for x in f if x.code == "pci-before-rdm"]
+    assert msg and "give it as --xen-version X.Y.Z" in msg[0]
+    assert "pci-before-rdm" not in codes(dom(text, "4.16.1")[1])
+    assert "give it as" not in [x.message for x in dom(text, "4.16.0")[1]
+                                if x.code == "pci-before-rdm"][0]

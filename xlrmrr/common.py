@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 EXIT_OK = 0
 EXIT_FAIL = 1
@@ -77,25 +77,41 @@ _SBDF_PATTERN = r"(?:([0-9a-fA-F]{1,4}):)?([0-9a-fA-F]{1,2}):([0-9a-fA-F]{1,2})\
 
 @dataclass(frozen=True, order=True)
 class XenVersion:
-    """A Xen release line (major, minor); behaviour is modelled per release."""
+    """A Xen release line (major, minor); behaviour is modelled per release.
+
+    `patch` is the point release when one was given (4.16.1). It takes no part in comparisons
+    and equality: only the behaviours documented as backported to point releases (xl's rdm=
+    before pci= order, fixed in 4.14.5, 4.15.3 and 4.16.1) look at it; None reads as X.Y.0."""
 
     major: int
     minor: int
+    patch: int | None = field(default=None, compare=False)
 
     @classmethod
     def parse(cls, text: str) -> XenVersion:
-        m = re.fullmatch(r"(\d+)\.(\d+)(?:\.\d+)?(?:[-+~].*)?", text.strip())
+        m = re.fullmatch(r"(\d+)\.(\d+)(?:\.(\d+))?(?:[-+~].*)?", text.strip())
         if not m:
-            raise InputError(f"--xen-version: {text!r} is not a Xen release such as 4.17")
-        v = cls(int(m.group(1)), int(m.group(2)))
+            raise InputError(f"--xen-version: {text!r} is not a Xen release such as 4.17 or "
+                             "4.16.1")
+        v = cls(int(m.group(1)), int(m.group(2)),
+                int(m.group(3)) if m.group(3) is not None else None)
         if not OLDEST_XEN <= v <= NEWEST_XEN:
             raise InputError(
                 f"--xen-version: Xen {v} is not modelled; RMRR support (reserved device memory) "
                 f"exists from {OLDEST_XEN} and xlrmrr models up to {NEWEST_XEN}")
         return v
 
+    def at_least(self, *points: tuple[int, int, int]) -> bool:
+        """Whether this release has a fix that reached the given point releases of their lines
+        (e.g. (4, 14, 5), (4, 15, 3)); a line not listed has it from X.Y.0 on if it is newer
+        than every listed line, never if older."""
+        for major, minor, patch in points:
+            if (self.major, self.minor) == (major, minor):
+                return (self.patch or 0) >= patch
+        return (self.major, self.minor) > max((p[0], p[1]) for p in points)
+
     def __str__(self) -> str:
-        return f"{self.major}.{self.minor}"
+        return f"{self.major}.{self.minor}" + (f".{self.patch}" if self.patch is not None else "")
 
 
 OLDEST_XEN = XenVersion(4, 6)

@@ -51,13 +51,21 @@ def running_xen_version() -> XenVersion | None:
             minor = int(f.read())
     except (OSError, ValueError):
         return None
-    v = XenVersion(major, minor)
+    try:
+        with open("/sys/hypervisor/version/extra") as f:
+            extra = f.read().strip()                    # ".1", ".1-pre", "-unstable"
+        patch = int(extra[1:].split("-")[0]) if extra.startswith(".") else None
+    except (OSError, ValueError):
+        patch = None
+    v = XenVersion(major, minor, patch)
     return v if OLDEST_XEN <= v <= NEWEST_XEN else None
 
 
 def add_common(p: argparse.ArgumentParser, json: bool = True) -> None:
-    p.add_argument("--xen-version", metavar="X.Y",
-                   help=f"model this Xen release ({OLDEST_XEN} to {NEWEST_XEN}); default: the "
+    p.add_argument("--xen-version", metavar="X.Y[.Z]",
+                   help=f"model this Xen release ({OLDEST_XEN} to {NEWEST_XEN}); give the point "
+                        "release Z where a fix was backported to it (xl reads rdm= before pci= "
+                        "again from 4.14.5, 4.15.3, 4.16.1); X.Y means X.Y.0; default: the "
                         f"running hypervisor's release, else {NEWEST_XEN}")
     if json:
         p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
@@ -65,7 +73,7 @@ def add_common(p: argparse.ArgumentParser, json: bool = True) -> None:
 
 def xen_version(args) -> XenVersion:
     """The release to model: --xen-version, else the running hypervisor, else the newest."""
-    if getattr(args, "xen_version", None):
+    if getattr(args, "xen_version", None) is not None:
         return XenVersion.parse(args.xen_version)
     return running_xen_version() or NEWEST_XEN
 

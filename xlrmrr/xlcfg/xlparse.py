@@ -75,6 +75,12 @@ def load_domain(data: bytes, source: str, xen_version: XenVersion | None = None,
     return dom, tuple(findings), cfg
 
 
+def pci_before_rdm(version: XenVersion) -> bool:
+    """xl reads pci= before rdm= (xen-rdm.md 1): from 4.13.0 until the fix reached each line."""
+    return (version.major, version.minor) >= (4, 13) and \
+        not version.at_least((4, 14, 5), (4, 15, 3), (4, 16, 1), (4, 17, 0))
+
+
 def _parse_failure(cfg: ConfigParse) -> Finding:
     if cfg.aborted:
         return _f("error", "xl-abort",
@@ -110,7 +116,7 @@ class _XlReader:
             self.fields[field] = mb * 1024
 
     def read(self) -> DomainConfig:
-        g, f, v = self.getters, self.fields, self.v
+        g, f = self.getters, self.fields
         f["type"] = self._type()
         rc, hap = g.get_defbool("hap")
         if not rc:
@@ -137,7 +143,7 @@ class _XlReader:
         for key in ("pci_msitranslate", "pci_power_mgmt", "pci_permissive", "pci_seize"):
             rc, val = g.get_long(key)
             defaults[key[4:]] = bool(val) if not rc else False
-        if (4, 13) <= v <= (4, 16):
+        if pci_before_rdm(self.version):
             self._pci(defaults)
             self._rdm()
         else:
@@ -376,12 +382,14 @@ def lint(data: bytes, cfg: ConfigParse, version: XenVersion, xl: _XlReader | Non
                               f"pci= entry `{item}' has a space after a comma; xl does not trim "
                               "blanks, so the key after it is unknown (`Unknown "
                               "PCI_SPEC_STRING option:  KEY') and xl refuses the guest"))
-        if (4, 13) <= (version.major, version.minor) <= (4, 16) and rdm is not None:
+        if pci_before_rdm(version) and rdm is not None:
+            point = "" if version.patch is not None else (
+                "; if your xl is a later point release, give it as --xen-version X.Y.Z")
             out.append(_f("info", "pci-before-rdm",
-                          f"Xen {version} (4.13.0 to 4.16.0) parses pci= before rdm=, so each "
+                          f"Xen {version} parses pci= before rdm= (a regression in 4.13.0, fixed "
+                          "in 4.14.5, 4.15.3, 4.16.1 and 4.17, commit e45ad0b1b0), so each "
                           "device's rdm_policy does not inherit the policy of rdm=; set "
-                          "rdm_policy on each pci= entry (fixed in 4.14.5, 4.15.3, 4.16.1 and "
-                          "4.17)"))
+                          f"rdm_policy on each pci= entry{point}"))
     return out
 
 
