@@ -735,6 +735,8 @@ def _class_findings(domain: DomainConfig, index: _HostIndex,
     out = []
     for d in devices:
         cls = dc.classify(index.functions.get(d.sbdf))
+        if cls.kind in (dc.KIND_USB, dc.KIND_IGD) and d.outcomes:
+            out.append(_class_info(d, cls))
         if cls.kind != dc.KIND_IGD or not d.assigned:
             continue
         if not domain.gfx_passthru:
@@ -756,6 +758,22 @@ def _class_findings(domain: DomainConfig, index: _HostIndex,
     return out
 
 
+def _class_info(d: DeviceAssignment, cls) -> Finding:
+    """Why a USB controller or an IGD has its RMRRs, whatever became of them."""
+    ranges = ", ".join(rmrr_range(o.rmrr) for o in d.outcomes)
+    if not d.assigned:
+        state = "the assignment fails, so the range is not mapped into this guest"
+    elif d.honoured:
+        state = "here every range is honoured (identity-mapped 1:1), as the device needs"
+    else:
+        state = "here a range is NOT honoured (guest RAM or nothing behind it)"
+    return Finding(
+        "info", "device-class", "xen",
+        f"{d.sbdf} is a {cls.name}: its RMRR(s) {ranges} are for {cls.purpose}; {state}. A "
+        f"relaxed policy is {cls.relaxed_safe}. When the range is not honoured: {cls.breaks}",
+        tuple(o.rmrr.base for o in d.outcomes))
+
+
 def rmrr_range(r: Rmrr) -> str:
     """An RMRR as Xen prints a range: [base, end]."""
     return f"[{hexa(r.base)}, {hexa(r.end)}]"
@@ -775,7 +793,7 @@ def _device_findings(index: _HostIndex, da: DeviceAssignment, version: XenVersio
                 f"{rmrr_range(r)} is also in the scope of {_names(o.sharers, r)}. Under the strict policy "
                 f"Xen refuses (-EPERM): a device sharing the range could DMA into memory this guest "
                 f"sees. Assign the whole group to this guest with rdm_policy=relaxed on each "
-                f"device, or leave the device in dom0", (r.base, r.end)))
+                f"device, or leave the device in dom0. {_class_text(cls)}", (r.base, r.end)))
         elif o.shared and da.relaxed and da.rc != -EPERM:
             out.append(Finding(
                 "info", "shared-rmrr-risky", "xen",
@@ -806,8 +824,7 @@ def _device_findings(index: _HostIndex, da: DeviceAssignment, version: XenVersio
                 f"{da.sbdf}: {busy_message(b.start >> PAGE_SHIFT, domid)} then "
                 f"{map_failed_message(r, o.rc, version, domid)}: the RMRR {rmrr_range(r)} lies in "
                 f"{b.occupant} at {hexa(b.start)}; with the strict policy Xen refuses the 1:1 "
-                f"mapping (-EBUSY). This {cls.name}'s range is for {cls.purpose}",
-                (r.base, r.end)))
+                f"mapping (-EBUSY). {_class_text(cls)}", (r.base, r.end)))
         if kept:
             pages = sum(x.pages for x in kept)
             out.append(Finding(
@@ -815,9 +832,15 @@ def _device_findings(index: _HostIndex, da: DeviceAssignment, version: XenVersio
                 f"{da.sbdf}: RMRR {rmrr_range(r)}: {pages} page(s) ({size_str(pages * PAGE_SIZE)}) "
                 f"hold {kept[0].occupant}; with the relaxed policy Xen leaves them (\"Cannot setup "
                 f"identity map ...\" once per page) and the device's DMA to this range lands in "
-                f"guest RAM, not in the host's reserved memory. For this {cls.name} the range is "
-                f"for {cls.purpose}. Relaxed is {cls.relaxed_safe}", (r.base, r.end)))
+                f"guest RAM, not in the host's reserved memory. {_class_text(cls)}",
+                (r.base, r.end)))
     return out
+
+
+def _class_text(cls) -> str:
+    """What the range is for, whether relaxed is safe, what breaks when it is not honoured."""
+    return (f"For this {cls.name} the range is for {cls.purpose}. A relaxed policy is "
+            f"{cls.relaxed_safe}. When the range is not honoured: {cls.breaks}")
 
 
 def _names(sbdfs: Iterable[Sbdf], rmrr: Rmrr | None = None) -> str:
