@@ -167,3 +167,38 @@ def test_pci_before_rdm_on_4_16_point_releases():
     assert "pci-before-rdm" not in codes(dom(text, "4.16.1")[1])
     assert "give it as" not in [x.message for x in dom(text, "4.16.0")[1]
                                 if x.code == "pci-before-rdm"][0]
+
+
+SPACED = 'name="g"\ntype="hvm"\npci=["01:00.0, rdm_policy=strict"]\n'
+
+
+def test_space_after_comma_before_4_15_only_warns_and_keeps_the_device():
+    """The <= 4.14 state machine reads the key ` rdm_policy' (blank included), warns with
+    `Unknown PCI BDF option: %s' and goes on (xen-rdm.md 5.4), so the guest starts with the
+    device and without its rdm_policy."""
+    for version in ("4.12", "4.14"):
+        d, f, _ = dom(SPACED, version)
+        assert "xl-exit" not in codes(f) and len(d.pci) == 1
+        assert d.pci[0].rdm_policy == "invalid"
+        msg = next(x.message for x in f if x.code == "space-after-comma")
+        assert f"xl of Xen {version} prints `Unknown PCI BDF option:  rdm_policy' and starts " \
+               "the guest with that option ignored" in msg
+        assert "refuses" not in msg and "PCI_SPEC_STRING" not in msg
+
+
+def test_space_after_comma_from_4_15_refuses_the_guest():
+    d, f, _ = dom(SPACED, "4.17")
+    assert "xl-exit" in codes(f) and d.pci == ()
+    msg = next(x.message for x in f if x.code == "space-after-comma")
+    # ERROR_INVAL is -6, and xl exits with -rc.
+    assert "xl of Xen 4.17 prints `Unknown PCI_SPEC_STRING option:  rdm_policy' and refuses " \
+           "the guest (`unable to parse PCI_SPEC_STRING `01:00.0, rdm_policy=strict' for " \
+           "passthrough', exit status 6)" in msg
+
+
+def test_space_after_comma_message_is_libxlus():
+    need(oracle.available(), "libxlutil.so.4.17 (Debian libxenmisc4.17) is not installed")
+    got = oracle.pci_spec("01:00.0, rdm_policy=strict")
+    assert got["rc"] == -6
+    msg = next(x.message for x in dom(SPACED, "4.17")[1] if x.code == "space-after-comma")
+    assert f"prints `{got['report']}'" in msg

@@ -378,10 +378,7 @@ def lint(data: bytes, cfg: ConfigParse, version: XenVersion, xl: _XlReader | Non
                               " ignored"))
                 break
             if ", " in item:
-                out.append(_f("warning", "space-after-comma",
-                              f"pci= entry `{item}' has a space after a comma; xl does not trim "
-                              "blanks, so the key after it is unknown (`Unknown "
-                              "PCI_SPEC_STRING option:  KEY') and xl refuses the guest"))
+                out.append(_lint_pci_space(item, pci.line, version))
         if pci_before_rdm(version) and rdm is not None:
             point = "" if version.patch is not None else (
                 "; if your xl is a later point release, give it as --xen-version X.Y.Z")
@@ -393,6 +390,24 @@ def lint(data: bytes, cfg: ConfigParse, version: XenVersion, xl: _XlReader | Non
     return out
 
 
+def _lint_pci_space(item: str, line: int, version: XenVersion) -> Finding:
+    """A blank after a comma in a PCI_SPEC_STRING, worded by what that release's parser does:
+    4.15+ rejects the unknown key ` KEY' and xl exits; the older state machine only warns."""
+    if (version.major, version.minor) >= (4, 15):
+        res, what = parse_spec_string(item), "PCI_SPEC_STRING"
+    else:
+        res, what = parse_bdf_old(item), "PCI BDF"
+    said = f"prints `{res.report}' and " if res.report else ""
+    if res.rc:
+        then = (f"{said}refuses the guest (`unable to parse {what} `{item}' for passthrough', "
+                f"exit status {-res.rc}); remove the blank")
+    else:
+        then = f"{said}starts the guest with that option ignored; remove the blank"
+    return _f("warning", "space-after-comma",
+              f"pci= entry `{item}' (line {line}) has a space after a comma; xl does not trim "
+              f"blanks, so the key after it starts with a blank: xl of Xen {version} {then}")
+
+
 def _lint_rdm(text: str, line: int, version: XenVersion, xl: _XlReader | None) -> list:
     out: list[Finding] = []
     v = (version.major, version.minor)
@@ -401,7 +416,8 @@ def _lint_rdm(text: str, line: int, version: XenVersion, xl: _XlReader | None) -
         out.append(_f("warning", "space-after-comma",
                       f"rdm = \"{text}\" (line {line}) has a space after a comma; xl does not "
                       "trim blanks, so the key after it is unknown (as in docs/misc/vtd.txt's "
-                      "own example, which does not parse)"))
+                      "own example, which does not parse)"
+                      + (f"; xl of Xen {version} prints `{res.report}'" if res.report else "")))
     if res.rc:
         why = res.report or "the value is not `strategy=host[,policy=strict|relaxed]'"
         if v >= (4, 15) and res.policy is not None and not res.report:
