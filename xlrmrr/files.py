@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 
 from xlrmrr.common import InputError
@@ -10,15 +11,30 @@ from xlrmrr.common import InputError
 MAX_INPUT = 256 << 20
 
 
+_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
+          (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+          (stat.S_ISSOCK, "a socket"))
+
+
 def read_input(path: str, what: str = "file", limit: int = MAX_INPUT) -> bytes:
-    """Read a whole input file, or raise InputError naming it."""
+    """Read a whole regular file, or raise InputError naming it. Opened non-blocking and
+    checked before reading: a FIFO without a writer would otherwise hang, a device never end.
+    (sysfs and procfs files are regular files.)"""
     try:
-        with open(path, "rb") as f:
-            data = f.read(limit + 1)
-    except IsADirectoryError:
-        raise InputError(f"{path}: is a directory, not a file ({what} expected)") from None
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except OSError as e:
         raise InputError(f"{path}: cannot read {what}: {e.strerror or e}") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        kind = next((k for test, k in _KINDS if test(mode)), "not a regular file")
+        raise InputError(f"{path}: is {kind}, not a file ({what} expected)"
+                         + ("" if stat.S_ISDIR(mode) else "; copy it to a file first"))
+    with os.fdopen(fd, "rb") as f:
+        try:
+            data = f.read(limit + 1)
+        except OSError as e:
+            raise InputError(f"{path}: cannot read {what}: {e.strerror or e}") from None
     if len(data) > limit:
         raise InputError(f"{path}: {what} is larger than {limit >> 20} MiB; refusing to read it")
     return data
