@@ -113,6 +113,27 @@ def test_huge_file_is_refused(capsys, tmp_path):
     assert rc == 2 and "larger than 4 MiB" in err
 
 
+@pytest.mark.parametrize("make, why", [
+    (lambda p: None, "cannot read xl config: No such file or directory"),
+    (lambda p: p.mkdir(), "is a directory, not a file"),
+    (lambda p: p.write_bytes(b"#" * ((4 << 20) + 1)), "larger than 4 MiB"),
+])
+def test_json_for_an_unreadable_file(capsys, tmp_path, make, why):
+    """stdout still carries one object (ok false, no settings, nothing from libxlu, one error);
+    stderr the usual one line; exit 2."""
+    path = tmp_path / "x.cfg"
+    make(path)
+    assert main(["cfg", str(path), "--json"]) == 2
+    out, err = capsys.readouterr()
+    doc = json.loads(out)
+    assert list(doc) == ["ok", "diagnostics", "findings"] and doc["ok"] is False
+    assert doc["diagnostics"] == "" and len(doc["findings"]) == 1
+    f = doc["findings"][0]
+    assert f["severity"] == "error" and f["code"] == "unreadable" and f["component"] == "xl"
+    assert f["message"].startswith(f"{path}: ") and why in f["message"]
+    assert err == f"xlrmrr cfg: error: {f['message']}\n"
+
+
 def test_unreadable_paths(capsys, tmp_path):
     assert main(["cfg", str(tmp_path / "missing.cfg")]) == 2
     assert "cannot read xl config" in capsys.readouterr()[1]

@@ -30,18 +30,21 @@ def add_arguments(p):
 def run(args) -> int:
     import sys
 
-    from xlrmrr.common import EXIT_INPUT, EXIT_OK
+    from xlrmrr.common import EXIT_INPUT, EXIT_OK, InputError
     from xlrmrr.files import read_input
     from xlrmrr.xlcfg import load_domain
 
     version = xen_version(args)
-    data = read_input(args.config, "xl config", limit=MAX_CONFIG)
+    try:
+        data = read_input(args.config, "xl config", limit=MAX_CONFIG)
+    except InputError as e:
+        if args.json:
+            _write(unreadable_json(str(e), latin1=not _utf8(b"", args.config)))
+        raise
     domain, findings, cfg = load_domain(data, args.config, version)
     out = json_text(cfg, domain, findings, latin1=not _utf8(data, args.config)) if args.json \
         else text(cfg, domain, findings)
-    sys.stdout.flush()
-    sys.stdout.buffer.write(out.encode("utf-8", "surrogateescape"))
-    sys.stdout.flush()
+    _write(out)
     fatal = [f for f in findings if f.severity == "error" and f.component == "xl"
              and f.code in ("xl-parse-error", "xl-abort", "xl-exit")]
     if fatal:
@@ -51,6 +54,33 @@ def run(args) -> int:
               file=sys.stderr)
         return EXIT_INPUT
     return EXIT_OK
+
+
+def _write(out: str) -> None:
+    import sys
+
+    sys.stdout.flush()
+    sys.stdout.buffer.write(out.encode("utf-8", "surrogateescape"))
+    sys.stdout.flush()
+
+
+def unreadable_json(error: str, latin1: bool = False) -> str:
+    """--json for a file xlrmrr cannot read (missing, a directory, over the size limit): not
+    parsed, so no settings and no domain; libxlu printed nothing."""
+    import json
+
+    doc = {"ok": False, "diagnostics": "",
+           "findings": [{"severity": "error", "code": "unreadable", "component": "xl",
+                         "message": error}]}
+    if not latin1:
+        return json.dumps(doc) + "\n"
+    doc["encoding"] = "latin-1"
+    return _latin1(json.dumps(doc, ensure_ascii=False) + "\n")
+
+
+def _latin1(out: str) -> str:
+    # JSON's own syntax and escapes are ASCII, so this only touches the strings' contents.
+    return out.encode("utf-8", "surrogateescape").decode("latin-1").translate(_LATIN1_ESCAPES)
 
 
 def domain_json(domain) -> dict:
@@ -101,10 +131,7 @@ def json_text(cfg, domain, findings, latin1: bool = False) -> str:
     if latin1:
         parts.append('"encoding": "latin-1"')
     out = "{" + ", ".join(parts) + "}\n"
-    if latin1:
-        # JSON's own syntax and escapes are ASCII, so this only touches the strings' contents.
-        out = out.encode("utf-8", "surrogateescape").decode("latin-1").translate(_LATIN1_ESCAPES)
-    return out
+    return _latin1(out) if latin1 else out
 
 
 def text(cfg, domain, findings) -> str:
