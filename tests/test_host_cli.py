@@ -108,14 +108,6 @@ def test_host_output_is_deterministic(capsys):
     assert run(capsys, *args) == run(capsys, *args)
 
 
-def test_host_snapshot_live(capsys, tmp_path):
-    out_file = tmp_path / "snap.tar.gz"
-    rc, out, _ = run(capsys, "host", "snapshot", out_file)
-    assert rc == 0 and out_file.exists() and out.startswith(f"wrote {out_file}")
-    rc, _, err = run(capsys, "host", "snapshot")
-    assert rc == 2 and "give the file to write" in err
-
-
 def test_snapshot_without_dmar_plus_table(capsys, tmp_path):
     from xlrmrr.host.load import read_host_json
     from xlrmrr.host.snapshot import write_snapshot

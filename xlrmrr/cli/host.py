@@ -31,6 +31,9 @@ def add_arguments(p):
 
     p.add_argument("action", nargs="?", choices=["snapshot"], help="take a snapshot instead")
     p.add_argument("out", nargs="?", metavar="OUT.tar.gz", help="snapshot file to write")
+    p.add_argument("--root", metavar="DIR", default="/",
+                   help="snapshot: read /sys below DIR instead of / (a copy of another "
+                        "machine's /sys, or a test tree); default /")
     add_host_arguments(p)
     add_common(p)
 
@@ -187,7 +190,7 @@ def _snapshot(args) -> int:
 
     if not args.out:
         raise InputError("host snapshot: give the file to write, e.g. host.tar.gz")
-    dmar, desc, notes = collect_live()
+    dmar, desc, notes = collect_live(root=args.root)
     try:
         write_atomic(args.out, write_snapshot(dmar, desc, notes))
     except OSError as e:
@@ -209,9 +212,10 @@ def run(args) -> int:
 
     if args.action == "snapshot":
         return _snapshot(args)
-    if args.out:
+    if args.out or args.root != "/":
         from xlrmrr.common import InputError
-        raise InputError(f"unexpected argument {args.out!r}")
+        raise InputError(f"unexpected argument {args.out!r}" if args.out else
+                         "--root applies to `xlrmrr host snapshot` only")
     explicit = XenVersion.parse(args.xen_version) if args.xen_version else None
     host = host_from_args(args, explicit)
     version = explicit or host.xen_version or running_xen_version() or NEWEST_XEN

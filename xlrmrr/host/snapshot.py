@@ -113,6 +113,11 @@ def _read(path: str, binary: bool = False, limit: int = 1 << 20):
     return data if binary else data.decode("latin-1").strip()
 
 
+def _under(root: str, path: str) -> str:
+    """`path` (absolute, as on a live host) below `root`."""
+    return path if root in ("", "/") else os.path.join(root, path.lstrip("/"))
+
+
 def collect_memmap(root: str = "/sys/firmware/memmap") -> tuple[E820Entry, ...]:
     out = []
     try:
@@ -181,28 +186,31 @@ def collect_xen_version(root: str = "/sys/hypervisor") -> str | None:
     return f"{major}.{minor}"
 
 
-def collect_live(dmar_path: str | None = None
+def collect_live(dmar_path: str | None = None, root: str = "/"
                  ) -> tuple[bytes | None, HostDescription, list[str]]:
-    """Collect a live host: DMAR (None if unreadable), description, notes on what is missing."""
+    """Collect a live host: DMAR (None if unreadable), description, notes on what is missing.
+    Every path is read below `root` (a copied or fake /sys tree; "/" on the host itself)."""
     from xlrmrr.acpi.readers import sysfs_dmar_path
 
-    dmar_path = dmar_path or sysfs_dmar_path()
+    dmar_path = dmar_path or _under(root, sysfs_dmar_path(
+        lambda p: os.path.exists(_under(root, p))))
+    pci = _under(root, "/sys/bus/pci/devices")
     notes = []
     dmar = _read(dmar_path, binary=True, limit=16 << 20)
     if dmar is None:
         why = ("needs root" if os.path.exists(dmar_path) else
                "does not exist: no VT-d, or VT-d off in the firmware setup")
         notes.append(f"{dmar_path} could not be read ({why})")
-    devices, topo = collect_pci()
+    devices, topo = collect_pci(pci)
     if not topo:
-        notes.append("no PCI devices found under /sys/bus/pci/devices")
-    elif all(len(_read(f"/sys/bus/pci/devices/{f.sbdf}/config", binary=True, limit=64) or b"")
-             < 64 for f in devices[:1]):
+        notes.append(f"no PCI devices found under {pci}")
+    elif all(len(f.config) < 64 for f in devices[:1]):
         notes.append("PCI config space was not readable")
-    e820 = collect_memmap()
+    memmap = _under(root, "/sys/firmware/memmap")
+    e820 = collect_memmap(memmap)
     if not e820:
-        notes.append("/sys/firmware/memmap is empty or missing; no host e820 in the snapshot")
-    xv = collect_xen_version()
+        notes.append(f"{memmap} is empty or missing; no host e820 in the snapshot")
+    xv = collect_xen_version(_under(root, "/sys/hypervisor"))
     version = None
     if xv:
         try:
@@ -212,6 +220,7 @@ def collect_live(dmar_path: str | None = None
         notes.append("e820 read in dom0: its reserved ranges are the host's; its RAM ranges "
                      "may follow dom0's own allocation")
     else:
-        notes.append("not running on Xen (/sys/hypervisor/type is not xen); no Xen version")
+        notes.append(f"not running on Xen ({_under(root, '/sys/hypervisor/type')} is not xen); "
+                     f"no Xen version")
     return dmar, HostDescription(devices=devices, topology_known=topo, e820=e820,
                                  xen_version=version), notes
