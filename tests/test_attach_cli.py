@@ -5,9 +5,11 @@ Hand derivations (xen-rdm.md 4, 8):
     [0xad000000, 0xaf7fffff] is in the hole -> xl pci-attach 00:02.0 maps it 1:1 -> exit 0.
   usb-pair.cfg (4096 MiB): only U was reserved (lowmem_end 0xba800000), so G is guest RAM ->
     strict (xl's default) -> "Cannot setup identity map d1:ad000 ..." -> -EBUSY -> exit 1.
-    With rdm = "strategy=host" at creation, libxl reserves G too (lowmem_end 0xad000000) and
-    the attach maps it; rdm_forcecheck = 1 (design semantics: host + strict) makes the guest
-    itself fail on the xHCI RMRR at 0xe8000, which is below 1 MiB.
+    With rdm = "strategy=host" at creation (Xen 4.15+: no policy= may be written), xl copies an
+    uninitialised global policy: read as relaxed, libxl ignores the xHCI RMRR at 0xe8000 (below
+    1 MiB, always guest RAM), reserves G too (lowmem_end 0xad000000) and the attach maps it;
+    read as strict, "RDM conflict at 0xe8000." fails the create. So the change is not verified.
+    rdm_forcecheck = 1 (design semantics: host + strict) makes the guest itself fail on 0xe8000.
 """
 
 from __future__ import annotations
@@ -43,8 +45,12 @@ def test_attach_over_ram_fails_and_strategy_host_fixes_it(capsys):
         "Cannot setup identity map d1:ad000, gfn already mapped to <mfn>.",
         "[VT-D]d1: cannot map reserved region [ad000000,af7fffff]: -16"]
     remedies = {r["change"]: r for r in doc["remedies"]}
-    assert remedies['rdm = "strategy=host"']["ok"] and remedies['rdm = "strategy=host"']["honoured"]
+    host = remedies['rdm = "strategy=host"']
+    assert not host["verified"] and not host["ok"]
+    assert host["readings"] == {"strict": {"ok": False, "honoured": False, "guest_starts": False},
+                                "relaxed": {"ok": True, "honoured": True, "guest_starts": True}}
     assert not remedies["rdm_forcecheck = 1"]["guest_starts"]
+    assert remedies["rdm_forcecheck = 1"]["verified"]
 
 
 def test_attach_relaxed_over_ram_is_degraded(capsys):

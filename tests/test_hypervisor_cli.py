@@ -96,3 +96,62 @@ def test_without_topology_devices_are_assumed_present(tmp_path, capsys):
     assert "device-absent" not in out
     assert "xlrmrr assumes every assigned device exists and is assignable" in out
     assert main(["pci-attach", cfg("nic"), "05:00.0", "-n", *DMAR]) == 0
+
+
+# --- pci-attach remedies: verified only where the outcome does not hang on stack garbage ---------
+
+def test_attach_remedy_on_uninitialised_policy_is_not_verified(capsys):
+    # nic.cfg (1024 MiB, 03:00.0 without policy) + the xHCI 00:14.0, strict: its RMRR 0xe8000 is
+    # below 1 MiB, always guest RAM -> -EBUSY. rdm = "strategy=host" (4.22: no policy= allowed)
+    # leaves the global policy uninitialised and 03:00.0 inherits it: read as strict, the
+    # orphan RDM 0xe8000 conflicts -> "RDM conflict" -> no guest; read as relaxed, the guest
+    # starts but the range is still RAM -> the attach still fails. Not verified either way, as
+    # create labels the same change; an explicit rdm_policy on 03:00.0 does not remove the
+    # global garbage, and no setting frees RAM below 1 MiB.
+    code = main(["pci-attach", cfg("nic"), "00:14.0", "-n", *HOST])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert ("add `rdm = \"strategy=host\"`: [not verified] without policy= xl copies an "
+            "uninitialised value as the global policy") in out
+    assert "    if it reads as strict: the guest itself then fails to start" in out
+    assert "    if it reads as relaxed: the attach still fails" in out
+    assert ("add `rdm = \"strategy=host\" and pci = [ '03:00.0,rdm_policy=strict' ]`: "
+            "[not verified]") in out
+    assert "(checked by planning again)" not in out.split("rdm_forcecheck")[0]
+    assert "no creation-time setting frees the RMRR at 0xe8000" in out
+
+
+def test_attach_remedy_verified_when_both_readings_agree(tmp_path, capsys):
+    # 4096 MiB with the xHCI relaxed and the NIC without policy; attach the IGD (strict).
+    # Created as written: libxl queries only the assigned devices' RMRRs -- the xHCI's 0xe8000
+    # (relaxed: ignored) -- so lowmem_end stays 0xf0000000 and G = 0xad000000 is guest RAM:
+    # -EBUSY. With rdm = "strategy=host": U and G are above rdm_mem_boundary (2 GiB), so
+    # lowmem_end moves to 0xad000000 whatever the global policy; 0xe8000 belongs to the relaxed
+    # xHCI (ignored); 03:00.0 has no RMRR, so its inherited policy is harmless either way.
+    # Both readings: G is free, the attach maps it 1:1 -> verified.
+    v = write(tmp_path, "v", "memory = 4096\npci = [ '00:14.0,rdm_policy=relaxed', '03:00.0' ]\n")
+    code = main(["pci-attach", v, "00:02.0", "-n", *HOST, "--json"])
+    doc = json.loads(capsys.readouterr().out)
+    assert code == 1
+    rem = {r["change"]: r for r in doc["remedies"]}
+    host = rem['rdm = "strategy=host"']
+    assert host["verified"] and host["ok"] and host["honoured"]
+    assert set(host["readings"]) == {"strict", "relaxed"}
+    explicit = rem["rdm = \"strategy=host\" and pci = [ '00:14.0,rdm_policy=relaxed', "
+                   "'03:00.0,rdm_policy=strict' ]"]
+    assert explicit["verified"] and explicit["ok"]
+    main(["pci-attach", v, "00:02.0", "-n", *HOST])
+    assert ("add `rdm = \"strategy=host\"`: the attach then succeeds with every RMRR 1:1 (checked "
+            "by planning again, with xl's uninitialised rdm policy read as strict and as "
+            "relaxed)") in capsys.readouterr().out
+
+
+def test_attach_remedy_before_4_15_spells_the_policy(tmp_path, capsys):
+    # Xen 4.14 parses `strategy=host,policy=relaxed` (defined): one reading, no inherited
+    # garbage (4.14's xl parses pci= before rdm=), so no explicit-policy variant.
+    code = main(["pci-attach", cfg("usb-pair"), "00:02.0", "-n", *HOST, "--xen-version", "4.14"])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert ('add `rdm = "strategy=host,policy=relaxed"`: the attach then succeeds with every '
+            'RMRR 1:1 (checked by planning again)') in out
+    assert "and pci = [" not in out

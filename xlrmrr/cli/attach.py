@@ -6,6 +6,7 @@ from __future__ import annotations
 from xlrmrr.cli import add_common, xen_version
 from xlrmrr.cli.hostargs import add_host_arguments  # argparse only: cheap
 
+LOW_RAM_END = 0x100000     # libxl's RAM below 1 MiB is fixed: RDMs there always conflict
 HELP = "check whether hot-plugging a PCI device into a running guest would work"
 DESCRIPTION = """\
 Plan the guest as `xl create GUEST.cfg` made it (its rdm= strategy decides which RMRRs were kept
@@ -31,11 +32,89 @@ def add_arguments(p):
                    help="without --dry-run: run xl even if an RMRR would not be honoured")
 
 
-def _remedy_lines(version) -> list[str]:
+def _remedy_variants(version, data: bytes, source: str):
+    """(change, DomainConfig) for each creation-time change: rdm = "strategy=host" as this
+    release's xl reads it; where pci= entries without a policy inherit the uninitialised global
+    one, the same with rdm_policy=strict (libxl's own default) on those; rdm_forcecheck = 1."""
+    from dataclasses import replace
+
     from xlrmrr.hypervisor import V4_15
+    from xlrmrr.xlcfg import load_domain
+    from xlrmrr.xlcfg.domain import POLICY_STRICT, POLICY_UNSET
+
+    def load(line):
+        return load_domain(data + b"\n" + line.encode() + b"\n", source, version)[0]
+
     host_line = ('rdm = "strategy=host"' if version >= V4_15
                  else 'rdm = "strategy=host,policy=relaxed"')
-    return [host_line, "rdm_forcecheck = 1"]
+    host = load(host_line)
+    out = [(host_line, host)]
+    bare = [d for d in host.pci if d.rdm_policy == POLICY_UNSET]
+    if bare:
+        pci = tuple(replace(d, rdm_policy=POLICY_STRICT, spec=d.spec + ",rdm_policy=strict")
+                    if d in bare else d for d in host.pci)
+        specs = ", ".join(f"'{d.spec}'" for d in pci)
+        out.append((f"{host_line} and pci = [ {specs} ]", replace(host, pci=pci)))
+    out.append(("rdm_forcecheck = 1", load("rdm_forcecheck = 1")))
+    return out
+
+
+def _readings(domain):
+    """The config as libxl may see it: rdm= without policy= makes xl copy an uninitialised
+    value as the global policy, which pci= entries without their own policy inherit
+    (xen-rdm.md 5.3). Read once as strict (0) and once as relaxed (1); one reading when every
+    policy is defined."""
+    from dataclasses import replace
+
+    from xlrmrr.xlcfg.domain import POLICY_RELAXED, POLICY_STRICT, POLICY_UNSET
+
+    if domain.rdm.policy != POLICY_UNSET or domain.rdm_forcecheck is not None:
+        return [("", domain)]
+    out = []
+    for pol in (POLICY_STRICT, POLICY_RELAXED):
+        pci = tuple(replace(d, rdm_policy=pol) if d.rdm_policy == POLICY_UNSET else d
+                    for d in domain.pci)
+        out.append((pol, replace(domain, rdm=replace(domain.rdm, policy=pol), pci=pci)))
+    return out
+
+
+def _outcome(r) -> str:
+    if r.created is None or r.created.blocked:
+        return "the guest itself then fails to start (see xlrmrr create)"
+    if r.ok and r.honoured:
+        return "the attach then succeeds with every RMRR 1:1"
+    return "the attach then succeeds, RMRR not honoured" if r.ok else "the attach still fails"
+
+
+def _remedy_lines(change: str, results) -> list[str]:
+    """One remedy, as text: verified when every reading of the config gives the same outcome."""
+    outcomes = {_outcome(r) for _, r in results}
+    if len(results) == 1:
+        lines = [f"  at creation, add `{change}`: {_outcome(results[0][1])} (checked by planning "
+                 f"again)"]
+    elif len(outcomes) == 1:
+        lines = [f"  at creation, add `{change}`: {outcomes.pop()} (checked by planning again, "
+                 f"with xl's uninitialised rdm policy read as strict and as relaxed)"]
+    else:
+        lines = [f"  at creation, add `{change}`: [not verified] without policy= xl copies an "
+                 f"uninitialised value as the global policy, and the outcome depends on it:"]
+        lines += [f"    if it reads as {pol}: {_outcome(r)}" for pol, r in results]
+    if change.startswith("rdm_forcecheck"):
+        lines.append("    (the original design's spelling: xl does not know this key; Xen "
+                     "implements the idea as rdm = \"strategy=host\")")
+    return lines
+
+
+def _remedy_json(change: str, results) -> dict:
+    def starts(r):
+        return r.created is not None and not r.created.blocked
+    return {"change": change,
+            "verified": len({_outcome(r) for _, r in results}) == 1,
+            "ok": all(r.ok for _, r in results),
+            "honoured": all(r.honoured for _, r in results),
+            "guest_starts": all(starts(r) for _, r in results),
+            "readings": {pol: {"ok": r.ok, "honoured": r.honoured, "guest_starts": starts(r)}
+                         for pol, r in results if pol}}
 
 
 def run(args) -> int:
@@ -44,12 +123,11 @@ def run(args) -> int:
 
     from xlrmrr.cli.guest import load_guest
     from xlrmrr.cli.hostargs import host_from_args
-    from xlrmrr.common import EXIT_DEGRADED, EXIT_FAIL, EXIT_OK, InputError
+    from xlrmrr.common import EXIT_DEGRADED, EXIT_FAIL, EXIT_OK, InputError, hexa
     from xlrmrr.driver import Options, plan
     from xlrmrr.files import read_input
     from xlrmrr.hotplug import attach_check, attach_remedies, parse_attach_spec
     from xlrmrr.report.hypervisor import attach_text
-    from xlrmrr.xlcfg import load_domain
 
     version = xen_version(args)
     sbdf, policy = parse_attach_spec(args.device)
@@ -59,38 +137,31 @@ def run(args) -> int:
     options = Options(hap_available=not args.no_hap, remediate=False)
     base = plan(domain, host, version, options)
     att = attach_check(base, sbdf, policy, args.device)
-    remedies = ()
+    remedies = []
     absent = att.result is not None and sbdf in att.result.absent
     if (not (att.ok and att.honoured) and att.created is not None and not att.created.blocked
             and not absent):
-        variants = []
-        for line in _remedy_lines(version):
-            changed, _f, _p = load_domain(data + b"\n" + line.encode() + b"\n", args.config,
-                                          version)
-            variants.append((line, plan(changed, host, version, options)))
-        remedies = attach_remedies(sbdf, policy, args.device, variants)
+        for change, changed in _remedy_variants(version, data, args.config):
+            readings = _readings(changed)
+            checks = attach_remedies(sbdf, policy, args.device,
+                                     [(pol, plan(d, host, version, options)) for pol, d in readings])
+            remedies.append((change, checks))
     status = EXIT_OK if att.ok and att.honoured else EXIT_DEGRADED if att.ok else EXIT_FAIL
     name = domain.name or ""
     if args.json:
         out = dict(att.to_json(), guest=name, config=args.config, xen_version=str(version),
                    exit_status=status,
-                   remedies=[{"change": c, "ok": r.ok, "honoured": r.honoured,
-                              "guest_starts": r.created is not None and not r.created.blocked}
-                             for c, r in remedies])
+                   remedies=[_remedy_json(c, rs) for c, rs in remedies])
         sys.stdout.write(json.dumps(out, indent=2, sort_keys=True) + "\n")
     else:
         text = attach_text(att, name or args.config, version)
-        lines = []
-        for change, r in remedies:
-            verdict = ("the attach then succeeds with every RMRR 1:1" if r.ok and r.honoured
-                       else "the attach then succeeds, RMRR not honoured" if r.ok
-                       else "the guest itself then fails to start (see xlrmrr create)"
-                       if r.created is None or r.created.blocked
-                       else "the attach still fails")
-            lines.append(f"  at creation, add `{change}`: {verdict} (checked by planning again)")
-            if change.startswith("rdm_forcecheck"):
-                lines.append("    (the original design's spelling: xl does not know this key; "
-                             "Xen implements the idea as rdm = \"strategy=host\")")
+        lines = [line for change, rs in remedies for line in _remedy_lines(change, rs)]
+        low = [o for o in (att.device.outcomes if att.device else ()) if o.rmrr.base < LOW_RAM_END]
+        if remedies and low:
+            lines.append(f"  no creation-time setting frees the RMRR at {hexa(low[0].rmrr.base)}: "
+                         f"libxl never moves guest RAM below 1 MiB, so the range is always guest "
+                         f"RAM; only rdm_policy=relaxed attaches the device (the range then stays "
+                         f"guest RAM)")
         if remedies:
             text += "\nWhat to put in the config at creation:\n" + "\n".join(lines) + "\n"
         if status == EXIT_OK:
