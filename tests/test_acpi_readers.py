@@ -99,6 +99,11 @@ def test_log_host_order_and_warning():
     assert reserved_device_memory_map(host) == ((0xE8, 4), (0xAB80A, 0x14))
     linux = build_host(None, log_rmrrs=rmrrs_from_log(LINUX_LOG, "dmesg"))
     assert {f.code for f in linux.findings} == {"log-rmrr-no-devices"}
+    # Xen knows the devices Linux does not print: XENMEM_RDM_ALL reports both ranges, in
+    # Xen's (reverse table) order; 0xad000000-0xaf7fffff is 0x2800 pages, the xHCI one 0x14
+    assert reserved_device_memory_map(linux) == ((0xAD000, 0x2800), (0xAB80A, 0x14))
+    assert reserved_device_memory_map(linux, Sbdf(0, 0, 0x14, 0)) == ()
+    assert [r.unresolved for r in linux.rmrrs] == [("devices not named in the boot log",)] * 2
 
 
 def test_rmrr_option():

@@ -177,3 +177,17 @@ def test_bulk_queries_equal_the_per_device_ones():
         for d in devs:
             assert rdm.get(d, ()) == reserved_device_memory_map(h, d), src.name
             assert by.get(d, ()) == rmrrs_of(h, d), src.name
+
+
+def test_all_query_reports_rmrrs_whose_devices_are_unresolved():
+    """bridges-multilevel without a topology: both scope paths go through bridges, so the RMRR
+    has no device xlrmrr can name; Xen reads the secondary buses at boot and finds devices, so
+    its ALL query still reports [0xdf61e000, 0xdf61ffff] (2 pages). Per-device queries cannot
+    name it, and the fixture's devices get nothing."""
+    from conftest import FIXTURES
+
+    h = load_host((FIXTURES / "dmar" / "bridges-multilevel.bin").read_bytes())
+    (r,) = h.rmrrs
+    assert r.devices == () and len(r.unresolved) == 2
+    assert reserved_device_memory_map(h) == ((0xDF61E, 2),)
+    assert reserved_device_memory_map(h, Sbdf(0, 4, 0, 0)) == ()

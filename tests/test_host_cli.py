@@ -101,6 +101,7 @@ def test_host_rmrr_option_and_xen_log(capsys, tmp_path):
     j = json.loads(out)
     assert rc == 0 and j["rmrrs"][0]["base"] == 0xAB80A000
     assert j["findings"][0]["code"] == "log-rmrr-no-devices"
+    assert j["rdm_all"] == [[0xAB80A, 0x14]] and j["devices"] == []
 
 
 def test_host_output_is_deterministic(capsys):

@@ -395,15 +395,19 @@ def build_host(dmar: Dmar | None, desc: HostDescription | None = None, *,
         for r in log_rmrrs:
             registered.append(Rmrr(base=r.base, end=r.end, segment=r.devices[0].seg if r.devices
                                    else 0, devices=r.devices, scope_count=len(r.devices),
-                                   source=r.source))
+                                   source=r.source, unresolved=() if r.devices else
+                                   ("devices not named in the boot log",)))
             if not r.devices:
                 findings.append(Finding("warning", "log-rmrr-no-devices", "xen",
                                         f"RMRR [{hexa(r.base)}, {hexa(r.end)}] ({r.source}) comes "
-                                        f"from a boot log that does not name its devices: "
-                                        f"xlrmrr cannot tell which device needs it, so no RDM "
-                                        f"query reports it.", (r.base, r.end)))
+                                        f"from a boot log that does not name its devices: Xen "
+                                        f"knows them, so its all-host query (rdm "
+                                        f"strategy=host) reports the range, but xlrmrr cannot "
+                                        f"tell which device needs it or shares it; give the "
+                                        f"DMAR table (--dmar) for per-device answers.",
+                                        (r.base, r.end)))
         firmware = tuple(registered)
-    for r in registered:
+    for r in registered if dmar is not None else ():
         if r.unresolved:
             findings.append(Finding("warning", "scope-unresolved", "xen",
                                     f"RMRR [{hexa(r.base)}, {hexa(r.end)}] ({r.source}): "
