@@ -155,3 +155,33 @@ def test_attach_remedy_before_4_15_spells_the_policy(tmp_path, capsys):
     assert ('add `rdm = "strategy=host,policy=relaxed"`: the attach then succeeds with every '
             'RMRR 1:1 (checked by planning again)') in out
     assert "and pci = [" not in out
+
+
+# --- pci-attach that splits a sharing group -------------------------------------------------------
+
+def test_attach_leaving_a_group_partner_in_dom0_is_degraded(capsys):
+    # nic.cfg (1 GiB: U = [0xba8d8000, 0xba8f7fff] lies in the MMIO hole) + EHCI 00:1a.0 relaxed:
+    # Xen warns "It's risky" and maps U 1:1 (honoured), but its partner 00:1d.0 stays in dom0,
+    # which keeps its own 1:1 mapping of U: the same layout created with split-a.cfg exits 3,
+    # so the attach is degraded too (exit 3), and no creation-time rdm= change is offered.
+    code = main(["pci-attach", cfg("nic"), "00:1a.0,rdm_policy=relaxed", "-n", *HOST])
+    out = capsys.readouterr().out
+    assert code == 3
+    assert main(["create", "-n", cfg("split-a"), *HOST]) == 3
+    capsys.readouterr()
+    assert "WARNING [xen] group-partial" in out
+    assert "Verdict: `xl pci-attach` succeeds, but it splits an RMRR sharing group" in out
+    assert "What to put in the config at creation" not in out
+    main(["pci-attach", cfg("nic"), "00:1a.0,rdm_policy=relaxed", "-n", *HOST, "--json"])
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["exit_status"] == 3 and doc["honoured"] and doc["group_partial"]
+
+
+def test_attach_completing_a_group_is_clean(tmp_path, capsys):
+    # split-a.cfg has 00:1a.0 (2 GiB, U in the hole); attaching 00:1d.0 relaxed makes the group
+    # whole: U is already listed -> refcount 2, honoured; nothing newly split -> exit 0.
+    code = main(["pci-attach", cfg("split-a"), "00:1d.0,rdm_policy=relaxed", "-n", *HOST,
+                 "--json"])
+    doc = json.loads(capsys.readouterr().out)
+    assert code == 0 and not doc["group_partial"]
+    assert doc["assignment"]["rmrrs"][0]["action"] == "counted"

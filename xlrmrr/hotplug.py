@@ -7,7 +7,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from xlrmrr.common import Finding, Sbdf
-from xlrmrr.hypervisor import AssignResult, DeviceAssignment, assign_for_plan, guest_functions, rmrr_range
+from xlrmrr.hypervisor import (
+    GROUP_PARTIAL,
+    AssignResult,
+    DeviceAssignment,
+    assign_for_plan,
+    guest_functions,
+    rmrr_range,
+)
 from xlrmrr.xlcfg.domain import POLICY_RELAXED, POLICY_STRICT
 
 
@@ -23,10 +30,16 @@ class AttachCheck:
     findings: tuple[Finding, ...]
     ok: bool
     honoured: bool
+    group_partial: bool = False         # the attach leaves part of an RMRR sharing group out
+
+    @property
+    def clean(self) -> bool:
+        """Attached, every RMRR 1:1, no sharing group newly split (else exit 3 or 1)."""
+        return self.ok and self.honoured and not self.group_partial
 
     def to_json(self) -> dict:
         return {"device": str(self.sbdf), "policy": self.policy, "ok": self.ok,
-                "honoured": self.honoured,
+                "honoured": self.honoured, "group_partial": self.group_partial,
                 "assignment": self.device.to_json() if self.device else None,
                 "findings": [f.to_json() for f in self.findings]}
 
@@ -65,8 +78,12 @@ def attach_check(plan, sbdf: Sbdf, policy: str = POLICY_STRICT, spec: str = "") 
                 f"{sbdf}: RMRR {rmrr_range(o.rmrr)} was not reserved when the guest was created (its "
                 f"device was not in pci= and rdm is not strategy=host), so libxl did not keep "
                 f"guest RAM or BARs away from it", (o.rmrr.base,)))
+    before = {u.group.members: u.kind for u in created.groups}
+    partial = device.assigned and any(
+        u.kind == GROUP_PARTIAL and sbdf in u.here
+        and before.get(u.group.members) != GROUP_PARTIAL for u in result.groups)
     return AttachCheck(sbdf, policy, created, result, device, tuple(findings), device.assigned,
-                       device.honoured)
+                       device.honoured, partial)
 
 
 def attach_remedies(sbdf: Sbdf, policy: str, spec: str, variants) -> tuple[tuple[str, AttachCheck], ...]:

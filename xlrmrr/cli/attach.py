@@ -146,7 +146,7 @@ def run(args) -> int:
             checks = attach_remedies(sbdf, policy, args.device,
                                      [(pol, plan(d, host, version, options)) for pol, d in readings])
             remedies.append((change, checks))
-    status = EXIT_OK if att.ok and att.honoured else EXIT_DEGRADED if att.ok else EXIT_FAIL
+    status = EXIT_OK if att.clean else EXIT_DEGRADED if att.ok else EXIT_FAIL
     name = domain.name or ""
     if args.json:
         out = dict(att.to_json(), guest=name, config=args.config, xen_version=str(version),
@@ -167,7 +167,9 @@ def run(args) -> int:
         if status == EXIT_OK:
             text += "\nVerdict: `xl pci-attach` succeeds and every RMRR is identity-mapped\n"
         elif status == EXIT_DEGRADED:
-            text += "\nVerdict: `xl pci-attach` succeeds, but an RMRR is not honoured\n"
+            why = ("an RMRR is not honoured" if not att.honoured else
+                   "it splits an RMRR sharing group: a member stays in dom0 (or in another guest)")
+            text += f"\nVerdict: `xl pci-attach` succeeds, but {why}\n"
         else:
             text += "\nVerdict: `xl pci-attach` FAILS\n"
         sys.stdout.write(text)
@@ -175,7 +177,7 @@ def run(args) -> int:
         return status
     if status == EXIT_FAIL or (status == EXIT_DEGRADED and not args.allow_degraded):
         print(f"xlrmrr pci-attach: not running xl pci-attach: the check says "
-              f"{'it fails' if status == EXIT_FAIL else 'an RMRR is not honoured'}",
+              f"{'it fails' if status == EXIT_FAIL else 'the attach would be degraded'}",
               file=sys.stderr)
         return status
     if not name:
