@@ -174,3 +174,48 @@ def test_guest_that_does_not_start_fails_the_check(tmp_path, capsys):
     assert doc["guests"][0]["devices"]["0000:00:02.0"] == "no start"
     assert doc["guests"][0]["hypervisor"] is None
     assert any(f["message"] == "RDM conflict at 0xad000000." for f in doc["guests"][0]["findings"])
+
+
+def _guest_findings(doc, config, code):
+    g = next(g for g in doc["guests"] if g["config"] == config)
+    return ([f["message"] for f in g["findings"] if f["code"] == code],
+            [f["message"] for f in g["hypervisor"]["findings"] if f["code"] == code])
+
+
+def test_guest_group_findings_name_the_known_placement(capsys):
+    # split-a takes 00:1a.0, split-b takes 00:1d.0: each guest's group-partial finding names the
+    # guest that has the partner instead of "stay(s) in dom0 (or go to another guest)", in the
+    # guest's findings and in its hypervisor section alike.
+    code, out = run(capsys, "split-a", "split-b", json_out=True)
+    assert code == 1
+    doc = json.loads(out)
+    a_text, a_hv = _guest_findings(doc, cfgs("split-a")[0], "group-partial")
+    assert a_text == a_hv and len(a_text) == 1
+    assert f"while 0000:00:1d.0 goes to {cfgs('split-b')[0]}." in a_text[0]
+    assert "(a path between guests: see group-split)" in a_text[0]
+    assert "or go to another guest" not in out
+
+
+def test_partner_left_in_dom0_is_named_as_such(capsys):
+    code, out = run(capsys, "split-a", "nic", json_out=True)
+    assert code == 3
+    (msg,), _ = _guest_findings(json.loads(out), cfgs("split-a")[0], "group-partial")
+    assert "while 0000:00:1d.0 stays in dom0." in msg and "between guests" not in msg
+
+
+def test_whole_group_is_not_called_safe_when_another_guest_shares_it(capsys):
+    # usb-pair has both EHCI relaxed (whole group: "safe" on its own), but split-a takes 00:1a.0
+    # too: the host-level finding is group-split, and usb-pair's own finding must not keep
+    # saying "no other guest uses the range ... safe".
+    code, out = run(capsys, "usb-pair", "split-a", json_out=True)
+    assert code == 1
+    doc = json.loads(out)
+    assert {f["code"] for f in doc["findings"]} >= {"group-split", "device-twice"}
+    safe, safe_hv = _guest_findings(doc, cfgs("usb-pair")[0], "group-whole")
+    assert safe == [] and safe_hv == []
+    (msg,), _ = _guest_findings(doc, cfgs("usb-pair")[0], "group-whole-shared")
+    assert f"0000:00:1a.0 is also in {cfgs('split-a')[0]}" in msg and "NOT safe" in msg
+    # alone, the same guest's group is whole and safe
+    code, out = run(capsys, "usb-pair", json_out=True)
+    (msg,), _ = _guest_findings(json.loads(out), cfgs("usb-pair")[0], "group-whole")
+    assert code == 0 and "so this is safe" in msg

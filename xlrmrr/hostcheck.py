@@ -5,11 +5,20 @@ that `xlrmrr create` does not load what only `check` uses."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from xlrmrr.common import EXIT_DEGRADED, EXIT_FAIL, EXIT_OK, Finding, Sbdf
 from xlrmrr.host.model import Host, Rmrr
-from xlrmrr.hypervisor import MAP_COUNTED, MAP_NEW, AssignResult, SharingGroup, rmrr_range, sharing_groups
+from xlrmrr.hypervisor import (
+    GROUP_PARTIAL,
+    MAP_COUNTED,
+    MAP_NEW,
+    AssignResult,
+    GroupUse,
+    SharingGroup,
+    rmrr_range,
+    sharing_groups,
+)
 
 DOM0 = "dom0"
 
@@ -86,6 +95,7 @@ def check_guests(host: Host, guests: Sequence[GuestCheck]) -> HostCheck:
             f"{s} is in the pci= list of {', '.join(ls)}: whichever guest starts second fails "
             f"with \"PCI device already attached to a domain\" (libxl), and the first must be "
             f"shut down before the other can start"))
+    guests = [_placed(g, owners) for g in guests]
     groups = sharing_groups(host)
     placement = []
     split = []
@@ -146,3 +156,54 @@ def check_guests(host: Host, guests: Sequence[GuestCheck]) -> HostCheck:
         status = EXIT_OK
     return HostCheck(tuple(guests), groups, tuple(placement), tuple(split), duplicates,
                      shared_ranges, devices, tuple(findings), status)
+
+
+def _where(m: Sbdf, owners: dict[Sbdf, list[str]], label: str) -> str:
+    others = [lab for lab in owners.get(m, []) if lab != label]
+    return f"{m} goes to {', '.join(others)}" if others else f"{m} stays in dom0"
+
+
+def _placed_finding(f: Finding, use: GroupUse, owners: dict[Sbdf, list[str]], label: str
+                    ) -> Finding:
+    """A guest's group finding from the single-guest view, rewritten with where every other
+    member really is."""
+    g = use.group
+    members = ", ".join(str(m) for m in g.members)
+    rng = ", ".join(rmrr_range(r) for r in g.rmrrs)
+    shared = [m for m in use.here if len(owners.get(m, [])) > 1]
+    if use.kind == GROUP_PARTIAL:
+        away = "; ".join(_where(m, owners, label) for m in use.elsewhere)
+        in_guest = any(owners.get(m) for m in use.elsewhere)
+        return replace(f, message=(
+            f"RMRR sharing group {{{members}}} ({rng}) is split: this guest takes "
+            f"{', '.join(str(m) for m in use.here)}, while {away}. Both sides keep a 1:1 "
+            f"mapping of the same host memory: the other side's DMA reaches memory this guest "
+            f"can read and write, and this guest's device (and the guest itself, through its 1:1 "
+            f"mapping) reaches memory the other side uses"
+            + (" (a path between guests: see group-split)" if in_guest else "")
+            + ". Assign the whole group to one guest"))
+    if shared:
+        away = "; ".join(f"{m} is also in {', '.join(x for x in owners[m] if x != label)}"
+                         for m in shared)
+        return replace(f, severity="warning", code="group-whole-shared", message=(
+            f"RMRR sharing group {{{members}}} ({rng}) is whole in this guest, but {away}: "
+            f"another guest maps the same range, so it is NOT safe here (see group-split and "
+            f"device-twice)"))
+    return f
+
+
+def _placed(g: GuestCheck, owners: dict[Sbdf, list[str]]) -> GuestCheck:
+    """The guest with its group findings rewritten for the known placement of every guest."""
+    if g.assign is None or not g.assign.groups:
+        return g
+    by_addrs = {tuple(a for r in u.group.rmrrs for a in (r.base, r.end)): u
+                for u in g.assign.groups}
+
+    def fix(f: Finding) -> Finding:
+        u = by_addrs.get(f.addrs)
+        if u is None or f.code not in ("group-partial", "group-whole"):
+            return f
+        return _placed_finding(f, u, owners, g.label)
+
+    assign = replace(g.assign, findings=tuple(fix(f) for f in g.assign.findings))
+    return replace(g, assign=assign, findings=tuple(fix(f) for f in g.findings))
