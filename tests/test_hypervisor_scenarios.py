@@ -18,6 +18,7 @@ from xlrmrr.hotplug import attach_check
 from xlrmrr.hypervisor import (
     EADDRINUSE,
     EBUSY,
+    EPERM,
     GROUP_PARTIAL,
     GROUP_WHOLE,
     MAP_COUNTED,
@@ -115,6 +116,30 @@ def test_usb_split_over_two_guests_fails_check_even_relaxed():
     assert [g.members for g in hc.split] == [(EHCI1, EHCI2)]
     assert [(r.base, gs) for r, gs in hc.shared_ranges] == [(U.base, ("a.cfg", "b.cfg"))]
     assert {"group-split", "range-in-two-guests"} <= codes(hc.findings)
+
+
+def test_usb_split_over_two_guests_strict_fails_in_both():
+    # Strict (no rdm_policy: libxl's default): U's scope lists 1a.0 and 1d.0 (scope_count 2 > 1)
+    # and the assign flag is 0, so intel_iommu_assign_device refuses each controller with -EPERM
+    # ("It's disallowed to assign ... with shared RMRR at ba8d8000 for d1." / "... for d2.")
+    # before touching a page: both creates fail (table FAILS / FAILS), nothing is identity-
+    # mapped anywhere (no range in two guests), and the group is still placed in two guests
+    # (split) -> exit 1.
+    a = plan(guest("a", dev(EHCI1)))
+    b = plan(guest("b", dev(EHCI2)))
+    assert a.verdict == b.verdict == "blocked"
+    checks = [GuestCheck("a.cfg", "a", a.verdict, (EHCI1,), assign_for_plan(a, domid=1)),
+              GuestCheck("b.cfg", "b", b.verdict, (EHCI2,), assign_for_plan(b, domid=2))]
+    assert [c.assign.devices[0].rc for c in checks] == [-EPERM, -EPERM]
+    assert checks[1].assign.log == (
+        "[VT-D] It's disallowed to assign 0000:00:1d.0 with shared RMRR at ba8d8000 for d2.",)
+    hc = check_guests(HOST, checks)
+    assert hc.exit_status == EXIT_FAIL
+    assert [hc.guests[0].cell(EHCI1), hc.guests[1].cell(EHCI2)] == ["FAILS", "FAILS"]
+    assert [g.members for g in hc.split] == [(EHCI1, EHCI2)]
+    assert hc.shared_ranges == ()
+    assert "group-split" in codes(hc.findings)
+    assert all(c.assign.identity_maps == () for c in hc.guests)
 
 
 # --- IGD RMRR in guest RAM -------------------------------------------------------------------
