@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from xlrmrr.acpi.dmar import build, from_json
 from xlrmrr.common import Sbdf, XenVersion
 from xlrmrr.host import load_host
@@ -59,7 +61,7 @@ def test_user_rmrr_rules():
     assert any('"Overlapping RMRRs: [ab81d-ab81d] and [ab80a-ab81d]"' in m for m in msgs)
     h17 = load_host(LAPTOP, extra_rmrrs=spec, xen_version=XenVersion(4, 17))
     assert [r.source for r in h17.rmrrs[:1]] == ["rmrr=e8-e9=00:1d.0"] and len(h17.rmrrs) == 3
-    assert any("this and 2 later range(s) are lost" in f.message for f in h17.findings)
+    assert any("this and 2 later range(s) of it are lost" in f.message for f in h17.findings)
 
 
 def test_shared_rmrr_groups_transitive():
@@ -191,3 +193,55 @@ def test_all_query_reports_rmrrs_whose_devices_are_unresolved():
     assert r.devices == () and len(r.unresolved) == 2
     assert reserved_device_memory_map(h) == ((0xDF61E, 2),)
     assert reserved_device_memory_map(h, Sbdf(0, 4, 0, 0)) == ()
+
+
+def _pages(n: int, first: int = 0x100) -> str:
+    """n one-page ranges 0x100, 0x102, ... (never overlapping each other or LAPTOP's RMRRs)."""
+    return ";".join(f"{first + 2 * i:x}=00:1d.0" for i in range(n))
+
+
+def test_user_rmrr_at_most_ten_ranges():
+    """parse_rmrr_param: `if (nr_rmrr >= MAX_USER_RMRR) return -E2BIG;` at the top of each
+    range, with nr_rmrr global over every rmrr= parameter: the first ten ranges stay, the
+    11th and everything after it (in this or a later parameter) are lost."""
+    h = load_host(LAPTOP, extra_rmrrs=(_pages(8), _pages(4, 0x200)))
+    user = [r for r in h.rmrrs if r.source.startswith("rmrr=")]
+    # Xen's list: rmrr= ranges in front, newest first
+    assert [r.base >> 12 for r in user] == [0x202, 0x200] + [0x100 + 2 * i for i in range(7, -1, -1)]
+    (msg,) = [f.message for f in h.findings if f.code == "user-rmrr-too-many"]
+    assert msg.startswith(f'"parameter \\"rmrr\\" has invalid value \\"{_pages(4, 0x200)}\\", '
+                          f'rc=-7!": Xen keeps at most 10 rmrr= ranges; 2 more (from '
+                          f'rmrr=204=00:1d.0 on) are ignored.')
+    assert not any(f.code == "user-rmrr-too-many" for f in load_host(
+        LAPTOP, extra_rmrrs=_pages(10)).findings)
+
+
+def test_user_rmrr_at_most_twenty_devices():
+    """The device loop runs `while (*s == ',' && dev_count < MAX_USER_RMRR_DEV)`: at the 20th
+    device it stops on the ',', the range is kept with 20 devices, and `*s++ == ';'` fails, so
+    the rest of that parameter is lost (-EINVAL); a later rmrr= parameter is parsed anew."""
+    devs = ",".join(f"00:{d:02x}.{f}" for d in range(3) for f in range(8))     # 24 devices
+    spec = f"100={devs};102=00:1a.0"
+    h = load_host(LAPTOP, extra_rmrrs=(spec, "104=00:14.0"))
+    user = [r for r in h.rmrrs if r.source.startswith("rmrr=")]
+    assert [r.base >> 12 for r in user] == [0x104, 0x100]
+    assert user[1].devices == tuple(Sbdf(0, 0, d, f) for d in range(3) for f in range(8))[:20]
+    assert user[1].scope_count == 20
+    (msg,) = [f.message for f in h.findings if f.code == "user-rmrr-too-many-devices"]
+    assert msg.startswith(f'"parameter \\"rmrr\\" has invalid value \\"{spec}\\", rc=-22!": a '
+                          f'range lists at most 20 devices; Xen keeps [100-100] with the first '
+                          f'20 (up to 0000:00:02.3), ignores 4 more and 1 later range(s)')
+
+
+def test_rmrr_option_errors_name_the_character():
+    from xlrmrr.acpi.readers import parse_rmrr_option
+    from xlrmrr.common import InputError
+
+    # 'rmrr=e8-eb=00:1d.0;' is 19 characters: the bad range starts at the 20th
+    with pytest.raises(InputError, match=r"^--rmrr S: character 20: 'zz=00:1a.0' is not"):
+        parse_rmrr_option("rmrr=e8-eb=00:1d.0;zz=00:1a.0", "--rmrr S")
+    # 'e8=00:1d.0,' is 11: the second device starts at the 12th
+    with pytest.raises(InputError, match=r"^x: character 12: not a PCI address .*'00:1d.9'"):
+        parse_rmrr_option("e8=00:1d.0,00:1d.9", "x")
+    with pytest.raises(InputError, match=r"^x: character 17: PCI address out of range"):
+        parse_rmrr_option(" e8=00:1d.0; ab=00:20.0", "x")

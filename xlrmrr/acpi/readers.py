@@ -18,6 +18,8 @@ class UserRmrr:
     end_pfn: int
     devices: tuple[Sbdf, ...]
     text: str = ""
+    option: int = 0            # which rmrr= parameter it came from (Xen parses each on its own)
+    option_text: str = ""      # that parameter's whole value, as Xen's messages quote it
 
 
 @dataclass(frozen=True, eq=False)
@@ -135,30 +137,41 @@ def rmrrs_from_log(text: str, name: str = "log") -> tuple[LogRmrr, ...]:
 _RANGE = re.compile(r"([0-9a-fA-F]+)(?:-([0-9a-fA-F]+))?=(.+)")
 
 
-def parse_rmrr_option(text: str, name: str = "rmrr=") -> tuple[UserRmrr, ...]:
+def parse_rmrr_option(text: str, name: str = "rmrr=", option: int = 0) -> tuple[UserRmrr, ...]:
     """Xen's `rmrr=start[-end]=[s]bdf[,[s]bdf[,...]];start[-end]=...` (page frame numbers, hex,
-    end inclusive), with or without the leading `rmrr=`."""
+    end inclusive), with or without the leading `rmrr=`. Errors name the character (1-based)
+    of `text` where the bad range or device starts. Xen's limits (10 ranges, 20 devices) are
+    modelled by host.build.user_rmrrs, not here."""
+    lead = len(text) - len(text.lstrip())
     spec = text.strip()
     if spec.startswith("rmrr="):
-        spec = spec[5:]
+        spec, lead = spec[5:], lead + 5
     out = []
-    for part in filter(None, (p.strip() for p in spec.split(";"))):
+    pos = 0
+    for raw in spec.split(";"):
+        at, pos = lead + pos + len(raw) - len(raw.lstrip()), pos + len(raw) + 1
+        part = raw.strip()
+        if not part:
+            continue
         m = _RANGE.fullmatch(part)
         if not m:
-            raise InputError(f"{name}: {part!r} is not start[-end]=[s]bdf[,[s]bdf...] "
-                             f"(page numbers in hex)")
+            raise InputError(f"{name}: character {at + 1}: {part!r} is not "
+                             f"start[-end]=[s]bdf[,[s]bdf...] (page numbers in hex)")
         start = int(m.group(1), 16)
         end = int(m.group(2), 16) if m.group(2) else start
         devs: list[Sbdf] = []
+        dpos = at + m.start(3)
         for d in m.group(3).split(","):
             try:
                 sbdf = Sbdf.parse(d)
             except ValueError as e:
-                raise InputError(f"{name}: {part!r}: {e}") from None
+                raise InputError(f"{name}: character {dpos + 1}: {e}") from None
+            dpos += len(d) + 1
             if devs and d.strip().count(":") == 1:      # no segment: the first device's
                 sbdf = Sbdf(devs[0].seg, sbdf.bus, sbdf.dev, sbdf.fn)
             devs.append(sbdf)
         if start >= 1 << 52 or end >= 1 << 52:
-            raise InputError(f"{name}: {part!r}: page number beyond the 64-bit address space")
-        out.append(UserRmrr(start, end, tuple(devs), part))
+            raise InputError(f"{name}: character {at + 1}: {part!r}: page number beyond the "
+                             f"64-bit address space")
+        out.append(UserRmrr(start, end, tuple(devs), part, option, spec))
     return tuple(out)

@@ -9,6 +9,7 @@ are kept in reverse table order (list_add at the head), `rmrr=` ranges in front 
 from __future__ import annotations
 
 from bisect import bisect_right
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from xlrmrr.acpi.dmar import Dmar, Structure
@@ -34,6 +35,8 @@ if TYPE_CHECKING:
 
 XEN_DISABLED = "Failed to parse ACPI DMAR.  Disabling VT-d."
 MAX_USER_RMRR_PAGES = 16
+MAX_USER_RMRR = 10          # ranges, over every rmrr= parameter together (one static array)
+MAX_USER_RMRR_DEV = 20      # devices per range
 USER_RMRR_FROM = XenVersion(4, 8)
 DEVICE_SCOPE_TYPES = (1, 2, 3, 4)     # what scope_device_count counts
 
@@ -311,13 +314,61 @@ def table_rmrrs(dmar: Dmar, devices, topology_known: bool) -> tuple[Rmrr, ...]:
     return tuple(out)
 
 
+def _invalid_param(u: UserRmrr, rc: int) -> str:
+    return f'"parameter \\"rmrr\\" has invalid value \\"{u.option_text or u.text}\\", rc={rc}!"'
+
+
+def parse_limits(user: tuple[UserRmrr, ...], version: XenVersion
+                 ) -> tuple[list[UserRmrr], list[Finding]]:
+    """What parse_rmrr_param keeps of the rmrr= parameters (xen-rdm.md 3.6): at most
+    MAX_USER_RMRR ranges over all parameters (the next one makes it return -E2BIG: every
+    later range is lost, the first ten stay); at most MAX_USER_RMRR_DEV devices per range (its
+    device loop stops at the 20th, keeps the range, and the rest of that parameter is a syntax
+    error, -EINVAL); from 4.17 a range of more than 16 pages ends its parameter with -E2BIG."""
+    kept: list[UserRmrr] = []
+    findings: list[Finding] = []
+    dead: set[int] = set()          # parameters whose parsing stopped
+    for i, u in enumerate(user):
+        if u.option in dead:
+            continue
+        rng = f"[{u.start_pfn:x}-{u.end_pfn:x}]"
+        if len(kept) >= MAX_USER_RMRR:
+            lost = [x for x in user[i:] if x.option not in dead]
+            findings.append(_xen("warning", "user-rmrr-too-many",
+                                 f"{_invalid_param(u, -7)}: Xen keeps at most {MAX_USER_RMRR} "
+                                 f"rmrr= ranges; {len(lost)} more (from rmrr={u.text} on) are "
+                                 f"ignored. Merge ranges or drop some."))
+            break
+        if version >= XenVersion(4, 17) and u.end_pfn - u.start_pfn >= MAX_USER_RMRR_PAGES:
+            later = sum(1 for x in user[i + 1:] if x.option == u.option)
+            findings.append(_xen("warning", "user-rmrr-too-large",
+                                 f'"RMRR range {rng} exceeds {MAX_USER_RMRR_PAGES} pages" then '
+                                 f"{_invalid_param(u, -7)} (rmrr={u.text}): Xen {version} stops "
+                                 f"parsing this rmrr= parameter here, so this and {later} "
+                                 f"later range(s) of it are lost."))
+            dead.add(u.option)
+            continue
+        if len(u.devices) > MAX_USER_RMRR_DEV:
+            later = sum(1 for x in user[i + 1:] if x.option == u.option)
+            findings.append(_xen("warning", "user-rmrr-too-many-devices",
+                                 f"{_invalid_param(u, -22)}: a range lists at most "
+                                 f"{MAX_USER_RMRR_DEV} devices; Xen keeps {rng} with the first "
+                                 f"{MAX_USER_RMRR_DEV} (up to {u.devices[MAX_USER_RMRR_DEV - 1]})"
+                                 f", ignores {len(u.devices) - MAX_USER_RMRR_DEV} more and "
+                                 f"{later} later range(s) of this rmrr= parameter. Split the "
+                                 f"range's devices over two rmrr= ranges."))
+            kept.append(replace(u, devices=u.devices[:MAX_USER_RMRR_DEV]))
+            dead.add(u.option)
+            continue
+        kept.append(u)
+    return kept, findings
+
+
 def user_rmrrs(user: tuple[UserRmrr, ...], registered: list[Rmrr], version: XenVersion,
                devices: tuple[PciFunction, ...] = (), topology_known: bool = False
                ) -> tuple[list[Rmrr], list[Finding]]:
-    """add_user_rmrr: the `rmrr=` ranges Xen accepts (in command-line order) and its messages.
-
-    Xen prints ranges as page numbers. From 4.17 the 16-page limit is checked while parsing the
-    option, which then stops: that range and every later one are lost."""
+    """add_user_rmrr: the `rmrr=` ranges Xen accepts (in command-line order) and its messages,
+    after parse_limits. Xen prints ranges as page numbers."""
     findings: list[Finding] = []
     if not user:
         return [], findings
@@ -328,15 +379,9 @@ def user_rmrrs(user: tuple[UserRmrr, ...], registered: list[Rmrr], version: XenV
         return [], findings
     devmap = {f.sbdf: f for f in devices}
     out: list[Rmrr] = []
-    for i, u in enumerate(user):
+    user, findings = parse_limits(user, version)
+    for u in user:
         rng = f"[{u.start_pfn:x}-{u.end_pfn:x}]"
-        if version >= XenVersion(4, 17) and u.end_pfn - u.start_pfn >= MAX_USER_RMRR_PAGES:
-            findings.append(_xen("warning", "user-rmrr-too-large",
-                                 f'"RMRR range {rng} exceeds {MAX_USER_RMRR_PAGES} pages" '
-                                 f"(rmrr={u.text}): Xen {version} stops parsing the rmrr= option "
-                                 f"here, so this and {len(user) - i - 1} later range(s) are "
-                                 f"lost."))
-            break
         if u.start_pfn > u.end_pfn:
             findings.append(_xen("warning", "user-rmrr-invalid",
                                  f'"Invalid RMRR Range {rng}" (rmrr={u.text}): ignored.'))

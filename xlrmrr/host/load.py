@@ -45,8 +45,9 @@ def _user_rmrrs(extra) -> tuple[UserRmrr, ...]:
     if isinstance(extra, str):
         extra = (extra,)
     out: list[UserRmrr] = []
-    for item in extra:
-        out.extend(parse_rmrr_option(item, f"--rmrr {item}") if isinstance(item, str) else (item,))
+    for i, item in enumerate(extra):
+        out.extend(parse_rmrr_option(item, f"--rmrr {item}", i) if isinstance(item, str)
+                   else (item,))
     return tuple(out)
 
 
