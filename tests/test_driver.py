@@ -76,15 +76,70 @@ def test_rdm_forcecheck_design_semantics():
 
 
 def test_version_deltas_reported():
-    # 8 GiB, strategy host relaxed, HAP: 4.14+ round lowmem_end to 2 MiB, 4.13 does not.
+    # 8 GiB, strategy host relaxed, HAP: 4.14+ round lowmem_end down to 2 MiB (0xab80a000 ->
+    # 0xab800000), 4.6-4.13 do not; highmem grows by the same amount: 0x20f800000 + (0xf0000000 -
+    # 0xab80a000) = 0x253ff6000 against + (0xf0000000 - 0xab800000) = 0x254000000.
     h = Host(rmrrs=(RMRR_IGD, Rmrr(0xAB80A000, 0xAB81DFFF, 0, (USB,), 1)))
     p = plan(dom(8192, rdm=RdmReserve("host", "relaxed")), h)
     bands = {d.band: d for d in p.version_deltas}
-    assert "4.7-4.13" in bands
-    assert any("lowmem_end 0xab80a000 instead of 0xab800000" in x for x in bands["4.7-4.13"].differences)
-    assert "4.14" in bands      # no NVS entry before 4.15: one e820 entry fewer
-    t = text(p, "g.cfg")
-    assert "Xen 4.7-4.13: " in t
+    # 4.6 (no highmem entry added by hvmloader, but libxl <= 4.13 always has one) and 4.7-4.13
+    # produce the same summary: one merged row.
+    assert set(bands) == {"4.6-4.13", "4.14"}
+    assert bands["4.6-4.13"].differences[:2] == ("lowmem_end 0xab80a000 instead of 0xab800000",
+                                                  "highmem_end 0x253ff6000 instead of 0x254000000")
+    # 4.14: no NVS entry before 4.15: one RESERVED [0xfc000000, 4G) instead of NVS [0xfc000000,
+    # 0xfc00a000) + RESERVED [0xfc00a000, 4G) (default ACPI end 0xfc00a000).
+    assert bands["4.14"].differences == (
+        "guest e820 has RESERVED [0xfc000000, 0x100000000); lacks NVS [0xfc000000, 0xfc00a000), "
+        "RESERVED [0xfc00a000, 0x100000000)",)
+    assert "Xen 4.6-4.13: " in text(p, "g.cfg")
+
+
+def test_version_bands_follow_the_reference_boundaries():
+    from xlrmrr.driver import VERSION_BANDS
+    # xen-rdm.md 1: 4.7, 4.10, 4.13, 4.14, 4.15, 4.16, 4.17, 4.19, 4.21, 4.22; plus Xen's rmrr=
+    # option (4.8) and its RMRR device-presence checks (4.12), both modelled in host/build.py.
+    assert [b for _f, _l, b in VERSION_BANDS] == [
+        "4.6", "4.7", "4.8-4.9", "4.10-4.11", "4.12", "4.13", "4.14", "4.15", "4.16", "4.17-4.18",
+        "4.19-4.20", "4.21", "4.22"]
+
+
+def _version_checks(path):
+    import re
+    text = path.read_text()
+    return {int(m) for m in re.findall(r"XenVersion\(4, (\d+)\)|\(4, (\d+)\)", text) for m in m if m}
+
+
+def test_every_modelled_version_check_is_a_band_boundary():
+    # A release test somewhere in the model that is not a band start would let two releases
+    # that behave differently share a band; one in a stage that STAGE_BOUNDARIES does not list
+    # would make the comparison skip a band whose plan differs.
+    from pathlib import Path
+
+    import xlrmrr
+    from xlrmrr.driver import BAND_STARTS, STAGE_BOUNDARIES
+    root = Path(xlrmrr.__file__).parent
+    starts = {v.minor for v in BAND_STARTS}
+    for path in [*root.glob("*.py"), *root.glob("host/*.py"), *root.glob("xlcfg/*.py")]:
+        if path.name in ("driver.py", "common.py"):
+            continue
+        assert _version_checks(path) <= starts, path
+    stages = {v.minor for v in STAGE_BOUNDARIES}
+    for name in ("libxl.py", "libxc.py", "hvmloader.py", "hypervisor.py"):
+        assert _version_checks(root / name) <= stages | {6}, name
+
+
+def test_comparison_plans_each_distinct_behaviour_once(monkeypatch):
+    # Same domain and host for every release: only the stages' own boundaries (4.7, 4.10, 4.14,
+    # 4.15, 4.16) separate plans, i.e. 6 stage bands; each band is planned at its last release
+    # (4.6, 4.7, 4.9, 4.11, 4.12, 4.13, ...), the first of each stage band wins, and 4.16-4.22
+    # share the modelled release's: 5 plans besides the modelled one.
+    import xlrmrr.driver as drv
+    calls = []
+    real = drv._run
+    monkeypatch.setattr(drv, "_run", lambda d, h, v, o: calls.append(v) or real(d, h, v, o))
+    plan(dom(pci=(dev(IGD),)), HOST, NEW, Options(remediate=False))
+    assert [str(v) for v in calls] == ["4.22", "4.6", "4.7", "4.11", "4.14", "4.15"]
 
 
 def test_domain_for_version_is_used():
@@ -92,9 +147,17 @@ def test_domain_for_version_is_used():
 
     def reparse(v):
         seen.append(v)
-        return dom(version=v)
-    plan(dom(), HOST, NEW, Options(domain_for_version=reparse))
-    assert XenVersion(4, 13) in seen and NEW not in seen
+        return dom(version=v, pci=(dev(IGD),) if v == XenVersion(4, 13) else ())
+    p = plan(dom(), HOST, NEW, Options(domain_for_version=reparse))
+    # the own band is read too, and left out when it reads the file alike
+    assert XenVersion(4, 13) in seen and NEW in seen
+    bands = {d.band: d.differences for d in p.version_deltas}
+    assert "4.22.0" not in bands
+    # only the 4.13 reading assigns the IGD: its RMRR at 0xad000000 (above the 2 GiB boundary)
+    # moves lowmem_end there from min(4 GiB - 8 MiB video, 0xf0000000) = 0xf0000000; 4.13 leaves
+    # the device's policy INVALID (no defaulting before 4.14), so the RMRR is not exposed: degraded
+    assert bands["4.13"][:2] == ("verdict degraded instead of ok",
+                                 "lowmem_end 0xad000000 instead of 0xf0000000")
 
 
 def test_pv_guest_plans_without_hvm_stages():

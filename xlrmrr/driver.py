@@ -12,6 +12,7 @@ from xlrmrr.common import (
     EXIT_OK,
     FOUR_GB,
     MB,
+    NEWEST_XEN,
     Finding,
     InputError,
     XenVersion,
@@ -36,9 +37,29 @@ VERDICT_DEGRADED = "degraded"
 EXIT_FOR = {VERDICT_OK: EXIT_OK, VERDICT_BLOCKED: EXIT_FAIL, VERDICT_DEGRADED: EXIT_DEGRADED}
 RANK = {VERDICT_OK: 0, VERDICT_DEGRADED: 1, VERDICT_BLOCKED: 2}
 
-# One release per band of identical observable behaviour (xen-rdm.md section 1).
-VERSION_BANDS = ((XenVersion(4, 6), "4.6"), (XenVersion(4, 13), "4.7-4.13"), (XenVersion(4, 14), "4.14"),
-                 (XenVersion(4, 22), "4.15-4.22"))
+# Releases from which the modelled behaviour changes (xen-rdm.md section 1, plus the two host-side
+# changes host/build.py models): 4.7 hvmloader adds a missing highmem entry, shared RMRRs allowed
+# when relaxed; 4.8 Xen's rmrr= option; 4.10 hvmloader's find_next_rmrr fix, xl knows type=;
+# 4.12 Xen's RMRR device-presence checks; 4.13 xl parses pci= before rdm=; 4.14 per-device
+# defaulting, every per-device entry, HAP 2 MiB rounding, no forced highmem, new rdm= parser;
+# 4.15 inverted rdm= policy check, ACPI area typed NVS; 4.16 AMD IVMD, Xen's identity-map
+# messages; 4.17 rdm= parsed before pci= again; 4.19 an RMRR over E820 RAM disables VT-d;
+# 4.21 PVH ACPI module NVS; 4.22 rmrr= off-by-one fix.
+BAND_STARTS = tuple(XenVersion(4, m) for m in (6, 7, 8, 10, 12, 13, 14, 15, 16, 17, 19, 21, 22))
+# The releases at which driver, libxl, libxc, hvmloader and hypervisor themselves change behaviour
+# (xl's reading of the file and Xen's reading of the DMAR are compared separately, as inputs).
+STAGE_BOUNDARIES = tuple(XenVersion(4, m) for m in (7, 10, 14, 15, 16))
+
+
+def _bands() -> tuple[tuple[XenVersion, XenVersion, str], ...]:
+    out = []
+    for i, start in enumerate(BAND_STARTS):
+        end = (XenVersion(4, BAND_STARTS[i + 1].minor - 1) if i + 1 < len(BAND_STARTS) else NEWEST_XEN)
+        out.append((start, end, str(start) if start == end else f"{start}-{end}"))
+    return tuple(out)
+
+
+VERSION_BANDS = _bands()    # (first, last release, name); the last release models the band
 
 
 @dataclass(frozen=True)
@@ -262,58 +283,106 @@ def _summary(p: Plan) -> dict:
     }
 
 
+def _stage_band(v: XenVersion) -> int:
+    return sum(1 for b in STAGE_BOUNDARIES if v >= b)
+
+
+def _host_key(host: Host) -> tuple:
+    """What of a Host the stages read (not its findings, source or recorded release)."""
+    return (host.rmrrs, host.vtd_enabled, host.devices, host.e820, host.topology_known,
+            host.namespace_devices)
+
+
+def _dom_key(domain: DomainConfig) -> DomainConfig:
+    return replace(domain, xen_version=NEWEST_XEN)
+
+
+def _e820_diff(theirs, mine) -> str:
+    from xlrmrr.common import E820_NAMES
+
+    def show(entries):
+        items = [f"{E820_NAMES.get(e.type, e.type)} [{hexa(e.addr)}, {hexa(e.addr + e.size)})"
+                 for e in entries[:3]]
+        return ", ".join(items) + (f" and {len(entries) - 3} more" if len(entries) > 3 else "")
+
+    mine_set, theirs_set = set(mine), set(theirs)
+    added = [e for e in theirs if e not in mine_set]
+    lacking = [e for e in mine if e not in theirs_set]
+    parts = []
+    if added:
+        parts.append("has " + show(added))
+    if lacking:
+        parts.append("lacks " + show(lacking))
+    return "guest e820 " + "; ".join(parts) if parts else "guest e820 entries in another order"
+
+
+def _differences(theirs: dict, mine: dict) -> tuple[str, ...]:
+    diffs = []
+    if theirs["type"] != mine["type"]:
+        diffs.append(f"xl reads the guest as {theirs['type'].upper()} instead of {mine['type'].upper()}")
+    if theirs["verdict"] != mine["verdict"]:
+        diffs.append(f"verdict {theirs['verdict']} instead of {mine['verdict']}")
+    for key in ("lowmem_end", "highmem_end"):
+        if theirs[key] != mine[key]:
+            diffs.append(f"{key} {hexa(theirs[key])} instead of {hexa(mine[key])}")
+    both_run = VERDICT_BLOCKED not in (theirs["verdict"], mine["verdict"])
+    if theirs["verdict"] == VERDICT_BLOCKED and theirs["blocker"] != mine["blocker"]:
+        diffs.append(f"fails in {theirs['blocker']}")
+    if both_run and theirs["exposed"] != mine["exposed"]:
+        diffs.append(f"RDMs in the e820: {', '.join(theirs['exposed']) or 'none'} instead of "
+                     f"{', '.join(mine['exposed']) or 'none'}")
+    if both_run and theirs["e820"] != mine["e820"] and mine["e820"] and theirs["e820"]:
+        diffs.append(_e820_diff(theirs["e820"], mine["e820"]))
+    return tuple(diffs)
+
+
 def _version_deltas(domain, host, version, options, base: Plan) -> tuple[VersionDelta, ...]:
-    # xen_domain is the modelled release's reading of the file; other releases re-read it.
+    """Plan under one release per band and report the bands whose outcome differs. A band whose
+    inputs (xl's reading of the file, Xen's reading of the DMAR) and stage behaviour equal those
+    of one already planned is not planned again; adjacent bands that differ alike are merged."""
     quiet = replace(options, remediate=False, compare_versions=False, xen_domain=None)
     mine = _summary(base)
-    out = []
-    for v, band in VERSION_BANDS:
-        if v not in compared_versions(version):
-            continue
-        other_dom = domain
+    own_key = (_stage_band(version), _dom_key(domain), _host_key(host))
+    planned: list[tuple[tuple, tuple]] = []     # (key, (verdict, differences))
+    rows: list[tuple[int, str, str, tuple[str, ...]]] = []     # (band index, name, verdict, diffs)
+    for i, (first, last, band) in enumerate(VERSION_BANDS):
+        own_band = first <= version <= last
+        name = f"{last}.0" if own_band else band
         if options.domain_for_version is not None:
             try:
-                other_dom = options.domain_for_version(v)
+                other_dom = options.domain_for_version(last)
             except InputError as e:
-                out.append(VersionDelta(band, VERDICT_BLOCKED, (f"xl {band} rejects the config: {e}",)))
+                rows.append((i, name, VERDICT_BLOCKED, (f"xl {name} rejects the config: {e}",)))
                 continue
-        other_host = options.host_for_version(v) if options.host_for_version is not None else host
-        other = plan(other_dom, other_host, v, quiet)
-        theirs = _summary(other)
-        diffs = []
-        if theirs["type"] != mine["type"]:
-            diffs.append(f"xl reads the guest as {theirs['type'].upper()} instead of {mine['type'].upper()}")
-        if theirs["verdict"] != mine["verdict"]:
-            diffs.append(f"verdict {theirs['verdict']} instead of {mine['verdict']}")
-        for key in ("lowmem_end", "highmem_end"):
-            if theirs[key] != mine[key]:
-                diffs.append(f"{key} {hexa(theirs[key])} instead of {hexa(mine[key])}")
-        both_run = VERDICT_BLOCKED not in (theirs["verdict"], mine["verdict"])
-        if theirs["verdict"] == mine["verdict"] == VERDICT_BLOCKED and theirs["blocker"] != mine["blocker"]:
-            diffs.append(f"fails in {theirs['blocker']}")
-        if both_run and theirs["exposed"] != mine["exposed"]:
-            diffs.append(f"RDMs in the e820: {', '.join(theirs['exposed']) or 'none'} instead of "
-                         f"{', '.join(mine['exposed']) or 'none'}")
-        if both_run and theirs["e820"] != mine["e820"] and mine["e820"] and theirs["e820"]:
-            diffs.append(f"guest e820 has {len(theirs['e820'])} entries instead of {len(mine['e820'])}")
-        if diffs:
-            out.append(VersionDelta(band, theirs["verdict"], tuple(diffs)))
-    return tuple(out)
+        else:
+            other_dom = domain
+        other_host = options.host_for_version(last) if options.host_for_version is not None else host
+        key = (_stage_band(last), _dom_key(other_dom), _host_key(other_host))
+        if key == own_key:
+            continue
+        got = next((g for k, g in planned if k == key), None)
+        if got is None:
+            theirs = _summary(plan(other_dom, other_host, last, quiet))
+            got = (theirs["verdict"], _differences(theirs, mine))
+            planned.append((key, got))
+        if got[1]:
+            rows.append((i, name, *got))
+    groups: list[list] = []     # [first band index, last band index, name, verdict, diffs]
+    for i, name, verdict, diffs in rows:
+        g = groups[-1] if groups else None
+        if g and g[1] == i - 1 and (g[3], g[4]) == (verdict, diffs) and not name.endswith(".0") \
+                and not g[2].endswith(".0"):
+            g[1] = i
+            g[2] = f"{VERSION_BANDS[g[0]][0]}-{VERSION_BANDS[i][1]}"
+        else:
+            groups.append([i, i, name, verdict, diffs])
+    return tuple(VersionDelta(name, verdict, diffs) for _a, _b, name, verdict, diffs in groups)
 
 
 def compared_versions(version: XenVersion) -> tuple[XenVersion, ...]:
-    """The releases the report compares with: one per band other than the modelled one."""
-    return tuple(v for v, _band_name in VERSION_BANDS if _band(v) != _band(version))
-
-
-def _band(v: XenVersion) -> str:
-    if v <= XenVersion(4, 6):
-        return "4.6"
-    if v <= XenVersion(4, 13):
-        return "4.7-4.13"
-    if v == XenVersion(4, 14):
-        return "4.14"
-    return "4.15-4.22"
+    """The releases the report plans under: the last release of every band (the modelled
+    release's own band included: it is skipped when it reads the inputs alike)."""
+    return tuple(last for _first, last, _band in VERSION_BANDS)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -7,6 +7,8 @@ from xlrmrr.common import E820_NAMES, FOUR_GB, GB, MB, hexa, size_str
 from xlrmrr.payloads import e820_bytes
 
 SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
+NOT_MODELLED = ("not modelled: AMD IVMD ranges (Xen 4.16+; only Intel DMAR tables are read) and PVH "
+                "ACPI module typing (4.21; only HVM guests are planned)")
 
 
 def rdm_fate(plan, r) -> str:
@@ -287,9 +289,10 @@ def text(plan, name: str = "") -> str:
         out.append("Other Xen releases")
         for v in plan.version_deltas:
             out.append(f"  Xen {v.band}: " + "; ".join(v.differences))
-        out.append("")
     elif plan.options.compare_versions:
         out.append("Other Xen releases (4.6 to 4.22): same outcome")
+    if plan.options.compare_versions:
+        out.append(f"  {NOT_MODELLED}")
         out.append("")
     return "\n".join(out)
 
