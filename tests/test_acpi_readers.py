@@ -38,8 +38,37 @@ def test_acpidump_errors():
         dmar_from_acpidump("SSDT @ 0x0\n    0000: 53 53 44 54\n", "d.txt")
     text = ("DMAR @ 0x0000000000000000\n"
             "    0000: 44 4D 41 52 CC 00 00 00 01 13 41 43 52 53 59 53  DMAR......ACRSYS\n\n")
-    with pytest.raises(InputError, match=r"d.txt:1: the DMAR hex dump ends after 0x10 bytes of 0xcc"):
+    with pytest.raises(InputError, match=r"^d.txt:3: the DMAR hex dump \(from line 1\) ends "
+                                         r"after 0x10 bytes of 0xcc: blank line$"):
         dmar_from_acpidump(text, "d.txt")
+    with pytest.raises(InputError, match=r"^d.txt:2: .* ends after 0x10 bytes of 0xcc: end of "
+                                         r"file$"):
+        dmar_from_acpidump(text.rstrip("\n"), "d.txt")
+
+
+def test_acpidump_error_names_the_failing_line():
+    """The fixture dumped as acpidump prints it, one byte spoilt on line 4 (offset 0x20 + 3):
+    the error is on line 4 and names the byte, not line 1 'ends after 0x20 bytes'."""
+    raw = (FIXTURES / "dmar" / "laptop-typical.bin").read_bytes()
+    lines = ["DMAR @ 0x0000000000000000"] + [
+        f"    {o:04X}: " + " ".join(f"{b:02X}" for b in raw[o:o + 16]) for o in range(0, len(raw), 16)]
+    assert dmar_from_acpidump("\n".join(lines), "d.txt") == raw
+    bad = list(lines)
+    bad[3] = bad[3][:19] + "ZZ" + bad[3][21:]
+    assert bad[3].startswith("    0020: ") and bad[3][19:21] == "ZZ"
+    with pytest.raises(InputError, match=r"^d.txt:4: 'ZZ' is not a hex byte \(two hex digits\) "
+                                         r"at offset 0x23$"):
+        dmar_from_acpidump("\n".join(bad), "d.txt")
+    bad[3] = "    0020: zz" + lines[3][12:]      # the first byte: the line no longer parsed
+    with pytest.raises(InputError, match=r"^d.txt:4: 'zz' is not a hex byte .* offset 0x20$"):
+        dmar_from_acpidump("\n".join(bad), "d.txt")
+    bad[3] = "    0020 44 4D"
+    with pytest.raises(InputError, match=r"^d.txt:4: the DMAR hex dump \(from line 1\) ends after "
+                                         r"0x20 bytes of 0xa8: '0020 44 4D' is not a hex dump line"):
+        dmar_from_acpidump("\n".join(bad), "d.txt")
+    bad = lines[:4] + ["    0030: 00 11"] + lines[5:]
+    with pytest.raises(InputError, match=r"^d.txt:5: 2 hex bytes at offset 0x30, expected 16$"):
+        dmar_from_acpidump("\n".join(bad), "d.txt")
 
 
 XEN_LOG = """\

@@ -47,45 +47,53 @@ def sysfs_dmar_path(exists=None) -> str:
     return next((p for p in SYSFS_HIDDEN if exists(p)), SYSFS_DMAR)
 
 _ACPIDUMP_HEAD = re.compile(r"^\s*(DMAR|RMAD|XMAR)\s+@\s+0x[0-9a-fA-F]+\s*$")
-_ACPIDUMP_LINE = re.compile(r"^\s*([0-9a-fA-F]{4,8}):\s((?:\s*[0-9a-fA-F]{2}){1,16})")
+_ACPIDUMP_LINE = re.compile(r"^\s*([0-9a-fA-F]{4,8}):\s(.*)$")
+_HEX_BYTE = re.compile(r"[0-9a-fA-F]{2}")
 
 
 def dmar_from_acpidump(text: str, name: str = "acpidump") -> bytes:
-    """The DMAR table's bytes out of `acpidump` output (all tables, or `acpidump -n DMAR`)."""
+    """The DMAR table's bytes out of `acpidump` output (all tables, or `acpidump -n DMAR`).
+    An error names the line that stopped the dump and why."""
     lines = text.splitlines()
     start = next((i for i, line in enumerate(lines) if _ACPIDUMP_HEAD.match(line)), None)
     if start is None:
         raise InputError(f"{name}: no DMAR table in this acpidump output (no line 'DMAR @ 0x...')")
     data = bytearray()
     length = None
+
+    def short(lineno: int, why: str) -> InputError:
+        of = f" of {length:#x}" if length is not None else ""
+        return InputError(f"{name}:{lineno}: the DMAR hex dump (from line {start + 1}) ends "
+                          f"after {len(data):#x} bytes{of}: {why}")
+
+    lineno = start + 1
     for lineno, line in enumerate(lines[start + 1:], start + 2):
         if not line.strip():
             if data:
-                break
+                raise short(lineno, "blank line")
             continue
         m = _ACPIDUMP_LINE.match(line)
         if not m:
-            break
+            raise short(lineno, f"{line.strip()[:40]!r} is not a hex dump line "
+                                f"(OFFSET: XX XX ...)")
         off = int(m.group(1), 16)
         if off != len(data):
             raise InputError(f"{name}:{lineno}: hex dump offset {off:#x}, expected {len(data):#x}")
         want = 16 if length is None else min(16, length - off)
-        hexes = line[m.start(2):].split()[:want]
-        try:
-            chunk = bytes(int(h, 16) for h in hexes)
-        except ValueError:
-            raise InputError(f"{name}:{lineno}: not a hex byte in {line.strip()!r}") from None
-        if len(hexes) < want or any(len(h) != 2 for h in hexes):
-            raise InputError(f"{name}:{lineno}: expected {want} hex bytes at offset {off:#x}")
-        data += chunk
+        hexes = m.group(2).split()[:want]
+        bad = next((h for h in hexes if not _HEX_BYTE.fullmatch(h)), None)
+        if bad is not None:
+            raise InputError(f"{name}:{lineno}: {bad[:20]!r} is not a hex byte (two hex digits) "
+                             f"at offset {off + hexes.index(bad):#x}")
+        if len(hexes) < want:
+            raise InputError(f"{name}:{lineno}: {len(hexes)} hex bytes at offset {off:#x}, "
+                             f"expected {want}")
+        data += bytes(int(h, 16) for h in hexes)
         if length is None and len(data) >= 8:
             length = int.from_bytes(data[4:8], "little")
         if length is not None and len(data) >= length:
-            break
-    if length is None or len(data) < length:
-        raise InputError(f"{name}:{start + 1}: the DMAR hex dump ends after {len(data):#x} bytes"
-                         + (f" of {length:#x}" if length else ""))
-    return bytes(data)
+            return bytes(data)
+    raise short(lineno, "end of file")
 
 
 _XEN_FOUND_RMRR = re.compile(r"found ACPI_DMAR_RMRR")
