@@ -218,3 +218,55 @@ def test_design_four_cases(forcecheck, pci, reserved, verdict):
     assert [r.start for r in p.libxl.rdms] == reserved
     # xl ignores the key: Xen reserves only the IGD's RMRR when it is assigned
     assert p.xen_verdict == "ok"
+
+
+V413 = XenVersion(4, 13)
+
+
+def test_unexposed_rdm_gets_a_verified_explicit_strict_proposal():
+    # 4.13, strategy ignore, IGD without rdm_policy: construct_rdm keeps the per-device policy
+    # INVALID (defaulting came in 4.14, 6fdb8eef87), so the RMRR at 0xad000000 (above the 2 GiB
+    # boundary, relocated below) is not in the e820: degraded. Written strict it is exposed: ok.
+    p = plan(dom(version=V413, pci=(dev(IGD),)), HOST, V413)
+    assert p.verdict == "degraded" and any(f.code == "rdm-not-exposed" for f in p.findings)
+    changes = {r.change: r for r in p.remediation}
+    strict = changes["pci = [ '00:02.0,rdm_policy=strict' ] (explicit rdm_policy=strict)"]
+    assert strict.verified and strict.verdict == "ok" and strict.result.startswith("verified: verdict ok")
+    fixed = plan(dom(version=V413, pci=(dev(IGD, "strict"),)), HOST, V413)
+    assert fixed.verdict == "ok" and [r.exposed for r in fixed.libxl.rdms] == [True]
+
+
+def test_rmrr_libxl_never_selected_gets_strategy_host_proposal():
+    # 4.13 uses only the first per-device entry: the IGD's second RMRR at 0xb0000000 is never
+    # selected (rmrr-not-in-e820) although the device is already strict, so the only fix is
+    # strategy=host with an explicit policy: both RMRRs are above the boundary, lowmem_end moves
+    # to the lower one (0xad000000) and neither overlaps RAM: ok.
+    second = Rmrr(0xB0000000, 0xB00FFFFF, 0, (IGD,), 1)
+    host = replace(HOST, rmrrs=(RMRR_IGD, second, LOW_USB))
+    p = plan(dom(version=V413, pci=(dev(IGD, "strict"),)), host, V413)
+    assert p.verdict == "degraded" and any(f.code == "rmrr-not-in-e820" for f in p.findings)
+    changes = {r.change: r for r in p.remediation}
+    assert not any("rdm_policy=strict" in c for c in changes)       # already strict
+    rem = changes['rdm = "strategy=host,policy=strict"']
+    # USB's RMRR at 0x3d000000 is below the boundary and strict too: RDM conflict -> blocked
+    assert not rem.verified and rem.verdict == "blocked" and rem.result.startswith("checked, does not help")
+
+
+def test_remediation_that_does_not_help_is_never_verified():
+    from xlrmrr.driver import RANK, _try
+    base = plan(dom(pci=(dev(USB),)), HOST, NEW, Options(compare_versions=False))
+    assert base.verdict == "blocked"
+    same = _try("nothing", base.domain, HOST, NEW, base.options, base)
+    assert (same.verified, same.verdict) == (False, "blocked")
+    assert same.result.startswith("checked, does not help")
+    # and across several plans: verified exactly when the re-plan is better than the original
+    cases = [(dom(pci=(dev(USB),)), NEW), (dom(pci=(dev(USB, "relaxed"),)), NEW),
+             (dom(version=V413, pci=(dev(IGD),)), V413), (dom(8192, pci=(dev(USB), dev(IGD))), NEW)]
+    seen = 0
+    for d, v in cases:
+        p = plan(d, HOST, v)
+        for r in p.remediation:
+            if r.verdict is not None:
+                seen += 1
+                assert r.verified == (RANK[r.verdict] < RANK[p.verdict]), r
+    assert seen >= 6

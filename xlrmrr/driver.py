@@ -487,6 +487,7 @@ def _remediate(base: Plan, host: Host, version: XenVersion, options: Options,
         specs = ", ".join(f"'{d.spec},rdm_policy=relaxed'" for d in domain.pci if d.sbdf in devs)
         add(_try(f"pci = [ {specs} ] (rdm_policy=relaxed)", replace(domain, pci=new_pci), host, version,
                  options, base, f"; risk: {_device_class_risk(host, sorted(devs))}"))
+    _remediate_dropped(base, host, version, options, add)
     orphans = [r for r in problem if not r.assigned and r.requested_policy == POLICY_STRICT]
     if orphans and base.semantics == "design" and original.rdm_forcecheck:
         add(_try("rdm_forcecheck = 0 (reserve only the assigned devices' RMRRs)",
@@ -519,3 +520,35 @@ def _remediate(base: Plan, host: Host, version: XenVersion, options: Options,
                               "xl copies an uninitialised value as the global policy")
             add(rem)
     return tuple(out)
+
+
+def _remediate_dropped(base: Plan, host: Host, version: XenVersion, options: Options, add) -> None:
+    """RMRRs of assigned devices that are silently left out of the guest map without a conflict:
+    a per-device policy left INVALID (rdm-not-exposed, before 4.14) or an RMRR libxl never
+    selected (rmrr-not-in-e820: only the first per-device entry before 4.14, or a function that
+    `BB:DD.*` assigns but construct_rdm does not query). An explicit strict policy, or (while xl
+    still reads it, up to 4.14) strategy=host with an explicit policy, puts them in the map."""
+    domain, lx = base.domain, base.libxl
+    if domain.type != "hvm" or base.verdict == VERDICT_BLOCKED:
+        return
+    unexposed = [r for r in lx.rdms if r.assigned and not r.exposed and not r.conflict]
+    missing = _assigned_rmrr_starts(domain, host) - {r.start for r in lx.rdms}
+    if not unexposed and not missing:
+        return
+    owners = {s for r in unexposed for s in r.assigned}
+    owners |= {s for rm in host.rmrrs if rm.start_pfn << 12 in missing for s in rm.devices}
+    targets = [d for d in domain.pci if d.sbdf in owners and d.rdm_policy != POLICY_STRICT]
+    where = ", ".join(hexa(a) for a in sorted({r.start for r in unexposed} | missing)[:4])
+    if targets:
+        new_pci = tuple(replace(d, rdm_policy=POLICY_STRICT, spec=d.spec + ",rdm_policy=strict")
+                        if d in targets else d for d in domain.pci)
+        specs = ", ".join(f"'{d.spec},rdm_policy=strict'" for d in targets)
+        add(_try(f"pci = [ {specs} ] (explicit rdm_policy=strict)", replace(domain, pci=new_pci), host,
+                 version, options, base,
+                 f" (Xen {version} left the RMRR(s) at {where} out of the guest e820; an explicit "
+                 f"strict policy reserves them, or fails creation if guest RAM is there)"))
+    if missing and version <= XenVersion(4, 14):
+        add(_try('rdm = "strategy=host,policy=strict"',
+                 replace(domain, rdm=RdmReserve(STRATEGY_HOST, POLICY_STRICT)), host, version, options,
+                 base, f" (libxl never selected the RMRR(s) at {where}; strategy=host reserves every "
+                       f"host RMRR)"))
