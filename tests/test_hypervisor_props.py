@@ -7,7 +7,9 @@ lowmem_end/highmem_end (xen-rdm.md 10.1), groups by a plain transitive closure o
 
 from __future__ import annotations
 
-from hypothesis import HealthCheck, given, settings
+from dataclasses import replace
+
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from xlrmrr import driver
@@ -27,25 +29,31 @@ ZONES = ((0x80000, 0x100000), (0x100000, 0x80000000), (0x80000000, 0xF0000000),
          (0xF0000000, 0xFC000000), (FOUR_GB, FOUR_GB + (8 << 30)))
 
 
+# The MMIO hole and 2-4 GiB (where libxl moves lowmem_end below an RDM) weigh more, so that
+# plans with honoured RMRRs (verdict ok) are common, not just failures.
+WEIGHTED_ZONES = ZONES + (ZONES[3],) * 3 + (ZONES[2],) * 2
+
+
 @st.composite
-def hosts(draw):
+def hosts(draw, zones=ZONES, max_scope=3):
     rmrrs, taken = [], []
     for _ in range(draw(st.integers(1, 4))):
-        lo, hi = draw(st.sampled_from(ZONES))
+        lo, hi = draw(st.sampled_from(zones))
         pages = draw(st.integers(1, 0x2000))
         base = draw(st.integers(lo >> 12, max(lo >> 12, (hi >> 12) - pages))) << 12
         end = base + (pages << 12) - 1
         if any(base <= e and b <= end for b, e in taken):
             continue                       # Xen refuses overlapping RMRRs at boot
         taken.append((base, end))
-        devs = tuple(draw(st.lists(st.sampled_from(POOL), min_size=1, max_size=3, unique=True)))
+        devs = tuple(draw(st.lists(st.sampled_from(POOL), min_size=1, max_size=max_scope,
+                                   unique=True)))
         rmrrs.append(Rmrr(base, end, 0, devs, len(devs)))
     return Host(rmrrs=tuple(rmrrs))
 
 
 @st.composite
-def guests(draw, name):
-    devs = draw(st.lists(st.sampled_from(POOL), max_size=3, unique=True))
+def guests(draw, name, pool=POOL, min_devs=0):
+    devs = draw(st.lists(st.sampled_from(pool), min_size=min_devs, max_size=3, unique=True))
     pci = tuple(PciDevice(spec=str(s), sbdf=s,
                           rdm_policy=draw(st.sampled_from(("strict", "relaxed", "invalid"))))
                 for s in devs)
@@ -87,9 +95,27 @@ SETTINGS = settings(max_examples=150, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])
 
 
+@st.composite
+def host_and_guest(draw):
+    """Half the cases: RMRRs weighted to the MMIO hole and 2-4 GiB, unshared, and a guest that
+    takes devices those RMRRs name, so that ok plans with RMRRs are common, not rare (about a
+    third of the examples in a measured run, against 4 in 150 with uniform zones)."""
+    if draw(st.booleans()):
+        return draw(hosts()), draw(guests("g"))
+    host = draw(hosts(WEIGHTED_ZONES, max_scope=1))
+    named = tuple(dict.fromkeys(d for r in host.rmrrs for d in r.devices))
+    return host, draw(guests("g", named, min_devs=1))
+
+
 @SETTINGS
-@given(hosts(), guests("g"))
-def test_clean_plan_never_maps_over_guest_ram(host, domain):
+@given(host_and_guest())
+@example((Host(rmrrs=(Rmrr(0xF8000000, 0xF800FFFF, 0, (POOL[0],), 1),)),
+          DomainConfig(xen_version=XenVersion(4, 22), name="g", type="hvm",
+                       target_memkb=2048 * 1024, pci=(PciDevice(spec="00:02.0", sbdf=POOL[0]),))))
+def test_clean_plan_never_maps_over_guest_ram(case):
+    # The @example by hand: a 16-page RMRR in the MMIO hole of a 2 GiB guest, strict: mapped
+    # 1:1 -> ok, and the ok branch below checks it.
+    host, domain = case
     p = driver.plan(domain, host, XenVersion(4, 22), driver.Options(remediate=False))
     hv = assign_for_plan(p)
     if hv is None:
@@ -111,25 +137,56 @@ def test_clean_plan_never_maps_over_guest_ram(host, domain):
                 assert not any(o.start < e and s < o.end for s, e in ram)
 
 
+EHCI1, EHCI2 = POOL[2], POOL[3]
+USB_PAIR = Host(rmrrs=(Rmrr(0xF8000000, 0xF801FFFF, 0, (EHCI1, EHCI2), 2),))
+
+
+def relaxed_guest(name, *devs, memory=2048):
+    return DomainConfig(xen_version=XenVersion(4, 22), name=name, type="hvm",
+                        target_memkb=memory * 1024,
+                        pci=tuple(PciDevice(spec=str(s), sbdf=s, rdm_policy="relaxed")
+                                  for s in devs))
+
+
+def expected_check_status(host, checks):
+    """xlrmrr check's exit status from the guests' own verdicts and an independent closure over
+    the RMRR scopes: 1 for a failing guest, a device in two guests or a group in two guests;
+    else 3 for a degraded guest or a group partly left in dom0; else 0."""
+    owners: dict = {}
+    for g in checks:
+        for s in set(g.functions):
+            owners.setdefault(s, set()).add(g.label)
+    doubled = any(len(v) > 1 for v in owners.values())
+    comps = groups_by_closure(host)
+    split = any(len({lab for m in c for lab in owners.get(m, ())}) > 1 for c in comps)
+    partial = any(c & owners.keys() and c - owners.keys() for c in comps)
+    if split or doubled or any(g.verdict == "blocked" for g in checks):
+        return 1, split
+    if partial or any(g.verdict == "degraded" for g in checks):
+        return 3, split
+    return 0, split
+
+
 @SETTINGS
-@given(hosts(), st.lists(st.integers(0, 10), min_size=2, max_size=3), st.data())
-def test_passing_check_never_splits_a_group(host, seeds, data):
+@given(hosts(), st.lists(guests("g"), min_size=2, max_size=3))
+@example(USB_PAIR, [relaxed_guest("a", EHCI1, EHCI2), relaxed_guest("b")])
+@example(USB_PAIR, [relaxed_guest("a", EHCI1), relaxed_guest("b", EHCI2)])
+@example(USB_PAIR, [relaxed_guest("a", EHCI1), relaxed_guest("b")])
+def test_check_status_and_split_groups(host, domains):
+    # @examples, by hand: U = [0xf8000000, 0xf801ffff] lies in the MMIO hole of a 2 GiB guest.
+    # Both EHCI relaxed in guest a: whole group, mapped 1:1 -> 0. One each: split -> 1. Only
+    # 1a.0: its partner stays in dom0 -> 3.
     checks = []
-    for i, _ in enumerate(seeds):
-        d = data.draw(guests(f"g{i}"))
+    for i, d in enumerate(domains):
+        d = replace(d, name=f"g{i}")
         p = driver.plan(d, host, XenVersion(4, 22), driver.Options(remediate=False))
         checks.append(GuestCheck(f"g{i}.cfg", d.name, p.verdict, guest_functions(d, host),
                                  assign_for_plan(p)))
     hc = check_guests(host, checks)
-    if hc.exit_status != 0:
-        return
-    owner = {}
-    for g in checks:
-        for s in g.functions:
-            assert s not in owner, "a device in two guests passed the check"
-            owner[s] = g.label
-    for comp in groups_by_closure(host):
-        assert len({owner[m] for m in comp if m in owner}) <= 1
+    status, split = expected_check_status(host, checks)
+    if split:
+        assert hc.exit_status == 1, "a group split across guests did not fail the check"
+    assert hc.exit_status == status
 
 
 # --- the interval model against a page-by-page transcription of Xen ---------------------------
