@@ -134,3 +134,44 @@ def test_host_bad_xen_log_is_one_line_exit_2(capsys, tmp_path):
     log.write_text("(XEN) [VT-D]  RMRR region: base_addr 2000 end_address 1000\n")
     rc, _, err = run(capsys, "host", "--xen-log", log)
     assert rc == 2 and f"{log}:1: RMRR ends (0x1000) before it starts (0x2000)" in err
+
+
+def _section(out: str, title: str) -> list[str]:
+    lines = out.splitlines()
+    i = lines.index(title)
+    return lines[i + 1:lines.index("", i)]
+
+
+def test_host_text_does_not_claim_unshared_when_devices_are_unknown(capsys, tmp_path):
+    # bridges-multilevel without a topology: one RMRR, two scope paths through bridges
+    rc, out, _ = run(capsys, "host", "--dmar", FX / "bridges-multilevel.bin")
+    assert rc == 0
+    assert _section(out, "devices with RMRRs:") == [
+        "  (none known: 1 RMRR(s) name devices xlrmrr cannot resolve, marked ? above)"]
+    assert _section(out, "sharing groups (assign all or none of a group, with "
+                         "rdm_policy=relaxed):") == [
+        "  [0xdf61e000, 0xdf61ffff]: shared by 2 scope entries, 2 of them unresolved: a group "
+        "xlrmrr cannot name in full (give --snapshot or --host-json)"]
+    assert "every RMRR belongs to one device" not in out
+    log = tmp_path / "dmesg.txt"
+    log.write_text("[    0.16] DMAR: RMRR base: 0x000000ab80a000 end: 0x000000ab81dfff\n")
+    rc, out, _ = run(capsys, "host", "--xen-log", log)
+    assert _section(out, "sharing groups (assign all or none of a group, with "
+                         "rdm_policy=relaxed):") == [
+        "  [0xab80a000, 0xab81dfff]: devices unknown (devices not named in the boot log): it "
+        "may be shared (give the DMAR table)"]
+
+
+def test_host_text_lists_devices_below_a_bridge_scope(capsys):
+    rc, out, _ = run(capsys, "host", "--dmar", FX / "sub-hierarchy.bin", "--host-json",
+                     HOSTS / "bridges.json")
+    assert rc == 0
+    tail = (": [0xdf7df000, 0xdf7e4fff] through a bridge scope only (Xen records the bridge: "
+            "this device gets no RDM of its own and no identity mapping when assigned)")
+    assert _section(out, "devices with RMRRs:") == [
+        "  0000:00:1c.0  PCI-to-PCI bridge: [0xdf7df000, 0xdf7e4fff]",
+        "  0000:02:00.0  PCI-to-PCI bridge" + tail,
+        "  0000:03:01.0  USB controller (EHCI)" + tail,
+        "  0000:03:01.1  USB controller (OHCI)" + tail]
+    assert _section(out, "sharing groups (assign all or none of a group, with "
+                         "rdm_policy=relaxed):") == ["  (none: every RMRR belongs to one device)"]

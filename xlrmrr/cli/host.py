@@ -154,13 +154,35 @@ def render_text(host, version) -> str:
             extra.append(f"reset: {dj['reset_method']}")
         lines.append(f"  {dj['sbdf']}  {dj['class_name']}: {rng}"
                      + (f"  ({'; '.join(extra)})" if extra else ""))
-    if not j["devices"]:
-        lines.append("  (none)")
+    listed = {dj["sbdf"] for dj in j["devices"]}
+    below: dict = {}
+    for r in host.rmrrs:
+        for d in r.below_bridges:
+            below.setdefault(d, []).append(r)
+    for d, rs in sorted(below.items()):
+        rng = ", ".join(f"[{hexa(r.base)}, {hexa(r.end)}]" for r in rs)
+        lines.append(f"  {d}  {_cls(functions.get(d))}: {rng} through a bridge scope only "
+                     f"(Xen records the bridge: this device gets no RDM of its own and no "
+                     f"identity mapping when assigned)" + ("; also listed above"
+                                                          if str(d) in listed else ""))
+    unresolved = [r for r in host.rmrrs if r.unresolved]
+    if not j["devices"] and not below:
+        lines.append(f"  (none known: {len(unresolved)} RMRR(s) name devices xlrmrr cannot "
+                     f"resolve, marked ? above)" if unresolved else "  (none)")
     lines.append("")
     lines.append("sharing groups (assign all or none of a group, with rdm_policy=relaxed):")
     for g in j["groups"]:
         lines.append("  " + " ".join(g))
-    if not j["groups"]:
+    for r in unresolved:
+        rng = f"[{hexa(r.base)}, {hexa(r.end)}]"
+        if r.scope_count > 1:
+            lines.append(f"  {rng}: shared by {r.scope_count} scope entries, "
+                         f"{len(r.unresolved)} of them unresolved: a group xlrmrr cannot name "
+                         f"in full (give --snapshot or --host-json)")
+        elif not r.scope_count:
+            lines.append(f"  {rng}: devices unknown ({r.unresolved[0]}): it may be shared "
+                         f"(give the DMAR table)")
+    if not j["groups"] and not any(r.scope_count != 1 for r in unresolved):
         lines.append("  (none: every RMRR belongs to one device)")
     if host.namespace_devices:
         lines.append("")
