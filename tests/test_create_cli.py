@@ -1,6 +1,7 @@
 """`xlrmrr create` end to end: fixtures/guests/*.cfg on the laptop host (fixtures/dmar/laptop-typical
 with fixtures/hosts/laptop.json), text, JSON, --emit, exit statuses, running a fake `xl`."""
 
+import hashlib
 import json
 import os
 import stat
@@ -113,7 +114,12 @@ def test_emit_writes_the_payloads(capsys, tmp_path):
     assert rc == 0
     assert sorted(os.listdir(d)) == ["e820.bin", "hvm_info.bin", "memory_map.bin", "plan.json"]
     j = json.loads(out)
-    assert json.loads((d / "plan.json").read_text()) == j
+    written = json.loads((d / "plan.json").read_text())
+    marks = written.pop("xlrmrr_emitted")
+    assert written == j
+    # plan.json records what it was written with: the sha256 of each payload
+    assert marks == {n: hashlib.sha256((d / n).read_bytes()).hexdigest()
+                     for n in ("e820.bin", "hvm_info.bin", "memory_map.bin")}
     info = parse_hvm_info((d / "hvm_info.bin").read_bytes())
     assert info["low_mem_pgend"] == 0xAD000 and info["checksum"] == j["hvm_info"]["checksum"]
     assert [e.to_json() for e in parse_e820((d / "memory_map.bin").read_bytes())] == j["memory_map"]
@@ -337,3 +343,52 @@ def test_out_of_scope_deltas_are_named(capsys):
     with pytest.raises(SystemExit):
         main(["create", "--help"])
     assert "AMD IVMD" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("cfg", ["usb-strict-boundary.cfg", "igd-passthrough.cfg"])
+def test_emit_never_touches_a_file_xlrmrr_did_not_write(capsys, tmp_path, cfg):
+    # a blocked plan (which reaches no e820) used to delete it, a clean one to overwrite it
+    d = tmp_path / "out"
+    d.mkdir()
+    (d / "e820.bin").write_bytes(b"user data")
+    rc, out, err = create(capsys, guest(cfg), "--dry-run", "--emit", str(d), *HOST)
+    assert rc == 2 and out == "" and len(err.strip().splitlines()) == 1
+    assert "e820.bin exists and was not written by xlrmrr" in err and "--force" in err
+    assert os.listdir(d) == ["e820.bin"] and (d / "e820.bin").read_bytes() == b"user data"
+    rc, _out, _err = create(capsys, guest(cfg), "--dry-run", "--emit", str(d), "--force", *HOST)
+    # --force: the names are xlrmrr's; a blocked plan reaches no e820, so it is removed
+    e820 = d / "e820.bin"
+    assert rc in (0, 1) and e820.exists() == (rc == 0)
+    assert not e820.exists() or e820.read_bytes() != b"user data"
+
+
+def test_emit_replaces_its_own_files_but_not_changed_ones(capsys, tmp_path):
+    d = tmp_path / "out"
+    assert create(capsys, guest("igd-passthrough.cfg"), "--dry-run", "--emit", str(d), *HOST)[0] == 0
+    assert create(capsys, guest("small.cfg"), "--dry-run", "--emit", str(d), *HOST)[0] == 0
+    (d / "hvm_info.bin").write_bytes(b"edited by the user")
+    rc, _out, err = create(capsys, guest("igd-passthrough.cfg"), "--dry-run", "--emit", str(d), *HOST)
+    assert rc == 2 and "hvm_info.bin exists and was not written by xlrmrr (or was changed since)" in err
+    assert (d / "hvm_info.bin").read_bytes() == b"edited by the user"
+
+
+def test_emit_is_all_or_nothing(capsys, tmp_path, monkeypatch):
+    # The third rename fails: the two files already replaced get their old contents back, no
+    # temporary file is left, and the error is one line (exit 2).
+    d = tmp_path / "out"
+    create(capsys, guest("igd-passthrough.cfg"), "--dry-run", "--emit", str(d), *HOST)
+    before = {n: (d / n).read_bytes() for n in os.listdir(d)}
+    real = os.replace
+    calls = []
+
+    def failing(src, dst):
+        calls.append(dst)
+        if len(calls) == 3:
+            raise OSError(28, "No space left on device")
+        return real(src, dst)
+    monkeypatch.setattr(os, "replace", failing)
+    rc, _out, err = create(capsys, guest("small.cfg"), "--dry-run", "--emit", str(d), *HOST)
+    monkeypatch.setattr(os, "replace", real)
+    assert len(calls) >= 3      # the payloads really go through rename()
+    assert rc == 2 and "No space left on device; nothing was changed" in err
+    assert {n: (d / n).read_bytes() for n in os.listdir(d)} == before
