@@ -881,15 +881,26 @@ def _open_issue_findings(domain: DomainConfig, host: Host, rdms,
                          devices: Sequence[DeviceAssignment]) -> list[Finding]:
     """The original design's open issue: something that may later populate or map RDMs."""
     out = []
-    if (domain.pci and domain.max_memkb is not None and domain.target_memkb is not None
-            and domain.max_memkb > domain.target_memkb):
+    pod = (domain.type == "hvm" and domain.max_memkb is not None
+           and domain.target_memkb is not None and domain.max_memkb > domain.target_memkb)
+    sizes = (f"maxmem ({domain.max_memkb // 1024} MiB) > memory ({domain.target_memkb // 1024} "
+             f"MiB)") if pod else ""
+    plugged = [d for d in devices if d.hotplug]
+    if pod and domain.pci:
         out.append(Finding(
             "info", "open-ballooning", "xen",
-            f"maxmem ({domain.max_memkb // 1024} MiB) > memory ({domain.target_memkb // 1024} "
-            f"MiB): the guest would start populate-on-demand and balloon later, populating pages "
-            f"after the identity maps were set, possibly inside an RDM that was skipped under "
-            f"relaxed. Xen's toolstack refuses PoD together with passthrough; set maxmem = "
+            f"{sizes}: the guest would start populate-on-demand and balloon later, populating "
+            f"pages after the identity maps were set, possibly inside an RDM that was skipped "
+            f"under relaxed. Xen's toolstack refuses PoD together with passthrough; set maxmem = "
             f"memory"))
+    elif pod and plugged:
+        out.append(Finding(
+            "warning", "open-ballooning", "xen",
+            f"{plugged[0].sbdf}: {sizes} and no pci= at creation: the guest runs "
+            f"populate-on-demand, and Xen refuses device assignment (-EXDEV, "
+            f"arch_iommu_use_permitted) while PoD is still active, i.e. until the guest's balloon "
+            f"driver has brought it down to memory=; the pages it balloons in later are "
+            f"populated after the identity maps were set. Set maxmem = memory at creation"))
     for d in devices:
         for o in d.outcomes:
             if (o.honoured and not o.exposed and domain.type == "hvm"
