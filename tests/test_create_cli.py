@@ -392,3 +392,19 @@ def test_emit_is_all_or_nothing(capsys, tmp_path, monkeypatch):
     assert len(calls) >= 3      # the payloads really go through rename()
     assert rc == 2 and "No space left on device; nothing was changed" in err
     assert {n: (d / n).read_bytes() for n in os.listdir(d)} == before
+
+
+@pytest.mark.parametrize("arg,value,allowed", [
+    # hvmloader: ACPI tables from ACPI_MEMORY_DYNAMIC_START 0xfc001000 up to
+    # RESERVED_MEMORY_DYNAMIC_START 0xfc100000; the BIOS image between 0xa0000 and 1 MiB.
+    ("--acpi-end", "0x1", "[0xfc001000, 0xfc100000]"),
+    ("--acpi-end", "-5", "[0xfc001000, 0xfc100000]"),
+    ("--acpi-end", "0xfc100001", "[0xfc001000, 0xfc100000]"),
+    ("--bios-base", "0x200000", "[0xa0000, 0x100000)"),
+    ("--bios-base", "0xe0800", "[0xa0000, 0x100000)"),
+])
+def test_firmware_parameters_out_of_range_are_exit_2(capsys, tmp_path, arg, value, allowed):
+    d = tmp_path / "out"
+    rc, out, err = create(capsys, guest("small.cfg"), "--dry-run", f"{arg}={value}", "--emit", str(d), *HOST)
+    assert rc == 2 and out == "" and len(err.strip().splitlines()) == 1
+    assert allowed in err and "Traceback" not in err and not d.exists()

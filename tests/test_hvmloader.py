@@ -181,3 +181,13 @@ def test_qemu_traditional_relocates_ram_for_the_hole():
     _lx, h = run(host=host, pci=(PciDevice("00:02.0", IGD),))
     assert (h.pci_mem_start, h.low_mem_end) == (0xF0000000, 0xF0000000)
     assert any(f.code == "bars-to-64bit" for f in h.findings)
+
+
+def test_firmware_parameter_limits():
+    from xlrmrr.hvmloader import firmware_parameter_error as bad
+    # edges: ACPI end in [0xfc001000, 0xfc100000], BIOS base in [0xa0000, 0x100000), both 4 KiB-aligned
+    assert bad(0xA0000, 0xFC001000) is None and bad(0xFF000, 0xFC100000) is None
+    for bios in (0x9F000, 0x100000, 0xE0800, -0x1000):
+        assert bad(bios, None).startswith("--bios-base")
+    for acpi in (0xFC000000, 0xFC101000, 0xFC001800):
+        assert bad(None, acpi).startswith("--acpi-end")

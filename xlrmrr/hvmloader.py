@@ -48,6 +48,28 @@ ROMBIOS_LOWMEM_RESERVED = 0x9E000
 ACPI_END_DEFAULT = ACPI_MEMORY_DYNAMIC_START + 9 * 0x1000   # assumption: 9 pages of ACPI tables
 E820_SCRATCH_ENTRIES = 16            # SeaBIOS/OVMF pass a 16-entry buffer, not bound-checked
 
+# What hvmloader's layout allows for them: the BIOS image sits between the VGA hole (0xa0000)
+# and 1 MiB; the ACPI tables start at ACPI_MEMORY_DYNAMIC_START and cannot pass
+# RESERVED_MEMORY_DYNAMIC_START. Both end up as e820 entry bounds, so page-aligned.
+BIOS_BASE_RANGE = (0xA0000, 0x100000)                                   # [lo, hi)
+ACPI_END_RANGE = (ACPI_MEMORY_DYNAMIC_START, RESERVED_MEMORY_DYNAMIC_START)   # [lo, hi]
+
+
+def firmware_parameter_error(bios_base: int | None, acpi_end: int | None) -> str | None:
+    """Why a --bios-base / --acpi-end value cannot describe a hvmloader build, or None."""
+    lo, hi = BIOS_BASE_RANGE
+    if bios_base is not None and not (lo <= bios_base < hi and bios_base % 0x1000 == 0):
+        return (f"--bios-base {hexa(bios_base) if bios_base >= 0 else bios_base}: hvmloader places the "
+                f"BIOS image between the VGA hole and 1 MiB: give a 4 KiB-aligned address in "
+                f"[{hexa(lo)}, {hexa(hi)}) (SeaBIOS 0x100000 - image size, e.g. 0xe0000; OVMF 0xf0000)")
+    lo, hi = ACPI_END_RANGE
+    if acpi_end is not None and not (lo <= acpi_end <= hi and acpi_end % 0x1000 == 0):
+        return (f"--acpi-end {hexa(acpi_end) if acpi_end >= 0 else acpi_end}: hvmloader's ACPI tables "
+                f"start at {hexa(lo)} and end at or before {hexa(hi)} (RESERVED_MEMORY_DYNAMIC_START): "
+                f"give a 4 KiB-aligned address in [{hexa(lo)}, {hexa(hi)}]")
+    return None
+
+
 V4_7 = XenVersion(4, 7)
 V4_10 = XenVersion(4, 10)
 V4_15 = XenVersion(4, 15)

@@ -275,6 +275,10 @@ def run(args) -> int:
     from xlrmrr.xlcfg import load_domain
 
     xl_args = _split_rest(args)
+    from xlrmrr.hvmloader import firmware_parameter_error
+    bad = firmware_parameter_error(args.bios_base, args.acpi_end)
+    if bad:
+        raise InputError(bad)
     data = _config_data(read_input(args.config, "xl config"), xl_args)
     load_host = host_loader(args)
     host, version = _host_and_version(args, load_host)
