@@ -114,3 +114,25 @@ def test_bridge_scope_warns_devices_below_get_nothing():
     h = host("sub-hierarchy")
     m = messages(h, "rmrr-bridge-scope")[0]
     assert "0000:02:00.0, 0000:03:01.0, 0000:03:01.1" in m
+
+
+def test_firmware_check_rmrr_wholly_in_ram():
+    """Linux's arch_rmrr_sanity_check wants the RMRR inside one E820_RESERVED (or NVS) entry.
+    Here the laptop's IGD RMRR [0xad000000, 0xaf7fffff] lies inside a single RAM entry
+    [0x100000, 0xb0000000): Linux complains and the range is host RAM; the xHCI RMRR
+    [0xab80a000, 0xab81dfff] too. An e820 that reserves both keeps the check quiet."""
+    from xlrmrr.acpi.checks import firmware_findings
+    from xlrmrr.common import E820_RAM, E820_RESERVED, E820Entry
+
+    dmar = decode((FIXTURES / "dmar" / "laptop-typical.bin").read_bytes())
+    ram = (E820Entry(0, 0x9F000, E820_RAM), E820Entry(0x100000, 0xAFF00000, E820_RAM))
+    found = [f for f in firmware_findings(dmar, e820=ram) if f.code.startswith("rmrr-")]
+    assert [(f.code, f.severity, f.component, f.addrs) for f in found] == [
+        ("rmrr-over-ram", "error", "firmware", (0xAB80A000, 0xAB81DFFF)),
+        ("rmrr-over-ram", "error", "firmware", (0xAD000000, 0xAF7FFFFF))]
+    assert ("[0xad000000, 0xaf7fffff] is host RAM. Linux: \"No firmware reserved region "
+            "can cover this RMRR [0x00000000ad000000-0x00000000af7fffff], contact BIOS vendor "
+            "for fixes\"." in found[1].message)
+    reserved = ram[:1] + (E820Entry(0x100000, 0xAB700000, E820_RAM),
+                          E820Entry(0xAB800000, 0x4000000, E820_RESERVED))
+    assert not [f for f in firmware_findings(dmar, e820=reserved) if f.code.startswith("rmrr-")]

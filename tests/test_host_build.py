@@ -245,3 +245,20 @@ def test_rmrr_option_errors_name_the_character():
         parse_rmrr_option("e8=00:1d.0,00:1d.9", "x")
     with pytest.raises(InputError, match=r"^x: character 17: PCI address out of range"):
         parse_rmrr_option(" e8=00:1d.0; ab=00:20.0", "x")
+
+
+def test_rdm_walk_stops_at_bdf_0():
+    """xen-rdm.md 3.4: for_each_rmrr_device stops an RMRR's device walk at BDF 0 (00:00.0).
+    RMRR A lists 00:14.0, 00:00.0, 00:1a.0: only 00:14.0 is reached. RMRR B lists 00:00.0
+    first: no device is reached, so not even the ALL query reports it. A is 0xab80a000-
+    0xab81dfff (0x14 pages); B is 0xe8000-0xebfff (4 pages)."""
+    from xlrmrr.host.query import rdm_by_device
+
+    h = load_host(table(rmrr(0xAB80A000, 0xAB81DFFF, (0, [[0x14, 0]]), (0, [[0, 0]]),
+                             (0, [[0x1A, 0]])),
+                        rmrr(0xE8000, 0xEBFFF, (0, [[0, 0]]), (0, [[0x1D, 0]]))))
+    usb2, ehci = Sbdf(0, 0, 0x1A, 0), Sbdf(0, 0, 0x1D, 0)
+    assert rdm_by_device(h) == {XHCI: ((0xAB80A, 0x14),)}
+    for dev in (XHCI, usb2, ehci, Sbdf(0, 0, 0, 0)):
+        assert reserved_device_memory_map(h, dev) == rdm_by_device(h).get(dev, ())
+    assert reserved_device_memory_map(h) == ((0xAB80A, 0x14),)

@@ -168,10 +168,12 @@ def _rmrr_checks(s, where: str, dmar: Dmar, e820) -> list[Finding]:
         ok_types = {E820_RESERVED, E820_NVS}
         if not any(e.type in ok_types for e in _covering(e820, lo, hi)):
             ram = any(e.type == E820_RAM and e.addr <= hi and lo < e.end for e in e820)
+            all_ram = any(e.type == E820_RAM for e in _covering(e820, lo, hi))
             out.append(_fw("error" if ram else "warning",
                            "rmrr-over-ram" if ram else "rmrr-not-reserved",
                            f"{where}: [{hexa(base)}, {hexa(end)}] is "
-                           + ("partly host RAM" if ram else "not inside one reserved e820 entry")
+                           + ("host RAM" if all_ram else "partly host RAM" if ram else
+                              "not inside one reserved e820 entry")
                            + f'. Linux: "No firmware reserved region can cover this RMRR {rng}, '
                              f'contact BIOS vendor for fixes".', base, end))
     return out
