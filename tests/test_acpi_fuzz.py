@@ -5,7 +5,7 @@ rejected with an InputError naming a byte offset; nothing hangs (hypothesis dead
 from __future__ import annotations
 
 import pytest
-from conftest import CORPUS, FIXTURES
+from conftest import CORPUS, FIXTURES, need
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -16,14 +16,18 @@ from xlrmrr.host.build import build_host
 from xlrmrr.host.model import reserved_device_memory_map
 from xlrmrr.host.query import sharing_groups
 
+FIXTURE_TABLES = [p.read_bytes() for p in sorted((FIXTURES / "dmar").glob("*.bin"))]
+CORPUS_TABLES = ([p.read_bytes() for p in sorted((CORPUS / "dmar").glob("*.bin"))[::9]]
+                 if (CORPUS / "dmar").is_dir() else [])
+SOURCES = pytest.mark.parametrize("source", ["fixtures", "corpus"])
 
-def _load() -> list[bytes]:
-    tables = sorted((CORPUS / "dmar").glob("*.bin"))[::9] if (CORPUS / "dmar").is_dir() else []
-    tables += [p for p in sorted((FIXTURES / "dmar").glob("*.bin"))]
-    return [p.read_bytes() for p in tables]
 
-
-TABLES = _load()
+def tables(source: str) -> list[bytes]:
+    """The fixtures, or every ninth real table (skipped, or failed under CI, when absent)."""
+    if source == "corpus":
+        need(bool(CORPUS_TABLES), f"shared corpus not found at {CORPUS / 'dmar'}")
+        return CORPUS_TABLES
+    return FIXTURE_TABLES
 
 
 def check(data: bytes) -> None:
@@ -49,9 +53,11 @@ def _set_length(data: bytes) -> bytes:
     return bytes(b)
 
 
-@pytest.mark.parametrize("i", range(0, len(TABLES), 3))
-def test_every_truncation(i):
-    raw = TABLES[i]
+@pytest.mark.parametrize("source, i", [("fixtures", i) for i in range(0, len(FIXTURE_TABLES), 3)]
+                         + ([("corpus", i) for i in range(0, len(CORPUS_TABLES), 3)]
+                            or [("corpus", 0)]))
+def test_every_truncation(source, i):
+    raw = tables(source)[i]
     for n in range(len(raw)):
         check(raw[:n])                  # Length lies (larger than the data)
         check(_set_length(raw[:n]))     # Length agrees: the cut lands inside a structure
@@ -61,22 +67,31 @@ SETTINGS = settings(max_examples=400, deadline=1000,
                     suppress_health_check=[HealthCheck.too_slow])
 
 
+@SOURCES
+def test_mutations(source):
+    _mutations(tables(source))
+
+
 @SETTINGS
-@given(st.sampled_from(TABLES) if TABLES else st.just(b""),
-       st.lists(st.tuples(st.integers(0, 1 << 16), st.integers(0, 255)), min_size=1, max_size=8))
-def test_mutations(raw, edits):
-    b = bytearray(raw)
+@given(data=st.data(), edits=st.lists(st.tuples(st.integers(0, 1 << 16), st.integers(0, 255)),
+                                      min_size=1, max_size=8))
+def _mutations(raws, data, edits):
+    b = bytearray(data.draw(st.sampled_from(raws)))
     for pos, val in edits:
         if b:
             b[pos % len(b)] = val
     check(bytes(b))
 
 
+@SOURCES
+def test_length_fields_and_garbage(source):
+    _length_fields_and_garbage(tables(source))
+
+
 @SETTINGS
-@given(st.sampled_from(TABLES) if TABLES else st.just(b""), st.integers(36, 400),
-       st.binary(max_size=64))
-def test_length_fields_and_garbage(raw, length, tail):
-    b = bytearray(raw + tail)
+@given(data=st.data(), length=st.integers(36, 400), tail=st.binary(max_size=64))
+def _length_fields_and_garbage(raws, data, length, tail):
+    b = bytearray(data.draw(st.sampled_from(raws)) + tail)
     if len(b) >= 8:
         b[4:8] = min(length, len(b)).to_bytes(4, "little")
     check(bytes(b))
@@ -130,11 +145,17 @@ def test_text_readers_reject_cleanly(text):
             assert all(r.base <= r.end < 1 << 64 for r in out)
 
 
+@SOURCES
+def test_acpidump_text_truncated(source):
+    _acpidump_text_truncated(tables(source))
+
+
 @SETTINGS
-@given(st.sampled_from(TABLES) if TABLES else st.just(b""), st.integers(1, 64))
-def test_acpidump_text_truncated(raw, cut):
+@given(data=st.data(), cut=st.integers(1, 64))
+def _acpidump_text_truncated(raws, data, cut):
     from xlrmrr.acpi.readers import dmar_from_acpidump
 
+    raw = data.draw(st.sampled_from(raws))
     lines = ["DMAR @ 0x0000000000000000"]
     for off in range(0, len(raw), 16):
         chunk = raw[off:off + 16]
