@@ -96,3 +96,6 @@ def test_without_dry_run_refuses_when_it_would_fail(tmp_path):
 
 def test_bad_sbdf_is_input_error(capsys):
     assert main(["pci-attach", str(F / "nic.cfg"), "zz:02.0", "--dry-run", *HOST]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert "SBDF: not a PCI address (SSSS:BB:DD.F): 'zz:02.0'" in err
