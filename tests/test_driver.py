@@ -1,5 +1,6 @@
 """The driver: verdicts, exit statuses, rdm_forcecheck semantics, version deltas, remediation."""
 
+import json
 from dataclasses import replace
 
 import pytest
@@ -270,3 +271,28 @@ def test_remediation_that_does_not_help_is_never_verified():
                 seen += 1
                 assert r.verified == (RANK[r.verdict] < RANK[p.verdict]), r
     assert seen >= 6
+
+
+def test_uninitialised_policy_takes_the_worst_reading():
+    # rdm = "strategy=host" (4.15+: policy is stack garbage). The USB RMRR at 0x3d000000 lies
+    # below the 2 GiB boundary in guest RAM: read as 0 (strict) libxl fails "RDM conflict at
+    # 0x3d000000."; as 1 or anything else it only warns (no assigned device: ok). Worst: blocked.
+    p = plan(dom(rdm=RdmReserve("host", "unset")), HOST)
+    assert (p.verdict, p.exit_status) == ("blocked", 1)
+    note = p.findings[0]
+    assert (note.code, note.component) == ("rdm-policy-uninitialised", "xl")
+    assert "as 0 (strict, a zeroed stack) the verdict is blocked; as 1 (relaxed) ok" in note.message
+    assert "RDM conflict at 0x3d000000." in [f.message for f in p.findings]
+    assert {r["policy"] for r in json.loads(json_text(p))["rdms"]} == {"strict"}
+
+
+def test_uninitialised_device_policy_any_other_value_is_worst_and_json_stays_in_schema():
+    # IGD inherits the garbage; its RMRR at 0xad000000 is above the boundary, so 0 and 1 both
+    # give ok, but any other value makes libxl refuse the device at assignment ("unknown rdm
+    # check flag."): blocked. In JSON such an entry reads "relaxed" (construct_rdm treats every
+    # non-strict value alike), never "unset".
+    p = plan(dom(pci=(dev(IGD, "unset"),), rdm=RdmReserve("host", "unset")), Host(rmrrs=(RMRR_IGD,)))
+    assert p.verdict == "blocked"
+    assert "ok; as 1 (relaxed) ok; as any other value" in p.findings[0].message
+    rdms = json.loads(json_text(p))["rdms"]
+    assert [(r["policy"], r["requested_policy"]) for r in rdms] == [("relaxed", "unset")]

@@ -152,6 +152,45 @@ def plan(domain: DomainConfig, host: Host, xen_version: XenVersion | None = None
 
 
 def _run(domain: DomainConfig, host: Host, version: XenVersion, options: Options) -> Plan:
+    """All stages; a policy xl copied from uninitialised memory is planned both ways."""
+    readings = _policy_readings(domain)
+    if not readings:
+        return _run_stages(domain, host, version, options)
+    plans = [(pol, _run_stages(d, host, version, options)) for pol, d in readings]
+    pol, worst = sorted(plans, key=lambda x: -RANK[x[1].verdict])[0]
+    if version >= XenVersion(4, 15):
+        write = ("Xen 4.15+ xl drops an rdm= line that carries a valid policy, so give every pci= entry "
+                 "its own rdm_policy= and drop rdm= unless the other devices' RMRRs must be reserved "
+                 "(hotplug)")
+    else:
+        write = 'write it: rdm = "strategy=host,policy=strict" (or policy=relaxed)'
+    verdicts = dict((p, x.verdict) for p, x in plans)
+    note = Finding(
+        "warning", "rdm-policy-uninitialised", "xl",
+        f"rdm= has no valid policy=: xl copies an uninitialised stack value into the global RDM policy "
+        f"(xen-rdm.md 5.3), and pci= entries without rdm_policy= inherit it. Read as 0 ({POLICY_STRICT}, "
+        f"a zeroed stack) the verdict is {verdicts[POLICY_STRICT]}; as 1 ({POLICY_RELAXED}) "
+        f"{verdicts[POLICY_RELAXED]}; as any other value (libxl only warns on a conflict, and refuses "
+        f"the device at assignment: unknown rdm check flag) {verdicts[POLICY_UNSET]}. Modelled: the worst, "
+        f"{pol if pol != POLICY_UNSET else 'another value'}. Make the policy explicit; {write}")
+    return replace(worst, findings=(note,) + worst.findings)
+
+
+def _policy_readings(domain: DomainConfig) -> list[tuple[str, DomainConfig]]:
+    """What an uninitialised policy can stand for: 0 (strict), 1 (relaxed) or any other value
+    (the config as read), or [] when every policy libxl uses is defined."""
+    glob = domain.rdm.policy == POLICY_UNSET and domain.rdm.strategy == STRATEGY_HOST
+    if domain.type == "pv" or not (glob or any(d.rdm_policy == POLICY_UNSET for d in domain.pci)):
+        return []
+    out = []
+    for pol in (POLICY_STRICT, POLICY_RELAXED):
+        pci = tuple(replace(d, rdm_policy=pol) if d.rdm_policy == POLICY_UNSET else d for d in domain.pci)
+        rdm = replace(domain.rdm, policy=pol) if domain.rdm.policy == POLICY_UNSET else domain.rdm
+        out.append((pol, replace(domain, rdm=rdm, pci=pci)))
+    return out + [(POLICY_UNSET, domain)]
+
+
+def _run_stages(domain: DomainConfig, host: Host, version: XenVersion, options: Options) -> Plan:
     from xlrmrr import hvmloader, libxc, libxl
 
     layout = libxl.build(domain, host, version, hap_available=options.hap_available)

@@ -31,6 +31,14 @@ def rdm_fate(plan, r) -> str:
     return "reserved (outside guest RAM)"
 
 
+def json_policy(policy: str) -> str:
+    """An RDM's policy in the JSON schema ("strict" | "relaxed" | "invalid"). "unset", a value
+    xl copied from uninitialised memory other than 0 or 1, is reported as "relaxed": that is how
+    libxl's construct_rdm treats any policy that is not strict (a conflict only warns and drops
+    the entry; otherwise it is exposed). requested_policy keeps "unset"."""
+    return "relaxed" if policy == "unset" else policy
+
+
 def to_json(plan) -> dict:
     lx = plan.libxl
     xc = plan.libxc
@@ -60,7 +68,7 @@ def to_json(plan) -> dict:
         "rdm_mem_boundary": lx.rdm_mem_boundary,
         "rdm_strategy": lx.strategy,
         "rdm_policy": lx.policy,
-        "rdms": [{"start": r.start, "size": r.size, "policy": r.policy,
+        "rdms": [{"start": r.start, "size": r.size, "policy": json_policy(r.policy),
                   "devices": [str(d) for d in (r.assigned or r.devices)],
                   "scope": [str(d) for d in r.devices], "assigned": [str(d) for d in r.assigned],
                   "requested_policy": r.requested_policy, "source": r.source,
