@@ -408,3 +408,23 @@ def test_firmware_parameters_out_of_range_are_exit_2(capsys, tmp_path, arg, valu
     rc, out, err = create(capsys, guest("small.cfg"), "--dry-run", f"{arg}={value}", "--emit", str(d), *HOST)
     assert rc == 2 and out == "" and len(err.strip().splitlines()) == 1
     assert allowed in err and "Traceback" not in err and not d.exists()
+
+
+def test_config_xl_refuses_stops_at_the_xl_stage(capsys, tmp_path):
+    # no name=: xl prints "Domain name must be specified." and exits 1 before libxl runs, so
+    # no layout exists (the rest of the file, memory = 1024, is never even read).
+    cfg = tmp_path / "noname.cfg"
+    cfg.write_text('type = "hvm"\nmemory = 1024\n')
+    rc, out, _ = create(capsys, str(cfg), "--dry-run", *HOST)
+    assert rc == 1 and "(xl only)" in out and "Layout" not in out and "e820" not in out
+    assert "Domain name must be specified." in out
+    rc, out, _ = create(capsys, str(cfg), "--dry-run", "--json", *HOST)
+    j = json.loads(out)
+    assert (rc, j["verdict"], j["stages"]) == (1, "blocked", ["xl"])
+    assert (j["lowmem_end"], j["hvm_info"], j["rdms"], j["e820"]) == (None, None, [], [])
+
+
+def test_hvm_info_is_null_when_libxc_is_not_reached(capsys):
+    # usb-strict-boundary fails in libxl (RDM conflict), so libxc never writes hvm_info
+    rc, out, _ = create(capsys, guest("usb-strict-boundary.cfg"), "--dry-run", "--json", *HOST)
+    assert rc == 1 and json.loads(out)["hvm_info"] is None

@@ -304,3 +304,34 @@ def test_pvh_has_no_rdm_defaults():
     lx = build(dom(type="pvh", rdm=RdmReserve("host", "invalid")), LAPTOP)
     assert lx.policy == "invalid" and all(not r.exposed for r in lx.rdms)
     assert not any(r.relocated for r in lx.rdms) and lx.rdm_mem_boundary == ((1 << 64) - 1) * 1024 % 2**64
+
+
+def test_memory_above_maxmem_builds_with_maxmem_and_warns():
+    # memory 2048 MiB, maxmem 1024 MiB: mem_size = (1024 - 8 videoram) MiB = 0x3f800000, all of it
+    # low RAM; target > max, so no populate-on-demand; neither xl nor libxl refuses it.
+    lx = build(dom(2048, max_memkb=1024 * 1024), Host(rmrrs=()), NEW)
+    assert not lx.failed and not lx.pod
+    assert (lx.mem_size, lx.lowmem_end, lx.highmem_end) == (0x3F800000, 0x3F800000, 0)
+    assert [f.code for f in lx.findings if f.severity == "warning"] == ["memory-above-maxmem"]
+    assert not any(f.code == "memory-above-maxmem" for f in build(dom(1024, max_memkb=2048 * 1024),
+                                                                     Host(rmrrs=()), NEW).findings)
+
+
+@pytest.mark.parametrize("vcpus,maxvcpus,fails", [(128, None, False), (129, None, True), (1, 1000, True)])
+def test_more_vcpus_than_hvm_max_vcpus_fails(vcpus, maxvcpus, fails):
+    # Xen's arch_sanitise_domain_config: an HVM guest may have at most HVM_MAX_VCPUS = 128;
+    # maxvcpus is what libxl asks for (vcpus only sets the online bitmap).
+    lx = build(dom(vcpus=vcpus, max_vcpus=maxvcpus), Host(rmrrs=()), NEW)
+    assert lx.failed == fails
+    if fails:
+        f = [f for f in lx.findings if f.code == "too-many-vcpus"][0]
+        assert f.component == "xen" and f.message.startswith(
+            f"Requested vCPUs ({maxvcpus or vcpus}) exceeds max (128)")
+
+
+def test_memory_zero_fails_in_libxl():
+    # memory = 0 sets max_memkb = target_memkb = 0 (xl): 0 - 8 MiB videoram leaves no RAM.
+    lx = build(dom(0), Host(rmrrs=()), NEW)
+    assert lx.failed and [f.code for f in lx.findings if f.severity == "error"] == ["memory-too-small"]
+    assert "maxmem (0 MiB, from memory= as maxmem= is absent) does not exceed videoram (8 MiB)" \
+        in errors(lx)[0]

@@ -113,7 +113,7 @@ class Plan:
     domain: DomainConfig
     host: Host
     xen_version: XenVersion
-    libxl: Any                       # xlrmrr.libxl.LibxlLayout
+    libxl: Any                       # xlrmrr.libxl.LibxlLayout (None: xl refused the config)
     libxc: Any = None                # xlrmrr.libxc.LibxcResult (None if libxl failed)
     hvm_info: bytes | None = None    # the 48-byte hvm_info_table
     hypervisor: Any = None           # xlrmrr.hypervisor.AssignResult (None if not reached)
@@ -149,6 +149,13 @@ def plan(domain: DomainConfig, host: Host, xen_version: XenVersion | None = None
         remediation = _remediate(base, host, version, options, domain)
     return replace(base, remediation=remediation, version_deltas=deltas, semantics=semantics,
                    xen_verdict=xen_verdict)
+
+
+def refused_by_xl(domain: DomainConfig, host: Host, version: XenVersion, options: Options | None = None,
+                  findings: tuple[Finding, ...] = ()) -> Plan:
+    """The plan of a config xl itself exits on: no later stage runs, creation fails."""
+    return Plan(domain, host, version, None, findings=findings, verdict=VERDICT_BLOCKED,
+                exit_status=EXIT_FAIL, options=replace(options or Options(), compare_versions=False))
 
 
 def _run(domain: DomainConfig, host: Host, version: XenVersion, options: Options) -> Plan:

@@ -50,6 +50,7 @@ MMIO_HOLE_MAX = 3840 * MB
 
 V4_7 = XenVersion(4, 7)
 V4_14 = XenVersion(4, 14)
+HVM_MAX_VCPUS = 128     # xen/include/public/hvm/hvm_info_table.h
 
 
 @dataclass(frozen=True, eq=False)
@@ -264,11 +265,30 @@ def build(domain: DomainConfig, host: Host, version: XenVersion | None = None,
             "xen-rdm.md 5.3): the outcome depends on stack contents; modelled as neither strict nor "
             "ignore", component="xl"))
 
+    if target_memkb > max_memkb:
+        findings.append(_finding(
+            "warning", "memory-above-maxmem",
+            f"memory ({target_memkb // 1024} MiB) is above maxmem ({max_memkb // 1024} MiB): neither xl nor "
+            f"libxl checks this; the guest is built with maxmem (mem_size and the populated pages come "
+            f"from max_memkb, no populate-on-demand) and the larger memory only becomes a balloon target "
+            f"it can never reach. Set maxmem >= memory, or drop maxmem"))
+    nr_vcpus = domain.max_vcpus or domain.vcpus
+    if domain.type != "pv" and nr_vcpus > HVM_MAX_VCPUS:
+        findings.append(_finding(
+            "error", "too-many-vcpus",
+            f"Requested vCPUs ({nr_vcpus}) exceeds max ({HVM_MAX_VCPUS}): Xen refuses more than "
+            f"HVM_MAX_VCPUS vCPUs for an HVM or PVH guest (-EINVAL when libxl creates the domain; "
+            f"hvm_info's vcpu_online bitmap has room for {HVM_MAX_VCPUS}). Set maxvcpus "
+            f"(or vcpus) to at most {HVM_MAX_VCPUS}", component="xen"))
+        failed = True
     if max_memkb <= video_memkb:
+        implied = ", from memory= as maxmem= is absent" if domain.max_memkb is None else ""
         findings.append(_finding(
             "error", "memory-too-small",
-            f"maxmem ({max_memkb // 1024} MiB) does not exceed videoram ({video_memkb // 1024} MiB): "
-            f"no guest RAM is left"))
+            f"maxmem ({max_memkb // 1024} MiB{implied}) "
+            f"does not exceed videoram ({video_memkb // 1024} MiB): libxl's mem_size = (max_memkb - "
+            f"video_memkb) * 1024 leaves no guest RAM (below zero it wraps around) and the build "
+            f"fails; give memory (and maxmem) more than videoram"))
         failed = True
     mem_size = max(0, (max_memkb - video_memkb) * 1024)
     if mem_size > U64_MASK:

@@ -270,7 +270,15 @@ def run(args) -> int:
     from xlrmrr.cli.guest import XL_EXITS, load_guest
     from xlrmrr.cli.hostargs import host_loader
     from xlrmrr.common import Finding, InputError
-    from xlrmrr.driver import EXIT_FOR, VERDICT_BLOCKED, VERDICT_OK, Options, compared_versions, plan
+    from xlrmrr.driver import (
+        EXIT_FOR,
+        VERDICT_BLOCKED,
+        VERDICT_OK,
+        Options,
+        compared_versions,
+        plan,
+        refused_by_xl,
+    )
     from xlrmrr.files import read_input
     from xlrmrr.xlcfg import load_domain
 
@@ -310,12 +318,12 @@ def run(args) -> int:
                       firmware_sizes=sizes, xen_domain=xen_domain, compare_versions=compare,
                       host_for_version=hosts.__getitem__,
                       domain_for_version=lambda v: _raise_or(domains[v]))
-    result = plan(domain, host, version, options)
+    if compare:
+        result = plan(domain, host, version, options)
+    else:       # xl exits while reading the file: libxl and everything after never run
+        result = refused_by_xl(domain, host, version, options)
     extra = tuple(findings) + tuple(getattr(host, "findings", ()))
-    verdict = result.verdict
-    if any(f.code in XL_EXITS for f in findings):
-        verdict = VERDICT_BLOCKED
-    result = replace(result, findings=extra + result.findings, verdict=verdict, exit_status=EXIT_FOR[verdict])
+    result = replace(result, findings=extra + result.findings, exit_status=EXIT_FOR[result.verdict])
 
     from xlrmrr.report.create import json_text, payload_files, text
 

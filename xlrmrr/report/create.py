@@ -39,10 +39,25 @@ def json_policy(policy: str) -> str:
     return "relaxed" if policy == "unset" else policy
 
 
+def _xl_only_json(plan) -> dict:
+    """A config xl exits on: no layout exists, so the layout keys are null and the lists empty."""
+    return {
+        "xen_version": str(plan.xen_version), "verdict": plan.verdict, "exit_status": plan.exit_status,
+        "semantics": plan.semantics, "guest_type": plan.domain.type, "stages": ["xl"],
+        "lowmem_end": None, "highmem_end": None, "mmio_start": None, "rdms": [], "memory_map": [],
+        "hvm_info": None,
+        "populate_physmap": {"extents": [], "special_pages": [], "pod": False, "pages_4k": 0,
+                             "extents_2m": 0, "extents_1g": 0},
+        "e820": [], "findings": [f.to_json() for f in plan.findings], "remediation": [],
+        "other_versions": []}
+
+
 def to_json(plan) -> dict:
+    if plan.libxl is None:
+        return _xl_only_json(plan)
     lx = plan.libxl
     xc = plan.libxc
-    info = {}
+    info = None     # the plan never reached libxc
     if xc is not None:
         from xlrmrr.payloads import parse_hvm_info
 
@@ -221,6 +236,14 @@ def _layout_lines(plan, out: list) -> None:
     out.append("")
 
 
+def _findings_lines(plan, out: list) -> None:
+    if plan.findings:
+        out.append("Findings")
+        for f in sorted(plan.findings, key=lambda f: SEVERITY_ORDER.get(f.severity, 3)):
+            out.append(f"  {f.severity:<7} [{f.component}] {f.message}")
+        out.append("")
+
+
 def text(plan, name: str = "") -> str:
     lx = plan.libxl
     d = plan.domain
@@ -229,6 +252,12 @@ def text(plan, name: str = "") -> str:
             "blocked": "BLOCKED: creating this guest would fail",
             "degraded": "DEGRADED: the guest starts, but an assigned device's RMRR is not honoured"}
     out.append(f"{name or d.name or 'guest'}: {head[plan.verdict]} (exit {plan.exit_status})")
+    if lx is None:
+        out.append(f"modelled: Xen {plan.xen_version} (xl only): xl exits while reading the file, so "
+                    f"libxl, libxc, the hypervisor and hvmloader never run and no layout exists")
+        out.append("")
+        _findings_lines(plan, out)
+        return "\n".join(out)
     stages = ", ".join(n for n, r in (("libxl", lx), ("libxc", plan.libxc), ("hypervisor", plan.hypervisor),
                                       ("hvmloader", plan.hvmloader)) if r is not None)
     guest = (f"{d.type.upper()} guest, {'HAP' if lx.hap else 'shadow paging'}"
@@ -282,11 +311,7 @@ def text(plan, name: str = "") -> str:
         from xlrmrr.report.hypervisor import text_lines
         out.extend(text_lines(plan.hypervisor))
         out.append("")
-    if plan.findings:
-        out.append("Findings")
-        for f in sorted(plan.findings, key=lambda f: SEVERITY_ORDER.get(f.severity, 3)):
-            out.append(f"  {f.severity:<7} [{f.component}] {f.message}")
-        out.append("")
+    _findings_lines(plan, out)
     if plan.remediation:
         out.append("Remediation (each change re-planned by xlrmrr)")
         for r in plan.remediation:
@@ -311,7 +336,7 @@ def payload_files(plan) -> dict[str, bytes]:
     files = {"plan.json": json_text(plan).encode()}
     if plan.hvm_info is not None:
         files["hvm_info.bin"] = plan.hvm_info
-    if plan.libxl.memory_map:
+    if plan.libxl is not None and plan.libxl.memory_map:
         files["memory_map.bin"] = e820_bytes(plan.libxl.memory_map)
     if plan.hvmloader is not None:
         files["e820.bin"] = e820_bytes(plan.hvmloader.e820)
