@@ -119,3 +119,11 @@ def test_module_reaching_the_mmio_hole_fails_like_libxc():
     xc = build(lx, 1, 1, firmware_sizes=(("acpi_firmware", 0xF0000000),), hvmloader_size=0x80000)
     assert xc.failed
     assert any("Module ACPI module would be loaded abrove 4GB" in f.message for f in xc.findings)
+
+
+def test_partial_8mib_batch_is_clipped_to_whole_2mib_extents():
+    # lowmem_end 21 MiB = pfn 0x1500. 0xc0..0x200: 0x140 x 4K; 0x200..0x1200: 8 MiB batches,
+    # 2 x 4 x 2M. At 0x1200 only 0x300 pages remain: not a 2 MiB multiple and > 0x200, so libxc
+    # clips the count to 0x200 (one 2M extent) and the last 0x100 pages are 4K. Without that
+    # clipping all 0x300 would be 4K pages.
+    assert runs(0x1500000, 0) == [(0, 0, 0xA0), (0xC0, 0, 0x140), (0x200, 9, 9), (0x1400, 0, 0x100)]

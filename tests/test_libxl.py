@@ -212,6 +212,12 @@ def test_host_query_empty_returns_early():
     lx = build(dom(rdm=RdmReserve("host", "strict"), pci=(pci(IGD),)), Host(rmrrs=()))
     assert lx.rdms == () and lx.lowmem_end == 0xF0000000
     assert any(f.code == "no-rdm" for f in lx.findings)
+    # The early return skips everything after the query (xen-rdm.md 8 step 3): on 4.13 that
+    # includes step 5, which would otherwise force highmem_end to 4G for a 2 GiB guest (the
+    # zero-size RAM entry at 4G). With strategy ignore the same guest does reach step 5.
+    small = dict(mem_mb=2048, version=V(4, 13), pci=(pci(IGD),))
+    assert build(dom(rdm=RdmReserve("host", "strict"), **small), Host(rmrrs=()), V(4, 13)).highmem_end == 0
+    assert build(dom(**small), Host(rmrrs=()), V(4, 13)).highmem_end == FOUR_GB
 
 
 def test_pod_with_passthrough_refused():
@@ -265,6 +271,27 @@ def test_same_start_merge_keeps_first_size_and_later_device_wins():
     lx = build(dom(pci=(pci(IGD, "relaxed"), pci(USB, "strict"))), Host(rmrrs=(a,)))
     assert len(lx.rdms) == 1
     assert lx.rdms[0].requested_policy == "strict" and lx.rdms[0].assigned == (IGD, USB)
+    # Two entries with the same start but different sizes (IGD's one page, USB's two): identity
+    # is the start address only, so the first-seen size (0x1000) stays and USB's policy wins.
+    one = Rmrr(0xAD000000, 0xAD000FFF, 0, (IGD,), 1)
+    two = Rmrr(0xAD000000, 0xAD001FFF, 0, (USB,), 1)
+    lx = build(dom(pci=(pci(IGD, "relaxed"), pci(USB, "strict"))), Host(rmrrs=(one, two)))
+    assert [(r.start, r.size, r.requested_policy, r.assigned) for r in lx.rdms] == [
+        (0xAD000000, 0x1000, "strict", (IGD, USB))]
+
+
+@pytest.mark.parametrize("start,relocated", [(0x80000000, False), (0x80001000, True)])
+def test_boundary_is_strictly_greater(start, relocated):
+    # rdm_mem_boundary 2048 MiB = 0x80000000; relocation needs start > boundary (xen-rdm.md 8
+    # step 6). An RMRR exactly at the boundary stays in RAM: strict -> "RDM conflict at
+    # 0x80000000."; one page above it moves lowmem_end to 0x80000000 (HAP: rounded down to 2 MiB).
+    r = Rmrr(start, start + 0xFFF, 0, (USB,), 1)
+    lx = build(dom(pci=(pci(USB, "strict"),)), Host(rmrrs=(r,)))
+    assert lx.failed != relocated
+    if relocated:
+        assert lx.lowmem_end == 0x80000000 and lx.rdms[0].relocated
+    else:
+        assert "RDM conflict at 0x80000000." in errors(lx) and lx.lowmem_end == 0xF0000000
 
 
 @st.composite
