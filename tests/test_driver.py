@@ -7,7 +7,7 @@ import pytest
 
 from xlrmrr.common import Sbdf, XenVersion
 from xlrmrr.driver import Options, plan
-from xlrmrr.host.model import Host, PciFunction, Rmrr
+from xlrmrr.host.model import Bar, Host, PciFunction, Rmrr
 from xlrmrr.report.create import json_text, text
 from xlrmrr.xlcfg.domain import DomainConfig, PciDevice, RdmReserve
 
@@ -296,3 +296,26 @@ def test_uninitialised_device_policy_any_other_value_is_worst_and_json_stays_in_
     assert "ok; as 1 (relaxed) ok; as any other value" in p.findings[0].message
     rdms = json.loads(json_text(p))["rdms"]
     assert [(r["policy"], r["requested_policy"]) for r in rdms] == [("relaxed", "unset")]
+
+
+def test_memory_fix_for_an_rdm_above_4g_leaves_room_for_64_bit_bars():
+    # IGD RMRR at 0x480000000 (18 GiB) in a 20 GiB guest's high RAM: strict conflict, blocked.
+    # A memory that ends highmem exactly at the RDM is not enough: the low MMIO hole (192 MiB
+    # up to 0xfc000000) cannot hold cirrus 32 + platform 16 + the IGD's 256 MiB 64-bit BAR, so
+    # hvmloader moves that BAR above highmem_end, where it does not avoid RDMs (xen-rdm.md 11.4).
+    # Room for it: (0x480000000 - 256 MiB) aligned down to 256 MiB = 0x470000000; memory =
+    # (0x470000000 - 4G + lowmem 0xf0000000) / 1 MiB + 8 MiB videoram = 17920 + 8 = 17928.
+    igd = PciFunction(IGD, class_code=0x030000, vendor=0x8086,
+                      bars=(Bar(0, 16 << 20, is_64bit=True),
+                            Bar(2, 256 << 20, is_64bit=True, prefetchable=True)))
+    host = Host(rmrrs=(Rmrr(0x480000000, 0x4803FFFFF, 0, (IGD,), 1),), devices=(igd,))
+    p = plan(dom(20480, pci=(dev(IGD),)), host, NEW, Options(compare_versions=False))
+    assert p.verdict == "blocked" and "RDM conflict at 0x480000000." in [f.message for f in p.findings]
+    mem = [r for r in p.remediation if r.change.startswith("memory")][0]
+    assert mem.change.startswith("memory = 17928") and (mem.verified, mem.verdict) == (True, "ok")
+    fixed = plan(dom(17928, pci=(dev(IGD),)), host, NEW, Options(compare_versions=False))
+    assert fixed.verdict == "ok" and fixed.libxl.highmem_end == 0x470000000
+    assert [b.base for b in fixed.hvmloader.bars if b.high] == [0x470000000]
+    # ending highmem right at the RDM puts the BAR on it: degraded
+    at = plan(dom(18184, pci=(dev(IGD),)), host, NEW, Options(compare_versions=False))
+    assert at.verdict == "degraded" and any(f.code == "bar64-over-rdm" for f in at.findings)

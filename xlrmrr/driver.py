@@ -458,11 +458,21 @@ def _device_class_risk(host: Host, devices) -> str:
 
 def _try(change: str, domain: DomainConfig, host, version, options, base: Plan,
          extra: str = "") -> Remediation:
+    return _try_plan(change, domain, host, version, options, base, extra)[0]
+
+
+def _try_plan(change: str, domain: DomainConfig, host, version, options, base: Plan,
+              extra: str = "") -> tuple[Remediation, Plan | None]:
+    """The proposal re-planned, and that plan (None if it could not be planned)."""
     quiet = replace(options, remediate=False, compare_versions=False)
     try:
         p = plan(domain, host, version, quiet)
     except (ValueError, ArithmeticError) as e:
-        return Remediation(change, False, f"not checked: {e}")
+        return Remediation(change, False, f"not checked: {e}"), None
+    return _judge(change, p, base, extra), p
+
+
+def _judge(change: str, p: Plan, base: Plan, extra: str) -> Remediation:
     lx = p.libxl
     high = f"highmem_end {hexa(lx.highmem_end)}" if lx.highmem_end else "no RAM above 4 GiB"
     desc = (f"verdict {p.verdict}; lowmem_end {hexa(lx.lowmem_end)}, {high}, "
@@ -473,6 +483,19 @@ def _try(change: str, domain: DomainConfig, host, version, options, base: Plan,
     if better:
         return Remediation(change, True, "verified, partial: " + desc + extra, p.verdict)
     return Remediation(change, False, "checked, does not help: " + desc + extra, p.verdict)
+
+
+def _high_bar_room(p: Plan | None, rdm_start: int) -> int | None:
+    """Where highmem must end so that the BARs hvmloader places above it, largest first and each
+    aligned to its size, end at or below rdm_start; None when no 64-bit BAR lands on an RDM."""
+    if p is None or p.hvmloader is None or not any(
+            f.code == "bar64-over-rdm" for f in p.hvmloader.findings):
+        return None
+    sizes = [b.size for b in p.hvmloader.bars if b.high and b.base is not None]
+    if not sizes:
+        return None
+    room = (rdm_start - sum(sizes)) & ~(max(sizes) - 1)
+    return room if room > FOUR_GB else None
 
 
 def _memory_change(domain: DomainConfig, mb: int) -> str:
@@ -522,9 +545,18 @@ def _remediate(base: Plan, host: Host, version: XenVersion, options: Options,
     if high:
         m = min(r.start for r in high)
         fit_mb = (m - FOUR_GB + lx.lowmem_end) // MB + video_mb
-        add(_try(_memory_change(domain, fit_mb), _memory_edit(domain, fit_mb * 1024), host, version,
-                 options, base, f" (highmem then ends below the RDM at {hexa(m)}; libxl never relocates "
-                 f"around RDMs above 4 GiB)"))
+        why = f" (highmem then ends below the RDM at {hexa(m)}; libxl never relocates around RDMs above 4 GiB"
+        rem, p = _try_plan(_memory_change(domain, fit_mb), _memory_edit(domain, fit_mb * 1024), host,
+                           version, options, base, why + ")")
+        room = _high_bar_room(p, m)
+        if room is not None:
+            # hvmloader puts 64-bit BARs from highmem_end upwards without avoiding RDMs (xen-rdm.md
+            # 11.4): end highmem low enough that they fit below the RDM as well.
+            fit_mb = (room - FOUR_GB + p.libxl.lowmem_end) // MB + video_mb
+            rem = _try(_memory_change(domain, fit_mb), _memory_edit(domain, fit_mb * 1024), host, version,
+                       options, base, why + f", and hvmloader's 64-bit BARs, placed from highmem_end upwards "
+                       f"without avoiding RDMs, end at or below {hexa(m)} too)")
+        add(rem)
     devs = {s for r in problem for s in r.assigned}
     devs = {d.sbdf for d in domain.pci if d.sbdf in devs and d.rdm_policy != POLICY_RELAXED}
     if devs:
