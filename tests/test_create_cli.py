@@ -428,3 +428,20 @@ def test_hvm_info_is_null_when_libxc_is_not_reached(capsys):
     # usb-strict-boundary fails in libxl (RDM conflict), so libxc never writes hvm_info
     rc, out, _ = create(capsys, guest("usb-strict-boundary.cfg"), "--dry-run", "--json", *HOST)
     assert rc == 1 and json.loads(out)["hvm_info"] is None
+
+
+def test_point_release_of_the_modelled_line_is_compared(capsys):
+    # usb-host-relaxed: rdm = "strategy=host,policy=relaxed", pci = ['00:14.0'] (no rdm_policy),
+    # xHCI RMRR 0xab80a000 below rdm_mem_boundary 4 GiB. 4.14.0 reads pci= before rdm= (babde47a3f),
+    # so the device's policy stays unset and construct_rdm defaults it to strict (4.14, 6fdb8eef87):
+    # "RDM conflict", blocked. 4.14.5 reads rdm= first again (e45ad0b1b0 backported, xen-rdm.md 1):
+    # the device inherits relaxed, the conflict is only warned about: degraded.
+    rc, out, _ = create(capsys, guest("usb-host-relaxed.cfg"), "--dry-run", "--json", "--xen-version",
+                        "4.14", *HOST)
+    other = {d["versions"]: d for d in json.loads(out)["other_versions"]}
+    assert rc == 1 and other["4.14.5 and later 4.14.x"]["verdict"] == "degraded"
+    rc, out, _ = create(capsys, guest("usb-host-relaxed.cfg"), "--dry-run", "--json", "--xen-version",
+                        "4.14.5", *HOST)
+    other = {d["versions"]: d for d in json.loads(out)["other_versions"]}
+    assert rc == 3 and other["4.14.0"]["verdict"] == "blocked"
+    assert "4.14.5 and later 4.14.x" not in other

@@ -391,9 +391,7 @@ def _version_deltas(domain, host, version, options, base: Plan) -> tuple[Version
     own_key = (_stage_band(version), _dom_key(domain), _host_key(host))
     planned: list[tuple[tuple, tuple]] = []     # (key, (verdict, differences))
     rows: list[tuple[int, str, str, tuple[str, ...]]] = []     # (band index, name, verdict, diffs)
-    for i, (first, last, band) in enumerate(VERSION_BANDS):
-        own_band = first <= version <= last
-        name = f"{last}.0" if own_band else band
+    for i, name, last in _candidates(version):
         if options.domain_for_version is not None:
             try:
                 other_dom = options.domain_for_version(last)
@@ -413,22 +411,40 @@ def _version_deltas(domain, host, version, options, base: Plan) -> tuple[Version
             planned.append((key, got))
         if got[1]:
             rows.append((i, name, *got))
-    groups: list[list] = []     # [first band index, last band index, name, verdict, diffs]
+    # [first band index, last band index, name, verdict, diffs, whole bands only]
+    groups: list[list] = []
     for i, name, verdict, diffs in rows:
+        whole = name == VERSION_BANDS[i][2]     # not the modelled line's X.Y.0 or a point release
         g = groups[-1] if groups else None
-        if g and g[1] == i - 1 and (g[3], g[4]) == (verdict, diffs) and not name.endswith(".0") \
-                and not g[2].endswith(".0"):
+        if g and g[5] and whole and g[1] == i - 1 and (g[3], g[4]) == (verdict, diffs):
             g[1] = i
             g[2] = f"{VERSION_BANDS[g[0]][0]}-{VERSION_BANDS[i][1]}"
         else:
-            groups.append([i, i, name, verdict, diffs])
-    return tuple(VersionDelta(name, verdict, diffs) for _a, _b, name, verdict, diffs in groups)
+            groups.append([i, i, name, verdict, diffs, whole])
+    return tuple(VersionDelta(g[2], g[3], g[4]) for g in groups)
+
+
+def _candidates(version: XenVersion) -> list[tuple[int, str, XenVersion]]:
+    """(band index, name, release planned) for every band, plus the point releases of the
+    modelled release's own line that xl reads differently (4.14.0 against 4.14.5, say)."""
+    from xlrmrr.xlcfg.xlparse import point_releases
+
+    out = []
+    for i, (first, last, band) in enumerate(VERSION_BANDS):
+        if not first <= version <= last:
+            out.append((i, band, last))
+            continue
+        out.append((i, f"{last}.0", last))
+        out.extend((i, f"{p} and later {p.major}.{p.minor}.x", p) for p in point_releases(version))
+    return out
 
 
 def compared_versions(version: XenVersion) -> tuple[XenVersion, ...]:
     """The releases the report plans under: the last release of every band (the modelled
-    release's own band included: it is skipped when it reads the inputs alike)."""
-    return tuple(last for _first, last, _band in VERSION_BANDS)
+    release's own band included: it is skipped when it reads the inputs alike) and the point
+    releases of its own line that differ. XenVersion equality ignores the point release: key
+    what is read per release by str(release)."""
+    return tuple(v for _i, _name, v in _candidates(version))
 
 
 # ----------------------------------------------------------------------------------------------

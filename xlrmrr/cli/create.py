@@ -310,14 +310,14 @@ def run(args) -> int:
     if compare:
         for v in compared_versions(version):
             try:
-                domains[v] = _domain_for(load_domain, data, args.config, v, parse)
+                domains[str(v)] = _domain_for(load_domain, data, args.config, v, parse)
             except InputError as e:
-                domains[v] = e
-            hosts[v] = load_host(v)
+                domains[str(v)] = e
+            hosts[str(v)] = load_host(v)
     options = Options(hap_available=not args.no_hap, bios_base=args.bios_base, acpi_end=args.acpi_end,
                       firmware_sizes=sizes, xen_domain=xen_domain, compare_versions=compare,
-                      host_for_version=hosts.__getitem__,
-                      domain_for_version=lambda v: _raise_or(domains[v]))
+                      host_for_version=lambda v: hosts[str(v)],
+                      domain_for_version=lambda v: _raise_or(domains[str(v)]))
     if compare:
         result = plan(domain, host, version, options)
     else:       # xl exits while reading the file: libxl and everything after never run

@@ -75,10 +75,20 @@ def load_domain(data: bytes, source: str, xen_version: XenVersion | None = None,
     return dom, tuple(findings), cfg
 
 
+# The point releases that brought back xl's rdm= before pci= order (e45ad0b1b0, xen-rdm.md 1).
+RDM_BEFORE_PCI_AGAIN = ((4, 14, 5), (4, 15, 3), (4, 16, 1), (4, 17, 0))
+
+
 def pci_before_rdm(version: XenVersion) -> bool:
     """xl reads pci= before rdm= (xen-rdm.md 1): from 4.13.0 until the fix reached each line."""
-    return (version.major, version.minor) >= (4, 13) and \
-        not version.at_least((4, 14, 5), (4, 15, 3), (4, 16, 1), (4, 17, 0))
+    return (version.major, version.minor) >= (4, 13) and not version.at_least(*RDM_BEFORE_PCI_AGAIN)
+
+
+def point_releases(version: XenVersion) -> tuple[XenVersion, ...]:
+    """The point releases of version's line that xl reads differently from version itself."""
+    return tuple(XenVersion(major, minor, patch) for major, minor, patch in RDM_BEFORE_PCI_AGAIN
+                 if (major, minor) == (version.major, version.minor) and patch
+                 and (version.patch or 0) < patch)
 
 
 def _parse_failure(cfg: ConfigParse) -> Finding:
