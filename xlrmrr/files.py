@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import stat
-import tempfile
 
 from xlrmrr.common import InputError
 
@@ -41,7 +40,10 @@ def read_input(path: str, what: str = "file", limit: int = MAX_INPUT) -> bytes:
 
 
 def write_atomic(path: str, data: bytes) -> None:
-    """Write data to path via a temporary file in the same directory and rename()."""
+    """Write data to path via a temporary file in the same directory and rename(). tempfile
+    (and random, which it loads) is imported here: only writers pay for it."""
+    import tempfile
+
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".xlrmrr-", dir=directory)
     try:
