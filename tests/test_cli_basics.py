@@ -32,3 +32,35 @@ def test_empty_xen_version_is_refused(capsys, tmp_path):
     err = capsys.readouterr().err
     assert err == "xlrmrr cfg: error: --xen-version: '' is not a Xen release such as 4.17 or " \
                   "4.16.1\n"
+
+
+def _loaded_modules(*argv: str) -> set:
+    """The modules a fresh `python -m xlrmrr ARGV` process has loaded when it ends."""
+    code = ("import sys, runpy, os\n"
+            "os._exit_orig = os._exit\n"
+            "def _exit(status):\n"
+            "    sys.stderr.write('MODULES ' + ' '.join(sorted(sys.modules)) + '\\n')\n"
+            "    sys.stderr.flush()\n"
+            "    os._exit_orig(status)\n"
+            "os._exit = _exit\n"
+            f"sys.argv = ['xlrmrr', *{list(argv)!r}]\n"
+            "runpy.run_module('xlrmrr', run_name='__main__')\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    line = next(x for x in r.stderr.splitlines() if x.startswith("MODULES "))
+    return set(line.split()[1:])
+
+
+def test_start_up_loads_only_what_the_command_needs():
+    """Start-up time matters (this runs before every xl create): the main job and cfg must not
+    load modules only other paths need. shutil (with bz2/lzma/zlib) comes with argparse's
+    default formatter, tempfile with file writing, typing with a NoReturn annotation, ply.yacc
+    with building parse tables, json with --json output."""
+    fixtures = "fixtures/guests/igd-passthrough.cfg"
+    create = _loaded_modules("create", fixtures, "--dry-run", "--dmar",
+                             "fixtures/dmar/laptop-typical.bin")
+    assert "xlrmrr.hypervisor" in create     # the check sees a real run
+    assert create & {"shutil", "tempfile", "ply.yacc", "json", "xlrmrr.hostcheck", "xlrmrr.hotplug",
+                     "xlrmrr.acpi.readers"} == set()
+    cfg = _loaded_modules("cfg", "fixtures/guests/small.cfg")
+    assert "xlrmrr.xlcfg.parser" in cfg
+    assert cfg & {"shutil", "tempfile", "typing", "ply.yacc", "construct", "xlrmrr.driver"} == set()

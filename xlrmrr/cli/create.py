@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from xlrmrr.cli import add_common, xen_version
+from xlrmrr.cli import Formatter, add_common, xen_version
 from xlrmrr.cli.hostargs import add_host_arguments  # argparse only: cheap
 
 HELP = "plan a guest's memory layout around the host's RMRRs, then (optionally) xl create it"
@@ -80,7 +80,8 @@ def _split_rest(args) -> list:
         before, after = rest, []
     if not before:
         return after
-    parser = argparse.ArgumentParser(prog="xlrmrr create", add_help=False, exit_on_error=False)
+    parser = argparse.ArgumentParser(prog="xlrmrr create", add_help=False, exit_on_error=False,
+                                     formatter_class=Formatter)
     _add_options(parser)
     try:
         _ns, extra = parser.parse_known_args(before, namespace=args)
