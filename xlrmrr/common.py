@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
+
+from xlrmrr.records import record
 
 EXIT_OK = 0
 EXIT_FAIL = 1
@@ -30,7 +32,7 @@ class InputError(Exception):
     the CLI prints it and exits with status 2."""
 
 
-@dataclass(frozen=True, order=True)
+@record(order=True)
 class Sbdf:
     """A PCI function: segment, bus, device, function."""
 
@@ -75,7 +77,7 @@ class Sbdf:
 _SBDF_PATTERN = r"(?:([0-9a-fA-F]{1,4}):)?([0-9a-fA-F]{1,2}):([0-9a-fA-F]{1,2})\.([0-7])"
 
 
-@dataclass(frozen=True, order=True)
+@record(order=True)
 class XenVersion:
     """A Xen release line (major, minor); behaviour is modelled per release.
 
@@ -118,7 +120,7 @@ OLDEST_XEN = XenVersion(4, 6)
 NEWEST_XEN = XenVersion(4, 22)
 
 
-@dataclass(frozen=True)
+@record(hot=True)
 class Finding:
     """Something a stage noticed, tagged with the Xen component whose behaviour it models."""
 
@@ -147,7 +149,7 @@ def size_str(size: int) -> str:
     return f"{size} B"
 
 
-@dataclass(frozen=True, order=True)
+@record(order=True)
 class E820Entry:
     """One e820 entry as Xen lays it out (packed: u64 addr, u64 size, u32 type)."""
 

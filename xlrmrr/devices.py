@@ -9,9 +9,8 @@ else is rare and firmware-specific. The texts here explain; they decide nothing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from xlrmrr.host.model import Host, PciFunction
+from xlrmrr.records import record
 
 INTEL = 0x8086
 IGD_OPREGION = 0xFDFFC000        # hvmloader mem_hole_alloc(3) at 4.22 (xen-rdm.md 11.4)
@@ -24,7 +23,7 @@ KIND_OTHER = "other"
 KIND_UNKNOWN = "unknown"
 
 
-@dataclass(frozen=True, eq=False)
+@record(eq=False)
 class DeviceClass:
     """What an RMRR of one kind of device is for, and what not honouring it breaks."""
 

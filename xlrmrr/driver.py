@@ -3,7 +3,7 @@ decides the verdict and exit status, compares Xen releases and proposes verified
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from typing import Any, Callable
 
 from xlrmrr.common import (
@@ -19,6 +19,7 @@ from xlrmrr.common import (
     hexa,
 )
 from xlrmrr.host.model import Host
+from xlrmrr.records import record
 from xlrmrr.xlcfg.domain import (
     LIBXL_PCI_FUNC_ALL,
     POLICY_INVALID,
@@ -62,7 +63,7 @@ def _bands() -> tuple[tuple[XenVersion, XenVersion, str], ...]:
 VERSION_BANDS = _bands()    # (first, last release, name); the last release models the band
 
 
-@dataclass(frozen=True)
+@record
 class Options:
     """Planner knobs that are not in the guest config (all have documented defaults)."""
 
@@ -83,7 +84,7 @@ class Options:
     host_for_version: Callable[[XenVersion], Host] | None = field(default=None, compare=False)
 
 
-@dataclass(frozen=True, eq=False)
+@record(eq=False)
 class Remediation:
     """A proposed config change and what planning again with it gives."""
 
@@ -97,7 +98,7 @@ class Remediation:
                 "verdict": self.verdict}
 
 
-@dataclass(frozen=True, eq=False)
+@record(eq=False)
 class VersionDelta:
     """How another Xen release band would treat the same guest, where it differs."""
 
@@ -106,7 +107,7 @@ class VersionDelta:
     differences: tuple[str, ...]
 
 
-@dataclass(frozen=True, eq=False)
+@record(eq=False)
 class Plan:
     """Everything xlrmrr predicts for one guest on one host."""
 

@@ -5,7 +5,7 @@ that `xlrmrr create` does not load what only `check` uses."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from xlrmrr.common import EXIT_DEGRADED, EXIT_FAIL, EXIT_OK, Finding, Sbdf
 from xlrmrr.host.model import Host, Rmrr
@@ -19,11 +19,12 @@ from xlrmrr.hypervisor import (
     rmrr_range,
     sharing_groups,
 )
+from xlrmrr.records import record
 
 DOM0 = "dom0"
 
 
-@dataclass(frozen=True)
+@record
 class GuestCheck:
     """One guest of `xlrmrr check`."""
 
@@ -50,7 +51,7 @@ class GuestCheck:
         return "not reached" if self.assign.blocked else "no RMRR"
 
 
-@dataclass(frozen=True)
+@record
 class HostCheck:
     guests: tuple[GuestCheck, ...]
     groups: tuple[SharingGroup, ...]

@@ -4,8 +4,6 @@ it, so `xlrmrr create` does not load it."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from xlrmrr.common import Finding, Sbdf
 from xlrmrr.hypervisor import (
     GROUP_PARTIAL,
@@ -15,10 +13,11 @@ from xlrmrr.hypervisor import (
     guest_functions,
     rmrr_range,
 )
+from xlrmrr.records import record
 from xlrmrr.xlcfg.domain import POLICY_RELAXED, POLICY_STRICT
 
 
-@dataclass(frozen=True, eq=False)
+@record(eq=False)
 class AttachCheck:
     """`xl pci-attach` of one device into a guest as it was created."""
 

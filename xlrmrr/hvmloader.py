@@ -9,7 +9,6 @@ defaults documented below.
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass
 
 from xlrmrr.common import (
     E820_NAMES,
@@ -26,6 +25,7 @@ from xlrmrr.common import (
     size_str,
 )
 from xlrmrr.host.model import Bar, Host
+from xlrmrr.records import record
 
 RESERVED_MEMBASE = 0xFC000000
 ACPI_INFO_PHYSICAL_ADDRESS = 0xFC000000
@@ -79,7 +79,7 @@ XEN_PLATFORM_BARS = (Bar(1, 16 * MB, prefetchable=True),)
 DEFAULT_PASSTHROUGH_BARS = (Bar(0, 16 * MB),)
 
 
-@dataclass(frozen=True, eq=False)
+@record(eq=False)
 class BarPlacement:
     """Where hvmloader's pci_setup puts one BAR of the guest."""
 
@@ -91,7 +91,7 @@ class BarPlacement:
     assumed: bool = False     # size is a documented default, not from the host
 
 
-@dataclass(frozen=True, eq=False)
+@record(eq=False)
 class HvmloaderResult:
     """What hvmloader does to the guest: the MMIO hole, BAR placement and the final e820."""
 

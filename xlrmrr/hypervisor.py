@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 
 from xlrmrr.common import FOUR_GB, PAGE_SHIFT, PAGE_SIZE, Finding, Sbdf, XenVersion, hexa, size_str
 from xlrmrr.host.model import Host, Rmrr
 from xlrmrr.host.query import device_roots
+from xlrmrr.records import record
 from xlrmrr.xlcfg.domain import (
     LIBXL_PCI_FUNC_ALL,
     POLICY_INVALID,
@@ -70,7 +70,7 @@ GROUP_PARTIAL = "partial"        # some members are elsewhere (dom0 or another g
 # ---------------------------------------------------------------------------------------------
 # Result types
 
-@dataclass(frozen=True, eq=False)
+@record(eq=False, hot=True)
 class PageRun:
     """Consecutive guest pages [start, end) of one RMRR that share an outcome."""
 
@@ -88,7 +88,7 @@ class PageRun:
                 "occupant": self.occupant}
 
 
-@dataclass(frozen=True, eq=False)
+@record(eq=False, hot=True)
 class IdentityOutcome:
     """One RMRR of one assigned device: what the identity mapping did with it."""
 
@@ -126,7 +126,7 @@ class IdentityOutcome:
                 "honoured": self.honoured, "runs": [r.to_json() for r in self.runs]}
 
 
-@dataclass(frozen=True, eq=False)
+@record(eq=False)
 class DeviceAssignment:
     """XEN_DOMCTL_assign_device for one PCI function."""
 
@@ -155,7 +155,7 @@ class DeviceAssignment:
                 "xen_log": list(self.log)}
 
 
-@dataclass(frozen=True, eq=False)
+@record(eq=False, hot=True)
 class IdentityMap:
     """An entry of the domain's identity-map list (struct identity_map / mapped_rmrr)."""
 
@@ -169,7 +169,7 @@ class IdentityMap:
                 "devices": [str(d) for d in self.devices]}
 
 
-@dataclass(frozen=True, eq=False)
+@record(eq=False)
 class SharingGroup:
     """Devices that share an RMRR, transitively (A shares with B, B with C: one group)."""
 
@@ -186,7 +186,7 @@ class SharingGroup:
                 "rmrrs": [[r.base, r.end] for r in self.rmrrs]}
 
 
-@dataclass(frozen=True, eq=False)
+@record(eq=False)
 class GroupUse:
     """How one guest uses one sharing group."""
 
@@ -200,7 +200,7 @@ class GroupUse:
                 "elsewhere": [str(s) for s in self.elsewhere], "kind": self.kind}
 
 
-@dataclass(frozen=True, eq=False)
+@record(eq=False, hot=True)
 class PageTableState:
     """What the guest's p2m and the IOMMU hold for one RMRR, in shared and non-shared mode."""
 
@@ -219,7 +219,7 @@ class PageTableState:
                 "dma": self.dma}
 
 
-@dataclass(frozen=True, eq=False)
+@record(eq=False)
 class AssignResult:
     """XEN_DOMCTL_assign_device for every passthrough device of one guest, in libxl's order."""
 

@@ -7,11 +7,10 @@ one: nothing here is proportional to guest RAM.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from xlrmrr.common import FOUR_GB, PAGE_SHIFT, PAGE_SIZE, Finding, hexa, size_str
 from xlrmrr.libxl import LibxlLayout
 from xlrmrr.payloads import HVM_INFO_PFN, RESERVED_MEM_PGSTART, hvm_info_bytes
+from xlrmrr.records import record
 
 SUPERPAGE_1GB = 1 << 18          # pages
 SUPERPAGE_2MB = 1 << 9
@@ -25,7 +24,7 @@ HVMLOADER_PADDR = 0x100000
 HVMLOADER_IMAGE_SIZE = 0x80000   # assumption: hvmloader's loaded image spans < 512 KiB
 
 
-@dataclass(frozen=True, eq=False)
+@record(eq=False)
 class Extent:
     """`count` consecutive extents of 2**order pages starting at gfn (one run of populate_physmap)."""
 
@@ -45,7 +44,7 @@ class Extent:
         return {"gfn": self.gfn, "order": self.order, "count": self.count}
 
 
-@dataclass(frozen=True, eq=False)
+@record(eq=False)
 class Module:
     """A firmware module (acpi_firmware= / smbios_firmware=) as xc_dom_build_image places it."""
 
@@ -58,7 +57,7 @@ class Module:
         return self.addr + self.size
 
 
-@dataclass(frozen=True, eq=False)
+@record(eq=False)
 class LibxcResult:
     """What libxc populates for the guest (meminit_hvm) and the hvm_info table it writes."""
 

@@ -7,8 +7,6 @@ libxl__build_hvm, libxl__domain_device_construct_rdm and domain_construct_memmap
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from xlrmrr.common import (
     E820_RAM,
     E820_RESERVED,
@@ -23,6 +21,7 @@ from xlrmrr.common import (
     size_str,
 )
 from xlrmrr.host.model import Host, Rmrr
+from xlrmrr.records import record
 from xlrmrr.xlcfg.domain import (
     POLICY_INVALID,
     POLICY_RELAXED,
@@ -53,7 +52,7 @@ V4_14 = XenVersion(4, 14)
 HVM_MAX_VCPUS = 128     # xen/include/public/hvm/hvm_info_table.h
 
 
-@dataclass(frozen=True, eq=False)
+@record(eq=False, hot=True)
 class Rdm:
     """One libxl_device_rdm in d_config.rdms, after construct_rdm.
 
@@ -82,7 +81,7 @@ class Rdm:
         return self.policy != POLICY_INVALID
 
 
-@dataclass(frozen=True, eq=False)
+@record(eq=False)
 class DevicePolicy:
     """A pci= device with the rdm_policy libxl uses at construct_rdm and at assignment."""
 
@@ -92,7 +91,7 @@ class DevicePolicy:
     policy_at_assign: str       # after libxl__device_pci_setdefault at device add
 
 
-@dataclass(frozen=True, eq=False)
+@record(eq=False)
 class LibxlLayout:
     """What libxl__build_hvm decided: sizes, the RDM list and the memory map it sends to Xen."""
 

@@ -12,9 +12,10 @@ form back (offsets and lengths optional), which is how fixtures are written.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from xlrmrr.common import InputError
+from xlrmrr.records import record
 
 ACPI_HEADER_SIZE = 36
 DMAR_HEADER_SIZE = 48
@@ -29,7 +30,7 @@ SCOPE_NAMES = {1: "PCI endpoint", 2: "PCI sub-hierarchy", 3: "IOAPIC", 4: "HPET"
                5: "ACPI namespace device"}
 
 
-@dataclass(frozen=True)
+@record(hot=True)
 class Scope:
     """ACPI_DMAR_DEVICE_SCOPE: one device scope entry; offset is from the start of the table."""
 
@@ -59,7 +60,7 @@ class Scope:
                 "path": [[d, f] for d, f in self.path]}
 
 
-@dataclass(frozen=True)
+@record(hot=True)
 class Structure:
     """One remapping structure. Fields a type does not have stay at their defaults.
 
@@ -131,7 +132,7 @@ class Structure:
         return out
 
 
-@dataclass(frozen=True)
+@record
 class Dmar:
     """A decoded DMAR table (ACPI_TABLE_DMAR and its remapping structures, in table order)."""
 

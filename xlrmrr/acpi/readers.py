@@ -5,12 +5,12 @@ the CLI reads the files."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from xlrmrr.common import InputError, Sbdf
+from xlrmrr.records import record
 
 
-@dataclass(frozen=True, eq=False)
+@record(eq=False)
 class UserRmrr:
     """One range of Xen's `rmrr=start[-end]=[s]bdf[,[s]bdf...]` command-line option."""
 
@@ -22,7 +22,7 @@ class UserRmrr:
     option_text: str = ""      # that parameter's whole value, as Xen's messages quote it
 
 
-@dataclass(frozen=True, eq=False)
+@record(eq=False)
 class LogRmrr:
     """An RMRR read from a boot log: no table, so only the range (and devices when logged)."""
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from xlrmrr.common import PAGE_SHIFT, PAGE_SIZE, E820Entry, Finding, Sbdf, XenVersion
+from xlrmrr.records import record
 
 
-@dataclass(frozen=True)
+@record(hot=True)
 class Rmrr:
     """One registered RMRR (acpi_rmrr_unit), or a `rmrr=` command-line range."""
 
@@ -34,7 +33,7 @@ class Rmrr:
         return self.scope_count > 1
 
 
-@dataclass(frozen=True)
+@record
 class Bar:
     """One BAR of a host PCI function (size from the host; where it goes is hvmloader's)."""
 
@@ -45,7 +44,7 @@ class Bar:
     is_io: bool = False
 
 
-@dataclass(frozen=True)
+@record
 class PciFunction:
     """What the host knows of one PCI function (from sysfs or a snapshot)."""
 
@@ -62,7 +61,7 @@ class PciFunction:
     config: bytes = b""                    # first bytes of config space (a snapshot keeps 64)
 
 
-@dataclass(frozen=True)
+@record
 class Host:
     """Everything the planner needs to know about the host."""
 

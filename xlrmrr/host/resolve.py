@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from xlrmrr.acpi.dmar import Scope
 from xlrmrr.common import Sbdf
 from xlrmrr.host.model import PciFunction
+from xlrmrr.records import record
 
 # PCI class codes (base class << 16 | subclass << 8 | prog-if) a planner cares about.
 CLASS_NAMES = {
@@ -49,7 +48,7 @@ def is_bridge(f: PciFunction | None) -> bool:
     return f is not None and f.header_type is not None and f.header_type & 0x7F == 1
 
 
-@dataclass(frozen=True, eq=False)
+@record(eq=False)
 class Resolved:
     """Where one scope entry leads: the function Xen stores (sbdf), or why it cannot be known."""
 

@@ -25,15 +25,14 @@ unknown" (deeper scope paths are then reported unresolved, not guessed).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from xlrmrr.common import E820_NAMES, E820Entry, InputError, Sbdf, XenVersion
 from xlrmrr.host.model import Bar, PciFunction
+from xlrmrr.records import record
 
 _E820_TYPES = {v: k for k, v in E820_NAMES.items()}
 
 
-@dataclass(frozen=True)
+@record
 class HostDescription:
     """What a host.json (or a snapshot) says besides the DMAR."""
 

@@ -6,9 +6,10 @@ as libxl stores them (MemKB); None means "not set, libxl applies its default".
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from xlrmrr.common import Sbdf, XenVersion
+from xlrmrr.records import record
 
 # libxl_rdm_reserve_strategy / libxl_rdm_reserve_policy, as strings.
 STRATEGY_IGNORE = "ignore"
@@ -24,7 +25,7 @@ POLICY_UNSET = "unset"
 LIBXL_PCI_FUNC_ALL = 0xFFFFFFFF
 
 
-@dataclass(frozen=True)
+@record
 class PciDevice:
     """One `pci=` entry as libxl_device_pci after xlu_pci_parse_spec_string."""
 
@@ -41,7 +42,7 @@ class PciDevice:
     line: int = 0                   # line of the pci= setting
 
 
-@dataclass(frozen=True)
+@record
 class RdmReserve:
     """libxl_rdm_reserve in b_info.u.hvm.rdm, before libxl__rdm_setdefault."""
 
@@ -49,7 +50,7 @@ class RdmReserve:
     policy: str = POLICY_INVALID
 
 
-@dataclass(frozen=True)
+@record
 class DomainConfig:
     """The settings of one guest that the RDM flow depends on."""
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
+
+from xlrmrr.records import record
 
 EINVAL = 22
 ERANGE = 34
@@ -14,7 +16,7 @@ PYTHON_WARNING = ("warning: Config file looks like it contains Python code.\n"
 # A value is a str (XLU_STRING) or a list of values (XLU_LIST), nested to any depth.
 
 
-@dataclass(frozen=True, eq=False)
+@record(eq=False)
 class Setting:
     """One assignment as libxlu keeps it (XLU_ConfigSetting)."""
 
@@ -28,7 +30,7 @@ class Setting:
                 f'"line": {self.line}, "op": "{self.op}"}}')
 
 
-@dataclass(frozen=True, eq=False)
+@record(eq=False)
 class ConfigParse:
     """The result of xlu_cfg_readdata on one file.
 
