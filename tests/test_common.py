@@ -61,3 +61,41 @@ def test_xen_version_point_release():
                       ("4.15.2", False), ("4.15.3", True), ("4.16", False), ("4.16.0", False),
                       ("4.16.1", True), ("4.17", True), ("4.22", True)):
         assert XenVersion.parse(text).at_least(*fix) is has, text
+
+
+def test_xen_version_from_sysfs():
+    """/sys/hypervisor/version/extra is Xen's extraversion: ".5" on 4.14.5, ".1-pre" on a
+    4.16.1 pre-release, "-unstable" on a development tree (no point release)."""
+    for extra, want in ((".5\n", "4.14.5"), (".1-pre", "4.14.1"), ("-unstable", "4.14"),
+                        ("", "4.14"), (None, "4.14"), (".x", "4.14")):
+        assert str(XenVersion.from_sysfs("4\n", "14\n", extra)) == want
+    assert XenVersion.from_sysfs("4", "14", ".5").at_least((4, 14, 5))
+    assert not XenVersion.from_sysfs("4", "3").modelled
+    with pytest.raises(ValueError):
+        XenVersion.from_sysfs("4", "")
+
+
+def test_running_xen_version_reads_extra(monkeypatch):
+    """running_xen_version and the snapshot collector share XenVersion.from_sysfs."""
+    import builtins
+    import io
+
+    from xlrmrr.cli import running_xen_version
+
+    files = {"/sys/hypervisor/version/major": "4\n", "/sys/hypervisor/version/minor": "14\n",
+             "/sys/hypervisor/version/extra": ".5\n"}
+    real_open = builtins.open
+
+    def fake_open(path, *a, **k):
+        if str(path).startswith("/sys/hypervisor/"):
+            if path not in files:
+                raise FileNotFoundError(path)
+            return io.StringIO(files[path])
+        return real_open(path, *a, **k)
+
+    monkeypatch.setattr(builtins, "open", fake_open)
+    assert str(running_xen_version()) == "4.14.5"
+    files["/sys/hypervisor/version/minor"] = "3\n"
+    assert running_xen_version() is None
+    del files["/sys/hypervisor/version/minor"]
+    assert running_xen_version() is None

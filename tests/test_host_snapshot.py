@@ -107,4 +107,8 @@ def test_collect_xen_version(tmp_path):
     _w(str(tmp_path / "type"), "xen\n")
     _w(str(tmp_path / "version" / "major"), "4\n")
     _w(str(tmp_path / "version" / "minor"), "17\n")
-    assert collect_xen_version(str(tmp_path)) == "4.17"
+    assert str(collect_xen_version(str(tmp_path))) == "4.17"
+    _w(str(tmp_path / "version" / "extra"), ".2\n")
+    assert str(collect_xen_version(str(tmp_path))) == "4.17.2"
+    _w(str(tmp_path / "version" / "minor"), "99\n")
+    assert str(collect_xen_version(str(tmp_path))) == "4.99.2"       # collect_live notes it

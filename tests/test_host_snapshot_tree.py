@@ -27,7 +27,8 @@ def _w(path, content) -> None:
         f.write(content)
 
 
-def fake_sys(root, dmar: bytes, host: str, table_name: str = "DMAR") -> None:
+def fake_sys(root, dmar: bytes, host: str, table_name: str = "DMAR",
+             version: tuple[str, ...] = ("4", "17")) -> None:
     """A /sys below root as Linux shows the fixture host (config space laid out by hand:
     vendor 0x00, device 0x02, class 0x09-0x0b, header type 0x0e, bridge buses 0x19/0x1a)."""
     desc = read_host_json(str(FIXTURES / "hosts" / f"{host}.json"))
@@ -63,8 +64,8 @@ def fake_sys(root, dmar: bytes, host: str, table_name: str = "DMAR") -> None:
             lines[b.index] = f"{start:#018x} {start + b.size - 1:#018x} {flags:#018x}"
         _w(f"{d}/resource", "\n".join(lines) + "\n")
     _w(f"{sys}/hypervisor/type", "xen\n")
-    _w(f"{sys}/hypervisor/version/major", "4\n")
-    _w(f"{sys}/hypervisor/version/minor", "17\n")
+    for name, value in zip(("major", "minor", "extra"), version):
+        _w(f"{sys}/hypervisor/version/{name}", value + "\n")
 
 
 def run(capsys, *argv):
@@ -147,3 +148,41 @@ def test_snapshot_of_empty_tree_says_what_is_missing(capsys, tmp_path):
     rc, _, err = run(capsys, "host", "--dmar", FIXTURES / "dmar" / "laptop-typical.bin",
                      "--root", tmp_path)
     assert rc == 2 and "--root applies to `xlrmrr host snapshot` only" in err
+
+
+@pytest.mark.parametrize("extra, recorded, rc_create", [
+    (None, "4.14", 1), (".5", "4.14.5", 3), (".5-pre", "4.14.5", 3), ("-unstable", "4.14", 1)])
+def test_snapshot_keeps_the_point_release(capsys, tmp_path, extra, recorded, rc_create):
+    """/sys/hypervisor/version/extra (".5" on Xen 4.14.5) reaches the snapshot and the plan.
+    usb-host-relaxed.cfg (its header derives it from xen-rdm.md 1, 5.3, 5.4): xl 4.14.0 reads
+    pci= before rdm=, so the xHCI stays strict and creation fails (exit 1); 4.14.5 has the
+    backported e45ad0b1b0, the device inherits relaxed and the guest starts degraded (exit 3)."""
+    root = tmp_path / "root"
+    fake_sys(str(root), (FIXTURES / "dmar" / "laptop-typical.bin").read_bytes(), "laptop",
+             version=("4", "14") + ((extra,) if extra is not None else ()))
+    snap = tmp_path / "snap.tar.gz"
+    rc, out, err = run(capsys, "host", "snapshot", snap, "--root", root)
+    assert rc == 0, err
+    assert out.splitlines()[0].endswith(f" e820 entries, Xen {recorded}")
+    with tarfile.open(fileobj=io.BytesIO(snap.read_bytes())) as tar:
+        assert json.load(tar.extractfile("host.json"))["xen_version"] == recorded
+    rc, out, _ = run(capsys, "host", "--snapshot", snap, "--json")
+    assert json.loads(out)["snapshot_xen_version"] == recorded
+    rc, out, err = run(capsys, "create", FIXTURES / "guests" / "usb-host-relaxed.cfg",
+                       "--snapshot", snap, "--dry-run")
+    assert rc == rc_create, out + err
+    assert f"modelled: Xen {recorded} " in out
+
+
+def test_old_snapshot_without_point_release_still_reads(tmp_path):
+    """Snapshots written before the point release was recorded say "4.17": read as 4.17.0."""
+    from xlrmrr.host.snapshot import read_snapshot
+
+    buf = io.BytesIO()
+    content = json.dumps({"format": "xlrmrr-snapshot-1", "xen_version": "4.17"}).encode()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        info = tarfile.TarInfo("host.json")
+        info.size = len(content)
+        tar.addfile(info, io.BytesIO(content))
+    _, desc = read_snapshot(buf.getvalue(), "old.tar.gz")
+    assert (desc.xen_version.major, desc.xen_version.minor, desc.xen_version.patch) == (4, 17, None)

@@ -90,18 +90,32 @@ class XenVersion:
     patch: int | None = field(default=None, compare=False)
 
     @classmethod
-    def parse(cls, text: str) -> XenVersion:
+    def parse(cls, text: str, where: str = "--xen-version") -> XenVersion:
+        """A modelled release from `X.Y[.Z]` text; InputError naming `where` otherwise."""
         m = re.fullmatch(r"(\d+)\.(\d+)(?:\.(\d+))?(?:[-+~].*)?", text.strip())
         if not m:
-            raise InputError(f"--xen-version: {text!r} is not a Xen release such as 4.17 or "
+            raise InputError(f"{where}: {text!r} is not a Xen release such as 4.17 or "
                              "4.16.1")
         v = cls(int(m.group(1)), int(m.group(2)),
                 int(m.group(3)) if m.group(3) is not None else None)
-        if not OLDEST_XEN <= v <= NEWEST_XEN:
+        if not v.modelled:
             raise InputError(
-                f"--xen-version: Xen {v} is not modelled; RMRR support (reserved device memory) "
+                f"{where}: Xen {v} is not modelled; RMRR support (reserved device memory) "
                 f"exists from {OLDEST_XEN} and xlrmrr models up to {NEWEST_XEN}")
         return v
+
+    @classmethod
+    def from_sysfs(cls, major: str, minor: str, extra: str | None = None) -> XenVersion:
+        """The release Linux shows in /sys/hypervisor/version/{major,minor,extra} (Xen's
+        XENVER_version and XENVER_extraversion): extra ".5" or ".1-pre" is point release 5 or 1;
+        "-unstable", "" or None (unreadable) gives none. ValueError if major or minor is not a
+        number; the modelled range is the caller's to check."""
+        m = re.match(r"\.(\d+)", (extra or "").strip())
+        return cls(int(major), int(minor), int(m.group(1)) if m else None)
+
+    @property
+    def modelled(self) -> bool:
+        return OLDEST_XEN <= self <= NEWEST_XEN
 
     def at_least(self, *points: tuple[int, int, int]) -> bool:
         """Whether this release has a fix that reached the given point releases of their lines

@@ -66,21 +66,18 @@ def _module(command: str):
 
 def running_xen_version() -> XenVersion | None:
     """The running hypervisor's release, from /sys/hypervisor (dom0 only)."""
+    parts = []
+    for name in ("major", "minor", "extra"):
+        try:
+            with open(f"/sys/hypervisor/version/{name}") as f:
+                parts.append(f.read())
+        except OSError:
+            parts.append(None)
     try:
-        with open("/sys/hypervisor/version/major") as f:
-            major = int(f.read())
-        with open("/sys/hypervisor/version/minor") as f:
-            minor = int(f.read())
-    except (OSError, ValueError):
+        v = XenVersion.from_sysfs(*parts)
+    except (TypeError, ValueError):
         return None
-    try:
-        with open("/sys/hypervisor/version/extra") as f:
-            extra = f.read().strip()                    # ".1", ".1-pre", "-unstable"
-        patch = int(extra[1:].split("-")[0]) if extra.startswith(".") else None
-    except (OSError, ValueError):
-        patch = None
-    v = XenVersion(major, minor, patch)
-    return v if OLDEST_XEN <= v <= NEWEST_XEN else None
+    return v if v.modelled else None
 
 
 def add_common(p: argparse.ArgumentParser, json: bool = True) -> None:

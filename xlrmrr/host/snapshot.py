@@ -5,11 +5,12 @@ Snapshot layout (a gzip-compressed tar; members at the top level, read by name o
     README      what this is, in one paragraph
     DMAR        the raw DMAR table from /sys/firmware/acpi/tables/DMAR (absent if unreadable,
                 e.g. collected without root; `xlrmrr host` then says so)
-    host.json   {"format": "xlrmrr-snapshot-1", "xen_version": "4.17", "e820": [...],
+    host.json   {"format": "xlrmrr-snapshot-1", "xen_version": "4.17.2", "e820": [...],
                  "devices": [...], "notes": [...]} -- the host description documented in
                 xlrmrr/host/topology.py: PCI config headers (first 64 bytes, hex), class codes,
                 reset methods, IOMMU groups, BAR sizes (from sysfs `resource`), the firmware
-                memory map (/sys/firmware/memmap) and the Xen version (/sys/hypervisor/version)
+                memory map (/sys/firmware/memmap) and the Xen version (/sys/hypervisor/version:
+                X.Y.Z when `extra` names the point release, else X.Y; older snapshots have X.Y)
 
 Reading a snapshot never needs root and never extracts anything to disk.
 """
@@ -177,13 +178,15 @@ def collect_pci(root: str = "/sys/bus/pci/devices"):
     return tuple(out), bool(out)
 
 
-def collect_xen_version(root: str = "/sys/hypervisor") -> str | None:
+def collect_xen_version(root: str = "/sys/hypervisor") -> XenVersion | None:
+    """The release below `root` (point release included), modelled or not; None off Xen."""
     if _read(os.path.join(root, "type")) != "xen":
         return None
-    major, minor = _read(os.path.join(root, "version/major")), _read(os.path.join(root, "version/minor"))
-    if not major or not minor:
+    try:
+        return XenVersion.from_sysfs(*(_read(os.path.join(root, "version", k))
+                                       for k in ("major", "minor", "extra")))
+    except (TypeError, ValueError):
         return None
-    return f"{major}.{minor}"
 
 
 def collect_live(dmar_path: str | None = None, root: str = "/"
@@ -213,9 +216,9 @@ def collect_live(dmar_path: str | None = None, root: str = "/"
     xv = collect_xen_version(_under(root, "/sys/hypervisor"))
     version = None
     if xv:
-        try:
-            version = XenVersion.parse(xv)
-        except InputError:
+        if xv.modelled:
+            version = xv
+        else:
             notes.append(f"Xen {xv} is outside the releases xlrmrr models")
         notes.append("e820 read in dom0: its reserved ranges are the host's; its RAM ranges "
                      "may follow dom0's own allocation")
