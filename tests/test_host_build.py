@@ -262,3 +262,20 @@ def test_rdm_walk_stops_at_bdf_0():
     for dev in (XHCI, usb2, ehci, Sbdf(0, 0, 0, 0)):
         assert reserved_device_memory_map(h, dev) == rdm_by_device(h).get(dev, ())
     assert reserved_device_memory_map(h) == ((0xAB80A, 0x14),)
+
+
+@pytest.mark.parametrize("version, message, kept", [
+    # before 4.17 (add_user_rmrr): "base > end" first -> "Invalid RMRR Range", next range kept
+    (XenVersion(4, 16), '"Invalid RMRR Range [20-10]" (rmrr=20-10=00:1d.0): ignored.', True),
+    # 4.17+ (parse_rmrr_param, 5cf39b7b / 4.17): (end - start) on unsigned long is 0x10 - 0x20
+    # = 2**64 - 0x10 >= 16 -> "exceeds 16 pages" and -E2BIG: the rest of that rmrr= is lost
+    (XenVersion(4, 17), '"RMRR range [20-10] exceeds 16 pages" then "parameter \\"rmrr\\" has '
+                        'invalid value \\"20-10=00:1d.0;e8=00:1a.0\\", rc=-7!"', False),
+    (XenVersion(4, 22), '"RMRR range [20-10] exceeds 16 pages"', False),
+])
+def test_user_rmrr_reversed_range(version, message, kept):
+    h = load_host(LAPTOP, extra_rmrrs="20-10=00:1d.0;e8=00:1a.0", xen_version=version)
+    msgs = [f.message for f in h.findings if f.code.startswith("user-rmrr")]
+    assert len(msgs) == 1 and message in msgs[0]
+    assert ("rmrr=e8=00:1a.0" in [r.source for r in h.rmrrs]) == kept
+    assert len(h.rmrrs) == 2 + kept

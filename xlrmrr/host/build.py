@@ -318,13 +318,21 @@ def _invalid_param(u: UserRmrr, rc: int) -> str:
     return f'"parameter \\"rmrr\\" has invalid value \\"{u.option_text or u.text}\\", rc={rc}!"'
 
 
+def _pages_apart(u: UserRmrr) -> int:
+    """Xen's `end - start` on unsigned long page numbers: a reversed range wraps to 2**64 - n."""
+    return (u.end_pfn - u.start_pfn) & ((1 << 64) - 1)
+
+
 def parse_limits(user: tuple[UserRmrr, ...], version: XenVersion
                  ) -> tuple[list[UserRmrr], list[Finding]]:
     """What parse_rmrr_param keeps of the rmrr= parameters (xen-rdm.md 3.6): at most
     MAX_USER_RMRR ranges over all parameters (the next one makes it return -E2BIG: every
     later range is lost, the first ten stay); at most MAX_USER_RMRR_DEV devices per range (its
     device loop stops at the 20th, keeps the range, and the rest of that parameter is a syntax
-    error, -EINVAL); from 4.17 a range of more than 16 pages ends its parameter with -E2BIG."""
+    error, -EINVAL); from 4.17 a range of more than 16 pages ends its parameter with -E2BIG,
+    checked before anything else of the range: a reversed one (end < start) counts as
+    2**64 - (start - end) pages there, so 4.17+ never reaches add_one_user_rmrr's "Invalid RMRR
+    Range" check for it (before 4.17 add_user_rmrr checks start > end first)."""
     kept: list[UserRmrr] = []
     findings: list[Finding] = []
     dead: set[int] = set()          # parameters whose parsing stopped
@@ -339,7 +347,7 @@ def parse_limits(user: tuple[UserRmrr, ...], version: XenVersion
                                  f"rmrr= ranges; {len(lost)} more (from rmrr={u.text} on) are "
                                  f"ignored. Merge ranges or drop some."))
             break
-        if version >= XenVersion(4, 17) and u.end_pfn - u.start_pfn >= MAX_USER_RMRR_PAGES:
+        if version >= XenVersion(4, 17) and _pages_apart(u) >= MAX_USER_RMRR_PAGES:
             later = sum(1 for x in user[i + 1:] if x.option == u.option)
             findings.append(_xen("warning", "user-rmrr-too-large",
                                  f'"RMRR range {rng} exceeds {MAX_USER_RMRR_PAGES} pages" then '
@@ -386,7 +394,7 @@ def user_rmrrs(user: tuple[UserRmrr, ...], registered: list[Rmrr], version: XenV
             findings.append(_xen("warning", "user-rmrr-invalid",
                                  f'"Invalid RMRR Range {rng}" (rmrr={u.text}): ignored.'))
             continue
-        if u.end_pfn - u.start_pfn >= MAX_USER_RMRR_PAGES:
+        if _pages_apart(u) >= MAX_USER_RMRR_PAGES:
             findings.append(_xen("warning", "user-rmrr-too-large",
                                  f'"RMRR range {rng} exceeds {MAX_USER_RMRR_PAGES} pages" '
                                  f"(rmrr={u.text}): ignored."))
