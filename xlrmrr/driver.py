@@ -321,13 +321,21 @@ def _summary(p: Plan) -> dict:
     errors = [f for f in p.findings if f.severity == "error"]
     return {
         "type": p.domain.type,
-        "blocker": f"{errors[0].component}: {errors[0].message}" if errors else "",
+        "blocker": f"{errors[0].component}: {_first_sentence(errors[0].message)}" if errors else "",
         "verdict": p.verdict,
         "lowmem_end": lx.lowmem_end,
         "highmem_end": lx.highmem_end,
         "exposed": tuple(hexa(r.start) for r in lx.rdms if r.exposed),
         "e820": p.hvmloader.e820 if p.hvmloader else (),
     }
+
+
+def _first_sentence(message: str) -> str:
+    """The blocking message itself, without the explanation that follows it (a device class's
+    RMRR text, say): up to the first full stop that a capital letter follows."""
+    import re
+
+    return re.split(r"(?<=\.)\s+(?=[A-Z])", message, maxsplit=1)[0]
 
 
 def _stage_band(v: XenVersion) -> int:
@@ -386,36 +394,48 @@ def _differences(theirs: dict, mine: dict) -> tuple[str, ...]:
 def _version_deltas(domain, host, version, options, base: Plan) -> tuple[VersionDelta, ...]:
     """Plan under one release per band and report the bands whose outcome differs. A band whose
     inputs (xl's reading of the file, Xen's reading of the DMAR) and stage behaviour equal those
-    of one already planned is not planned again; adjacent bands that differ alike are merged."""
+    of one already planned is not planned again; adjacent whole bands that differ alike are
+    merged. A line whose point release xl reads differently from its X.Y.0 (same key: not)
+    gets a row per part, never merged with a neighbour."""
     quiet = replace(options, remediate=False, compare_versions=False, xen_domain=None)
     mine = _summary(base)
     own_key = (_stage_band(version), _dom_key(domain), _host_key(host))
-    planned: list[tuple[tuple, tuple]] = []     # (key, (verdict, differences))
-    rows: list[tuple[int, str, str, tuple[str, ...]]] = []     # (band index, name, verdict, diffs)
-    for i, name, last in _candidates(version):
+    cands = []      # (band index, part, release, key, (domain, host)); key None: xl's refusal
+    for i, part, release in _candidates(version):
         if options.domain_for_version is not None:
             try:
-                other_dom = options.domain_for_version(last)
+                other_dom = options.domain_for_version(release)
             except InputError as e:
-                rows.append((i, name, VERDICT_BLOCKED, (f"xl {name} rejects the config: {e}",)))
+                cands.append((i, part, release, None, str(e)))
                 continue
         else:
             other_dom = domain
-        other_host = options.host_for_version(last) if options.host_for_version is not None else host
-        key = (_stage_band(last), _dom_key(other_dom), _host_key(other_host))
+        other_host = options.host_for_version(release) if options.host_for_version is not None else host
+        key = (_stage_band(release), _dom_key(other_dom), _host_key(other_host))
+        cands.append((i, part, release, key, (other_dom, other_host)))
+    x0_keys = {i: key for i, part, _r, key, _x in cands if part == "x.0"}
+    split = {i for i, part, _r, key, _x in cands if part != "x.0" and key != x0_keys.get(i)}
+    planned: list[tuple[tuple, tuple]] = []     # (key, (verdict, differences))
+    rows: list[tuple[int, str, bool, str, tuple[str, ...]]] = []    # (band, name, whole, verdict, diffs)
+    for i, part, release, key, got in cands:
+        if part != "x.0" and i not in split:
+            continue            # the point release reads the inputs like the line's X.Y.0
+        name, whole = _part_name(i, part, release, version, i in split)
+        if key is None:
+            rows.append((i, name, whole, VERDICT_BLOCKED, (f"xl {name} rejects the config: {got}",)))
+            continue
         if key == own_key:
             continue
-        got = next((g for k, g in planned if k == key), None)
-        if got is None:
-            theirs = _summary(plan(other_dom, other_host, last, quiet))
-            got = (theirs["verdict"], _differences(theirs, mine))
-            planned.append((key, got))
-        if got[1]:
-            rows.append((i, name, *got))
+        result = next((g for k, g in planned if k == key), None)
+        if result is None:
+            theirs = _summary(plan(got[0], got[1], release, quiet))
+            result = (theirs["verdict"], _differences(theirs, mine))
+            planned.append((key, result))
+        if result[1]:
+            rows.append((i, name, whole, *result))
     # [first band index, last band index, name, verdict, diffs, whole bands only]
     groups: list[list] = []
-    for i, name, verdict, diffs in rows:
-        whole = name == VERSION_BANDS[i][2]     # not the modelled line's X.Y.0 or a point release
+    for i, name, whole, verdict, diffs in rows:
         g = groups[-1] if groups else None
         if g and g[5] and whole and g[1] == i - 1 and (g[3], g[4]) == (verdict, diffs):
             g[1] = i
@@ -425,27 +445,43 @@ def _version_deltas(domain, host, version, options, base: Plan) -> tuple[Version
     return tuple(VersionDelta(g[2], g[3], g[4]) for g in groups)
 
 
-def _candidates(version: XenVersion) -> list[tuple[int, str, XenVersion]]:
-    """(band index, name, release planned) for every band, plus the point releases of the
-    modelled release's own line that xl reads differently (4.14.0 against 4.14.5, say)."""
+def _part_name(i: int, part: str, release: XenVersion, version: XenVersion, split: bool) -> tuple[str, bool]:
+    """A row's name and whether it stands for its whole band (only those merge with neighbours)."""
+    first, last, band = VERSION_BANDS[i]
+    line = f"{last.major}.{last.minor}"
+    if part != "x.0":
+        return f"{release} and later {line}.x", False
+    if split:
+        point = min(p for p in _line_points(last))
+        return (f"{line}.0" if point.patch == 1 else f"{line}.0-{line}.{point.patch - 1}"), False
+    if first <= version <= last:
+        return f"{line}.0", False
+    return band, True
+
+
+def _line_points(last: XenVersion) -> tuple[XenVersion, ...]:
     from xlrmrr.xlcfg.xlparse import point_releases
 
+    return point_releases(XenVersion(last.major, last.minor))
+
+
+def _candidates(version: XenVersion) -> list[tuple[int, str, XenVersion]]:
+    """(band index, part, release planned): each band's last release as X.Y.0 ("x.0"), plus
+    the point releases of that line that xl reads differently from X.Y.0 ("point": 4.14.5,
+    4.15.3, 4.16.1 read rdm= before pci= again)."""
     out = []
-    for i, (first, last, band) in enumerate(VERSION_BANDS):
-        if not first <= version <= last:
-            out.append((i, band, last))
-            continue
-        out.append((i, f"{last}.0", last))
-        out.extend((i, f"{p} and later {p.major}.{p.minor}.x", p) for p in point_releases(version))
+    for i, (_first, last, _band) in enumerate(VERSION_BANDS):
+        out.append((i, "x.0", last))
+        out.extend((i, "point", p) for p in _line_points(last))
     return out
 
 
 def compared_versions(version: XenVersion) -> tuple[XenVersion, ...]:
     """The releases the report plans under: the last release of every band (the modelled
     release's own band included: it is skipped when it reads the inputs alike) and the point
-    releases of its own line that differ. XenVersion equality ignores the point release: key
-    what is read per release by str(release)."""
-    return tuple(v for _i, _name, v in _candidates(version))
+    releases of every line that xl reads differently. XenVersion equality ignores the point
+    release: key what is read per release by str(release)."""
+    return tuple(v for _i, _part, v in _candidates(version))
 
 
 # ----------------------------------------------------------------------------------------------
