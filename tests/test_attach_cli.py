@@ -8,7 +8,9 @@ Hand derivations (xen-rdm.md 4, 8):
     With rdm = "strategy=host" at creation (Xen 4.15+: no policy= may be written), xl copies an
     uninitialised global policy: read as relaxed, libxl ignores the xHCI RMRR at 0xe8000 (below
     1 MiB, always guest RAM), reserves G too (lowmem_end 0xad000000) and the attach maps it;
-    read as strict, "RDM conflict at 0xe8000." fails the create. So the change is not verified.
+    read as strict, "RDM conflict at 0xe8000." fails the create; read as any other value,
+    libxl only warns on that conflict and both pci= devices carry their own policy, so the guest
+    starts with G reserved and the attach maps it. So the change is not verified.
     rdm_forcecheck = 1 (design semantics: host + strict) makes the guest itself fail on 0xe8000.
 """
 
@@ -48,7 +50,8 @@ def test_attach_over_ram_fails_and_strategy_host_fixes_it(capsys):
     host = remedies['rdm = "strategy=host"']
     assert not host["verified"] and not host["ok"]
     assert host["readings"] == {"strict": {"ok": False, "honoured": False, "guest_starts": False},
-                                "relaxed": {"ok": True, "honoured": True, "guest_starts": True}}
+                                "relaxed": {"ok": True, "honoured": True, "guest_starts": True},
+                                "unset": {"ok": True, "honoured": True, "guest_starts": True}}
     assert not remedies["rdm_forcecheck = 1"]["guest_starts"]
     assert remedies["rdm_forcecheck = 1"]["verified"]
 
@@ -99,3 +102,34 @@ def test_bad_sbdf_is_input_error(capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Traceback" not in err
     assert "SBDF: not a PCI address (SSSS:BB:DD.F): 'zz:02.0'" in err
+
+
+def test_attach_remedy_agrees_with_create_on_every_policy_reading(tmp_path, capsys):
+    # The review's s5: 4096 MiB, 00:1f.3 (no RMRR) without rdm_policy, on laptop-typical: the
+    # xHCI 00:14.0's RMRR [0xab80a000, 0xab81dfff] is guest RAM (no rdm=: only 00:1f.3's
+    # RMRRs, none, are reserved) -> the strict attach gets -EBUSY, exit 1. With
+    # rdm = "strategy=host" (4.22: no policy=) both RMRRs lie above rdm_mem_boundary (2 GiB), so
+    # lowmem_end moves below them read as strict or relaxed and the attach maps 1:1; read as
+    # any other value, 00:1f.3 inherits it and libxl refuses it ("unknown rdm check flag"),
+    # which is what create reports for the same file: the remedy is not verified.
+    host = ["--dmar", str(FIXTURES / "dmar/laptop-typical.bin"),
+            "--host-json", str(FIXTURES / "hosts/laptop.json"), "--xen-version", "4.22"]
+    body = 'name="s5"\ntype="hvm"\nmemory=4096\npci=["00:1f.3"]\n'
+    s5 = tmp_path / "s5.cfg"
+    s5.write_text(body)
+    code = main(["pci-attach", str(s5), "00:14.0", "--dry-run", *host, "--json"])
+    doc = json.loads(capsys.readouterr().out)
+    assert code == 1 and doc["assignment"]["rc"] == -16
+    rem = {r["change"]: r for r in doc["remedies"]}['rdm = "strategy=host"']
+    assert not rem["verified"] and not rem["guest_starts"]
+    assert rem["readings"]["unset"] == {"ok": False, "honoured": False, "guest_starts": False}
+    changed = tmp_path / "s5h.cfg"
+    changed.write_text(body + 'rdm = "strategy=host"\n')
+    code = main(["create", str(changed), "--dry-run", *host, "--json"])
+    doc = json.loads(capsys.readouterr().out)
+    assert code == 1 and any("unknown rdm check flag" in f["message"] for f in doc["findings"]
+                             if f["severity"] == "error")
+    main(["pci-attach", str(s5), "00:14.0", "--dry-run", *host])
+    out = capsys.readouterr().out
+    assert "`rdm = \"strategy=host\"`: [not verified]" in out
+    assert "if it reads as any other value: the guest itself then fails to start" in out

@@ -121,29 +121,36 @@ def test_attach_remedy_on_uninitialised_policy_is_not_verified(capsys):
     assert "no creation-time setting frees the RMRR at 0xe8000" in out
 
 
-def test_attach_remedy_verified_when_both_readings_agree(tmp_path, capsys):
+def test_attach_remedy_verified_only_when_every_reading_agrees(tmp_path, capsys):
     # 4096 MiB with the xHCI relaxed and the NIC without policy; attach the IGD (strict).
     # Created as written: libxl queries only the assigned devices' RMRRs -- the xHCI's 0xe8000
     # (relaxed: ignored) -- so lowmem_end stays 0xf0000000 and G = 0xad000000 is guest RAM:
     # -EBUSY. With rdm = "strategy=host": U and G are above rdm_mem_boundary (2 GiB), so
     # lowmem_end moves to 0xad000000 whatever the global policy; 0xe8000 belongs to the relaxed
-    # xHCI (ignored); 03:00.0 has no RMRR, so its inherited policy is harmless either way.
-    # Both readings: G is free, the attach maps it 1:1 -> verified.
+    # xHCI (ignored). Read as 0 or 1, G is free and the attach maps it 1:1. Read as any other
+    # value, 03:00.0 inherits it and libxl fails its assignment ("unknown rdm check flag"): the
+    # guest does not start. So that change is not verified; with 03:00.0 given rdm_policy=strict
+    # every reading starts the guest and the attach maps G: verified.
     v = write(tmp_path, "v", "memory = 4096\npci = [ '00:14.0,rdm_policy=relaxed', '03:00.0' ]\n")
     code = main(["pci-attach", v, "00:02.0", "-n", *HOST, "--json"])
     doc = json.loads(capsys.readouterr().out)
     assert code == 1
     rem = {r["change"]: r for r in doc["remedies"]}
     host = rem['rdm = "strategy=host"']
-    assert host["verified"] and host["ok"] and host["honoured"]
-    assert set(host["readings"]) == {"strict", "relaxed"}
+    assert not host["verified"] and not host["ok"] and not host["guest_starts"]
+    assert host["readings"] == {"strict": {"ok": True, "honoured": True, "guest_starts": True},
+                                "relaxed": {"ok": True, "honoured": True, "guest_starts": True},
+                                "unset": {"ok": False, "honoured": False, "guest_starts": False}}
     explicit = rem["rdm = \"strategy=host\" and pci = [ '00:14.0,rdm_policy=relaxed', "
                    "'03:00.0,rdm_policy=strict' ]"]
-    assert explicit["verified"] and explicit["ok"]
+    assert explicit["verified"] and explicit["ok"] and set(explicit["readings"]) == {
+        "strict", "relaxed", "unset"}
     main(["pci-attach", v, "00:02.0", "-n", *HOST])
-    assert ("add `rdm = \"strategy=host\"`: the attach then succeeds with every RMRR 1:1 (checked "
-            "by planning again, with xl's uninitialised rdm policy read as strict and as "
-            "relaxed)") in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert ("'03:00.0,rdm_policy=strict' ]`: the attach then succeeds with every RMRR 1:1 (checked "
+            "by planning again, with xl's uninitialised rdm policy read as strict, as relaxed and "
+            "as any other value)") in out
+    assert "    if it reads as any other value: the guest itself then fails to start" in out
 
 
 def test_attach_remedy_before_4_15_spells_the_policy(tmp_path, capsys):

@@ -161,7 +161,7 @@ def refused_by_xl(domain: DomainConfig, host: Host, version: XenVersion, options
 
 def _run(domain: DomainConfig, host: Host, version: XenVersion, options: Options) -> Plan:
     """All stages; a policy xl copied from uninitialised memory is planned both ways."""
-    readings = _policy_readings(domain)
+    readings = policy_readings(domain)
     if not readings:
         return _run_stages(domain, host, version, options)
     plans = [(pol, _run_stages(d, host, version, options)) for pol, d in readings]
@@ -184,7 +184,21 @@ def _run(domain: DomainConfig, host: Host, version: XenVersion, options: Options
     return replace(worst, findings=(note,) + worst.findings)
 
 
-def _policy_readings(domain: DomainConfig) -> list[tuple[str, DomainConfig]]:
+def plan_readings(domain: DomainConfig, host: Host, xen_version: XenVersion | None = None,
+                  options: Options | None = None) -> tuple[tuple[str, Plan], ...]:
+    """The plan of each reading policy_readings gives, alone (no remediation, no release
+    comparison): plan() models only the worst; a caller that must hold for every reading (a
+    remedy verified) plans them all. (("", plan), ) when every policy is defined or
+    rdm_forcecheck decides them."""
+    options = replace(options or Options(), remediate=False, compare_versions=False)
+    readings = [] if domain.rdm_forcecheck is not None else policy_readings(domain)
+    if not readings:
+        return (("", plan(domain, host, xen_version, options)),)
+    version = xen_version or domain.xen_version
+    return tuple((pol, _run_stages(d, host, version, options)) for pol, d in readings)
+
+
+def policy_readings(domain: DomainConfig) -> list[tuple[str, DomainConfig]]:
     """What an uninitialised policy can stand for: 0 (strict), 1 (relaxed) or any other value
     (the config as read), or [] when every policy libxl uses is defined."""
     glob = domain.rdm.policy == POLICY_UNSET and domain.rdm.strategy == STRATEGY_HOST

@@ -59,23 +59,11 @@ def _remedy_variants(version, data: bytes, source: str):
     return out
 
 
-def _readings(domain):
-    """The config as libxl may see it: rdm= without policy= makes xl copy an uninitialised
-    value as the global policy, which pci= entries without their own policy inherit
-    (xen-rdm.md 5.3). Read once as strict (0) and once as relaxed (1); one reading when every
-    policy is defined."""
-    from dataclasses import replace
+def _reading_name(pol: str) -> str:
+    """xl's uninitialised global policy as read: 0 strict, 1 relaxed, or any other value."""
+    from xlrmrr.xlcfg.domain import POLICY_UNSET
 
-    from xlrmrr.xlcfg.domain import POLICY_RELAXED, POLICY_STRICT, POLICY_UNSET
-
-    if domain.rdm.policy != POLICY_UNSET or domain.rdm_forcecheck is not None:
-        return [("", domain)]
-    out = []
-    for pol in (POLICY_STRICT, POLICY_RELAXED):
-        pci = tuple(replace(d, rdm_policy=pol) if d.rdm_policy == POLICY_UNSET else d
-                    for d in domain.pci)
-        out.append((pol, replace(domain, rdm=replace(domain.rdm, policy=pol), pci=pci)))
-    return out
+    return "any other value" if pol == POLICY_UNSET else pol
 
 
 def _outcome(r) -> str:
@@ -94,11 +82,12 @@ def _remedy_lines(change: str, results) -> list[str]:
                  f"again)"]
     elif len(outcomes) == 1:
         lines = [f"  at creation, add `{change}`: {outcomes.pop()} (checked by planning again, "
-                 f"with xl's uninitialised rdm policy read as strict and as relaxed)"]
+                 f"with xl's uninitialised rdm policy read as strict, as relaxed and as any other "
+                 f"value)"]
     else:
         lines = [f"  at creation, add `{change}`: [not verified] without policy= xl copies an "
                  f"uninitialised value as the global policy, and the outcome depends on it:"]
-        lines += [f"    if it reads as {pol}: {_outcome(r)}" for pol, r in results]
+        lines += [f"    if it reads as {_reading_name(pol)}: {_outcome(r)}" for pol, r in results]
     if change.startswith("rdm_forcecheck"):
         lines.append("    (the original design's spelling: xl does not know this key; Xen "
                      "implements the idea as rdm = \"strategy=host\")")
@@ -124,7 +113,7 @@ def run(args) -> int:
     from xlrmrr.cli.guest import load_guest
     from xlrmrr.cli.hostargs import host_from_args
     from xlrmrr.common import EXIT_DEGRADED, EXIT_FAIL, EXIT_OK, InputError, hexa
-    from xlrmrr.driver import Options, plan
+    from xlrmrr.driver import Options, plan, plan_readings
     from xlrmrr.files import read_input
     from xlrmrr.hotplug import attach_check, attach_remedies, parse_attach_spec
     from xlrmrr.report.hypervisor import attach_text
@@ -142,9 +131,8 @@ def run(args) -> int:
     if (not (att.ok and att.honoured) and att.created is not None and not att.created.blocked
             and not absent):
         for change, changed in _remedy_variants(version, data, args.config):
-            readings = _readings(changed)
             checks = attach_remedies(sbdf, policy, args.device,
-                                     [(pol, plan(d, host, version, options)) for pol, d in readings])
+                                     plan_readings(changed, host, version, options))
             remedies.append((change, checks))
     status = EXIT_OK if att.clean else EXIT_DEGRADED if att.ok else EXIT_FAIL
     name = domain.name or ""
