@@ -267,7 +267,8 @@ def test_rdm_walk_stops_at_bdf_0():
 @pytest.mark.parametrize("version, message, kept", [
     # before 4.17 (add_user_rmrr): "base > end" first -> "Invalid RMRR Range", next range kept
     (XenVersion(4, 16), '"Invalid RMRR Range [20-10]" (rmrr=20-10=00:1d.0): ignored.', True),
-    # 4.17+ (parse_rmrr_param, 5cf39b7b / 4.17): (end - start) on unsigned long is 0x10 - 0x20
+    # 4.17+ (parse_rmrr_param, "IOMMU/VT-d: wire common device reserved memory API"): (end -
+    # start) on unsigned long is 0x10 - 0x20
     # = 2**64 - 0x10 >= 16 -> "exceeds 16 pages" and -E2BIG: the rest of that rmrr= is lost
     (XenVersion(4, 17), '"RMRR range [20-10] exceeds 16 pages" then "parameter \\"rmrr\\" has '
                         'invalid value \\"20-10=00:1d.0;e8=00:1a.0\\", rc=-7!"', False),

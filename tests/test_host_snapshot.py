@@ -14,7 +14,7 @@ from xlrmrr.common import E820_RAM, E820_RESERVED, InputError, Sbdf, XenVersion
 from xlrmrr.host import load_host
 from xlrmrr.host.model import reserved_device_memory_map
 from xlrmrr.host.snapshot import collect_memmap, collect_pci, read_snapshot, write_snapshot
-from xlrmrr.host.topology import description_from_json
+from xlrmrr.host.topology import HostDescription, description_from_json, description_to_json
 
 
 def _w(path, content, mode="w"):
@@ -61,7 +61,6 @@ def test_collect_pci_bridge_and_bars(tmp_path):
         Sbdf(0, 0, 0x1C, 0), 0x8086, 0x9D10, 0x060400, 2, 3)
     assert x.class_code == 0x0C0330 and x.reset_method == "flr bus" and x.iommu_group == 7
     assert b.config == bytes(bridge)
-    from xlrmrr.host.topology import HostDescription, description_to_json
     again = description_from_json(description_to_json(
         HostDescription(devices=devices, topology_known=True)), "x")
     assert again.devices == devices
@@ -112,3 +111,18 @@ def test_collect_xen_version(tmp_path):
     assert str(collect_xen_version(str(tmp_path))) == "4.17.2"
     _w(str(tmp_path / "version" / "minor"), "99\n")
     assert str(collect_xen_version(str(tmp_path))) == "4.99.2"       # collect_live notes it
+
+
+def test_collect_pci_skips_sizes_no_bar_has(tmp_path):
+    """A sysfs range that is not a power of two (kernel-adjusted) is left out of the snapshot
+    rather than written where description_from_json would then reject it."""
+    d = tmp_path / "devices" / "0000:00:14.0"
+    _w(str(d / "config"), bytes(64), "wb")
+    _w(str(d / "resource"), "0x00000000df200000 0x00000000df20ffff 0x0000000000040200\n"
+                            "0x00000000df210000 0x00000000df212fff 0x0000000000040200\n"
+                            "0x0000000000000000 0xffffffffffffffff 0x0000000000040200\n")
+    devices, _ = collect_pci(str(tmp_path / "devices"))
+    assert [(b.index, b.size) for b in devices[0].bars] == [(0, 0x10000)]
+    again = description_from_json(description_to_json(
+        HostDescription(devices=devices, topology_known=True)), "x")
+    assert again.devices == devices

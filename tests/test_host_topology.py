@@ -27,6 +27,15 @@ DEV = {"sbdf": "0000:00:14.0"}
     ({"devices": [{**DEV, "bars": 5}]},
      r'h.json: devices\[0\] \(0000:00:14.0\): "bars" must be a JSON list'),
     ({"devices": [{**DEV, "bars": [{"size": -1}]}]}, r"bars\[0\].size: -0x1 is out of range"),
+    # a BAR decodes a power-of-two range; the largest a 64-bit BAR can is 2**63
+    ({"devices": [{**DEV, "bars": [{"size": 1 << 64}]}]},
+     r"bars\[0\].size: 0x10000000000000000 is out of range \(0x1..0x8000000000000000\)"),
+    ({"devices": [{**DEV, "bars": [{"size": 3}]}]},
+     r"bars\[0\].size: 0x3 is not a power of two"),
+    ({"devices": [{**DEV, "bars": [{"size": "0x3000"}]}]},
+     r"bars\[0\].size: 0x3000 is not a power of two"),
+    ({"devices": [{**DEV, "bars": [{"size": 0}]}]}, r"bars\[0\].size: 0x0 is out of range"),
+    ({"devices": [{**DEV, "bars": [{"index": 0}]}]}, r'bars\[0\]: no "size"'),
     ({"devices": [{**DEV, "bars": [{"index": 7}]}]}, r"bars\[0\].index: 0x7 is out of range"),
     ({"devices": [{**DEV, "bars": [{"is_io": "yes"}]}]}, r"bars\[0\].is_io: expected true"),
     ({"devices": [{**DEV, "secondary_bus": 256}]},
@@ -54,11 +63,13 @@ def test_malformed_description(obj, where):
 
 def test_limits_accepted():
     d = description_from_json({"devices": [{**DEV, "class": "0xffffff", "secondary_bus": 255,
-                                            "bars": [{"index": 6, "size": 1 << 64}]}],
+                                            "bars": [{"index": 6, "size": 1 << 63},
+                                                     {"index": 0, "size": 1}]}],
                                "e820": [{"addr": "0xfffffffffffff000", "size": "0x1000",
                                          "type": 2}]}, "h")
     assert d.devices[0].class_code == 0xFFFFFF and d.devices[0].secondary_bus == 0xFF
     assert d.e820[0].end == 1 << 64
+    assert [b.size for b in d.devices[0].bars] == [1 << 63, 1]
 
 
 def run(capsys, *argv):

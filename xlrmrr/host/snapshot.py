@@ -36,6 +36,7 @@ from xlrmrr.common import (
 )
 from xlrmrr.host.model import Bar
 from xlrmrr.host.topology import (
+    BAR_SIZE_MAX,
     HostDescription,
     description_from_json,
     description_to_json,
@@ -144,9 +145,10 @@ def _bars(resource: str | None) -> tuple[Bar, ...]:
             start, end, flags = (int(x, 16) for x in line.split()[:3])
         except ValueError:
             continue
-        if not (start or end) or end < start:
-            continue
-        out.append(Bar(index=i, size=end - start + 1, is_64bit=bool(flags & 0x100000),
+        size = end - start + 1
+        if not (start or end) or end < start or size & (size - 1) or size > BAR_SIZE_MAX:
+            continue        # unimplemented, or a range the kernel adjusted: not a BAR's size
+        out.append(Bar(index=i, size=size, is_64bit=bool(flags & 0x100000),
                        prefetchable=bool(flags & 0x2000), is_io=bool(flags & 0x100)))
     return tuple(out)
 

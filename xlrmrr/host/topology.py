@@ -15,6 +15,7 @@ host.json layout (every number may be a JSON integer or a hex string such as "0x
                                                   fills the fields above that are missing
          "bars": [ {"index": 0, "size": "0x10000", "is_64bit": true,
                     "prefetchable": false, "is_io": false} ],
+                                                  size: bytes, a power of two up to 2**63
          "reset_method": "flr", "iommu_group": 5}
       ]
     }
@@ -105,14 +106,24 @@ def function_from_config(sbdf: Sbdf, config: bytes, **fields) -> PciFunction:
     return PciFunction(sbdf=sbdf, config=bytes(config), **derived)
 
 
+BAR_SIZE_MAX = 1 << 63         # the largest power of two a 64-bit BAR decodes
+
+
 def _bar(b, i: int, where: str) -> Bar:
     where = f"{where}: bars[{i}]"
     if not isinstance(b, dict):
         raise InputError(f"{where}: a BAR is an object {{index, size, ...}}, got {_kind(b)}")
-    return Bar(index=_num(b.get("index", i), f"{where}.index", 0, 6),
-               size=_num(b.get("size", 0), f"{where}.size", 0, 1 << 64),
-               is_64bit=_flag(b, "is_64bit", where), prefetchable=_flag(b, "prefetchable", where),
-               is_io=_flag(b, "is_io", where))
+    index = _num(b.get("index", i), f"{where}.index", 0, 6)
+    flags = {k: _flag(b, k, where) for k in ("is_64bit", "prefetchable", "is_io")}
+    if b.get("size") is None:
+        raise InputError(f"{where}: no \"size\" (bytes): give the BAR's size, or leave an "
+                         f"unimplemented BAR out")
+    size = _num(b["size"], f"{where}.size", 1, BAR_SIZE_MAX)
+    if size & (size - 1):
+        raise InputError(f"{where}.size: {size:#x} is not a power of two; a BAR decodes a "
+                         f"naturally aligned power-of-two range (its size is what writing all "
+                         f"ones reads back), and hvmloader aligns each BAR to its size")
+    return Bar(index=index, size=size, **flags)
 
 
 def parse_device(d: dict, where: str) -> PciFunction:
