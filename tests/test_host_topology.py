@@ -54,6 +54,15 @@ DEV = {"sbdf": "0000:00:14.0"}
     ({"e820": [{"addr": "0xfffffffffffff000", "size": "0x2000", "type": 2}]},
      r"e820\[0\]: size: 0x2000 is out of range \(0x0..0x1000\)"),
     ({"e820": [[0, 4096, 0]]}, r"e820\[0\]: type: 0x0 is out of range"),
+    # JSON 4.10 is the number 4.1: only a string keeps the release
+    ({"xen_version": 4.10}, r'h.json: xen_version: expected a string such as "4.17" or '
+                            r'"4.16.1", got the number 4.1 '),
+    ({"xen_version": ["4.17"]}, r"h.json: xen_version: expected a string .*, got a list"),
+    ({"xen_version": "4.3"}, r"h.json: xen_version: Xen 4.3 is not modelled; .* from 4.6 "
+                             r"and xlrmrr models up to 4.22"),
+    ({"xen_version": "4.23.1"}, r"h.json: xen_version: Xen 4.23.1 is not modelled"),
+    ({"xen_version": "latest"}, r"h.json: xen_version: 'latest' is not a Xen release"),
+    ({"xen_version": ""}, r"h.json: xen_version: '' is not a Xen release"),
 ])
 def test_malformed_description(obj, where):
     with pytest.raises(InputError, match=where) as e:
@@ -97,3 +106,20 @@ def test_cli_host_json_and_snapshot_exit_2(capsys, tmp_path):
     rc, out, err = run(capsys, "host", "--snapshot", snap)
     assert rc == 2 and err == (f'xlrmrr host: error: {snap}:host.json: "devices" must be a JSON '
                                f'list, got the number 5\n')
+
+
+def test_xen_version_kept_with_point_release():
+    for text in ("4.6", "4.10", "4.14.5", "4.22"):
+        assert str(description_from_json({"xen_version": text}, "h").xen_version) == text
+    assert description_from_json({}, "h").xen_version is None
+
+
+def test_cli_host_json_unmodelled_release_exit_2(capsys, tmp_path):
+    """An unmodelled release was dropped and 4.22 modelled in its place; now exit 2."""
+    hj = tmp_path / "h.json"
+    hj.write_text(json.dumps({"xen_version": "4.3", "devices": []}))
+    rc, out, err = run(capsys, "host", "--dmar", FIXTURES / "dmar" / "laptop-typical.bin",
+                       "--host-json", hj)
+    assert rc == 2 and out == ""
+    assert err.startswith(f"xlrmrr host: error: {hj}: xen_version: Xen 4.3 is not modelled")
+    assert err.count("\n") == 1

@@ -3,7 +3,8 @@
 host.json layout (every number may be a JSON integer or a hex string such as "0x1a"):
 
     {
-      "xen_version": "4.17",                      optional: the hypervisor the data came from
+      "xen_version": "4.17",                      optional: the hypervisor the data came from,
+                                                  a string X.Y[.Z] in the modelled releases
       "e820": [ {"addr": "0x0", "size": "0x9f000", "type": "RAM"}, ... ],
                                                   type: RAM RESERVED ACPI NVS UNUSABLE or 1..5
       "devices": [
@@ -189,11 +190,11 @@ def description_from_json(obj, name: str) -> HostDescription:
                         for i, e in enumerate(_list(obj, "e820", name))))
     xv = obj.get("xen_version")
     version = None
-    if xv:
-        try:
-            version = XenVersion.parse(str(xv))
-        except InputError:
-            version = None      # a release xlrmrr does not model: the caller's choice applies
+    if xv is not None:
+        if not isinstance(xv, str):
+            raise InputError(f"{name}: xen_version: expected a string such as \"4.17\" or "
+                             f"\"4.16.1\", got {_kind(xv)} (a JSON number cannot say 4.10)")
+        version = XenVersion.parse(xv, f"{name}: xen_version")
     return HostDescription(devices=devices, topology_known="devices" in obj, e820=e820,
                            xen_version=version)
 
