@@ -132,6 +132,7 @@ def test_snapshot_tree_devices_match_description(tmp_path):
 
 def test_snapshot_of_empty_tree_says_what_is_missing(capsys, tmp_path):
     snap = tmp_path / "s.tar.gz"
+    os.makedirs(tmp_path / "empty" / "sys")
     rc, out, _ = run(capsys, "host", "snapshot", snap, "--root", tmp_path / "empty")
     assert rc == 0
     assert out.splitlines() == [
@@ -186,3 +187,18 @@ def test_old_snapshot_without_point_release_still_reads(tmp_path):
         tar.addfile(info, io.BytesIO(content))
     _, desc = read_snapshot(buf.getvalue(), "old.tar.gz")
     assert (desc.xen_version.major, desc.xen_version.minor, desc.xen_version.patch) == (4, 17, None)
+
+
+def test_snapshot_refuses_a_root_without_sys(capsys, tmp_path):
+    """A mistyped --root wrote an empty snapshot (exit 0) whose note blamed "VT-d off in the
+    firmware setup"; now exit 2, one line, and no file."""
+    snap = tmp_path / "s.tar.gz"
+    (tmp_path / "nosys").mkdir()
+    (tmp_path / "file").write_text("")
+    for root, why in ((tmp_path / "nonexistent", "does not exist"),
+                      (tmp_path / "file", "is not a directory"),
+                      (tmp_path / "nosys", "has no sys/ directory")):
+        rc, out, err = run(capsys, "host", "snapshot", snap, "--root", root)
+        assert rc == 2 and out == "" and not snap.exists()
+        assert err.startswith(f"xlrmrr host: error: --root {root}: {why}; give the directory")
+        assert err.count("\n") == 1

@@ -205,6 +205,23 @@ def _cls(f) -> str:
     return class_name(f.class_code if f else None)
 
 
+def _check_root(root: str) -> None:
+    """--root must hold a sys/ tree: collecting from nothing would write an empty snapshot
+    whose notes blame the host (no VT-d, not Xen) for a mistyped path."""
+    import os
+
+    from xlrmrr.common import InputError
+
+    if not os.path.isdir(root):
+        why = "is not a directory" if os.path.exists(root) else "does not exist"
+        raise InputError(f"--root {root}: {why}; give the directory holding a copy of a "
+                         f"host's /sys (DIR/sys/firmware, DIR/sys/bus/pci), or / on the host")
+    if not os.path.isdir(os.path.join(root, "sys")):
+        raise InputError(f"--root {root}: has no sys/ directory; give the directory holding a "
+                         f"copy of a host's /sys (DIR/sys/firmware, DIR/sys/bus/pci), not /sys "
+                         f"itself")
+
+
 def _snapshot(args) -> int:
     from xlrmrr.common import InputError
     from xlrmrr.files import write_atomic
@@ -212,6 +229,7 @@ def _snapshot(args) -> int:
 
     if not args.out:
         raise InputError("host snapshot: give the file to write, e.g. host.tar.gz")
+    _check_root(args.root)
     dmar, desc, notes = collect_live(root=args.root)
     try:
         write_atomic(args.out, write_snapshot(dmar, desc, notes))
