@@ -133,3 +133,26 @@ def test_attach_remedy_agrees_with_create_on_every_policy_reading(tmp_path, caps
     out = capsys.readouterr().out
     assert "`rdm = \"strategy=host\"`: [not verified]" in out
     assert "if it reads as any other value: the guest itself then fails to start" in out
+
+
+def test_attach_models_the_release_the_host_data_records(tmp_path, capsys):
+    # bug-rmrr-over-ram: the IGD RMRR G = [0xad000000, 0xaf7fffff] covers E820 RAM, so Xen 4.19+
+    # runs without VT-d (xen-rdm.md 1, e45801dea1) and `xl pci-attach` of anything fails; Xen
+    # 4.17 only warns. A 1024 MiB guest without pci=: lowmem_end 0x40000000, G is in the MMIO
+    # hole, so attaching the IGD maps it 1:1: exit 0 under 4.17, exit 1 (no-iommu) under 4.22.
+    doc = json.loads((FIXTURES / "hosts/laptop-bad-e820.json").read_text())
+    doc["xen_version"] = "4.17"
+    (tmp_path / "host.json").write_text(json.dumps(doc))
+    host = ["--dmar", str(FIXTURES / "dmar/bug-rmrr-over-ram.bin"),
+            "--host-json", str(tmp_path / "host.json")]
+    g = tmp_path / "g.cfg"
+    g.write_text('name = "g"\ntype = "hvm"\nmemory = 1024\n')
+    code = main(["pci-attach", str(g), "00:02.0", "-n", *host, "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0 and out["xen_version"] == "4.17"
+    assert "xen-version-from-host" in [f["code"] for f in out["findings"]]
+    code = main(["pci-attach", str(g), "00:02.0", "-n", *host, "--json", "--xen-version", "4.22"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 1 and out["xen_version"] == "4.22" and not out["ok"]
+    assert "no-iommu" in [f["code"] for f in out["findings"]]
+    assert out["remedies"] == []

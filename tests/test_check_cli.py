@@ -219,3 +219,34 @@ def test_whole_group_is_not_called_safe_when_another_guest_shares_it(capsys):
     code, out = run(capsys, "usb-pair", json_out=True)
     (msg,), _ = _guest_findings(json.loads(out), cfgs("usb-pair")[0], "group-whole")
     assert code == 0 and "so this is safe" in msg
+
+
+def _host_json_recording(tmp_path, release):
+    """fixtures/hosts/laptop-bad-e820.json (no release recorded) with xen_version added."""
+    doc = json.loads((FIXTURES / "hosts/laptop-bad-e820.json").read_text())
+    doc["xen_version"] = release
+    path = tmp_path / "host.json"
+    path.write_text(json.dumps(doc))
+    return ["--dmar", str(FIXTURES / "dmar/bug-rmrr-over-ram.bin"), "--host-json", str(path)]
+
+
+def test_check_models_the_release_the_host_data_records(tmp_path, capsys):
+    # bug-rmrr-over-ram: the IGD RMRR [0xad000000, 0xaf7fffff] covers E820 RAM
+    # [0xad000000, 0xad500000). Xen 4.19+ rejects the DMAR and runs without VT-d (xen-rdm.md 1,
+    # e45801dea1): igd-passthrough cannot start, exit 1. Xen 4.17 only warns: the guest starts
+    # with the RMRR relocated around, exit 0. Host data recording 4.17 and no --xen-version:
+    # 4.17 is modelled (as create does), and an info finding says so.
+    host = _host_json_recording(tmp_path, "4.17")
+    igd = str(FIXTURES / "guests/igd-passthrough.cfg")
+    code = main(["check", igd, *host, "--json"])
+    doc = json.loads(capsys.readouterr().out)
+    assert code == 0 and doc["xen_version"] == "4.17"
+    assert [f["code"] for f in doc["findings"]][0] == "xen-version-from-host"
+    code = main(["check", igd, *host, "--json", "--xen-version", "4.22"])
+    doc = json.loads(capsys.readouterr().out)
+    assert code == 1 and doc["xen_version"] == "4.22"
+    assert "xen-version-from-host" not in [f["code"] for f in doc["findings"]]
+    main(["check", igd, *host])
+    out = capsys.readouterr().out
+    assert out.startswith("xlrmrr check: 1 guest(s) on one host, Xen 4.17\n")
+    assert "INFO [xen] xen-version-from-host: modelling Xen 4.17, the release the host data" in out

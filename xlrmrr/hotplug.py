@@ -56,6 +56,12 @@ def attach_check(plan, sbdf: Sbdf, policy: str = POLICY_STRICT, spec: str = "") 
             "the guest itself does not start (see the create plan), so there is nothing to "
             "attach to"))
         return AttachCheck(sbdf, policy, created, None, None, tuple(findings), False, False)
+    if not plan.host.vtd_enabled:
+        findings.append(Finding(
+            "error", "no-iommu", "libxl",
+            "passthrough not supported on this platform (Xen runs without VT-d: it rejected the "
+            "host's DMAR table, see the host findings), so no device can be attached"))
+        return AttachCheck(sbdf, policy, created, None, None, tuple(findings), False, False)
     if sbdf in here:
         findings.append(Finding(
             "error", "attach-already", "libxl",

@@ -3,7 +3,7 @@ on the guest as it was created?"""
 
 from __future__ import annotations
 
-from xlrmrr.cli import add_common, xen_version
+from xlrmrr.cli import add_common
 from xlrmrr.cli.hostargs import add_host_arguments  # argparse only: cheap
 
 LOW_RAM_END = 0x100000     # libxl's RAM below 1 MiB is fixed: RDMs there always conflict
@@ -16,6 +16,8 @@ creation-time setting makes the attach work (rdm = "strategy=host", or the origi
 rdm_forcecheck = 1), each checked by planning again.
 
 SBDF may carry the options xl accepts, e.g. 00:14.0,rdm_policy=relaxed (default: strict).
+The release modelled is chosen as `xlrmrr create` chooses it (--xen-version, else the host
+data's, else the running hypervisor's, else the newest).
 Without --dry-run a clean check runs `xl pci-attach <guest name> SBDF` (no shell).
 """
 
@@ -109,27 +111,30 @@ def _remedy_json(change: str, results) -> dict:
 def run(args) -> int:
     import json
     import sys
+    from dataclasses import replace
 
+    from xlrmrr.cli.create import host_and_version
     from xlrmrr.cli.guest import load_guest
-    from xlrmrr.cli.hostargs import host_from_args
+    from xlrmrr.cli.hostargs import host_loader
     from xlrmrr.common import EXIT_DEGRADED, EXIT_FAIL, EXIT_OK, InputError, hexa
     from xlrmrr.driver import Options, plan, plan_readings
     from xlrmrr.files import read_input
     from xlrmrr.hotplug import attach_check, attach_remedies, parse_attach_spec
     from xlrmrr.report.hypervisor import attach_text
 
-    version = xen_version(args)
     sbdf, policy = parse_attach_spec(args.device)
     data = read_input(args.config, "xl config")
+    host, version, version_note = host_and_version(args, host_loader(args))
     domain, _xl_findings, _parse = load_guest(data, args.config, version)
-    host = host_from_args(args, version)
-    options = Options(hap_available=not args.no_hap, remediate=False)
+    options = Options(hap_available=not args.no_hap, remediate=False, compare_versions=False)
     base = plan(domain, host, version, options)
     att = attach_check(base, sbdf, policy, args.device)
+    host_findings = tuple(f for f in getattr(host, "findings", ()) if f.severity != "info")
+    att = replace(att, findings=tuple(version_note) + host_findings + att.findings)
     remedies = []
     absent = att.result is not None and sbdf in att.result.absent
     if (not (att.ok and att.honoured) and att.created is not None and not att.created.blocked
-            and not absent):
+            and not absent and host.vtd_enabled):
         for change, changed in _remedy_variants(version, data, args.config):
             checks = attach_remedies(sbdf, policy, args.device,
                                      plan_readings(changed, host, version, options))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from xlrmrr.cli import add_common, xen_version
+from xlrmrr.cli import add_common
 from xlrmrr.cli.hostargs import add_host_arguments  # argparse only: cheap
 
 HELP = "plan several guests on one host together: devices assigned twice, split RMRR groups"
@@ -13,6 +13,9 @@ to different guests (each gets a 1:1 mapping of the same host memory: a data pat
 guests that Xen refuses under strict and only warns about under relaxed), an RMRR range mapped
 into two guests, and a summary table of guests by devices. Xen's messages name the guests d1,
 d2 ... in the order given (the ids they get when started in that order after boot).
+
+The release modelled is chosen as `xlrmrr create` chooses it: --xen-version, else the one the
+host data was collected under, else the running hypervisor's, else the newest.
 
 Exit status 1 when any guest would fail or any group is split across guests (even where each
 device is relaxed), 3 when all start but some RMRR is not honoured, 0 otherwise. A whole group
@@ -32,16 +35,16 @@ def run(args) -> int:
     import sys
     from dataclasses import replace
 
+    from xlrmrr.cli.create import host_and_version
     from xlrmrr.cli.guest import load_guest
-    from xlrmrr.cli.hostargs import host_from_args
+    from xlrmrr.cli.hostargs import host_loader
     from xlrmrr.driver import Options, plan
     from xlrmrr.files import read_input
     from xlrmrr.hostcheck import GuestCheck, check_guests
     from xlrmrr.hypervisor import assign_for_plan, guest_functions
     from xlrmrr.report.check import json_text, text
 
-    version = xen_version(args)
-    host = host_from_args(args, version)
+    host, version, version_note = host_and_version(args, host_loader(args))
     guests = []
     for domid, path in enumerate(args.configs, 1):
         data = read_input(path, "xl config")
@@ -57,6 +60,6 @@ def run(args) -> int:
                                  tuple(xl_findings) + tuple(p.findings)))
     hc = check_guests(host, guests)
     host_findings = tuple(f for f in getattr(host, "findings", ()) if f.severity != "info")
-    hc = replace(hc, findings=host_findings + hc.findings)
+    hc = replace(hc, findings=tuple(version_note) + host_findings + hc.findings)
     sys.stdout.write(json_text(hc, version) if args.json else text(hc, version))
     return hc.exit_status

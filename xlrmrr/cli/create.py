@@ -229,21 +229,25 @@ def _emit(directory: str, files: dict, force: bool = False) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _host_and_version(args, load_host):
-    """The release to model: --xen-version; else the one the host data was collected under
-    (snapshot or host JSON); else the running hypervisor's; else the newest."""
-    from xlrmrr.common import NEWEST_XEN
+def host_and_version(args, load_host):
+    """(host, release to model, findings): --xen-version; else the release the host data was
+    collected under (snapshot or host JSON), said in an info finding; else the running
+    hypervisor's; else the newest. The same for create, check and pci-attach."""
+    from xlrmrr.common import NEWEST_XEN, Finding
 
     if getattr(args, "xen_version", None):
         version = xen_version(args)
-        return load_host(version), version
+        return load_host(version), version, ()
     host = load_host(None)
     if host.xen_version is not None:
-        return host, host.xen_version
+        note = Finding("info", "xen-version-from-host", "xen",
+                       f"modelling Xen {host.xen_version}, the release the host data was collected "
+                       f"under ({host.source or 'host data'}); --xen-version models another")
+        return host, host.xen_version, (note,)
     version = xen_version(args)
     if version != NEWEST_XEN:
         host = load_host(version)
-    return host, version
+    return host, version, ()
 
 
 def _raise_or(value):
@@ -271,7 +275,7 @@ def run(args) -> int:
 
     from xlrmrr.cli.guest import XL_EXITS, load_guest
     from xlrmrr.cli.hostargs import host_loader
-    from xlrmrr.common import Finding, InputError
+    from xlrmrr.common import InputError
     from xlrmrr.driver import (
         EXIT_FOR,
         VERDICT_BLOCKED,
@@ -291,13 +295,9 @@ def run(args) -> int:
         raise InputError(bad)
     data = _config_data(read_input(args.config, "xl config"), xl_args)
     load_host = host_loader(args)
-    host, version = _host_and_version(args, load_host)
+    host, version, version_note = host_and_version(args, load_host)
     domain, xl_findings, parse = load_guest(data, args.config, version)
-    findings: list = list(xl_findings)
-    if not getattr(args, "xen_version", None) and host.xen_version is not None:
-        findings.append(Finding("info", "xen-version-from-host", "xen",
-                                f"modelling Xen {version}, the release the host data was collected under "
-                                f"({host.source or 'host data'}); --xen-version models another"))
+    findings: list = list(xl_findings) + list(version_note)
     sizes = _firmware_sizes(domain, findings)
     xen_domain = None
     if domain.rdm_forcecheck is not None:
