@@ -289,6 +289,9 @@ def run(args) -> int:
     from xlrmrr.xlcfg import load_domain
 
     xl_args = _split_rest(args)
+    if args.force and not args.emit:
+        raise InputError("--force only applies with --emit DIR (it lets --emit replace files "
+                         "xlrmrr did not write); add --emit DIR or drop --force")
     from xlrmrr.hvmloader import firmware_parameter_error
     bad = firmware_parameter_error(args.bios_base, args.acpi_end)
     if bad:
