@@ -39,21 +39,17 @@ def host_from_args(args, xen_version):
 
 
 def host_loader(args):
-    """xen_version -> the Host the options describe, as that release builds it. The --dmar file
-    is read once: `create` builds the host again for each release it compares with."""
+    """xen_version -> the Host the options describe, as that release builds it. The files are
+    read and decoded once: `create` builds the host again for each release it compares with."""
     from xlrmrr.files import read_input
-    from xlrmrr.host.load import load_host
+    from xlrmrr.host.load import host_for, read_host_inputs
 
     dmar = name = None
     if getattr(args, "dmar", None):
         dmar, name = read_input(args.dmar, "DMAR table"), args.dmar
-
-    def load(xen_version):
-        return load_host(dmar=dmar, snapshot=getattr(args, "snapshot", None),
-                         extra_rmrrs=tuple(getattr(args, "rmrr", None) or ()),
-                         xen_version=xen_version, dmar_name=name or "DMAR",
-                         acpidump=getattr(args, "acpidump", None),
-                         xen_log=getattr(args, "xen_log", None),
-                         host_json=getattr(args, "host_json", None))
-
-    return load
+    inputs = read_host_inputs(dmar=dmar, snapshot=getattr(args, "snapshot", None),
+                              extra_rmrrs=tuple(getattr(args, "rmrr", None) or ()),
+                              dmar_name=name or "DMAR", acpidump=getattr(args, "acpidump", None),
+                              xen_log=getattr(args, "xen_log", None),
+                              host_json=getattr(args, "host_json", None))
+    return lambda xen_version: host_for(inputs, xen_version)

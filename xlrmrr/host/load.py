@@ -12,6 +12,7 @@ from xlrmrr.files import read_input
 from xlrmrr.host.build import build_host
 from xlrmrr.host.model import Host
 from xlrmrr.host.topology import HostDescription, description_from_json
+from xlrmrr.records import record
 
 if TYPE_CHECKING:
     from xlrmrr.acpi.readers import UserRmrr
@@ -51,17 +52,30 @@ def _user_rmrrs(extra) -> tuple[UserRmrr, ...]:
     return tuple(out)
 
 
-def load_host(dmar: bytes | None = None, snapshot: str | None = None,
-              extra_rmrrs: str | Sequence = (), xen_version: XenVersion | None = None, *,
-              dmar_name: str = "DMAR", acpidump: str | None = None, xen_log: str | None = None,
-              host_json: str | None = None, live: bool | None = None) -> Host:
-    """The Host as Xen `xen_version` builds it.
+@record(eq=False)
+class HostInputs:
+    """What the host files say, read once: the decoded table (None for a boot log), topology and
+    e820, the boot log's RMRRs, Xen's rmrr= ranges, and where they came from. A Host is built
+    from them per modelled release (host_for)."""
 
-    Host data, first found wins for the table: `dmar` (bytes), `acpidump` (path of acpidump
-    text), the snapshot's DMAR, `xen_log` (path of an `xl dmesg` or Linux boot log: RMRR ranges
-    only). PCI topology and e820 come from the snapshot, overridden by `host_json` when given.
-    With none of these (or live=True) this machine's sysfs is read. `extra_rmrrs`: Xen
-    `rmrr=` option text(s). xen_version None: the snapshot's Xen release, else the newest.
+    table: object = None
+    desc: HostDescription = HostDescription()
+    log_rmrrs: tuple = ()
+    user: tuple = ()
+    no_log_rmrr: Finding | None = None
+    source: str = ""
+
+
+def read_host_inputs(dmar: bytes | None = None, snapshot: str | None = None,
+                     extra_rmrrs: str | Sequence = (), *, dmar_name: str = "DMAR",
+                     acpidump: str | None = None, xen_log: str | None = None,
+                     host_json: str | None = None, live: bool | None = None) -> HostInputs:
+    """Read and decode the host data (the only I/O of this module).
+
+    First found wins for the table: `dmar` (bytes), `acpidump` (path of acpidump text), the
+    snapshot's DMAR, `xen_log` (path of an `xl dmesg` or Linux boot log: RMRR ranges only). PCI
+    topology and e820 come from the snapshot, overridden by `host_json` when given. With none of
+    these (or live=True) this machine's sysfs is read. `extra_rmrrs`: Xen `rmrr=` option text(s).
     """
     desc = HostDescription()
     sources = []
@@ -113,9 +127,26 @@ def load_host(dmar: bytes | None = None, snapshot: str | None = None,
     table = _decoded(bytes(dmar), dmar_name) if dmar is not None else None
     if table is not None and dmar_name not in sources:
         sources.insert(0, dmar_name)
-    version = xen_version or desc.xen_version or NEWEST_XEN
-    host = build_host(table, desc, xen_version=version, user=_user_rmrrs(extra_rmrrs),
-                      log_rmrrs=log_rmrrs, source=", ".join(sources))
-    if no_log_rmrr is not None and table is None:
-        host = replace(host, findings=host.findings + (no_log_rmrr,))
-    return replace(host, xen_version=desc.xen_version)
+    return HostInputs(table, desc, tuple(log_rmrrs), _user_rmrrs(extra_rmrrs), no_log_rmrr,
+                      ", ".join(sources))
+
+
+def host_for(inputs: HostInputs, xen_version: XenVersion | None = None) -> Host:
+    """The Host as Xen `xen_version` builds it from the inputs; None: the release the host data
+    records, else the newest."""
+    version = xen_version or inputs.desc.xen_version or NEWEST_XEN
+    host = build_host(inputs.table, inputs.desc, xen_version=version, user=inputs.user,
+                      log_rmrrs=inputs.log_rmrrs, source=inputs.source)
+    if inputs.no_log_rmrr is not None and inputs.table is None:
+        host = replace(host, findings=host.findings + (inputs.no_log_rmrr,))
+    return replace(host, xen_version=inputs.desc.xen_version)
+
+
+def load_host(dmar: bytes | None = None, snapshot: str | None = None,
+              extra_rmrrs: str | Sequence = (), xen_version: XenVersion | None = None, *,
+              dmar_name: str = "DMAR", acpidump: str | None = None, xen_log: str | None = None,
+              host_json: str | None = None, live: bool | None = None) -> Host:
+    """The Host as Xen `xen_version` builds it: read_host_inputs then host_for."""
+    return host_for(read_host_inputs(dmar, snapshot, extra_rmrrs, dmar_name=dmar_name,
+                                     acpidump=acpidump, xen_log=xen_log, host_json=host_json,
+                                     live=live), xen_version)
