@@ -656,7 +656,8 @@ def assign_devices(domain: DomainConfig, host: Host, rdms=(), populated=(),
     if todo and not host.topology_known:
         findings.append(Finding(
             "info", "device-presence-assumed", "libxl",
-            "the host's PCI topology is not known (no --host-json or --snapshot): xlrmrr assumes "
+            "the host's PCI topology is not known (the host data lists no PCI devices; give "
+            "--host-json, or a --snapshot taken on the host): xlrmrr assumes "
             "every assigned device exists and is assignable (bound to pciback); libxl fails the "
             "assignment of one that is not"))
     return AssignResult(tuple(devices), maps, tuple(findings), blocked, degraded, uses,

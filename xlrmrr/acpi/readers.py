@@ -106,11 +106,27 @@ _XEN_REGISTERED = re.compile(r"\bRMRR: \[([0-9a-fA-F]+),([0-9a-fA-F]+)\]\s*$")
 _LINUX_RMRR = re.compile(r"RMRR base:\s*0x([0-9a-fA-F]+)\s+end:\s*0x([0-9a-fA-F]+)")
 
 
+# A line only a boot log has: Xen's console prefix "(XEN)", a kernel timestamp "[    0.163589]",
+# Linux's "DMAR:" / "DMAR-IR:" / "dmar0:" prefixes (dmesg --notime), or a syslog/journal line of
+# the kernel ("Nov 28 11:53:21 host kernel: ", "2026-11-28T11:53:21+0000 host kernel: "); after an
+# optional "<6>" priority, and printable (a binary file such as a DMAR table has no such line).
+_LOG_LINE = re.compile(r"\s*(?:<\d+>)?(?:\(XEN\)|\[\s*\d+\.\d+\]|DMAR(?:-IR)?:|dmar\d+:"
+                       r"|(?:[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d|\d{4}-\d\d-\d\dT\S+) \S+ kernel: )")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def is_boot_log(text: str) -> bool:
+    """Whether some line of `text` is a line of a Xen or Linux boot log (see _LOG_LINE)."""
+    return any(_LOG_LINE.match(line) and not _CONTROL.search(line)
+               for line in text.splitlines())
+
+
 def rmrrs_from_log(text: str, name: str = "log") -> tuple[LogRmrr, ...]:
     """RMRRs from a Xen boot log (`xl dmesg` with iommu=verbose: "RMRR region: base_addr ...
     end_address ..." up to 4.11, " RMRR: [base,end]" from register_one_rmrr later; devices from
     the endpoint/bridge lines before it) or a Linux boot log ("DMAR: RMRR base: 0x... end:
-    0x..."), in table order."""
+    0x..."), in table order. A text with no RMRR line and no boot-log line at all (is_boot_log)
+    is not a log: rejected, so that a wrong file is not read as "a host without RMRRs"."""
     out: list[LogRmrr] = []
     pending: list[Sbdf] | None = None
     for lineno, line in enumerate(text.splitlines(), 1):
@@ -139,6 +155,13 @@ def rmrrs_from_log(text: str, name: str = "log") -> tuple[LogRmrr, ...]:
                                  f"cannot show: give the table itself with --dmar")
             out.append(LogRmrr(base, end, tuple(pending or ()), f"{name}:{lineno}"))
             pending = None
+    if not out and not is_boot_log(text):
+        what = ("a binary file (the DMAR table itself? give it with --dmar)"
+                if _CONTROL.search(text[:4096]) else "no line of one")
+        raise InputError(f"{name}: not a Xen or Linux boot log: {what}; a log line starts with "
+                         f"\"(XEN)\", a kernel timestamp \"[    0.000000]\", \"DMAR:\" or "
+                         f"\"dmar0:\"; give `xl dmesg` output (booted with iommu=verbose) or "
+                         f"the Linux `dmesg`")
     return tuple(out)
 
 

@@ -26,7 +26,7 @@ def read_host_json(path: str) -> HostDescription:
         obj = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as e:
         raise InputError(f"{path}: not JSON: {e}") from None
-    return description_from_json(obj, path)
+    return description_from_json(obj, path, require_devices=True)
 
 
 @functools.lru_cache(maxsize=4)

@@ -21,8 +21,9 @@ host.json layout (every number may be a JSON integer or a hex string such as "0x
       ]
     }
 
-A file with only "devices" describes a topology; one without "devices" means "topology
-unknown" (deeper scope paths are then reported unresolved, not guessed).
+A file with only "devices" describes a topology. --host-json requires "devices"; a snapshot's
+host.json without it means "topology unknown" (deeper scope paths are then reported unresolved,
+not guessed). Other top-level keys are rejected (a snapshot's also has "format" and "notes").
 """
 
 from __future__ import annotations
@@ -174,10 +175,25 @@ def parse_e820_entry(e, where: str) -> E820Entry:
     return E820Entry(a, n, t)
 
 
-def description_from_json(obj, name: str) -> HostDescription:
-    """Parse a host.json object; `name` prefixes error messages."""
+# "format" and "notes" are what a snapshot's host.json adds (xlrmrr/host/snapshot.py).
+KNOWN_KEYS = ("xen_version", "e820", "devices", "format", "notes")
+
+
+def description_from_json(obj, name: str, require_devices: bool = False) -> HostDescription:
+    """Parse a host.json object; `name` prefixes error messages. A key outside KNOWN_KEYS is
+    rejected (a file that is not a host description must not pass for "topology unknown");
+    `require_devices`: so is a missing "devices" (a --host-json file exists to give them)."""
     if not isinstance(obj, dict):
-        raise InputError(f"{name}: a host description is a JSON object")
+        raise InputError(f"{name}: a host description is a JSON object, got {_kind(obj)}")
+    unknown = [k for k in obj if k not in KNOWN_KEYS]
+    if unknown:
+        raise InputError(f"{name}: not a host description: unknown top-level key(s) "
+                         f"{', '.join(map(repr, unknown))}; the known keys are "
+                         f"{', '.join(KNOWN_KEYS)} (format: xlrmrr/host/topology.py)")
+    if require_devices and "devices" not in obj:
+        raise InputError(f"{name}: no \"devices\": a host description lists the host's PCI "
+                         f"functions (\"devices\": [{{\"sbdf\": \"0000:00:14.0\", ...}}]); "
+                         f"without --host-json the topology is taken as unknown")
     devices = tuple(sorted((parse_device(d, f"{name}: devices[{i}]")
                             for i, d in enumerate(_list(obj, "devices", name))),
                            key=lambda f: f.sbdf))
