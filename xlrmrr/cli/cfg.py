@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from xlrmrr.cli import add_common, xen_version
+from xlrmrr.report import escape
 
 HELP = "show how xl reads a domain config file (settings, xl's messages, typed config, lint)"
 DESCRIPTION = """\
@@ -192,26 +193,6 @@ def text(cfg, domain, findings) -> str:
     for f in findings:
         out.append(f"  {f.severity:<7} [{f.code}] {f.message}")
     return "\n".join(map(escape, out)) + "\n"
-
-
-def _escapes() -> dict:
-    table = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F)}
-    table.update({c: f"\\u{c:04x}" for c in (*range(0x80, 0xA0), 0x2028, 0x2029)})
-    table.update({0xDC00 + b: f"\\x{b:02x}" for b in range(0x80, 0x100)})
-    table.update({ord(c): e for c, e in zip("\a\b\f\n\r\v", ("\\a", "\\b", "\\f", "\\n",
-                                                               "\\r", "\\v"))})
-    del table[ord("\t")]
-    return table
-
-
-_ESCAPES = _escapes()
-
-
-def escape(line: str) -> str:
-    """One terminal-safe line: control characters (C0 but tab, DEL, C1, U+2028/9) become C-style
-    escapes (\\r, \\x1b, \\u0085) and bytes that are not UTF-8 become \\xNN, so a file's
-    text can neither break the line nor drive the terminal. Backslashes are kept as they are."""
-    return line.translate(_ESCAPES)
 
 
 def _show(v) -> str:
