@@ -178,11 +178,14 @@ def test_xl_args_change_the_config_like_xl(capsys):
 
 
 def test_xl_refusal_is_blocked(capsys, tmp_path):
+    # exit 2, not 1: a config xl refuses is bad input (the project's exit-status rule), like one
+    # it cannot parse; --json still reports the xl stage and its verdict.
     cfg = tmp_path / "noname.cfg"
     cfg.write_text('type = "hvm"\nmemory = 4096\npci = [ "00:02.0" ]\n')
     rc, out, _ = create(capsys, str(cfg), "--dry-run", "--json", *HOST)
     j = json.loads(out)
-    assert rc == 1 and j["verdict"] == "blocked" and j["other_versions"] == []
+    assert rc == 2 and j["exit_status"] == 2
+    assert j["verdict"] == "blocked" and j["other_versions"] == []
     assert any(f["component"] == "xl" and f["message"].startswith("Domain name must be specified.")
                for f in j["findings"])
 
@@ -450,16 +453,51 @@ def test_firmware_parameters_out_of_range_are_exit_2(capsys, tmp_path, arg, valu
 
 def test_config_xl_refuses_stops_at_the_xl_stage(capsys, tmp_path):
     # no name=: xl prints "Domain name must be specified." and exits 1 before libxl runs, so
-    # no layout exists (the rest of the file, memory = 1024, is never even read).
+    # no layout exists (the rest of the file, memory = 1024, is never even read). A config xl
+    # refuses is bad input: exit 2 (was 1) and one stderr line, as for a parse error.
     cfg = tmp_path / "noname.cfg"
     cfg.write_text('type = "hvm"\nmemory = 1024\n')
-    rc, out, _ = create(capsys, str(cfg), "--dry-run", *HOST)
-    assert rc == 1 and "(xl only)" in out and "Layout" not in out and "e820" not in out
-    assert "Domain name must be specified." in out
+    rc, out, err = create(capsys, str(cfg), "--dry-run", *HOST)
+    assert rc == 2 and out == "" and len(err.splitlines()) == 1
+    assert "Domain name must be specified." in err
     rc, out, _ = create(capsys, str(cfg), "--dry-run", "--json", *HOST)
     j = json.loads(out)
-    assert (rc, j["verdict"], j["stages"]) == (1, "blocked", ["xl"])
+    assert (rc, j["verdict"], j["exit_status"], j["stages"]) == (2, "blocked", 2, ["xl"])
     assert (j["lowmem_end"], j["hvm_info"], j["rdms"], j["e820"]) == (None, None, [], [])
+
+
+@pytest.mark.parametrize("body,line,said,instead", [
+    # PCI_SPEC_STRING (4.15+) needs the function: `00:14' fails xlu_pci_parse_spec_string
+    # (ERROR_INVAL... xl exits with -rc = 6)
+    ("pci = [ '00:14' ]\n", 4, "unable to parse PCI_SPEC_STRING `00:14' for passthrough",
+     "BB:DD.F such as 00:14.0"),
+    # xl does not trim blanks: the trailing blank is an unknown character after the function
+    ("pci = [ '0000:00:14.0 ' ]\n", 4, "unable to parse PCI_SPEC_STRING `0000:00:14.0 '",
+     "write `0000:00:14.0'"),
+    # parse_rdm_policy: "Unknown RDM policy: relax", ERROR_INVAL -> exit status 3
+    ("pci = [ '00:14.0,rdm_policy=relax' ]\n", 4, "exits with status 3",
+     "rdm_policy= takes strict or relaxed"),
+    # no name=: only the file can be named
+    (None, None, "Domain name must be specified.", 'name = "GUEST"'),
+    ('type = "foo"\n', 2, "Invalid domain type foo.", 'type = "hvm", "pv" or "pvh"'),
+])
+def test_config_xl_refuses_is_one_line_exit_2(capsys, tmp_path, body, line, said, instead):
+    cfg = tmp_path / "g.cfg"
+    if body is None:
+        cfg.write_text('type = "hvm"\nmemory = 1024\n')
+    elif body.startswith("type"):
+        cfg.write_text('name = "g"\n' + body + "memory = 1024\n")
+    else:
+        cfg.write_text('name = "g"\ntype = "hvm"\nmemory = 1024\n' + body)
+    where = f"{cfg}:{line}: " if line else f"{cfg}: "
+    rc, out, err = create(capsys, str(cfg), "--dry-run", *HOST)
+    assert rc == 2 and out == "" and len(err.splitlines()) == 1
+    assert err.startswith(f"xlrmrr create: error: {where}xl refuses this config: ")
+    assert said in err and instead in err
+    rc, out, err2 = create(capsys, str(cfg), "--dry-run", "--json", *HOST)
+    j = json.loads(out)
+    assert (rc, j["exit_status"], j["verdict"], j["stages"]) == (2, 2, "blocked", ["xl"])
+    assert err2 == err
 
 
 def test_hvm_info_is_null_when_libxc_is_not_reached(capsys):

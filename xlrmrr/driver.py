@@ -9,6 +9,7 @@ from typing import Any, Callable
 from xlrmrr.common import (
     EXIT_DEGRADED,
     EXIT_FAIL,
+    EXIT_INPUT,
     EXIT_OK,
     FOUR_GB,
     MB,
@@ -154,9 +155,10 @@ def plan(domain: DomainConfig, host: Host, xen_version: XenVersion | None = None
 
 def refused_by_xl(domain: DomainConfig, host: Host, version: XenVersion, options: Options | None = None,
                   findings: tuple[Finding, ...] = ()) -> Plan:
-    """The plan of a config xl itself exits on: no later stage runs, creation fails."""
+    """The plan of a config xl itself exits on: no later stage runs, creation fails. A config
+    xl refuses is bad input (exit status 2), like one it cannot parse."""
     return Plan(domain, host, version, None, findings=findings, verdict=VERDICT_BLOCKED,
-                exit_status=EXIT_FAIL, options=replace(options or Options(), compare_versions=False))
+                exit_status=EXIT_INPUT, options=replace(options or Options(), compare_versions=False))
 
 
 def _run(domain: DomainConfig, host: Host, version: XenVersion, options: Options) -> Plan:

@@ -269,11 +269,54 @@ def _domain_for(load_domain, data: bytes, source: str, version, parse):
     return domain
 
 
+CRLF_HINT = ("the file has DOS (CRLF) line endings, and xl's lexer rejects the \\r on every line "
+             "with a token: convert it with dos2unix")
+
+
 def run(args) -> int:
+    """Bad input, a config xl refuses included, is one escaped stderr line and exit status 2."""
+    import sys
+
+    from xlrmrr.common import EXIT_INPUT, InputError
+
+    try:
+        return _run(args)
+    except InputError as e:
+        from xlrmrr.report import escape
+
+        print(escape(f"xlrmrr create: error: {e}"), file=sys.stderr)
+        return EXIT_INPUT
+
+
+def _load_guest(data: bytes, source: str, version):
+    from xlrmrr.cli.guest import load_guest
+    from xlrmrr.common import InputError
+
+    try:
+        return load_guest(data, source, version)
+    except InputError as e:
+        if b"\r\n" in data:
+            raise InputError(f"{e}; {CRLF_HINT}") from None
+        raise
+
+
+def _refusal(findings, source: str) -> str:
+    """The stderr line for a config xl exits on: FILE[:LINE]: xl's message and what to write."""
+    from xlrmrr.cli.guest import XL_EXITS
+
+    msg = next(f.message for f in findings if f.code in XL_EXITS)
+    where = source
+    line, sep, rest = msg[len(source) + 1:].partition(": ")
+    if msg.startswith(source + ":") and sep and line.isdigit():
+        where, msg = f"{source}:{line}", rest
+    return f"{where}: xl refuses this config: {msg}"
+
+
+def _run(args) -> int:
     import sys
     from dataclasses import replace
 
-    from xlrmrr.cli.guest import XL_EXITS, load_guest
+    from xlrmrr.cli.guest import XL_EXITS
     from xlrmrr.cli.hostargs import host_loader
     from xlrmrr.common import InputError
     from xlrmrr.driver import (
@@ -299,7 +342,7 @@ def run(args) -> int:
     data = _config_data(read_input(args.config, "xl config"), xl_args)
     load_host = host_loader(args)
     host, version, version_note = host_and_version(args, load_host)
-    domain, xl_findings, parse = load_guest(data, args.config, version)
+    domain, xl_findings, parse = _load_guest(data, args.config, version)
     findings: list = list(xl_findings) + list(version_note)
     sizes = _firmware_sizes(domain, findings)
     xen_domain = None
@@ -328,6 +371,13 @@ def run(args) -> int:
     else:       # xl exits while reading the file: libxl and everything after never run
         result = refused_by_xl(domain, host, version, options)
     extra = tuple(findings) + tuple(getattr(host, "findings", ()))
+    if not compare:     # a config xl refuses is bad input: --json still shows the xl stage
+        result = replace(result, findings=extra + result.findings)
+        if args.json:
+            from xlrmrr.report.create import json_text
+            sys.stdout.write(json_text(result))
+            sys.stdout.flush()
+        raise InputError(_refusal(findings, args.config))
     result = replace(result, findings=extra + result.findings, exit_status=EXIT_FOR[result.verdict])
 
     from xlrmrr.report.create import json_text, payload_files, text

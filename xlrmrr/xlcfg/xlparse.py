@@ -8,6 +8,7 @@ parser (4.15+) versus the BDF state machine (<= 4.14), the three `rdm=` parsers,
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 from xlrmrr.common import NEWEST_XEN, Finding, Sbdf, XenVersion
@@ -39,10 +40,11 @@ def _f(severity: str, code: str, message: str) -> Finding:
 class _Exit(Exception):
     """xl would print this and exit (creation stops before libxl)."""
 
-    def __init__(self, message: str, status: int = 1, key: str | None = None):
+    def __init__(self, message: str, status: int = 1, key: str | None = None, hint: str = ""):
         super().__init__(message)
         self.status = status
         self.key = key
+        self.hint = hint
 
 
 def load_domain(data: bytes, source: str, xen_version: XenVersion | None = None,
@@ -67,7 +69,7 @@ def load_domain(data: bytes, source: str, xen_version: XenVersion | None = None,
         where = f"{source}:{cfg.settings[e.key].line}: " if e.key in cfg.settings else ""
         findings.append(_f("error", "xl-exit",
                            f"{where}{e} (xl stops here and exits with status {e.status}; "
-                           "the domain is not created)"))
+                           f"the domain is not created){'; ' + e.hint if e.hint else ''}"))
     for line in xl.getters.report:
         findings.append(_f("warning", "xl-warning", line.rstrip("\n")))
     findings.extend(xl.findings)
@@ -133,7 +135,7 @@ class _XlReader:
             f["hap"] = hap
         rc, name = g.get_string("name")
         if rc:
-            raise _Exit("Domain name must be specified.")
+            raise _Exit("Domain name must be specified.", hint='add a line name = "GUEST"')
         f["name"] = name
         self._memkb("memory", "target_memkb")
         self._memkb("maxmem", "max_memkb")
@@ -146,7 +148,8 @@ class _XlReader:
         if maxvcpus == 0:
             maxvcpus = vcpus
         if maxvcpus < vcpus:
-            raise _Exit("xl: maxvcpus < vcpus", key="maxvcpus")
+            raise _Exit("xl: maxvcpus < vcpus", key="maxvcpus",
+                        hint=f"set maxvcpus to at least vcpus ({vcpus})")
         f["vcpus"] = vcpus if vcpus > 0 else 1
         f["max_vcpus"] = maxvcpus if maxvcpus > 0 else None
         defaults = {}
@@ -183,7 +186,8 @@ class _XlReader:
                         dtype = cand
                         break
                 else:
-                    raise _Exit(f"Invalid domain type {buf}.", key="type")
+                    raise _Exit(f"Invalid domain type {buf}.", key="type",
+                                hint='write type = "hvm", "pv" or "pvh"')
                 if buf != dtype:
                     self.findings.append(_f(
                         "info", "type-prefix",
@@ -201,10 +205,11 @@ class _XlReader:
             elif "generic".startswith(buf):
                 btype = "pv"
             else:
-                raise _Exit(f"Invalid domain type {buf}.", key="builder")
+                raise _Exit(f"Invalid domain type {buf}.", key="builder",
+                            hint='write builder = "hvm" or "generic" (or type = "hvm")')
             if dtype is not None and dtype != btype:
                 raise _Exit('Contradicting "builder" and "type" options specified.',
-                            key="builder")
+                            key="builder", hint="drop builder= (type= replaces it)")
             dtype = btype
         return dtype or "pv"
 
@@ -273,7 +278,8 @@ class _XlReader:
                                         "xl-pci-message", res.report))
             if res.rc:
                 f["pci"] = tuple(devices)
-                raise _Exit(f"unable to parse {what} `{item}' for passthrough", -res.rc, "pci")
+                raise _Exit(f"unable to parse {what} `{item}' for passthrough", -res.rc, "pci",
+                            pci_hint(item, res.report, self.v))
             p = res.pci
             func = 0 if p.vfunc_mask == LIBXL_PCI_FUNC_ALL else p.func
             sbdf = None if p.name is not None else Sbdf(p.domain, p.bus, p.dev, func)
@@ -289,7 +295,8 @@ class _XlReader:
         if not rc:
             low = buf.lower()
             if low not in BIOS_TYPES:
-                raise _Exit(f'ERROR: invalid value "{buf}" for "bios"', key="bios")
+                raise _Exit(f'ERROR: invalid value "{buf}" for "bios"', key="bios",
+                            hint='write bios = "seabios", "ovmf" or "rombios"')
             f["bios"] = low
         rc, apic = g.get_defbool("apic")
         if not rc:
@@ -298,7 +305,8 @@ class _XlReader:
         if not rc:
             size = hole * 1024 * 1024
             if size < HVM_BELOW_4G_MMIO_LENGTH or size > HVM_BELOW_4G_MMIO_START:
-                raise _Exit(f'ERROR: invalid value {hole} for "mmio_hole"', key="mmio_hole")
+                raise _Exit(f'ERROR: invalid value {hole} for "mmio_hole"', key="mmio_hole",
+                            hint="mmio_hole is in MiB, from 256 to 3840")
             f["mmio_hole_memkb"] = hole * 1024
         for key in ("smbios_firmware", "acpi_firmware"):
             rc, buf = g.get_string(key)
@@ -318,7 +326,8 @@ class _XlReader:
         if not rc:
             if buf not in ("qemu-xen-traditional", "qemu-xen"):
                 raise _Exit(f'Unknown device_model_version "{buf}" specified',
-                            key="device_model_version")
+                            key="device_model_version",
+                            hint='write device_model_version = "qemu-xen"')
             f["device_model_version"] = buf
             if buf == "qemu-xen-traditional" and "bios" not in f:
                 f["bios"] = "rombios"
@@ -332,7 +341,8 @@ class _XlReader:
             elif buf in ("cirrus", "none", "qxl"):
                 f["vga"] = buf
             else:
-                raise _Exit(f'Unknown vga "{buf}" specified', key="vga")
+                raise _Exit(f'Unknown vga "{buf}" specified', key="vga",
+                            hint='write vga = "stdvga", "cirrus", "qxl" or "none"')
         else:
             rc, std = g.get_long("stdvga")
             if not rc:
@@ -346,8 +356,31 @@ class _XlReader:
                 low = buf.lower()
                 if low not in ("default", "igd"):
                     raise _Exit(f'ERROR: invalid value "{buf}" for "gfx_passthru"',
-                                key="gfx_passthru")
+                                key="gfx_passthru", hint='write gfx_passthru = 1 or "igd"')
                 f["gfx_passthru"] = low
+
+
+_BDF_NO_FUNC = re.compile(r"(?:[0-9a-fA-F]{1,4}:)?[0-9a-fA-F]{1,2}:[0-9a-fA-F]{1,2}")
+
+
+def pci_hint(item: str, report: str, v: tuple[int, int]) -> str:
+    """What to write instead of a pci= entry xl cannot parse, where it is obvious."""
+    parse = parse_spec_string if v >= (4, 15) else parse_bdf_old
+    head, sep, rest = item.partition(",")
+    bdf = head.partition("@")[0]
+    if _BDF_NO_FUNC.fullmatch(bdf.strip()):
+        fixed = bdf.strip() + ".0" + head[len(bdf):].strip() + sep + rest
+        return (f"a device is BB:DD.F such as 00:14.0 (lspci's notation, function included): "
+                f"write `{fixed}'" if parse(fixed).rc == 0 else
+                "a device is BB:DD.F such as 00:14.0 (lspci's notation, function included)")
+    squeezed = ",".join(p.strip() for p in item.split(","))
+    if squeezed != item and parse(squeezed).rc == 0:
+        return f"xl does not trim blanks: write `{squeezed}'"
+    if "RDM policy" in report or "RDM property policy" in report:
+        return f"xl printed `{report}': rdm_policy= takes strict or relaxed"
+    said = f"xl printed `{report}'; " if report else ""
+    return (f"{said}an entry is [[SSSS:]BB:]DD.F[@VSLOT][,KEY=VALUE...], e.g. `00:14.0' or "
+            f"`0000:00:14.0,rdm_policy=relaxed'")
 
 
 def lint(data: bytes, cfg: ConfigParse, version: XenVersion, xl: _XlReader | None) -> list:
