@@ -181,3 +181,18 @@ def test_log_rmrr_end_before_base():
     # base == end is one byte: accepted (Xen's check is base > end)
     assert [(r.base, r.end) for r in rmrrs_from_log("DMAR: RMRR base: 0x2000 end: 0x2000",
                                                     "b")] == [(0x2000, 0x2000)]
+
+
+@pytest.mark.parametrize("text", ["0xab80a-0xab81d=00:14.0", "ab80a-ab81d=00:14.0",
+                                  "rmrr=0XAB80A-ab81d=00:14.0", "ab80a-0xAB81D=00:14.0"])
+def test_rmrr_option_hex_prefix(text):
+    # Xen: parse_rmrr_param reads start and end with simple_strtoull(s, &s, 16), which skips a
+    # leading "0x"/"0X"; all four spell pages 0xab80a..0xab81d (0x14 pages) for 00:14.0.
+    (r,) = parse_rmrr_option(text)
+    assert (r.start_pfn, r.end_pfn, r.devices) == (0xAB80A, 0xAB81D, (Sbdf(0, 0, 0x14, 0),))
+
+
+@pytest.mark.parametrize("bad", ["0x=00:14.0", "0xx1=00:14.0", "ab80a-0x=00:14.0"])
+def test_rmrr_option_prefix_needs_digits(bad):
+    with pytest.raises(InputError, match=r"character 1: .* is not start\[-end\]"):
+        parse_rmrr_option(bad)

@@ -165,14 +165,15 @@ def rmrrs_from_log(text: str, name: str = "log") -> tuple[LogRmrr, ...]:
     return tuple(out)
 
 
-_RANGE = re.compile(r"([0-9a-fA-F]+)(?:-([0-9a-fA-F]+))?=(.+)")
+# Xen reads start and end with simple_strtoull(s, &s, 16), which skips a "0x"/"0X" prefix.
+_RANGE = re.compile(r"(?:0[xX])?([0-9a-fA-F]+)(?:-(?:0[xX])?([0-9a-fA-F]+))?=(.+)")
 
 
 def parse_rmrr_option(text: str, name: str = "rmrr=", option: int = 0) -> tuple[UserRmrr, ...]:
-    """Xen's `rmrr=start[-end]=[s]bdf[,[s]bdf[,...]];start[-end]=...` (page frame numbers, hex,
-    end inclusive), with or without the leading `rmrr=`. Errors name the character (1-based)
-    of `text` where the bad range or device starts. Xen's limits (10 ranges, 20 devices) are
-    modelled by host.build.user_rmrrs, not here."""
+    """Xen's `rmrr=start[-end]=[s]bdf[,[s]bdf[,...]];start[-end]=...` (page frame numbers, hex
+    with or without 0x, end inclusive), with or without the leading `rmrr=`. Errors name the
+    character (1-based) of `text` where the bad range or device starts. Xen's limits (10
+    ranges, 20 devices) are modelled by host.build.user_rmrrs, not here."""
     lead = len(text) - len(text.lstrip())
     spec = text.strip()
     if spec.startswith("rmrr="):
@@ -187,7 +188,7 @@ def parse_rmrr_option(text: str, name: str = "rmrr=", option: int = 0) -> tuple[
         m = _RANGE.fullmatch(part)
         if not m:
             raise InputError(f"{name}: character {at + 1}: {part!r} is not "
-                             f"start[-end]=[s]bdf[,[s]bdf...] (page numbers in hex)")
+                             f"start[-end]=[s]bdf[,[s]bdf...] (page numbers in hex, 0x optional)")
         start = int(m.group(1), 16)
         end = int(m.group(2), 16) if m.group(2) else start
         devs: list[Sbdf] = []

@@ -29,7 +29,7 @@ def add_host_arguments(p: argparse.ArgumentParser) -> None:
                         "with --snapshot it replaces the snapshot's")
     g.add_argument("--rmrr", metavar="SPEC", action="append", default=[],
                    help="extra ranges from Xen's command line, in its syntax: "
-                        "start[-end]=[s]bdf[,[s]bdf];... (page numbers, hex); repeatable. "
+                        "start[-end]=[s]bdf[,[s]bdf];... (page numbers, hex, 0x optional); repeatable. "
                         "Xen keeps at most 10 ranges in all, 20 devices each")
 
 
