@@ -115,6 +115,13 @@ def build_parser(commands=COMMANDS) -> argparse.ArgumentParser:
     return parser
 
 
+def error_json(message: str) -> str:
+    """--json's object when bad input ends a command (exit status 2): stdout is never empty."""
+    import json
+
+    return json.dumps({"ok": False, "error": message, "exit_status": EXIT_INPUT})
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     # Build only the parser of the command asked for, so that start-up imports one module.
@@ -128,6 +135,8 @@ def main(argv: list[str] | None = None) -> int:
         return args._run(args)
     except InputError as e:
         print(f"xlrmrr {args.command}: error: {e}", file=sys.stderr)
+        if getattr(args, "json", False) and args.command != "cfg":      # cfg prints its own
+            print(error_json(str(e)))
         return EXIT_INPUT
     except BrokenPipeError:
         devnull = os.open(os.devnull, os.O_WRONLY)
