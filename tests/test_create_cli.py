@@ -521,3 +521,29 @@ def test_point_release_of_the_modelled_line_is_compared(capsys):
     other = {d["versions"]: d for d in json.loads(out)["other_versions"]}
     assert rc == 3 and other["4.14.0-4.14.4"]["verdict"] == "blocked"
     assert "4.14.5 and later 4.14.x" not in other
+
+
+@pytest.mark.parametrize("body,code", [
+    # xl's get_list fails on a string: no device is passed through at all
+    ("memory = 1024\npci = '00:14.0'\n", "pci-not-a-list"),
+    # xl's get_long fails on "4G": the guest gets libxl's 32 MiB default, no pci=
+    ('memory = "4G"\n', "number-dropped"),
+])
+def test_guest_without_devices_does_not_claim_rmrrs(capsys, tmp_path, body, code):
+    cfg = tmp_path / "g.cfg"
+    cfg.write_text('name = "g"\ntype = "hvm"\n' + body)
+    rc, out, _ = create(capsys, str(cfg), "--dry-run", *HOST)
+    head = out.splitlines()[0]
+    assert rc == 0 and "every assigned device gets all its RMRRs" not in head
+    assert head == (f"{cfg}: OK: the guest can be created; it passes no PCI device through, so no "
+                    f"RMRR applies (exit 0)")
+    rc, out, _ = create(capsys, str(cfg), "--dry-run", "--json", *HOST)
+    j = json.loads(out)
+    assert [f["severity"] for f in j["findings"] if f["code"] == code] == ["warning"]
+
+
+def test_guest_with_a_device_keeps_the_rmrr_headline(capsys):
+    # small.cfg passes 00:14.0 through and is OK: the headline speaks for its RMRRs
+    rc, out, _ = create(capsys, guest("small.cfg"), "--dry-run", *HOST)
+    assert rc == 0 and "OK: the guest can be created and every assigned device gets all its RMRRs" \
+        in out.splitlines()[0]

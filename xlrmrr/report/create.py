@@ -251,6 +251,11 @@ def text(plan, name: str = "") -> str:
     head = {"ok": "OK: the guest can be created and every assigned device gets all its RMRRs",
             "blocked": "BLOCKED: creating this guest would fail",
             "degraded": "DEGRADED: the guest starts, but an assigned device's RMRR is not honoured"}
+    if plan.verdict == "ok" and not d.pci:
+        head["ok"] = ("OK: the guest can be created; it passes no PCI device through, so no RMRR "
+                      "applies" if lx is None or not lx.rdms else
+                      "OK: the guest can be created; it passes no PCI device through (rdm= "
+                      "reserves the host RMRRs listed below)")
     out.append(f"{name or d.name or 'guest'}: {head[plan.verdict]} (exit {plan.exit_status})")
     if lx is None:
         out.append(f"modelled: Xen {plan.xen_version} (xl only): xl exits while reading the file, so "

@@ -72,6 +72,7 @@ def load_domain(data: bytes, source: str, xen_version: XenVersion | None = None,
                            f"the domain is not created){'; ' + e.hint if e.hint else ''}"))
     for line in xl.getters.report:
         findings.append(_f("warning", "xl-warning", line.rstrip("\n")))
+    findings.extend(dropped_values(cfg, xl.getters.report))
     findings.extend(xl.findings)
     findings.extend(lint(data, cfg, version, xl))
     return dom, tuple(findings), cfg
@@ -358,6 +359,64 @@ class _XlReader:
                     raise _Exit(f'ERROR: invalid value "{buf}" for "gfx_passthru"',
                                 key="gfx_passthru", hint='write gfx_passthru = 1 or "igd"')
                 f["gfx_passthru"] = low
+
+
+# What libxl uses instead when xl drops a number it cannot read (xen-rdm.md 5-6).
+_NUMBER_DEFAULTS = {
+    "memory": "libxl's default size (maxmem if set, else 32 MiB)",
+    "maxmem": "maxmem equal to memory",
+    "videoram": "libxl's default video RAM (8 MiB for cirrus, 16 MiB for stdvga)",
+    "shadow_memory": "libxl's computed shadow pool",
+    "rdm_mem_boundary": "libxl's default rdm_mem_boundary of 2048 MiB",
+    "mmio_hole": "libxl's default MMIO hole (256 MiB below 4 GiB)",
+    "vcpus": "1 vCPU",
+    "maxvcpus": "maxvcpus equal to vcpus",
+}
+_MIB_KEYS = ("memory", "maxmem", "videoram", "shadow_memory", "rdm_mem_boundary", "mmio_hole")
+_UNIT = re.compile(r"\s*(\d+)\s*([kmgt]?)(?:i?b)?\s*", re.I)
+_GETTER_WARNING = re.compile(r":(\d+): warning: parameter `(\w+)' (is not a valid number|could not "
+                             r"be parsed as a number|is a list but should be a single value|is a "
+                             r"single value but should be a list)")
+
+
+def _number_instead(key: str, value) -> str:
+    """`memory = 4096` for "4G": a plain number of MiB, without unit or quotes."""
+    text = value if isinstance(value, str) else (value[0] if len(value) == 1 and
+                                                 isinstance(value[0], str) else "")
+    m = _UNIT.fullmatch(text)
+    if m and key in _MIB_KEYS:
+        shift = {"": 0, "k": -10, "m": 0, "g": 10, "t": 20}[m[2].lower()]
+        mib = int(m[1]) << shift if shift >= 0 else int(m[1]) >> -shift
+        return f"{key} = {mib} (MiB, a plain number: no unit, no quotes)"
+    if m:
+        return f"{key} = {int(m[1])} (a plain number, no quotes)"
+    return f"{key} = N ({'MiB, ' if key in _MIB_KEYS else ''}a plain number, no quotes)"
+
+
+def dropped_values(cfg: ConfigParse, report) -> list:
+    """The consequence of each getter warning xl printed for a key the plan depends on: xl goes
+    on without the value, so the guest is not the one the file describes."""
+    from xlrmrr.xlcfg.settings import value_json
+
+    out: list[Finding] = []
+    for line in report:
+        m = _GETTER_WARNING.search(line)
+        if m is None or m[2] not in cfg.settings:
+            continue
+        key, s = m[2], cfg.settings[m[2]]
+        value = value_json(s.value, False)
+        shown = f"{key} = {value if len(value) <= 60 else value[:57] + '...'} (line {s.line})"
+        if key == "pci" and s.kind == "string":
+            out.append(_f("warning", "pci-not-a-list",
+                          f"{shown} is a string, not a list: xl's xlu_cfg_get_list fails on it, "
+                          f"so xl passes no PCI device through (the guest starts without it and no "
+                          f"RMRR is reserved for it); write pci = [ '{s.value}' ]"))
+        elif key in _NUMBER_DEFAULTS:
+            out.append(_f("warning", "number-dropped",
+                          f"{shown} is not a number xl can read (xlu_cfg_get_long: strtol, base 0, "
+                          f"on a single value), so xl ignores the line and the guest gets "
+                          f"{_NUMBER_DEFAULTS[key]}; write {_number_instead(key, s.value)}"))
+    return out
 
 
 _BDF_NO_FUNC = re.compile(r"(?:[0-9a-fA-F]{1,4}:)?[0-9a-fA-F]{1,2}:[0-9a-fA-F]{1,2}")
