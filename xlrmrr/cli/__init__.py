@@ -19,16 +19,43 @@ from xlrmrr.common import EXIT_INPUT, NEWEST_XEN, OLDEST_XEN, InputError, XenVer
 COMMANDS = ("cfg", "dmar", "host", "create", "check", "pci-attach")
 _MODULES = {"pci-attach": "attach"}
 
-EPILOG = """\
-exit status (every command):
-  0  fine: the guest can be created and every assigned device gets all its RMRRs
-  1  creation (or attach) would fail, or an RMRR sharing group is split across guests
-  2  bad input or usage
-  3  creation would succeed, but an assigned device's RMRR is not honoured (relaxed policy)
-
+HOST_DATA = """\
 host data comes from /sys/firmware/acpi/tables/DMAR and /sys/bus/pci on a Xen host, or from
-files (--dmar FILE, --snapshot FILE), so every command can run unprivileged and offline.
+files (--dmar FILE, --snapshot FILE), so the command can run unprivileged and offline.
 """
+
+EPILOG = """\
+exit status: 0 fine, 1 the plan (or the host) fails, 2 bad input or usage, 3 the guest starts
+but an RMRR is not honoured (relaxed policy); each command's --help says what its codes mean.
+"""
+
+_PLAN_STATUS = """\
+exit status:
+  0  fine: {what} and {who} gets all its RMRRs
+  1  {fails}
+  2  bad input or usage
+  3  {starts}, but an RMRR of {who} is not honoured (relaxed policy)
+
+""" + HOST_DATA
+
+# Each command's epilog: the exit statuses it uses, and where host data comes from where it
+# reads any (cfg and dmar take none).
+EPILOGS = {
+    "cfg": "exit status: 0 xl would accept the file, 2 it would not, or bad input or usage.\n",
+    "dmar": "exit status: 0 the table was decoded (firmware bugs are reported, not failed), 2 bad "
+            "input or usage.\n",
+    "host": "exit status: 0 fine, 1 Xen would disable VT-d (no passthrough at all), 2 bad input "
+            "or usage.\n\n" + HOST_DATA,
+    "create": _PLAN_STATUS.format(what="the guest can be created", fails="creation would fail",
+                                  starts="creation would succeed", who="every assigned device"),
+    "check": _PLAN_STATUS.format(
+        what="every guest can be created", fails="some guest would fail, or an RMRR sharing "
+        "group is split across guests", starts="every guest would start",
+        who="every assigned device"),
+    "pci-attach": _PLAN_STATUS.format(what="the attach would succeed",
+                                      fails="the attach would fail",
+                                      starts="the attach would succeed", who="the device"),
+}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -80,12 +107,25 @@ def running_xen_version() -> XenVersion | None:
     return v if v.modelled else None
 
 
-def add_common(p: argparse.ArgumentParser, json: bool = True) -> None:
+VERSION_DEFAULTS = {
+    "running": f"default: the running hypervisor's release, else {NEWEST_XEN}",
+    "recorded": "default: the release the host data was collected under (--snapshot, or "
+                f"xen_version in --host-json), else the running hypervisor's, else {NEWEST_XEN}",
+    "unused": "accepted and ignored here: the decoding and its findings are the same for every "
+              "release",
+}
+
+
+def add_common(p: argparse.ArgumentParser, json: bool = True,
+               default: str = "recorded") -> None:
+    """--xen-version and --json. `default` (a VERSION_DEFAULTS key) says which release the
+    command models without --xen-version: the host data's for the commands that read host data,
+    the running one for cfg; "unused" where the release changes nothing (dmar)."""
     p.add_argument("--xen-version", metavar="X.Y[.Z]",
                    help=f"model this Xen release ({OLDEST_XEN} to {NEWEST_XEN}); give the point "
                         "release Z where a fix was backported to it (xl reads rdm= before pci= "
-                        "again from 4.14.5, 4.15.3, 4.16.1); X.Y means X.Y.0; default: the "
-                        f"running hypervisor's release, else {NEWEST_XEN}")
+                        "again from 4.14.5, 4.15.3, 4.16.1); X.Y means X.Y.0; "
+                        f"{VERSION_DEFAULTS[default]}")
     if json:
         p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
 
@@ -108,9 +148,12 @@ def build_parser(commands=COMMANDS) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in commands:
         mod = _module(name)
-        p = sub.add_parser(name, help=mod.HELP, description=mod.DESCRIPTION, epilog=EPILOG,
-                           formatter_class=Formatter)
+        p = sub.add_parser(name, help=mod.HELP, description=mod.DESCRIPTION,
+                           epilog=EPILOGS.get(name), formatter_class=Formatter)
         mod.add_arguments(p)
+        for action in p._actions:
+            if action.nargs == argparse.REMAINDER:
+                action.required = False     # argparse marks it required; it may take nothing
         p.set_defaults(_run=mod.run)
     return parser
 

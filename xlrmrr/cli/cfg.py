@@ -25,7 +25,7 @@ MAX_CONFIG = 4 << 20        # no real domain config comes near this
 
 def add_arguments(p):
     p.add_argument("config", metavar="FILE", help="the xl domain config (.cfg)")
-    add_common(p)
+    add_common(p, default="running")
 
 
 def run(args) -> int:

@@ -19,7 +19,7 @@ def add_arguments(p):
     p.add_argument("file", nargs="?", metavar="FILE",
                    help="DMAR binary or acpidump output (default: "
                         "/sys/firmware/acpi/tables/DMAR)")
-    add_common(p)
+    add_common(p, default="unused")
 
 
 def read_table(path: str):

@@ -20,7 +20,9 @@ def add_host_arguments(p: argparse.ArgumentParser) -> None:
     src.add_argument("--acpidump", metavar="FILE", help="`acpidump` output containing the DMAR")
     src.add_argument("--xen-log", metavar="FILE",
                      help="an `xl dmesg` (booted with iommu=verbose) or Linux boot log: RMRR "
-                          "ranges only, for hosts whose table cannot be read")
+                          "ranges only, for hosts whose table cannot be read; a file with neither an RMRR "
+                          "line nor any boot-log line (\"(XEN)\", \"[    0.000000]\", "
+                          "\"DMAR:\") is refused")
     g.add_argument("--snapshot", metavar="FILE",
                    help="a snapshot made by `xlrmrr host snapshot` (DMAR, PCI topology, e820, "
                         "Xen version); --dmar/--acpidump/--xen-log replace its table")
