@@ -547,3 +547,16 @@ def test_guest_with_a_device_keeps_the_rmrr_headline(capsys):
     rc, out, _ = create(capsys, guest("small.cfg"), "--dry-run", *HOST)
     assert rc == 0 and "OK: the guest can be created and every assigned device gets all its RMRRs" \
         in out.splitlines()[0]
+
+
+def test_same_device_twice_is_blocked_and_said_once(capsys, tmp_path):
+    # 00:14.0 and 0000:00:14.0 are one device: the second assignment fails in Xen (-EBUSY)
+    cfg = tmp_path / "g.cfg"
+    cfg.write_text('name = "g"\ntype = "hvm"\nmemory = 1024\npci = [ "00:14.0", "0000:00:14.0" ]\n')
+    rc, out, _ = create(capsys, str(cfg), "--dry-run", "--json", *HOST)
+    j = json.loads(out)
+    assert (rc, j["verdict"]) == (1, "blocked")
+    dup = [f for f in j["findings"] if f["code"] == "pci-duplicate"]
+    assert len(dup) == 1 and "`00:14.0' and `0000:00:14.0'" in dup[0]["message"]
+    msgs = [f["message"] for f in j["findings"]]
+    assert len(msgs) == len(set(msgs))

@@ -319,3 +319,44 @@ def test_memory_fix_for_an_rdm_above_4g_leaves_room_for_64_bit_bars():
     # ending highmem right at the RDM puts the BAR on it: degraded
     at = plan(dom(18184, pci=(dev(IGD),)), host, NEW, Options(compare_versions=False))
     assert at.verdict == "degraded" and any(f.code == "bar64-over-rdm" for f in at.findings)
+
+
+def _dup_usb(second_spec="0000:00:14.0", second=USB):
+    return dom(512, pci=(PciDevice("00:14.0", USB, rdm_policy="invalid", line=4),
+                          PciDevice(second_spec, second, rdm_policy="invalid", line=4)))
+
+
+@pytest.mark.parametrize("guest_type", ["hvm", "pv"])
+def test_same_device_twice_fails_assignment(guest_type):
+    # The first libxl__device_pci_add assigns 00:14.0 to the guest; for the second, Xen's
+    # device_assigned() no longer finds it owned by dom0 and returns -EBUSY
+    # (xen/drivers/passthrough/pci.c), so libxl fails and xl destroys the half-built guest.
+    # 512 MiB: RAM ends at 512 - 8 MiB videoram = 0x1f800000, below the USB RMRR at 0x3d000000,
+    # so the duplicate is the only reason to fail.
+    p = plan(replace(_dup_usb(), type=guest_type), HOST)
+    errors = [f for f in p.findings if f.severity == "error"]
+    dup = [f for f in errors if f.code == "pci-duplicate"]
+    assert (p.verdict, p.exit_status) == ("blocked", 1)
+    assert len(dup) == 1 and dup[0].component == "libxl"
+    assert "`00:14.0' and `0000:00:14.0'" in dup[0].message
+    assert "Remove the duplicate entry `0000:00:14.0'" in dup[0].message
+    if guest_type == "hvm":
+        assert "PCI device 0000:00:14.0 already assigned to a different guest?" in dup[0].message
+        assert p.hvmloader is None          # the guest never starts
+    # every finding is said once, though the device is listed twice
+    keys = [(f.severity, f.code, f.component, f.message) for f in p.findings]
+    assert len(keys) == len(set(keys))
+    fix = [r for r in p.remediation if "duplicate" in r.change]
+    assert fix and fix[0].change.startswith("pci = [ '00:14.0' ]")
+
+
+def test_whole_slot_and_one_of_its_functions_is_a_duplicate():
+    # `00:14.*' assigns every function of slot 0x14, so `00:14.0' after it assigns 00:14.0 again
+    first = PciDevice("00:14.*", USB, vfunc_mask=0xFFFFFFFF, rdm_policy="invalid", line=4)
+    p = plan(dom(512, pci=(first, dev(USB))), HOST)
+    assert p.verdict == "blocked" and any(f.code == "pci-duplicate" for f in p.findings)
+
+
+def test_two_functions_of_one_slot_are_not_duplicates():
+    p = plan(dom(512, pci=(dev(USB), dev(Sbdf(0, 0, 0x14, 2)))), HOST)
+    assert not any(f.code == "pci-duplicate" for f in p.findings)

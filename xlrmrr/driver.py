@@ -219,6 +219,7 @@ def _run_stages(domain: DomainConfig, host: Host, version: XenVersion, options: 
 
     layout = libxl.build(domain, host, version, hap_available=options.hap_available)
     findings = list(layout.findings)
+    duplicates = duplicate_pci(domain)
     blocked = layout.failed
     degraded = False
     xc = hv = loader = None
@@ -230,9 +231,13 @@ def _run_stages(domain: DomainConfig, host: Host, version: XenVersion, options: 
         info = xc.hvm_info
         blocked = blocked or xc.failed
         if not blocked and domain.pci and domain.type == "hvm":
-            hv = _assign_devices(domain, host, layout.rdms, xc.populated, version, layout.hap)
+            hv = _assign_devices(_first_entries(domain), host, layout.rdms, xc.populated, version,
+                                 layout.hap)
             findings.extend(hv.findings)
             blocked, degraded = hv.blocked, hv.degraded
+            if duplicates:
+                findings.extend(_duplicate_findings(duplicates, domain.type))
+                blocked = True
         if not blocked and domain.type == "hvm":
             loader = hvmloader.build(layout, replace(domain, video_memkb=layout.video_memkb), host, version,
                                      options.bios_base, options.acpi_end)
@@ -245,9 +250,12 @@ def _run_stages(domain: DomainConfig, host: Host, version: XenVersion, options: 
     if domain.type == "pv" and domain.pci and not layout.failed:
         # PV: no guest-physical map to conflict with (RMRRs go into the IOMMU only), but the
         # shared-RMRR rule of intel_iommu_assign_device applies to every guest type.
-        hv = _assign_devices(domain, host, (), (), version)
+        hv = _assign_devices(_first_entries(domain), host, (), (), version)
         findings.extend(hv.findings)
         blocked, degraded = hv.blocked, hv.degraded
+        if duplicates:
+            findings.extend(_duplicate_findings(duplicates, domain.type))
+            blocked = True
     if domain.type == "hvm" and not blocked:
         exposed = {r.start for r in layout.rdms if r.exposed}
         not_exposed = _assigned_rmrr_starts(domain, host) - exposed
@@ -270,8 +278,71 @@ def _run_stages(domain: DomainConfig, host: Host, version: XenVersion, options: 
         if r.assigned and r.conflict and not r.exposed:
             degraded = True
     verdict = VERDICT_BLOCKED if blocked else VERDICT_DEGRADED if degraded else VERDICT_OK
-    return Plan(domain, host, version, layout, xc, info, hv, loader, tuple(findings), verdict,
+    return Plan(domain, host, version, layout, xc, info, hv, loader, unique(findings), verdict,
                 EXIT_FOR[verdict], options=options)
+
+
+def unique(findings) -> tuple[Finding, ...]:
+    """The findings without repeats (two pci= entries of one device used to say everything about
+    it twice), in first-seen order."""
+    seen: set = set()
+    out = []
+    for f in findings:
+        key = (f.severity, f.code, f.component, f.message)
+        if key not in seen:
+            seen.add(key)
+            out.append(f)
+    return tuple(out)
+
+
+def _same_device(a, b) -> bool:
+    """Two pci= entries that assign the same host function (`BB:DD.*` assigns every function)."""
+    if a.sbdf is None or b.sbdf is None:
+        return False
+    if (a.sbdf.seg, a.sbdf.bus, a.sbdf.dev) != (b.sbdf.seg, b.sbdf.bus, b.sbdf.dev):
+        return False
+    return LIBXL_PCI_FUNC_ALL in (a.vfunc_mask, b.vfunc_mask) or a.sbdf.fn == b.sbdf.fn
+
+
+def duplicate_pci(domain: DomainConfig) -> tuple[tuple[Any, Any], ...]:
+    """(first entry, later entry) for each pci= entry that assigns a function an earlier entry
+    already assigns."""
+    out = []
+    for i, d in enumerate(domain.pci):
+        first = next((e for e in domain.pci[:i] if _same_device(e, d)), None)
+        if first is not None:
+            out.append((first, d))
+    return tuple(out)
+
+
+def _first_entries(domain: DomainConfig) -> DomainConfig:
+    """The config with each device's first pci= entry only: the assignments that succeed."""
+    later = {id(d) for _first, d in duplicate_pci(domain)}
+    if not later:
+        return domain
+    return replace(domain, pci=tuple(d for d in domain.pci if id(d) not in later))
+
+
+def _duplicate_findings(duplicates, guest_type: str) -> list[Finding]:
+    """libxl__device_pci_add runs once per pci= entry. The first assigns the device to the guest;
+    for the second Xen's device_assigned() finds it no longer owned by dom0 and returns -EBUSY
+    (xen/drivers/passthrough/pci.c), so creation fails (HVM: xc_test_assign_device; PV:
+    xc_assign_device)."""
+    out = []
+    for first, later in duplicates:
+        sbdf = later.sbdf
+        if guest_type == "hvm":
+            said = (f"xc_test_assign_device fails and libxl prints `PCI device {sbdf} already "
+                    f"assigned to a different guest?'")
+        else:
+            said = "libxl prints `xc_assign_device failed: Device or resource busy'"
+        out.append(Finding(
+            "error", "pci-duplicate", "libxl",
+            f"pci= (line {later.line}) assigns {sbdf} twice: `{first.spec}' and `{later.spec}'. "
+            f"libxl__device_pci_add runs once per entry; the first assigns the device to this guest, "
+            f"so for the second Xen's device_assigned() finds it no longer owned by dom0 (-EBUSY), "
+            f"{said}, and creation fails. Remove the duplicate entry `{later.spec}'"))
+    return out
 
 
 def _assign_devices(domain, host, rdms, populated, version, hap=None):
@@ -589,6 +660,12 @@ def _remediate(base: Plan, host: Host, version: XenVersion, options: Options,
             seen.add(rem.change)
             out.append(rem)
 
+    dups = duplicate_pci(domain)
+    if dups:
+        kept = _first_entries(domain)
+        specs = ", ".join(f"'{d.spec}'" for d in kept.pci)
+        add(_try(f"pci = [ {specs} ] (the duplicate entr{'y' if len(dups) == 1 else 'ies'} removed)",
+                 kept, host, version, options, base))
     if lx.pod and domain.pci:
         add(_try(f"memory = {lx.max_memkb // 1024} (equal to maxmem: no populate-on-demand with passthrough)",
                  replace(domain, target_memkb=lx.max_memkb), host, version, options, base))

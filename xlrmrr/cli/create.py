@@ -327,6 +327,7 @@ def _run(args) -> int:
         compared_versions,
         plan,
         refused_by_xl,
+        unique,
     )
     from xlrmrr.files import read_input
     from xlrmrr.xlcfg import load_domain
@@ -378,7 +379,7 @@ def _run(args) -> int:
             sys.stdout.write(json_text(result))
             sys.stdout.flush()
         raise InputError(_refusal(findings, args.config))
-    result = replace(result, findings=extra + result.findings, exit_status=EXIT_FOR[result.verdict])
+    result = replace(result, findings=unique(extra + result.findings), exit_status=EXIT_FOR[result.verdict])
 
     from xlrmrr.report.create import json_text, payload_files, text
 
