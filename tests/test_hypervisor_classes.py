@@ -89,3 +89,12 @@ def test_class_note_states_a_failed_or_unhonoured_range():
     assert len(failed) == 1 and "the assignment fails" in failed[0].message
     kept = [f for f in assign(dev(XHCI, "relaxed")).findings if f.code == "device-class"]
     assert len(kept) == 1 and "NOT honoured" in kept[0].message
+
+
+def test_class_note_article():
+    # "is a USB controller", "is an Intel integrated graphics device" (never "a Intel")
+    r = assign(dev(EHCI1, "relaxed"), dev(EHCI2, "relaxed"), dev(IGD))
+    notes = [f.message for f in r.findings if f.code == "device-class"]
+    assert notes[0].startswith(f"{EHCI1} is a USB controller: its RMRR(s)")
+    assert notes[2].startswith(f"{IGD} is an Intel integrated graphics device: its RMRR(s)")
+    assert not any(" a Intel" in n for n in notes)

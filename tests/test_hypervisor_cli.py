@@ -60,7 +60,7 @@ def test_attach_of_absent_device_fails_naming_it(capsys):
     code = main(["pci-attach", cfg("nic"), "05:00.0", "-n", *HOST])
     out = capsys.readouterr().out
     assert code == 1
-    assert "ERROR [libxl] device-absent: 0000:05:00.0 is not a PCI function of this host" in out
+    assert "\n  error   [libxl] 0000:05:00.0 is not a PCI function of this host" in out
     assert ABSENT_HVM in out and "`xl pci-attach` fails" in out
     assert "xl pci-assignable-list" in out
     assert "What to put in the config at creation" not in out
@@ -115,7 +115,8 @@ def test_attach_remedy_on_uninitialised_policy_is_not_verified(capsys):
             "uninitialised value as the global policy") in out
     assert "    if it reads as strict: the guest itself then fails to start" in out
     assert "    if it reads as relaxed: the attach still fails" in out
-    assert ("add `rdm = \"strategy=host\" and pci = [ '03:00.0,rdm_policy=strict' ]`: "
+    # two config lines, two code spans: "and" is prose, not config
+    assert ("add `rdm = \"strategy=host\"` and `pci = [ '03:00.0,rdm_policy=strict' ]`: "
             "[not verified]") in out
     assert "(checked by planning again)" not in out.split("rdm_forcecheck")[0]
     assert "no creation-time setting frees the RMRR at 0xe8000" in out
@@ -176,7 +177,7 @@ def test_attach_leaving_a_group_partner_in_dom0_is_degraded(capsys):
     assert code == 3
     assert main(["create", "-n", cfg("split-a"), *HOST]) == 3
     capsys.readouterr()
-    assert "WARNING [xen] group-partial" in out
+    assert "\n  warning [xen] RMRR sharing group {0000:00:1a.0, 0000:00:1d.0}" in out
     assert "Verdict: `xl pci-attach` succeeds, but it splits an RMRR sharing group" in out
     assert "What to put in the config at creation" not in out
     main(["pci-attach", cfg("nic"), "00:1a.0,rdm_policy=relaxed", "-n", *HOST, "--json"])

@@ -32,6 +32,11 @@ class DeviceClass:
     purpose: str           # what the firmware reserved the range for
     relaxed_safe: str      # whether relaxed is safe in practice, and why
     breaks: str            # what breaks when the RMRR is not honoured
+    article: str = "a"     # as the name is spoken: "a USB controller", "an Intel ..."
+
+    @property
+    def a_name(self) -> str:
+        return f"{self.article} {self.name}"
 
 
 _USB = DeviceClass(
@@ -48,7 +53,7 @@ _USB = DeviceClass(
     "(firmware bugs) keeps corrupting it")
 
 _IGD = DeviceClass(
-    KIND_IGD, "Intel integrated graphics",
+    KIND_IGD, "Intel integrated graphics device",
     "graphics stolen memory: the GTT and the pre-boot frame buffer (and, on some generations, "
     "the GuC/HuC firmware regions) that the GPU keeps accessing by DMA. With gfx_passthru "
     "hvmloader also reserves 3 pages for the IGD OpRegion (0xfdffc000 at Xen 4.22)",
@@ -57,7 +62,7 @@ _IGD = DeviceClass(
     "garbled or black display and GPU hangs, and the GPU writes into guest RAM",
     "the i915 driver in the guest reads the stolen-memory base from the device and expects it "
     "1:1; without the identity map the GPU's DMA hits guest RAM (corruption) or faults in the "
-    "IOMMU (DMAR faults in `xl dmesg`, GPU hang)")
+    "IOMMU (DMAR faults in `xl dmesg`, GPU hang)", article="an")
 
 _DISPLAY = DeviceClass(
     KIND_DISPLAY, "display controller",

@@ -181,15 +181,16 @@ def _placed_finding(f: Finding, use: GroupUse, owners: dict[Sbdf, list[str]], la
             f"mapping of the same host memory: the other side's DMA reaches memory this guest "
             f"can read and write, and this guest's device (and the guest itself, through its 1:1 "
             f"mapping) reaches memory the other side uses"
-            + (" (a path between guests: see group-split)" if in_guest else "")
+            + (" (a path between guests: see the host-wide error on this split group)"
+               if in_guest else "")
             + ". Assign the whole group to one guest"))
     if shared:
         away = "; ".join(f"{m} is also in {', '.join(x for x in owners[m] if x != label)}"
                          for m in shared)
         return replace(f, severity="warning", code="group-whole-shared", message=(
             f"RMRR sharing group {{{members}}} ({rng}) is whole in this guest, but {away}: "
-            f"another guest maps the same range, so it is NOT safe here (see group-split and "
-            f"device-twice)"))
+            f"another guest maps the same range, so it is NOT safe here (see the host-wide errors "
+            f"on the split group and on the device assigned twice)"))
     return f
 
 

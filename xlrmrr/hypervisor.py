@@ -770,7 +770,7 @@ def _class_info(d: DeviceAssignment, cls) -> Finding:
         state = "here a range is NOT honoured (guest RAM or nothing behind it)"
     return Finding(
         "info", "device-class", "xen",
-        f"{d.sbdf} is a {cls.name}: its RMRR(s) {ranges} are for {cls.purpose}; {state}. A "
+        f"{d.sbdf} is {cls.a_name}: its RMRR(s) {ranges} are for {cls.purpose}; {state}. A "
         f"relaxed policy is {cls.relaxed_safe}. When the range is not honoured: {cls.breaks}",
         tuple(o.rmrr.base for o in d.outcomes))
 

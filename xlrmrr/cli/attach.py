@@ -35,7 +35,7 @@ def add_arguments(p):
 
 
 def _remedy_variants(version, data: bytes, source: str):
-    """(change, DomainConfig) for each creation-time change: rdm = "strategy=host" as this
+    """(config lines, DomainConfig) for each creation-time change: rdm = "strategy=host" as this
     release's xl reads it; where pci= entries without a policy inherit the uninitialised global
     one, the same with rdm_policy=strict (libxl's own default) on those; rdm_forcecheck = 1."""
     from dataclasses import replace
@@ -50,14 +50,14 @@ def _remedy_variants(version, data: bytes, source: str):
     host_line = ('rdm = "strategy=host"' if version >= V4_15
                  else 'rdm = "strategy=host,policy=relaxed"')
     host = load(host_line)
-    out = [(host_line, host)]
+    out = [((host_line,), host)]
     bare = [d for d in host.pci if d.rdm_policy == POLICY_UNSET]
     if bare:
         pci = tuple(replace(d, rdm_policy=POLICY_STRICT, spec=d.spec + ",rdm_policy=strict")
                     if d in bare else d for d in host.pci)
         specs = ", ".join(f"'{d.spec}'" for d in pci)
-        out.append((f"{host_line} and pci = [ {specs} ]", replace(host, pci=pci)))
-    out.append(("rdm_forcecheck = 1", load("rdm_forcecheck = 1")))
+        out.append(((host_line, f"pci = [ {specs} ]"), replace(host, pci=pci)))
+    out.append((("rdm_forcecheck = 1",), load("rdm_forcecheck = 1")))
     return out
 
 
@@ -76,30 +76,32 @@ def _outcome(r) -> str:
     return "the attach then succeeds, RMRR not honoured" if r.ok else "the attach still fails"
 
 
-def _remedy_lines(change: str, results) -> list[str]:
-    """One remedy, as text: verified when every reading of the config gives the same outcome."""
+def _remedy_lines(lines_: tuple, results) -> list[str]:
+    """One remedy, as text: verified when every reading of the config gives the same outcome.
+    Each config line is its own code span: `rdm = "strategy=host"` and `pci = [ ... ]`."""
+    change = " and ".join(f"`{line}`" for line in lines_)
     outcomes = {_outcome(r) for _, r in results}
     if len(results) == 1:
-        lines = [f"  at creation, add `{change}`: {_outcome(results[0][1])} (checked by planning "
+        lines = [f"  at creation, add {change}: {_outcome(results[0][1])} (checked by planning "
                  f"again)"]
     elif len(outcomes) == 1:
-        lines = [f"  at creation, add `{change}`: {outcomes.pop()} (checked by planning again, "
+        lines = [f"  at creation, add {change}: {outcomes.pop()} (checked by planning again, "
                  f"with xl's uninitialised rdm policy read as strict, as relaxed and as any other "
                  f"value)"]
     else:
-        lines = [f"  at creation, add `{change}`: [not verified] without policy= xl copies an "
+        lines = [f"  at creation, add {change}: [not verified] without policy= xl copies an "
                  f"uninitialised value as the global policy, and the outcome depends on it:"]
         lines += [f"    if it reads as {_reading_name(pol)}: {_outcome(r)}" for pol, r in results]
-    if change.startswith("rdm_forcecheck"):
+    if lines_[0].startswith("rdm_forcecheck"):
         lines.append("    (the original design's spelling: xl does not know this key; Xen "
                      "implements the idea as rdm = \"strategy=host\")")
     return lines
 
 
-def _remedy_json(change: str, results) -> dict:
+def _remedy_json(lines_: tuple, results) -> dict:
     def starts(r):
         return r.created is not None and not r.created.blocked
-    return {"change": change,
+    return {"change": " and ".join(lines_),
             "verified": len({_outcome(r) for _, r in results}) == 1,
             "ok": all(r.ok for _, r in results),
             "honoured": all(r.honoured for _, r in results),

@@ -103,10 +103,10 @@ def text_lines(result, title: str = "Device assignment (Xen hypervisor)",
 
 
 def findings_lines(findings, indent: str = "  ") -> list[str]:
-    out = []
-    for f in sorted(findings, key=lambda f: SEVERITY_ORDER.get(f.severity, 3)):
-        out.append(f"{indent}{f.severity.upper()} [{f.component}] {f.code}: {f.message}")
-    return out
+    """One line per finding, most severe first, in create's form: severity padded to 7,
+    [component], message (the code is in --json)."""
+    return [f"{indent}{f.severity:<7} [{f.component}] {f.message}"
+            for f in sorted(findings, key=lambda f: SEVERITY_ORDER.get(f.severity, 3))]
 
 
 def attach_text(att, guest: str, version) -> str:
