@@ -560,3 +560,30 @@ def test_same_device_twice_is_blocked_and_said_once(capsys, tmp_path):
     assert len(dup) == 1 and "`00:14.0' and `0000:00:14.0'" in dup[0]["message"]
     msgs = [f["message"] for f in j["findings"]]
     assert len(msgs) == len(set(msgs))
+
+
+def test_text_output_escapes_control_bytes_from_the_config(capsys, tmp_path):
+    # an ESC sequence in rdm= reaches the rdm-ignored warning; it is shown as cfg shows it (\x1b)
+    cfg = tmp_path / "g.cfg"
+    cfg.write_bytes(b'name = "g"\ntype = "hvm"\nmemory = 1024\nrdm = "\x1b[31mstrategy=host"\n')
+    rc, out, _ = create(capsys, str(cfg), "--dry-run", *HOST)
+    assert rc == 0 and "\x1b" not in out
+    assert 'rdm = "\\x1b[31mstrategy=host" (line 4)' in out
+
+
+def test_refused_pci_value_is_escaped_on_stderr(capsys, tmp_path):
+    cfg = tmp_path / "g.cfg"
+    cfg.write_bytes(b'name = "g"\ntype = "hvm"\nmemory = 1024\npci = [ "00:14.0\x1b[2J" ]\n')
+    rc, out, err = create(capsys, str(cfg), "--dry-run", *HOST)
+    assert rc == 2 and out == "" and len(err.splitlines()) == 1
+    assert "\x1b" not in err and "`00:14.0\\x1b[2J'" in err
+
+
+def test_crlf_parse_error_is_escaped_and_says_dos2unix(capsys, tmp_path):
+    # xl's lexer stops at the \r of line 1: `near `\r'' must not return the terminal's cursor
+    cfg = tmp_path / "g.cfg"
+    cfg.write_bytes(b'name = "g"\r\ntype = "hvm"\r\n')
+    rc, out, err = create(capsys, str(cfg), "--dry-run", *HOST)
+    assert rc == 2 and out == "" and len(err.splitlines()) == 1
+    assert "\r" not in err and f"{cfg}:1: config parsing error near `\\r'" in err
+    assert "convert it with dos2unix" in err

@@ -393,8 +393,9 @@ def _run(args) -> int:
     if not clean:
         sys.stdout.write(out)
         hint = "; --allow-degraded runs it anyway" if result.verdict != VERDICT_BLOCKED else ""
-        print(f"xlrmrr create: not running `xl create {args.config}`: the plan is {result.verdict} "
-              f"(see above{hint})", file=sys.stderr)
+        from xlrmrr.report import escape
+        print(escape(f"xlrmrr create: not running `xl create {args.config}`: the plan is "
+                     f"{result.verdict} (see above{hint})"), file=sys.stderr)
         return result.exit_status
     from xlrmrr.cli._run_xl import run_xl
 

@@ -262,7 +262,7 @@ def text(plan, name: str = "") -> str:
                     f"libxl, libxc, the hypervisor and hvmloader never run and no layout exists")
         out.append("")
         _findings_lines(plan, out)
-        return "\n".join(out)
+        return _lines(out)
     stages = ", ".join(n for n, r in (("libxl", lx), ("libxc", plan.libxc), ("hypervisor", plan.hypervisor),
                                       ("hvmloader", plan.hvmloader)) if r is not None)
     guest = (f"{d.type.upper()} guest, {'HAP' if lx.hap else 'shadow paging'}"
@@ -332,7 +332,15 @@ def text(plan, name: str = "") -> str:
     if plan.options.compare_versions:
         out.append(f"  {NOT_MODELLED}")
         out.append("")
-    return "\n".join(out)
+    return _lines(out)
+
+
+def _lines(out: list) -> str:
+    """The report's lines, each made terminal-safe as cfg's are: text from the config (a pci=
+    value, an rdm= line) can carry control bytes, even a line break."""
+    from xlrmrr.report import escape
+
+    return "\n".join(map(escape, out))
 
 
 def payload_files(plan) -> dict[str, bytes]:
