@@ -587,3 +587,14 @@ def test_crlf_parse_error_is_escaped_and_says_dos2unix(capsys, tmp_path):
     assert rc == 2 and out == "" and len(err.splitlines()) == 1
     assert "\r" not in err and f"{cfg}:1: config parsing error near `\\r'" in err
     assert "convert it with dos2unix" in err
+
+
+def test_json_bad_input_prints_the_error_object(capsys, tmp_path):
+    # like every other command (cli.error_json): stdout carries one object, the stderr line stays
+    cfg = tmp_path / "g.cfg"
+    cfg.write_text('name = "g"\nmemory = -1\n')
+    rc, out, err = create(capsys, str(cfg), "--dry-run", "--json", *HOST)
+    doc = json.loads(out)
+    assert rc == 2 and out.count("\n") == 1 and len(err.splitlines()) == 1
+    assert doc["ok"] is False and doc["exit_status"] == 2
+    assert f"{cfg}:2: config parsing error near `-1'" in doc["error"]

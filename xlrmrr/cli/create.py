@@ -274,18 +274,27 @@ CRLF_HINT = ("the file has DOS (CRLF) line endings, and xl's lexer rejects the \
 
 
 def run(args) -> int:
-    """Bad input, a config xl refuses included, is one escaped stderr line and exit status 2."""
-    import sys
-
+    """Bad input, a config xl refuses included, is one escaped stderr line and exit status 2;
+    with --json stdout carries one object (the xl-stage plan of a refused config, else the
+    error object every command prints)."""
     from xlrmrr.common import EXIT_INPUT, InputError
 
     try:
         return _run(args)
     except InputError as e:
-        from xlrmrr.report import escape
-
-        print(escape(f"xlrmrr create: error: {e}"), file=sys.stderr)
+        _error_line(str(e))
+        if args.json:
+            from xlrmrr.cli import error_json
+            print(error_json(str(e)))
         return EXIT_INPUT
+
+
+def _error_line(message: str) -> None:
+    import sys
+
+    from xlrmrr.report import escape
+
+    print(escape(f"xlrmrr create: error: {message}"), file=sys.stderr)
 
 
 def _load_guest(data: bytes, source: str, version):
@@ -318,7 +327,7 @@ def _run(args) -> int:
 
     from xlrmrr.cli.guest import XL_EXITS
     from xlrmrr.cli.hostargs import host_loader
-    from xlrmrr.common import InputError
+    from xlrmrr.common import EXIT_INPUT, InputError
     from xlrmrr.driver import (
         EXIT_FOR,
         VERDICT_BLOCKED,
@@ -378,7 +387,8 @@ def _run(args) -> int:
             from xlrmrr.report.create import json_text
             sys.stdout.write(json_text(result))
             sys.stdout.flush()
-        raise InputError(_refusal(findings, args.config))
+        _error_line(_refusal(findings, args.config))
+        return EXIT_INPUT
     result = replace(result, findings=unique(extra + result.findings), exit_status=EXIT_FOR[result.verdict])
 
     from xlrmrr.report.create import json_text, payload_files, text
