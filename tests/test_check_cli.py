@@ -253,3 +253,20 @@ def test_check_models_the_release_the_host_data_records(tmp_path, capsys):
     # create's form: severity padded to 7, [component], message (the code only in --json)
     assert "\n  info    [xen] modelling Xen 4.17, the release the host data" in out
     assert "INFO [" not in out and "xen-version-from-host:" not in out
+
+
+def test_a_config_xl_refuses_is_bad_input_for_check_and_pci_attach(tmp_path, capsys):
+    # pci=["00:14"]: libxlu's parse_bdf finds no ".func" and xl exits with status 6 ("unable to
+    # parse PCI_SPEC_STRING"), so no guest exists to check or attach to: bad input, exit 2, one
+    # stderr line naming FILE:LINE, as create says it.
+    bad = tmp_path / "bad.cfg"
+    bad.write_text('name = "bad"\ntype = "hvm"\nmemory = 1024\npci = [ "00:14" ]\n')
+    fx = FIXTURES
+    host = ["--dmar", str(fx / "dmar/laptop-typical.bin"), "--host-json", str(fx / "hosts/laptop.json")]
+    for argv in (["check", str(bad), str(fx / "guests/small.cfg"), *host],
+                 ["pci-attach", str(bad), "00:14.0", "--dry-run", *host],
+                 ["create", str(bad), "--dry-run", *host]):
+        assert main(argv) == 2, argv[0]
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and f"{bad}:4: xl refuses this config: unable to parse " \
+            "PCI_SPEC_STRING `00:14'" in err, err

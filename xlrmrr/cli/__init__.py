@@ -177,7 +177,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args._run(args)
     except InputError as e:
-        print(f"xlrmrr {args.command}: error: {e}", file=sys.stderr)
+        from xlrmrr.report import escape
+
+        print(escape(f"xlrmrr {args.command}: error: {e}"), file=sys.stderr)
         if getattr(args, "json", False) and args.command != "cfg":      # cfg prints its own
             print(error_json(str(e)))
         return EXIT_INPUT

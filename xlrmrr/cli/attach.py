@@ -116,7 +116,7 @@ def run(args) -> int:
     from dataclasses import replace
 
     from xlrmrr.cli.create import host_and_version
-    from xlrmrr.cli.guest import load_guest
+    from xlrmrr.cli.guest import load_guest, refuse_if_xl_exits
     from xlrmrr.cli.hostargs import host_loader
     from xlrmrr.common import EXIT_DEGRADED, EXIT_FAIL, EXIT_OK, InputError, hexa
     from xlrmrr.driver import Options, plan, plan_readings
@@ -127,7 +127,8 @@ def run(args) -> int:
     sbdf, policy = parse_attach_spec(args.device)
     data = read_input(args.config, "xl config")
     host, version, version_note = host_and_version(args, host_loader(args))
-    domain, _xl_findings, _parse = load_guest(data, args.config, version)
+    domain, xl_findings, _parse = load_guest(data, args.config, version)
+    refuse_if_xl_exits(xl_findings, args.config)
     options = Options(hap_available=not args.no_hap, remediate=False, compare_versions=False)
     base = plan(domain, host, version, options)
     att = attach_check(base, sbdf, policy, args.device)

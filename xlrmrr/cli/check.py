@@ -36,7 +36,7 @@ def run(args) -> int:
     from dataclasses import replace
 
     from xlrmrr.cli.create import host_and_version
-    from xlrmrr.cli.guest import load_guest
+    from xlrmrr.cli.guest import load_guest, refuse_if_xl_exits
     from xlrmrr.cli.hostargs import host_loader
     from xlrmrr.driver import Options, plan
     from xlrmrr.files import read_input
@@ -49,6 +49,7 @@ def run(args) -> int:
     for domid, path in enumerate(args.configs, 1):
         data = read_input(path, "xl config")
         domain, xl_findings, _parse = load_guest(data, path, version)
+        refuse_if_xl_exits(xl_findings, path)
         p = plan(domain, host, version, Options(hap_available=not args.no_hap, remediate=False))
         verdict = p.verdict
         if any(f.severity == "error" and f.component == "xl" for f in xl_findings):

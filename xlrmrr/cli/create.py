@@ -309,18 +309,6 @@ def _load_guest(data: bytes, source: str, version):
         raise
 
 
-def _refusal(findings, source: str) -> str:
-    """The stderr line for a config xl exits on: FILE[:LINE]: xl's message and what to write."""
-    from xlrmrr.cli.guest import XL_EXITS
-
-    msg = next(f.message for f in findings if f.code in XL_EXITS)
-    where = source
-    line, sep, rest = msg[len(source) + 1:].partition(": ")
-    if msg.startswith(source + ":") and sep and line.isdigit():
-        where, msg = f"{source}:{line}", rest
-    return f"{where}: xl refuses this config: {msg}"
-
-
 def _run(args) -> int:
     import sys
     from dataclasses import replace
@@ -387,7 +375,9 @@ def _run(args) -> int:
             from xlrmrr.report.create import json_text
             sys.stdout.write(json_text(result))
             sys.stdout.flush()
-        _error_line(_refusal(findings, args.config))
+        from xlrmrr.cli.guest import refusal
+
+        _error_line(refusal(findings, args.config))
         return EXIT_INPUT
     result = replace(result, findings=unique(extra + result.findings), exit_status=EXIT_FOR[result.verdict])
 

@@ -26,3 +26,19 @@ def load_guest(data: bytes, source: str, version):
                 f"{where}: {key} = {memkb // 1024} MiB is impossible: libxl computes guest sizes "
                 f"in 64-bit bytes, which hold at most 16 EiB; give the size in MiB")
     return domain, findings, parse
+
+
+def refusal(findings, source: str) -> str:
+    """The stderr line for a config xl exits on: FILE[:LINE]: xl's message and what to write."""
+    msg = next(f.message for f in findings if f.code in XL_EXITS)
+    where = source
+    line, sep, rest = msg[len(source) + 1:].partition(": ")
+    if msg.startswith(source + ":") and sep and line.isdigit():
+        where, msg = f"{source}:{line}", rest
+    return f"{where}: xl refuses this config: {msg}"
+
+
+def refuse_if_xl_exits(findings, source: str) -> None:
+    """A config xl exits on is bad input (exit 2) for check and pci-attach, as for create."""
+    if any(f.code in XL_EXITS for f in findings):
+        raise InputError(refusal(findings, source))
