@@ -156,3 +156,28 @@ def test_attach_models_the_release_the_host_data_records(tmp_path, capsys):
     assert code == 1 and out["xen_version"] == "4.22" and not out["ok"]
     assert "no-iommu" in [f["code"] for f in out["findings"]]
     assert out["remedies"] == []
+
+
+def test_attach_into_a_guest_create_blocks_fails(tmp_path, capsys):
+    # pci = 00:14.0 twice: create is blocked (the second libxl__device_pci_add finds the device
+    # no longer owned by dom0, -EBUSY), so no guest runs to attach 00:02.0 to.
+    cfg = tmp_path / "dup.cfg"
+    cfg.write_text('name = "dup"\ntype = "hvm"\nmemory = 1024\npci = [ "00:14.0", "00:14.0" ]\n')
+    # On the laptop host 00:14.0's RMRR is its own (not shared), so only the duplicate blocks.
+    laptop = ["--dmar", str(FIXTURES / "dmar/laptop-typical.bin"),
+              "--host-json", str(FIXTURES / "hosts/laptop.json")]
+    assert main(["create", str(cfg), "--dry-run", *laptop]) == 1
+    capsys.readouterr()
+    assert main(["pci-attach", str(cfg), "00:02.0", "--dry-run", "--json", *laptop]) == 1
+    out = json.loads(capsys.readouterr().out)
+    assert not out["ok"] and "attach-no-guest" in [f["code"] for f in out["findings"]]
+
+
+def test_check_and_attach_text_escape_control_bytes(tmp_path, capsys):
+    # The guest's name comes from the file: an ESC sequence in it must not reach the terminal.
+    cfg = tmp_path / "esc.cfg"
+    cfg.write_bytes(b'name = "g\x1b[2Jx"\ntype = "hvm"\nmemory = 1024\npci = [ "00:02.0" ]\n')
+    for argv in (["check", str(cfg), *HOST], ["pci-attach", str(cfg), "00:14.0", "--dry-run", *HOST]):
+        main(argv)
+        out = capsys.readouterr().out
+        assert "\x1b" not in out and "g\\x1b[2Jx" in out, argv[0]

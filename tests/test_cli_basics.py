@@ -64,3 +64,19 @@ def test_start_up_loads_only_what_the_command_needs():
     cfg = _loaded_modules("cfg", "fixtures/guests/small.cfg")
     assert "xlrmrr.xlcfg.parser" in cfg
     assert cfg & {"shutil", "tempfile", "typing", "ply.yacc", "construct", "xlrmrr.driver"} == set()
+
+
+def test_bad_release_is_reported_before_any_file_is_read(capsys):
+    """--xen-version is a usage error of its own: named first, not hidden behind a missing file."""
+    assert main(["create", "fixtures/guests/small.cfg", "--dry-run", "--xen-version", "9.9",
+                 "--host-json", "/nonexistent"]) == 2
+    assert "Xen 9.9 is not modelled" in capsys.readouterr().err
+
+
+def test_exit_3_means_one_device_not_every_device():
+    from xlrmrr.cli import EPILOGS
+
+    for command in ("create", "check"):
+        assert "3  " in EPILOGS[command]
+        line = next(x for x in EPILOGS[command].splitlines() if x.startswith("  3"))
+        assert "an RMRR of an assigned device is not honoured" in line, line

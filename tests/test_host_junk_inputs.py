@@ -71,6 +71,12 @@ def test_xen_log_that_is_no_log(capsys, junk, why):
     "dmar0: Using Queued invalidation",
     "Nov 28 11:53:21 dom0 kernel: DMAR: IOMMU enabled",
     "2026-11-28T11:53:21+0000 dom0 kernel: DMAR-IR: Enabled IRQ remapping in x2apic mode",
+    # dmesg -T, -H and -x, journalctl -o short-precise and short-full: the markers sit mid-line
+    "[Sat Nov 28 10:00:00 2026] DMAR: Host address width 39",
+    "[  +0.000123] DMAR: Host address width 39",
+    "kern  :info  : [    0.012345] DMAR: Host address width 39",
+    "Nov 28 10:00:00.123456 dom0 kernel: DMAR: Host address width 39",
+    "Sat 2026-11-28 10:00:00 UTC dom0 kernel: DMAR: Host address width 39",
 ])
 def test_real_log_lines_without_rmrr_stay_a_warning(line):
     assert is_boot_log(line)
@@ -79,7 +85,7 @@ def test_real_log_lines_without_rmrr_stay_a_warning(line):
 
 @pytest.mark.parametrize("text", [
     "", "name = \"igd\"\nmemory = 2048\n", "{\"devices\": []}",
-    "DMAR\x58\x00\x00\x00\x01", "xen: DMAR: mentioned mid-line only\n"])
+    "DMAR\x58\x00\x00\x00\x01", "xen: the DMAR table, an RMRR and dmar0 in prose\n"])
 def test_not_a_log(text):
     assert not is_boot_log(text)
     with pytest.raises(InputError, match=r"^b\.log: not a Xen or Linux boot log: "):

@@ -50,7 +50,7 @@ def attach_check(plan, sbdf: Sbdf, policy: str = POLICY_STRICT, spec: str = "") 
     findings: list[Finding] = []
     created = assign_for_plan(plan)
     here = set(guest_functions(plan.domain, plan.host))
-    if created is None or created.blocked:
+    if created is None or created.blocked or plan.verdict == "blocked":
         findings.append(Finding(
             "error", "attach-no-guest", "libxl",
             "the guest itself does not start (see the create plan), so there is nothing to "

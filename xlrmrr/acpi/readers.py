@@ -106,18 +106,18 @@ _XEN_REGISTERED = re.compile(r"\bRMRR: \[([0-9a-fA-F]+),([0-9a-fA-F]+)\]\s*$")
 _LINUX_RMRR = re.compile(r"RMRR base:\s*0x([0-9a-fA-F]+)\s+end:\s*0x([0-9a-fA-F]+)")
 
 
-# A line only a boot log has: Xen's console prefix "(XEN)", a kernel timestamp "[    0.163589]",
-# Linux's "DMAR:" / "DMAR-IR:" / "dmar0:" prefixes (dmesg --notime), or a syslog/journal line of
-# the kernel ("Nov 28 11:53:21 host kernel: ", "2026-11-28T11:53:21+0000 host kernel: "); after an
-# optional "<6>" priority, and printable (a binary file such as a DMAR table has no such line).
-_LOG_LINE = re.compile(r"\s*(?:<\d+>)?(?:\(XEN\)|\[\s*\d+\.\d+\]|DMAR(?:-IR)?:|dmar\d+:"
-                       r"|(?:[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d|\d{4}-\d\d-\d\dT\S+) \S+ kernel: )")
+# A line of a Xen or Linux boot log, in any of the forms xl dmesg, dmesg (plain, -T, -H, -x),
+# syslog and journalctl print: it carries Xen's "(XEN)" prefix, the kernel's DMAR prefixes, a
+# "kernel:" tag, or a kernel timestamp somewhere (not only at the start).
+_LOG_LINE = re.compile(r"\(XEN\)|\bDMAR(?:-IR)?:|\bdmar\d+:| kernel: |\[\s*\+?\d+\.\d+\]"
+                       r"|\[[A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d \d{4}\]")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
 def is_boot_log(text: str) -> bool:
-    """Whether some line of `text` is a line of a Xen or Linux boot log (see _LOG_LINE)."""
-    return any(_LOG_LINE.match(line) and not _CONTROL.search(line)
+    """Whether some printable line of `text` is a line of a Xen or Linux boot log (_LOG_LINE);
+    a binary file such as a DMAR table has none."""
+    return any(_LOG_LINE.search(line) and not _CONTROL.search(line)
                for line in text.splitlines())
 
 
@@ -158,10 +158,10 @@ def rmrrs_from_log(text: str, name: str = "log") -> tuple[LogRmrr, ...]:
     if not out and not is_boot_log(text):
         what = ("a binary file (the DMAR table itself? give it with --dmar)"
                 if _CONTROL.search(text[:4096]) else "no line of one")
-        raise InputError(f"{name}: not a Xen or Linux boot log: {what}; a log line starts with "
-                         f"\"(XEN)\", a kernel timestamp \"[    0.000000]\", \"DMAR:\" or "
-                         f"\"dmar0:\"; give `xl dmesg` output (booted with iommu=verbose) or "
-                         f"the Linux `dmesg`")
+        raise InputError(f"{name}: not a Xen or Linux boot log: {what}; a log line carries "
+                         f"\"(XEN)\", a kernel timestamp \"[    0.000000]\", \"DMAR:\", "
+                         f"\"dmar0:\" or \"kernel:\"; give `xl dmesg` output (booted with "
+                         f"iommu=verbose) or the Linux `dmesg`")
     return tuple(out)
 
 

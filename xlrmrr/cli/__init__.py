@@ -34,7 +34,7 @@ exit status:
   0  fine: {what} and {who} gets all its RMRRs
   1  {fails}
   2  bad input or usage
-  3  {starts}, but an RMRR of {who} is not honoured (relaxed policy)
+  3  {starts}, but an RMRR of {one} is not honoured (relaxed policy)
 
 """ + HOST_DATA
 
@@ -47,14 +47,16 @@ EPILOGS = {
     "host": "exit status: 0 fine, 1 Xen would disable VT-d (no passthrough at all), 2 bad input "
             "or usage.\n\n" + HOST_DATA,
     "create": _PLAN_STATUS.format(what="the guest can be created", fails="creation would fail",
-                                  starts="creation would succeed", who="every assigned device"),
+                                  starts="creation would succeed", who="every assigned device",
+                                  one="an assigned device"),
     "check": _PLAN_STATUS.format(
         what="every guest can be created", fails="some guest would fail, or an RMRR sharing "
         "group is split across guests", starts="every guest would start",
-        who="every assigned device"),
+        who="every assigned device", one="an assigned device"),
     "pci-attach": _PLAN_STATUS.format(what="the attach would succeed",
                                       fails="the attach would fail",
-                                      starts="the attach would succeed", who="the device"),
+                                      starts="the attach would succeed", who="the device",
+                                      one="the device"),
 }
 
 

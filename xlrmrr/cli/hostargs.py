@@ -43,9 +43,12 @@ def host_from_args(args, xen_version):
 def host_loader(args):
     """xen_version -> the Host the options describe, as that release builds it. The files are
     read and decoded once: `create` builds the host again for each release it compares with."""
+    from xlrmrr.common import XenVersion
     from xlrmrr.files import read_input
     from xlrmrr.host.load import host_for, read_host_inputs
 
+    if getattr(args, "xen_version", None):
+        XenVersion.parse(args.xen_version)      # a usage error, said before any file is read
     dmar = name = None
     if getattr(args, "dmar", None):
         dmar, name = read_input(args.dmar, "DMAR table"), args.dmar
