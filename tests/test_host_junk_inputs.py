@@ -34,7 +34,7 @@ def test_dmar_fixture_source_as_host_json(capsys):
                    f"xen_version, e820, devices, format, notes (format: xlrmrr/host/topology.py)\n")
 
 
-@pytest.mark.parametrize("doc", [{}, {"xen_version": "4.17"}, {"e820": []}])
+@pytest.mark.parametrize("doc", [{}, {"xen_version": "4.17"}, {"e820": []}, {"devices": None}])
 def test_host_json_without_devices(capsys, tmp_path, doc):
     path = tmp_path / "h.json"
     path.write_text(json.dumps(doc))

@@ -23,6 +23,8 @@ def _findings(body: bytes, code: str):
     (b'"512M"', "memory = 512 (MiB"),
     (b'"1T"', "memory = 1048576 (MiB"),
     (b'"2048k"', "memory = 2 (MiB"),
+    (b'"512K"', "memory = 1 (MiB"),           # under 1 MiB: rounded up, never "memory = 0"
+    (b'"0K"', "memory = N (MiB"),
     (b'"lots"', "memory = N (MiB"),
     (b'[ "4096" ]', "memory = 4096 (MiB"),     # a list: "is a list but should be a single value"
 ])

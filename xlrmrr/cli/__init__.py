@@ -161,7 +161,9 @@ def build_parser(commands=COMMANDS) -> argparse.ArgumentParser:
 
 
 def error_json(message: str) -> str:
-    """--json's object when bad input ends a command (exit status 2): stdout is never empty."""
+    """--json's object when bad input ends a command (exit status 2), so that a script reading
+    stdout gets an answer; usage errors argparse finds (an unknown option) print only the usage
+    on stderr."""
     import json
 
     return json.dumps({"ok": False, "error": message, "exit_status": EXIT_INPUT})

@@ -386,9 +386,10 @@ def _number_instead(key: str, value) -> str:
     m = _UNIT.fullmatch(text)
     if m and key in _MIB_KEYS:
         shift = {"": 0, "k": -10, "m": 0, "g": 10, "t": 20}[m[2].lower()]
-        mib = int(m[1]) << shift if shift >= 0 else int(m[1]) >> -shift
-        return f"{key} = {mib} (MiB, a plain number: no unit, no quotes)"
-    if m:
+        mib = int(m[1]) << shift if shift >= 0 else -(-int(m[1]) >> -shift)   # KiB rounds up
+        if mib:
+            return f"{key} = {mib} (MiB, a plain number: no unit, no quotes)"
+    if m and key not in _MIB_KEYS:
         return f"{key} = {int(m[1])} (a plain number, no quotes)"
     return f"{key} = N ({'MiB, ' if key in _MIB_KEYS else ''}a plain number, no quotes)"
 
