@@ -43,3 +43,16 @@ def test_cfg_keeps_its_own_object(capsys, tmp_path):
     doc = json.loads(out)
     assert doc["ok"] is False and "error" not in doc
     assert doc["findings"][0]["code"] == "unreadable"
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["dmar", "--json", "--bogus"], "xlrmrr: unrecognized arguments: --bogus"),
+    (["create", "--json"], "xlrmrr create: the following arguments are required: GUEST.cfg"),
+])
+def test_usage_error_with_json_prints_the_error_object(capsys, argv, message):
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    assert e.value.code == 2
+    out, err = capsys.readouterr()
+    assert json.loads(out) == {"ok": False, "error": message, "exit_status": 2}
+    assert err.startswith("usage: ") and err.endswith(f"error: {message.split(': ', 1)[1]}\n")

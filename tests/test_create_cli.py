@@ -598,3 +598,15 @@ def test_json_bad_input_prints_the_error_object(capsys, tmp_path):
     assert rc == 2 and out.count("\n") == 1 and len(err.splitlines()) == 1
     assert doc["ok"] is False and doc["exit_status"] == 2
     assert f"{cfg}:2: config parsing error near `-1'" in doc["error"]
+
+
+def test_refused_key_value_argument_is_named_as_one(capsys):
+    # xl create appends "\n" + each KEY=VALUE argument + "\n" to the file (xl_vmcontrol.c), so
+    # the 8-line igd-passthrough.cfg plus pci=["00:14"] is refused at line 10, past the file.
+    rc, _out, err = create(capsys, guest("igd-passthrough.cfg"), "--dry-run", *HOST, 'pci=["00:14"]')
+    assert rc == 2 and err.count("\n") == 1
+    assert "igd-passthrough.cfg:10 (a KEY=VALUE argument: xl create appends them to the file): " \
+           "xl refuses this config: unable to parse PCI_SPEC_STRING `00:14'" in err
+    rc, _out, err = create(capsys, guest("igd-passthrough.cfg"), "--dry-run", *HOST,
+                           'pci=["00:02.0"]', 'type="x"')
+    assert rc == 2 and "KEY=VALUE" in err

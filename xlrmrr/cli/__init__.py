@@ -63,7 +63,10 @@ EPILOGS = {
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):
         self.print_usage(sys.stderr)
-        self.exit(EXIT_INPUT, f"{self.prog}: error: {message}\n")
+        sys.stderr.write(f"{self.prog}: error: {message}\n")
+        usage = SystemExit(EXIT_INPUT)
+        usage.message = f"{self.prog}: {message}"     # for main()'s --json object
+        raise usage
 
 
 class Formatter(argparse.RawDescriptionHelpFormatter):
@@ -161,9 +164,8 @@ def build_parser(commands=COMMANDS) -> argparse.ArgumentParser:
 
 
 def error_json(message: str) -> str:
-    """--json's object when bad input ends a command (exit status 2), so that a script reading
-    stdout gets an answer; usage errors argparse finds (an unknown option) print only the usage
-    on stderr."""
+    """--json's object when bad input or a usage error ends a command (exit status 2): a script
+    reading stdout always gets an answer."""
     import json
 
     return json.dumps({"ok": False, "error": message, "exit_status": EXIT_INPUT})
@@ -174,7 +176,12 @@ def main(argv: list[str] | None = None) -> int:
     # Build only the parser of the command asked for, so that start-up imports one module.
     wanted = [a for a in argv[:1] if a in COMMANDS]
     parser = build_parser(wanted or COMMANDS)
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:
+        if e.code == EXIT_INPUT and "--json" in argv:
+            print(error_json(getattr(e, "message", "usage error")))
+        raise
     if not getattr(args, "_run", None):
         parser.print_help(sys.stderr)
         return EXIT_INPUT

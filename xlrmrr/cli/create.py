@@ -337,7 +337,8 @@ def _run(args) -> int:
     bad = firmware_parameter_error(args.bios_base, args.acpi_end)
     if bad:
         raise InputError(bad)
-    data = _config_data(read_input(args.config, "xl config"), xl_args)
+    raw = read_input(args.config, "xl config")
+    data = _config_data(raw, xl_args)
     load_host = host_loader(args)
     host, version, version_note = host_and_version(args, load_host)
     domain, xl_findings, parse = _load_guest(data, args.config, version)
@@ -377,7 +378,7 @@ def _run(args) -> int:
             sys.stdout.flush()
         from xlrmrr.cli.guest import refusal
 
-        _error_line(refusal(findings, args.config))
+        _error_line(refusal(findings, args.config, raw.count(b"\n") + 1))
         return EXIT_INPUT
     result = replace(result, findings=unique(extra + result.findings), exit_status=EXIT_FOR[result.verdict])
 

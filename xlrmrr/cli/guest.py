@@ -28,13 +28,17 @@ def load_guest(data: bytes, source: str, version):
     return domain, findings, parse
 
 
-def refusal(findings, source: str) -> str:
-    """The stderr line for a config xl exits on: FILE[:LINE]: xl's message and what to write."""
+def refusal(findings, source: str, file_lines: int | None = None) -> str:
+    """The stderr line for a config xl exits on: FILE[:LINE]: xl's message and what to write.
+    file_lines: the file's own lines; xl numbers the KEY=VALUE arguments of `xl create` after
+    them, so a line past them names such an argument."""
     msg = next(f.message for f in findings if f.code in XL_EXITS)
     where = source
     line, sep, rest = msg[len(source) + 1:].partition(": ")
     if msg.startswith(source + ":") and sep and line.isdigit():
         where, msg = f"{source}:{line}", rest
+        if file_lines is not None and int(line) > file_lines:
+            where += " (a KEY=VALUE argument: xl create appends them to the file)"
     return f"{where}: xl refuses this config: {msg}"
 
 
