@@ -150,9 +150,7 @@ def run(args) -> int:
                    remedies=[_remedy_json(c, rs) for c, rs in remedies])
         sys.stdout.write(json.dumps(out, indent=2, sort_keys=True) + "\n")
     else:
-        from xlrmrr.report import escape
-
-        text = "\n".join(map(escape, attach_text(att, name or args.config, version).split("\n")))
+        text = attach_text(att, name or args.config, version)
         lines = [line for change, rs in remedies for line in _remedy_lines(change, rs)]
         low = [o for o in (att.device.outcomes if att.device else ()) if o.rmrr.base < LOW_RAM_END]
         if remedies and low:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from xlrmrr.cli import add_common, xen_version
-from xlrmrr.report import escape
+from xlrmrr.report import escape, lines_text
 
 HELP = "show how xl reads a domain config file (settings, xl's messages, typed config, lint)"
 DESCRIPTION = """\
@@ -192,7 +192,7 @@ def text(cfg, domain, findings) -> str:
         out.append("  (none)")
     for f in findings:
         out.append(f"  {f.severity:<7} [{f.code}] {f.message}")
-    return "\n".join(map(escape, out)) + "\n"
+    return lines_text(out)
 
 
 def _show(v) -> str:

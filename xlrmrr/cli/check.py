@@ -62,10 +62,5 @@ def run(args) -> int:
     hc = check_guests(host, guests)
     host_findings = tuple(f for f in getattr(host, "findings", ()) if f.severity != "info")
     hc = replace(hc, findings=tuple(version_note) + host_findings + hc.findings)
-    if args.json:
-        sys.stdout.write(json_text(hc, version))
-    else:
-        from xlrmrr.report import escape
-
-        sys.stdout.write("\n".join(map(escape, text(hc, version).split("\n"))))
+    sys.stdout.write(json_text(hc, version) if args.json else text(hc, version))
     return hc.exit_status

@@ -19,3 +19,8 @@ def escape(line: str) -> str:
     escapes (\\r, \\x1b, \\u0085) and bytes that are not UTF-8 become \\xNN, so a file's
     text can neither break the line nor drive the terminal. Backslashes are kept as they are."""
     return line.translate(_ESCAPES)
+
+
+def lines_text(lines) -> str:
+    """A text report: each line escaped (escape), one per line."""
+    return "\n".join(map(escape, lines)) + "\n"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from xlrmrr.common import hexa
+from xlrmrr.report import lines_text
 from xlrmrr.report.hypervisor import findings_lines, text_lines
 
 VERDICT_WORDS = {0: "fine", 1: "FAILS", 3: "starts, but some RMRR is not honoured"}
@@ -61,4 +62,4 @@ def text(hc, xen_version) -> str:
     out.append("")
     out.append(f"Verdict: {VERDICT_WORDS.get(hc.exit_status, hc.exit_status)} "
                f"(exit status {hc.exit_status})")
-    return "\n".join(out) + "\n"
+    return lines_text(out)

@@ -4,6 +4,7 @@ and of a hot-plug check. JSON comes from the results' to_json()."""
 from __future__ import annotations
 
 from xlrmrr.common import hexa, size_str
+from xlrmrr.report import lines_text
 
 RUN_WORDS = {
     "mapped": "mapped 1:1 (p2m_mmio_direct, rw)",
@@ -121,4 +122,4 @@ def attach_text(att, guest: str, version) -> str:
         out.append("")
         out.append("Findings:")
         out.extend(findings_lines(att.findings))
-    return "\n".join(out) + "\n"
+    return lines_text(out)
