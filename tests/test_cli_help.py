@@ -20,7 +20,7 @@ def help_text(capsys, monkeypatch, command: str) -> str:
     return capsys.readouterr().out
 
 
-# create, check and pci-attach go through create.host_and_version and host.run checks
+# create, check and pci-attach go through hostargs.host_and_version and host.run checks
 # host.xen_version before running_xen_version(): the recorded release comes first there.
 @pytest.mark.parametrize("command, default, host_data, three", [
     ("cfg", "default: the running hypervisor's release, else 4.22", False, False),

@@ -115,9 +115,8 @@ def run(args) -> int:
     import sys
     from dataclasses import replace
 
-    from xlrmrr.cli.create import host_and_version
     from xlrmrr.cli.guest import load_guest, refuse_if_xl_exits
-    from xlrmrr.cli.hostargs import host_loader
+    from xlrmrr.cli.hostargs import host_and_version, host_loader
     from xlrmrr.common import EXIT_DEGRADED, EXIT_FAIL, EXIT_OK, InputError, hexa
     from xlrmrr.driver import Options, plan, plan_readings
     from xlrmrr.files import read_input

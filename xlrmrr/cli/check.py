@@ -35,9 +35,8 @@ def run(args) -> int:
     import sys
     from dataclasses import replace
 
-    from xlrmrr.cli.create import host_and_version
     from xlrmrr.cli.guest import load_guest, refuse_if_xl_exits
-    from xlrmrr.cli.hostargs import host_loader
+    from xlrmrr.cli.hostargs import host_and_version, host_loader
     from xlrmrr.driver import Options, plan
     from xlrmrr.files import read_input
     from xlrmrr.hostcheck import GuestCheck, check_guests

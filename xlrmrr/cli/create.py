@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from xlrmrr.cli import Formatter, add_common, xen_version
+from xlrmrr.cli import Formatter, add_common
 from xlrmrr.cli.hostargs import add_host_arguments  # argparse only: cheap
 
 HELP = "plan a guest's memory layout around the host's RMRRs, then (optionally) xl create it"
@@ -229,27 +229,6 @@ def _emit(directory: str, files: dict, force: bool = False) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def host_and_version(args, load_host):
-    """(host, release to model, findings): --xen-version; else the release the host data was
-    collected under (snapshot or host JSON), said in an info finding; else the running
-    hypervisor's; else the newest. The same for create, check and pci-attach."""
-    from xlrmrr.common import NEWEST_XEN, Finding
-
-    if getattr(args, "xen_version", None):
-        version = xen_version(args)
-        return load_host(version), version, ()
-    host = load_host(None)
-    if host.xen_version is not None:
-        note = Finding("info", "xen-version-from-host", "xen",
-                       f"modelling Xen {host.xen_version}, the release the host data was collected "
-                       f"under ({host.source or 'host data'}); --xen-version models another")
-        return host, host.xen_version, (note,)
-    version = xen_version(args)
-    if version != NEWEST_XEN:
-        host = load_host(version)
-    return host, version, ()
-
-
 def _raise_or(value):
     if isinstance(value, Exception):
         raise value
@@ -314,7 +293,7 @@ def _run(args) -> int:
     from dataclasses import replace
 
     from xlrmrr.cli.guest import XL_EXITS
-    from xlrmrr.cli.hostargs import host_loader
+    from xlrmrr.cli.hostargs import host_and_version, host_loader
     from xlrmrr.common import EXIT_INPUT, InputError
     from xlrmrr.driver import (
         EXIT_FOR,

@@ -58,3 +58,25 @@ def host_loader(args):
                               xen_log=getattr(args, "xen_log", None),
                               host_json=getattr(args, "host_json", None))
     return lambda xen_version: host_for(inputs, xen_version)
+
+
+def host_and_version(args, load_host):
+    """(host, release to model, findings): --xen-version; else the release the host data was
+    collected under (snapshot or host JSON), said in an info finding; else the running
+    hypervisor's; else the newest. The same for create, check and pci-attach."""
+    from xlrmrr.cli import xen_version
+    from xlrmrr.common import NEWEST_XEN, Finding
+
+    if getattr(args, "xen_version", None):
+        version = xen_version(args)
+        return load_host(version), version, ()
+    host = load_host(None)
+    if host.xen_version is not None:
+        note = Finding("info", "xen-version-from-host", "xen",
+                       f"modelling Xen {host.xen_version}, the release the host data was collected "
+                       f"under ({host.source or 'host data'}); --xen-version models another")
+        return host, host.xen_version, (note,)
+    version = xen_version(args)
+    if version != NEWEST_XEN:
+        host = load_host(version)
+    return host, version, ()
