@@ -366,12 +366,8 @@ def _run(args) -> int:
     from xlrmrr.integration.etc import resolve_config
 
     args.config, found = resolve_config(_config_operand(args, configs), args.root)
-    if not args.dry_run:
-        files = _host_files(args)
-        if files:
-            _note(f"planning from files ({', '.join(files)}), not from this machine's /sys: xl "
-                  f"will create the guest here whether or not they describe this host")
-    if found:
+    args.found_note = found
+    if found and args.dry_run:
         _note(found)
     if args.force and not args.emit:
         raise InputError("--force only applies with --emit DIR (it lets --emit replace files "
@@ -468,10 +464,18 @@ def _refuse(args, result, out: str, why: str, status: int) -> int:
 
 
 def _launch(args, result, out, raw, items, host, version, domain, xen_domain) -> int:
-    """Run xl create when the plan is clean and xl will build the guest planned."""
+    """Run xl create when the plan is clean and xl will build the guest planned. The first
+    stderr line says when the plan came from host files rather than this machine's /sys."""
     from xlrmrr.cli._run_xl import run_xl
     from xlrmrr.driver import VERDICT_BLOCKED
     from xlrmrr.integration.xl import XL_FLAGS, flag_dest, xl_create_argv
+
+    files = _host_files(args)
+    if files:
+        _note(f"planning from files ({', '.join(files)}), not from this machine's /sys: xl "
+              f"will create the guest here whether or not they describe this host")
+    if args.found_note:
+        _note(args.found_note)
 
     if not _clean(result.verdict, args.allow_degraded):
         hint = "; --allow-degraded runs it anyway" if result.verdict != VERDICT_BLOCKED else ""
