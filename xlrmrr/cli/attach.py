@@ -34,33 +34,6 @@ def add_arguments(p):
                    help="without --dry-run: run xl even if an RMRR would not be honoured")
 
 
-def _remedy_variants(version, data: bytes, source: str):
-    """(config lines, DomainConfig) for each creation-time change: rdm = "strategy=host" as this
-    release's xl reads it; where pci= entries without a policy inherit the uninitialised global
-    one, the same with rdm_policy=strict (libxl's own default) on those; rdm_forcecheck = 1."""
-    from dataclasses import replace
-
-    from xlrmrr.hypervisor import V4_15
-    from xlrmrr.xlcfg import load_domain
-    from xlrmrr.xlcfg.domain import POLICY_STRICT, POLICY_UNSET
-
-    def load(line):
-        return load_domain(data + b"\n" + line.encode() + b"\n", source, version)[0]
-
-    host_line = ('rdm = "strategy=host"' if version >= V4_15
-                 else 'rdm = "strategy=host,policy=relaxed"')
-    host = load(host_line)
-    out = [((host_line,), host)]
-    bare = [d for d in host.pci if d.rdm_policy == POLICY_UNSET]
-    if bare:
-        pci = tuple(replace(d, rdm_policy=POLICY_STRICT, spec=d.spec + ",rdm_policy=strict")
-                    if d in bare else d for d in host.pci)
-        specs = ", ".join(f"'{d.spec}'" for d in pci)
-        out.append(((host_line, f"pci = [ {specs} ]"), replace(host, pci=pci)))
-    out.append((("rdm_forcecheck = 1",), load("rdm_forcecheck = 1")))
-    return out
-
-
 def _reading_name(pol: str) -> str:
     """xl's uninitialised global policy as read: 0 strict, 1 relaxed, or any other value."""
     from xlrmrr.xlcfg.domain import POLICY_UNSET
@@ -120,7 +93,8 @@ def run(args) -> int:
     from xlrmrr.common import EXIT_DEGRADED, EXIT_FAIL, EXIT_OK, InputError, hexa
     from xlrmrr.driver import Options, plan, plan_readings
     from xlrmrr.files import read_input
-    from xlrmrr.hotplug import attach_check, attach_remedies, parse_attach_spec
+    from xlrmrr.hotplug import attach_check, parse_attach_spec
+    from xlrmrr.remedies.attach import attach_remedies, variants
     from xlrmrr.report.hypervisor import attach_text
 
     sbdf, policy = parse_attach_spec(args.device)
@@ -142,7 +116,7 @@ def run(args) -> int:
     absent = att.result is not None and sbdf in att.result.absent
     if (not (att.ok and att.honoured) and att.created is not None and not att.created.blocked
             and not absent and host.vtd_enabled and not xml):
-        for change, changed in _remedy_variants(version, data, args.config):
+        for change, changed in variants(domain, version):
             checks = attach_remedies(sbdf, policy, args.device,
                                      plan_readings(changed, host, version, options))
             remedies.append((change, checks))
