@@ -16,7 +16,7 @@ import sys
 from xlrmrr import __version__
 from xlrmrr.common import EXIT_INPUT, NEWEST_XEN, OLDEST_XEN, InputError, XenVersion
 
-COMMANDS = ("cfg", "dmar", "host", "create", "check", "pci-attach", "explain")
+COMMANDS = ("cfg", "dmar", "host", "create", "check", "pci-attach", "explain", "upgrade")
 _MODULES = {"pci-attach": "attach"}
 
 HOST_DATA = """\
