@@ -336,6 +336,15 @@ def candidate_of(v: XenVersion) -> tuple[int, int, int]:
     return (v.major, v.minor, 0)
 
 
+def version_for(candidate) -> XenVersion:
+    """The XenVersion a candidate (X.Y.Z tuple) stands for: the X.Y.0 candidate of a line with
+    a later point candidate stands for the releases up to that point (4.14.0 -> 4.14.4)."""
+    maj, minor, patch = candidate
+    if minor in _POINTS:
+        return XenVersion(maj, minor, _POINTS[minor] - 1 if patch == 0 else patch)
+    return XenVersion(maj, minor)
+
+
 def _label(c: tuple[int, int, int], end: bool) -> str:
     maj, minor, patch = c
     if minor not in _POINTS:

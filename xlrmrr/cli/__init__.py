@@ -16,7 +16,8 @@ import sys
 from xlrmrr import __version__
 from xlrmrr.common import EXIT_INPUT, NEWEST_XEN, OLDEST_XEN, InputError, XenVersion
 
-COMMANDS = ("cfg", "dmar", "host", "create", "check", "pci-attach", "explain", "libvirt-hook")
+COMMANDS = ("cfg", "dmar", "host", "create", "check", "pci-attach", "explain", "upgrade",
+            "libvirt-hook")
 _MODULES = {"pci-attach": "attach", "libvirt-hook": "libvirt_hook"}
 
 HOST_DATA = """\

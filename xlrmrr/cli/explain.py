@@ -65,18 +65,6 @@ def add_arguments(p):
 _HOST_OPTIONS = ("dmar", "acpidump", "xen_log", "snapshot", "host_json", "rmrr")
 
 
-def _version_for(candidate) -> object:
-    """The XenVersion a release candidate (X.Y.Z tuple) stands for: X.Y.0 of a line with a
-    later point candidate stands for the releases up to that point (4.14.0 -> 4.14.4)."""
-    from xlrmrr.common import XenVersion
-    from xlrmrr.explain import _POINTS
-
-    maj, minor, patch = candidate
-    if minor in _POINTS:
-        return XenVersion(maj, minor, _POINTS[minor] - 1 if patch == 0 else patch)
-    return XenVersion(maj, minor)
-
-
 def run(args) -> int:
     import sys
 
@@ -89,6 +77,7 @@ def run(args) -> int:
         describe_releases,
         fitting_releases,
         recognise,
+        version_for,
         worst_outcome,
     )
     from xlrmrr.files import read_input
@@ -127,7 +116,7 @@ def run(args) -> int:
                          f"does not print these messages in these forms")
     if version is None:
         newest = max(fitting) if fitting else CANDIDATES[-1]
-        version = _version_for(newest)
+        version = version_for(newest)
         if fitting:
             notes.append(f"modelling Xen {version}, the newest release whose messages fit the "
                          f"log; --xen-version models another")
