@@ -29,12 +29,12 @@ def bindir(tmp_path):
     return b
 
 
-def hook(args, stdin: bytes, path, **env):
+def hook(args, stdin: bytes, path, cwd=None, **env):
     base = {"PATH": f"{path}:/usr/bin:/bin", "LC_ALL": "C",
             "XLRMRR_DEFAULTS": "/nonexistent/xlrmrr"}
     base.update(env)
     return subprocess.run([str(HOOK), *args], input=stdin, capture_output=True,
-                          env=base, timeout=120)
+                          env=base, timeout=120, cwd=cwd)
 
 
 def xml(name):
@@ -147,3 +147,25 @@ def test_read_defaults_rejects_what_the_shell_would_not_assign():
     for bad in ("A = x", "A=x y", "echo hi", "A='x"):
         with pytest.raises(InputError, match="^f:1: "):
             read_defaults("f", bad)
+
+
+def test_old_single_file_hook_calling_the_script(bindir, tmp_path):
+    """libvirt < 6.5 runs /etc/libvirt/hooks/libxl only: the README's way of calling the script
+    from it keeps the verdict (and reads stdin once)."""
+    old = tmp_path / "libxl"
+    old.write_text(f'#!/bin/sh\nxml=$(cat)\nprintf \'%s\\n\' "$xml" | {HOOK} "$@" || exit $?\n')
+    old.chmod(0o755)
+    env = {"PATH": f"{bindir}:/usr/bin:/bin", "XLRMRR_DEFAULTS": "/nonexistent",
+           "XLRMRR_HOST_ARGS": ABOVE_4G}
+    r = subprocess.run([str(old), "igd-efi", "prepare", "begin", "-"], input=xml("igd-efi"),
+                       capture_output=True, env=env, timeout=120)
+    assert r.returncode == 1 and b"RDM conflict at 0x480000000." in r.stderr
+
+
+def test_readme_shows_the_real_paragraph(bindir):
+    readme = (REPO / "README.md").read_text()
+    shown = next(line.strip() for line in readme.splitlines()
+                 if line.startswith("    xlrmrr: domain 'igd-efi'"))
+    r = hook(["igd-efi", "prepare", "begin", "-"], xml("igd-efi"), bindir,
+             cwd=REPO, XLRMRR_HOST_ARGS="--dmar fixtures/dmar/rmrr-above-4g.bin")
+    assert r.stderr.decode().strip() == shown

@@ -47,9 +47,9 @@ def xml_remediation(remediation, source: str) -> tuple[tuple, tuple]:
             out.append(replace(r, change="remove the duplicate <hostdev> (or <interface "
                                          "type='hostdev'>) of the same device"))
         elif r.verified:
-            xl_only.append(r.change.split(" (")[0] if not r.change.startswith("pci") else
-                           "rdm_policy=relaxed" if "relaxed" in r.change else
-                           "rdm_policy=strict")
+            what = (r.change.split(" (")[0] if not r.change.startswith("pci") else
+                    "rdm_policy=relaxed" if "relaxed" in r.change else "rdm_policy=strict")
+            xl_only.append(what if r.verdict == "ok" else f"{what} (verdict {r.verdict})")
     findings = ()
     if xl_only:
         findings = (Finding("info", "libvirt-xl-only-fix", "libvirt",
