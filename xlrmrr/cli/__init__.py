@@ -16,8 +16,9 @@ import sys
 from xlrmrr import __version__
 from xlrmrr.common import EXIT_INPUT, NEWEST_XEN, OLDEST_XEN, InputError, XenVersion
 
-COMMANDS = ("cfg", "dmar", "host", "create", "check", "pci-attach", "explain", "upgrade")
-_MODULES = {"pci-attach": "attach"}
+COMMANDS = ("cfg", "dmar", "host", "create", "check", "pci-attach", "explain", "upgrade",
+            "libvirt-hook")
+_MODULES = {"pci-attach": "attach", "libvirt-hook": "libvirt_hook"}
 
 HOST_DATA = """\
 host data comes from /sys/firmware/acpi/tables/DMAR and /sys/bus/pci on a Xen host, or from
@@ -53,6 +54,9 @@ EPILOGS = {
         what="every guest can be created", fails="some guest would fail, or an RMRR sharing "
         "group is split across guests", starts="every guest would start",
         who="every assigned device", one="an assigned device"),
+    "libvirt-hook": "exit status: 0 start the domain (or not `prepare begin`), 1 its creation "
+                    "would fail (libvirt aborts the start), 2 bad input: the XML, the host data "
+                    "or XLRMRR_HOST_ARGS (libvirt aborts too).\n",
     "pci-attach": _PLAN_STATUS.format(what="the attach would succeed",
                                       fails="the attach would fail",
                                       starts="the attach would succeed", who="the device",

@@ -99,6 +99,11 @@ def run(args) -> int:
 
     sbdf, policy = parse_attach_spec(args.device)
     data = read_input(args.config, "xl config")
+    from xlrmrr.xlcfg import is_domain_xml
+    xml = is_domain_xml(data)
+    if xml and not args.dry_run:
+        raise InputError(f"{args.config} is libvirt domain XML: libvirt hot-plugs its devices "
+                         f"(`virsh attach-device`), not xl; add --dry-run to check it here")
     host, version, version_note = host_and_version(args, host_loader(args))
     domain, xl_findings, _parse = load_guest(data, args.config, version)
     refuse_if_xl_exits(xl_findings, args.config)
@@ -110,7 +115,7 @@ def run(args) -> int:
     remedies = []
     absent = att.result is not None and sbdf in att.result.absent
     if (not (att.ok and att.honoured) and att.created is not None and not att.created.blocked
-            and not absent and host.vtd_enabled):
+            and not absent and host.vtd_enabled and not xml):
         for change, changed in variants(domain, version):
             checks = attach_remedies(sbdf, policy, args.device,
                                      plan_readings(changed, host, version, options))
@@ -133,6 +138,10 @@ def run(args) -> int:
                          f"guest RAM)")
         if remedies:
             text += "\nWhat to put in the config at creation:\n" + "\n".join(lines) + "\n"
+        elif xml and not (att.ok and att.honoured):
+            text += ("\nAt creation: libvirt's libxl driver starts every domain with rdm strategy "
+                     "ignore, so no domain XML setting keeps another device's RMRR free of guest "
+                     "RAM for a later hot-plug\n")
         if status == EXIT_OK:
             text += "\nVerdict: `xl pci-attach` succeeds and every RMRR is identity-mapped\n"
         elif status == EXIT_DEGRADED:

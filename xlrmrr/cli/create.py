@@ -288,6 +288,24 @@ def _load_guest(data: bytes, source: str, version):
         raise
 
 
+def _libvirt_xml(raw: bytes, args, xl_args) -> bool:
+    """A libvirt domain XML is planned as libvirt's libxl driver builds it; only libvirt starts
+    it (virsh, where the xlrmrr hook checks it), and xl's KEY=VALUE items do not apply."""
+    from xlrmrr.common import InputError
+    from xlrmrr.xlcfg import is_domain_xml
+
+    if not is_domain_xml(raw):
+        return False
+    if xl_args:
+        raise InputError(f"{args.config} is libvirt domain XML: xl's options and KEY=VALUE "
+                         f"items ({xl_args[0]}) do not apply to it")
+    if not args.dry_run:
+        raise InputError(f"{args.config} is libvirt domain XML, which libvirt starts (`virsh "
+                         f"create {args.config}`; the xlrmrr libvirt hook checks it then), not "
+                         f"xl: add --dry-run to plan it here")
+    return True
+
+
 def _run(args) -> int:
     import sys
     from dataclasses import replace
@@ -317,6 +335,7 @@ def _run(args) -> int:
     if bad:
         raise InputError(bad)
     raw = read_input(args.config, "xl config")
+    xml = _libvirt_xml(raw, args, xl_args)
     data = _config_data(raw, xl_args)
     load_host = host_loader(args)
     host, version, version_note = host_and_version(args, load_host)
@@ -360,6 +379,9 @@ def _run(args) -> int:
         _error_line(refusal(findings, args.config, raw.count(b"\n") + 1))
         return EXIT_INPUT
     result = replace(result, findings=unique(extra + result.findings), exit_status=EXIT_FOR[result.verdict])
+    if xml:
+        from xlrmrr.integration.libvirt import apply_to_plan
+        result = apply_to_plan(result, args.config)
 
     from xlrmrr.report.create import json_text, payload_files, text
 
