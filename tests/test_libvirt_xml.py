@@ -207,3 +207,20 @@ def test_check_and_pci_attach_accept_xml(capsys):
     assert "0000:00:02.0 into usb-hvm" in out
     assert main(["pci-attach", str(LV / "usb-hvm.xml"), "00:02.0", *LAPTOP]) == 2
     assert "virsh attach-device" in capsys.readouterr().err
+
+
+def test_memory_from_numa_cells_when_no_memory_element():
+    xml = (b"<domain type='xen'><name>n</name><vcpu>2</vcpu><os><type>hvm</type></os><cpu><numa>"
+           b"<cell id='0' cpus='0' memory='512' unit='MiB'/><cell id='1' cpus='1' memory='524288'/>"
+           b"</numa></cpu></domain>")
+    d, _, _ = load_xml(xml, "n.xml")
+    assert d.max_memkb == d.target_memkb == 1024 * 1024
+
+
+def test_create_json_carries_xml_changes(capsys):
+    host = ["--dmar", str(FIXTURES / "dmar/rmrr-above-4g.bin")]
+    assert main(["create", str(LV / "igd-efi.xml"), "--dry-run", "--json", *host]) == 1
+    plan = json.loads(capsys.readouterr().out)
+    changes = [r["change"] for r in plan["remediation"]]
+    assert changes == ["<memory unit='MiB'>18184</memory> and <currentMemory unit='MiB'>18184"
+                       "</currentMemory>"]

@@ -235,6 +235,16 @@ def load_domain(data: bytes, source: str, xen_version=None):
     hvm = dtype == "hvm"
 
     mem_el, cur_el = root.find("memory"), root.find("currentMemory")
+    cells = [c for c in root.findall("cpu") for n in c.findall("numa")
+             for c in n.findall("cell")]
+    if mem_el is None and cells:
+        # virDomainDefPostParseMemory: the total is the sum of the NUMA cells' memory
+        total = 0
+        for c in cells:
+            el = Element("cell", {"unit": c.attrib.get("unit", "KiB")}, c.line, [],
+                         c.attrib.get("memory", ""))
+            total += _scaled_kib(el, source, "cell memory")
+        mem_el = Element("memory", {}, cells[0].line, [], str(total))
     if mem_el is None:
         raise InputError(f"{source}:{root.line}: no <memory>: libvirt refuses the domain "
                          "('Memory size must be specified via <memory> or in the <numa> "
