@@ -128,3 +128,17 @@ def test_readme_example_is_real_output(capsys, monkeypatch):
     monkeypatch.chdir(FIXTURES)
     assert main(argv) == 1
     assert capsys.readouterr().out == expected
+
+
+def test_config_xl_refuses_under_to(capsys, tmp_path):
+    # xl up to 4.14 only warns about an unknown pci= key ("Unknown PCI BDF option"); the
+    # rewritten parser of 4.15 refuses it (Unknown PCI_SPEC_STRING option): xl exits
+    cfg = tmp_path / "badkey.cfg"
+    cfg.write_text('name = "t"\ntype = "hvm"\nmemory = 512\npci = [ "00:14.0,foo=1" ]\n')
+    code = main(["upgrade", "--from", "4.14.5", "--to", "4.15", str(cfg), *LAPTOP, "--json"])
+    j = json.loads(capsys.readouterr().out)
+    g = j["guests"][0]
+    assert code == 1 and (g["from_verdict"], g["to_verdict"]) == ("ok", "blocked")
+    xl = next(c for c in g["changes"] if c["aspect"] == "xl")
+    assert xl["to"] == "refused"
+    assert [c["what"].split(":")[0] for c in xl["at"][0]["changes"]] == ["libxlu rewrite"]

@@ -61,6 +61,8 @@ CHANGES = (
            ("verdict",)),
     Change("4.15-4.22", "xl", "bdc0799fe2", "libxlu rewrite: xlu_rdm_parse's policy check is "
            "inverted, so xl silently drops any rdm= carrying a valid policy=", _ALL, "rdm"),
+    Change("4.15-4.22", "xl", "bdc0799fe2", "libxlu rewrite: the PCI_SPEC_STRING parser refuses "
+           "an unknown key (was a warning) and trims no whitespace", _ALL, "pci"),
     Change("4.15-4.22", "hvmloader", "8efa46516c/de6d188a51", "hvmloader types its ACPI area "
            "NVS (an extra e820 entry [0xfc000000, ACPI end))", ("e820",)),
     Change("4.16-4.22", "xen", "2209c36007", "a zero-page RMRR is no longer reported by "
@@ -93,6 +95,8 @@ APPLIES = {
         s.domain is not None and s.domain.pci for s in steps),
     "no-iommu": lambda steps: any(s.plan is not None and not s.plan.host.vtd_enabled
                                   for s in steps),
+    # the rewritten PCI_SPEC_STRING parser matters where xl refuses the file on one side
+    "pci": lambda steps: any(s.refused for s in steps),
     "pod": lambda steps: _layout(steps, "pod"),
     "hap": lambda steps: _layout(steps, "hap"),
 }

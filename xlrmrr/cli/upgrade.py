@@ -109,6 +109,10 @@ def run(args) -> int:
     return status
 
 
+def _aspects_at(g, release) -> list[str]:
+    return [c["aspect"] for c in g["changes"] if any(a["release"] == release for a in c["at"])]
+
+
 _WORSE = {"stops": "STOPS STARTING", "degrades": "DEGRADED", "": ""}
 
 
@@ -129,7 +133,7 @@ def _text(r) -> list[str]:
         lines.append(f"{label}: {g['from_verdict']} -> {g['to_verdict']}{tag}")
         if not g["changes"]:
             lines.append("  nothing changes")
-        why: dict = {}       # release -> [(aspect name, change json)]
+        why: dict = {}       # release -> (aspect names, {change key: (change, aspects)})
         for c in g["changes"]:
             name = ASPECT_NAMES[c["aspect"]]
             if len(c["from"]) + len(c["to"]) < 80:
@@ -139,18 +143,21 @@ def _text(r) -> list[str]:
                 lines.append(f"    {r['from']}: {c['from']}")
                 lines.append(f"    {r['to']}: {c['to']}")
             for at in c["at"]:
-                entry = why.setdefault(at["release"], [[], []])
-                entry[0].append(name)
+                names, changes = why.setdefault(at["release"], ([], {}))
+                names.append(name)
                 for x in at["changes"]:
-                    if x not in entry[1]:
-                        entry[1].append(x)
+                    key = (x["commit"], x["what"])
+                    changes.setdefault(key, (x, []))[1].append(c["aspect"])
         if why:
             lines.append("  why:")
         for release, (names, changes) in why.items():
-            lines.append(f"    at {release} ({', '.join(names)}):")
-            if not changes:
-                lines.append("      no named change (see docs/)")
-            for x in changes:
+            lines.append(f"    at {release}:")
+            explained = {a for _x, aspects in changes.values() for a in aspects}
+            for x, aspects in changes.values():
                 undone = "" if x["takes_effect"] else "no longer in effect: "
-                lines.append(f"      {undone}{x['component']} {x['commit']}: {x['what']}")
+                lines.append(f"      {undone}{x['component']} {x['commit']}: {x['what']} "
+                             f"({', '.join(aspects)})")
+            rest = [n for n, a in zip(names, _aspects_at(g, release)) if a not in explained]
+            if rest:
+                lines.append(f"      no named change for: {', '.join(rest)}")
     return lines
