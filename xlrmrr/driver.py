@@ -366,19 +366,27 @@ def _names(sbdfs) -> str:
     return ", ".join(str(s) for s in sbdfs)
 
 
-def _design(domain, xen_domain, host, version, options, xen_plan: Plan):
-    """rdm_forcecheck, the original design's spelling: 1 reserves every host RMRR and fails if
-    any cannot be reserved (strategy host + strict, devices without a policy strict); 0
-    reserves only the assigned devices' (strategy ignore)."""
+def design_domain(domain: DomainConfig, xen_domain: DomainConfig) -> DomainConfig:
+    """rdm_forcecheck, the original design's spelling, as libxl settings: 1 reserves every host
+    RMRR and fails if any cannot be reserved (strategy host + strict, devices without a policy
+    strict); 0 reserves only the assigned devices' (strategy ignore). xen_domain: the config
+    as xl reads it (the key ignored)."""
     if domain.rdm_forcecheck:
         pci = tuple(replace(d, rdm_policy=POLICY_STRICT) if d.rdm_policy in (POLICY_INVALID, POLICY_UNSET)
                     else d for d in xen_domain.pci)
-        design_dom = replace(xen_domain, rdm=RdmReserve(STRATEGY_HOST, POLICY_STRICT), pci=pci,
-                             rdm_forcecheck=None)
+        return replace(xen_domain, rdm=RdmReserve(STRATEGY_HOST, POLICY_STRICT), pci=pci,
+                       rdm_forcecheck=None)
+    return replace(xen_domain, rdm=RdmReserve(STRATEGY_IGNORE, xen_domain.rdm.policy),
+                   rdm_forcecheck=None)
+
+
+def _design(domain, xen_domain, host, version, options, xen_plan: Plan):
+    """The plan under rdm_forcecheck's semantics (design_domain), with a finding comparing it
+    with what Xen itself does."""
+    design_dom = design_domain(domain, xen_domain)
+    if domain.rdm_forcecheck:
         spelled = 'rdm = "strategy=host,policy=strict"'
     else:
-        design_dom = replace(xen_domain, rdm=RdmReserve(STRATEGY_IGNORE, xen_domain.rdm.policy),
-                             rdm_forcecheck=None)
         spelled = "no rdm= line (strategy=ignore; each pci= device's RMRRs, per-device policy strict)"
     design = _run(design_dom, host, version, options)
     note = Finding(

@@ -49,7 +49,14 @@ EPILOGS = {
             "or usage.\n\n" + HOST_DATA,
     "create": _PLAN_STATUS.format(what="the guest can be created", fails="creation would fail",
                                   starts="creation would succeed", who="every assigned device",
-                                  one="an assigned device"),
+                                  one="an assigned device").replace("\n\n", """
+  These are xlrmrr's when it does not run xl (--dry-run, a blocked plan, a degraded one
+  without --allow-degraded: 3; rdm_forcecheck that cannot be spelled for the release's xl: 1).
+  When it runs xl: exactly xl create's exit status (0 created; xl's own failures, e.g. 1, 2
+  usage, 3 ERROR_FAIL, 6 ERROR_INVAL; 128+N if xl is killed by signal N), 127 when there is
+  no xl on PATH, 126 when it cannot be run.
+
+""", 1),
     "check": _PLAN_STATUS.format(
         what="every guest can be created", fails="some guest would fail, or an RMRR sharing "
         "group is split across guests", starts="every guest would start",
