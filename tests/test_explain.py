@@ -238,3 +238,15 @@ def test_readme_example_is_real_output(capsys, monkeypatch):
     monkeypatch.chdir(FIXTURES)
     main(argv)
     assert capsys.readouterr().out == expected
+
+
+def test_every_rule_passes_the_prefilter():
+    """Each form's fixed text holds a PREFILTER word, so no message is skipped unsearched."""
+    import re
+
+    from xlrmrr.explain import PREFILTER
+
+    for rule in RULES:
+        for form in rule.forms:
+            fixed = re.sub(r"\\.", "", form.pattern)
+            assert any(w in fixed for w in PREFILTER), (rule.code, form.pattern)

@@ -22,6 +22,13 @@ means for passthrough under the Xen release modelled.
 classes, BAR sizes, reset methods, IOMMU groups), firmware memory map and Xen version into one
 file that every command accepts with --snapshot, on any machine, without root.
 
+`xlrmrr host diff A B [--cfg GUEST.cfg]...` compares two hosts' data (each a DMAR table,
+snapshot, host JSON, acpidump output or boot log; the kind is detected; --host-json gives both
+tables a topology) as Xen builds them for the release modelled: RMRRs added, removed, moved or
+resized, scope and sharing-group changes, VT-d on or off, firmware findings new or gone, and
+which of the --cfg guests change verdict. Exit status 0 when nothing differs ("no
+difference"), 1 when something does.
+
 Exit status: 0, or 1 when Xen would disable VT-d (no passthrough at all), 2 on bad input."""
 
 
