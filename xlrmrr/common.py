@@ -92,7 +92,10 @@ class XenVersion:
     @classmethod
     def parse(cls, text: str, where: str = "--xen-version") -> XenVersion:
         """A modelled release from `X.Y[.Z]` text; InputError naming `where` otherwise."""
-        m = re.fullmatch(r"(\d+)\.(\d+)(?:\.(\d+))?(?:[-+~].*)?", text.strip())
+        # ASCII digits only, and few of them: \d also matches other scripts' digits, and int()
+        # refuses numbers over 4300 digits (ValueError) while no Xen release number has ten.
+        m = re.fullmatch(r"([0-9]{1,9})\.([0-9]{1,9})(?:\.([0-9]{1,9}))?(?:[-+~].*)?",
+                         text.strip(), re.S)
         if not m:
             raise InputError(f"{where}: {text!r} is not a Xen release such as 4.17 or "
                              "4.16.1")

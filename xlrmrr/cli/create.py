@@ -87,6 +87,7 @@ def _split_rest(args) -> list:
     try:
         _ns, extra = parser.parse_known_args(before, namespace=args)
     except argparse.ArgumentError as e:
+        args.json = args.json or "--json" in before     # not reached by the parse it stopped
         raise InputError(str(e)) from None
     unknown = [a for a in extra if a.startswith("-")]
     if unknown:
@@ -134,7 +135,7 @@ def _emitted_by_us(directory: str) -> set:
     try:
         with open(os.path.join(directory, "plan.json"), "rb") as f:
             mark = json.loads(f.read(1 << 26)).get(EMIT_MARK)
-    except (OSError, ValueError, AttributeError):
+    except (OSError, ValueError, AttributeError, RecursionError):
         return set()
     if not isinstance(mark, dict):
         return set()

@@ -19,13 +19,9 @@ if TYPE_CHECKING:
 
 
 def read_host_json(path: str) -> HostDescription:
-    import json
+    from xlrmrr.host.topology import parse_json
 
-    raw = read_input(path, "host description (JSON)")
-    try:
-        obj = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as e:
-        raise InputError(f"{path}: not JSON: {e}") from None
+    obj = parse_json(read_input(path, "host description (JSON)"), path)
     return description_from_json(obj, path, require_devices=True)
 
 
