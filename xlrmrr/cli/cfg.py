@@ -19,13 +19,19 @@ UTF-8; otherwise the whole object is read as Latin-1, one character U+0000-U+00F
 carries "encoding": "latin-1" (else "utf-8"), so that encoding each string as Latin-1 gives back
 its exact bytes. The object has the same keys whatever the outcome: when xl rejects the file,
 "settings" is {}; when the file cannot be read at all, "settings" is {}, "diagnostics" "" and
-"domain" null, with the one error in "findings"."""
+"domain" null, with the one error in "findings".
+
+A libvirt domain XML (virsh dumpxml NAME) is read as libvirt's libxl driver builds the domain
+(src/libxl/libxl_conf.c): the output lists the libxl_domain_config fields the RMRR flow uses,
+under libxl's own names (c_info.type, b_info.max_memkb, b_info.u.hvm.rdm, pcidevs[N], ...);
+--json gives them as libxl's JSON prints them ("libxl_domain_config") next to "domain"."""
 
 MAX_CONFIG = 4 << 20        # no real domain config comes near this
 
 
 def add_arguments(p):
-    p.add_argument("config", metavar="FILE", help="the xl domain config (.cfg)")
+    p.add_argument("config", metavar="FILE", help="the xl domain config (.cfg), or a libvirt "
+                   "domain XML (detected by content: it starts with '<')")
     add_common(p, default="running")
 
 
@@ -44,6 +50,9 @@ def run(args) -> int:
             _write(unreadable_json(str(e), latin1=not _utf8(b"", args.config)))
             args.json_written = True
         raise
+    from xlrmrr.xlcfg import is_domain_xml
+    if is_domain_xml(data):
+        return _run_xml(args, data, version)
     domain, findings, cfg = load_domain(data, args.config, version)
     out = json_text(cfg, domain, findings, latin1=not _utf8(data, args.config)) if args.json \
         else text(cfg, domain, findings)
@@ -57,6 +66,24 @@ def run(args) -> int:
               file=sys.stderr)
         return EXIT_INPUT
     return EXIT_OK
+
+
+def _run_xml(args, data: bytes, version) -> int:
+    """libvirt domain XML: the libxl_domain_config libvirt's libxl driver builds from it."""
+    from xlrmrr.common import InputError
+    from xlrmrr.report import libvirt as report
+    from xlrmrr.xlcfg.libvirt import load_domain
+
+    try:
+        domain, findings, lv = load_domain(data, args.config, version)
+    except InputError as e:
+        if args.json:
+            _write(unreadable_json(str(e)).replace('"unreadable", "component": "xl"',
+                                                   '"libvirt-xml", "component": "libvirt"'))
+        raise
+    _write(report.json_text(domain, findings, lv) if args.json else
+           report.text(domain, findings, lv))
+    return 0
 
 
 def _write(out: str) -> None:
