@@ -361,3 +361,30 @@ def test_whole_slot_and_one_of_its_functions_is_a_duplicate():
 def test_two_functions_of_one_slot_are_not_duplicates():
     p = plan(dom(512, pci=(dev(USB), dev(Sbdf(0, 0, 0x14, 2)))), HOST)
     assert not any(f.code == "pci-duplicate" for f in p.findings)
+
+
+_SLOT_FUNCS = [Sbdf(0, b, d, f) for b in (0, 1) for d in (0x14, 0x1f) for f in (0, 1, 2)]
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_duplicate_pci_matches_the_pairwise_rule(seed):
+    # duplicate_pci keeps per slot the first entry, the first `BB:DD.*` and the first per
+    # function; the answer must be the earliest earlier entry _same_device accepts, as the
+    # plain pairwise walk finds it.
+    import random
+
+    from xlrmrr.driver import _same_device, duplicate_pci
+
+    rnd = random.Random(seed)
+    pci = []
+    for line in range(rnd.randint(0, 14)):
+        sbdf = rnd.choice(_SLOT_FUNCS + [None])
+        mask = 0xFFFFFFFF if rnd.random() < 0.3 else 1
+        pci.append(PciDevice(f"e{line}", sbdf, vfunc_mask=mask, line=line))
+    d = dom(pci=tuple(pci))
+    want = []
+    for i, later in enumerate(d.pci):
+        first = next((e for e in d.pci[:i] if _same_device(e, later)), None)
+        if first is not None:
+            want.append((first, later))
+    assert duplicate_pci(d) == tuple(want)

@@ -293,12 +293,32 @@ def _same_device(a, b) -> bool:
 
 def duplicate_pci(domain: DomainConfig) -> tuple[tuple[Any, Any], ...]:
     """(first entry, later entry) for each pci= entry that assigns a function an earlier entry
-    already assigns."""
+    already assigns (the earliest such entry, as _same_device decides). Linear in the entries:
+    per slot (seg, bus, dev) the first entry, the first `BB:DD.*` entry and the first entry
+    per function are kept, each as (position, entry)."""
     out = []
+    slots: dict[tuple[int, int, int], tuple[Any, Any, dict[int, Any]]] = {}
     for i, d in enumerate(domain.pci):
-        first = next((e for e in domain.pci[:i] if _same_device(e, d)), None)
-        if first is not None:
-            out.append((first, d))
+        s = d.sbdf
+        if s is None:
+            continue
+        key = (s.seg, s.bus, s.dev)
+        whole = d.vfunc_mask == LIBXL_PCI_FUNC_ALL
+        slot = slots.get(key)
+        if slot is None:
+            slots[key] = ((i, d), (i, d) if whole else None, {s.fn: (i, d)})
+            continue
+        first, first_whole, by_fn = slot
+        if whole:
+            found = first
+        else:
+            found = min((x for x in (first_whole, by_fn.get(s.fn)) if x is not None),
+                        default=None, key=lambda x: x[0])
+        if found is not None:
+            out.append((found[1], d))
+        if whole and first_whole is None:
+            slots[key] = (first, (i, d), by_fn)
+        by_fn.setdefault(s.fn, (i, d))
     return tuple(out)
 
 
@@ -482,39 +502,46 @@ def _version_deltas(domain, host, version, options, base: Plan) -> tuple[Version
     quiet = replace(options, remediate=False, compare_versions=False, xen_domain=None)
     mine = _summary(base)
     own_key = (_stage_band(version), _dom_key(domain), _host_key(host))
-    cands = []      # (band index, part, release, key, (domain, host)); key None: xl's refusal
-    for i, part, release in _candidates(version):
-        if options.domain_for_version is not None:
-            try:
-                other_dom = options.domain_for_version(release)
-            except InputError as e:
-                cands.append((i, part, release, None, str(e)))
-                continue
-        else:
-            other_dom = domain
-        other_host = options.host_for_version(release) if options.host_for_version is not None else host
-        key = (_stage_band(release), _dom_key(other_dom), _host_key(other_host))
-        cands.append((i, part, release, key, (other_dom, other_host)))
-    x0_keys = {i: key for i, part, _r, key, _x in cands if part == "x.0"}
-    split = {i for i, part, _r, key, _x in cands if part != "x.0" and key != x0_keys.get(i)}
     planned: list[tuple[tuple, tuple]] = []     # (key, (verdict, differences))
     rows: list[tuple[int, str, bool, str, tuple[str, ...]]] = []    # (band, name, whole, verdict, diffs)
-    for i, part, release, key, got in cands:
-        if part != "x.0" and i not in split:
-            continue            # the point release reads the inputs like the line's X.Y.0
-        name, whole = _part_name(i, part, release, version, i in split)
-        if key is None:
-            rows.append((i, name, whole, VERDICT_BLOCKED, (f"xl {name} rejects the config: {got}",)))
-            continue
-        if key == own_key:
-            continue
-        result = next((g for k, g in planned if k == key), None)
-        if result is None:
-            theirs = _summary(plan(got[0], got[1], release, quiet))
-            result = (theirs["verdict"], _differences(theirs, mine))
-            planned.append((key, result))
-        if result[1]:
-            rows.append((i, name, whole, *result))
+    by_band: dict[int, list[tuple[str, XenVersion]]] = {}
+    for i, part, release in _candidates(version):
+        by_band.setdefault(i, []).append((part, release))
+    # Band by band, so that the hosts (options.host_for_version) of one band are asked for
+    # together and need not outlive it.
+    for i, releases in by_band.items():
+        cands = []      # (part, release, key, (domain, host)); key None: xl's refusal
+        for part, release in releases:
+            if options.domain_for_version is not None:
+                try:
+                    other_dom = options.domain_for_version(release)
+                except InputError as e:
+                    cands.append((part, release, None, str(e)))
+                    continue
+            else:
+                other_dom = domain
+            other_host = (options.host_for_version(release) if options.host_for_version is not None
+                          else host)
+            key = (_stage_band(release), _dom_key(other_dom), _host_key(other_host))
+            cands.append((part, release, key, (other_dom, other_host)))
+        x0_key = next((key for part, _r, key, _x in cands if part == "x.0"), None)
+        split = any(part != "x.0" and key != x0_key for part, _r, key, _x in cands)
+        for part, release, key, got in cands:
+            if part != "x.0" and not split:
+                continue            # the point release reads the inputs like the line's X.Y.0
+            name, whole = _part_name(i, part, release, version, split)
+            if key is None:
+                rows.append((i, name, whole, VERDICT_BLOCKED, (f"xl {name} rejects the config: {got}",)))
+                continue
+            if key == own_key:
+                continue
+            result = next((g for k, g in planned if k == key), None)
+            if result is None:
+                theirs = _summary(plan(got[0], got[1], release, quiet))
+                result = (theirs["verdict"], _differences(theirs, mine))
+                planned.append((key, result))
+            if result[1]:
+                rows.append((i, name, whole, *result))
     # [first band index, last band index, name, verdict, diffs, whole bands only]
     groups: list[list] = []
     for i, name, whole, verdict, diffs in rows:

@@ -415,17 +415,15 @@ def _run(args) -> int:
     compare = not any(f.code in XL_EXITS for f in findings)
     # Read the inputs as every other release band would, here, so that plan() does no I/O.
     domains: dict = {}
-    hosts: dict = {}
     if compare:
         for v in compared_versions(version):
             try:
                 domains[str(v)] = _domain_for(load_domain, data, args.config, v, parse)
             except InputError as e:
                 domains[str(v)] = e
-            hosts[str(v)] = load_host(v)
     options = Options(hap_available=not args.no_hap, bios_base=args.bios_base, acpi_end=args.acpi_end,
                       firmware_sizes=sizes, xen_domain=xen_domain, compare_versions=compare,
-                      host_for_version=lambda v: hosts[str(v)],
+                      host_for_version=load_host.for_band,
                       domain_for_version=lambda v: _raise_or(domains[str(v)]))
     if compare:
         result = plan(domain, host, version, options)
