@@ -40,14 +40,14 @@ def _remedy_variants(version, data: bytes, source: str):
     one, the same with rdm_policy=strict (libxl's own default) on those; rdm_forcecheck = 1."""
     from dataclasses import replace
 
-    from xlrmrr.hypervisor import V4_15
+    from xlrmrr.releases import XL_RDM_POLICY_INVERTED
     from xlrmrr.xlcfg import load_domain
     from xlrmrr.xlcfg.domain import POLICY_STRICT, POLICY_UNSET
 
     def load(line):
         return load_domain(data + b"\n" + line.encode() + b"\n", source, version)[0]
 
-    host_line = ('rdm = "strategy=host"' if version >= V4_15
+    host_line = ('rdm = "strategy=host"' if XL_RDM_POLICY_INVERTED.in_effect(version)
                  else 'rdm = "strategy=host,policy=relaxed"')
     host = load(host_line)
     out = [((host_line,), host)]

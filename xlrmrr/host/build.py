@@ -29,6 +29,15 @@ from xlrmrr.common import (
 from xlrmrr.host.model import Host, PciFunction, Rmrr
 from xlrmrr.host.resolve import Resolved, resolve_scope
 from xlrmrr.host.topology import HostDescription
+from xlrmrr.releases import (
+    XEN_PRESENCE_CHECKS,
+    XEN_RMRR_E820_MESSAGE,
+    XEN_RMRR_OVER_RAM_REJECTED,
+    XEN_RMRR_RESERVED_WHOLE,
+    XEN_SATC,
+    XEN_USER_RMRR,
+    XEN_USER_RMRR_PAGE_LIMIT,
+)
 
 if TYPE_CHECKING:
     from xlrmrr.acpi.readers import LogRmrr, UserRmrr
@@ -37,7 +46,6 @@ XEN_DISABLED = "Failed to parse ACPI DMAR.  Disabling VT-d."
 MAX_USER_RMRR_PAGES = 16
 MAX_USER_RMRR = 10          # ranges, over every rmrr= parameter together (one static array)
 MAX_USER_RMRR_DEV = 20      # devices per range
-USER_RMRR_FROM = XenVersion(4, 8)
 DEVICE_SCOPE_TYPES = (1, 2, 3, 4)     # what scope_device_count counts
 
 
@@ -121,7 +129,7 @@ def e820_check(base: int, end: int, e820, version: XenVersion, what: str = "RMRR
     types, hole = _e820_types(e820, lo, hi)
     ram = _ram_pages(e820, base, end)
     out: list[Finding] = []
-    if version >= XenVersion(4, 19):
+    if XEN_RMRR_OVER_RAM_REJECTED.in_effect(version):
         if types <= {E820_RESERVED} and not hole:
             return [], None
         out.append(_xen("warning", "rmrr-not-reserved",
@@ -135,7 +143,7 @@ def e820_check(base: int, end: int, e820, version: XenVersion, what: str = "RMRR
                                 f"(Xen {version} refuses an RMRR that covers host RAM.)",
                                 base, end)
         return out, None
-    if version >= XenVersion(4, 14):
+    if XEN_RMRR_RESERVED_WHOLE.in_effect(version):
         if types <= {E820_RESERVED, E820_ACPI, E820_NVS} and not hole:
             return [], None
         text = (f' RMRR [{base:x},{end:x}] not in reserved memory; '
@@ -145,7 +153,7 @@ def e820_check(base: int, end: int, e820, version: XenVersion, what: str = "RMRR
         last = _page_types(e820, end >> 12)
         if first == {E820_RESERVED} and last == {E820_RESERVED}:
             return [], None
-        if version < XenVersion(4, 7):      # a debug-build message in 4.6
+        if not XEN_RMRR_E820_MESSAGE.in_effect(version):      # a debug-build message in 4.6
             text = (f"  RMRR address range not in reserved memory base = {base:x} end = "
                     f"{end:x}; iommu_inclusive_mapping=1 parameter may be needed.")
         else:
@@ -176,14 +184,12 @@ def _present(devmap, topo: bool, sbdf: Sbdf | None) -> bool:
     return sbdf is not None and sbdf in devmap if topo else True
 
 
-PRESENCE_CHECKS_FROM = XenVersion(4, 12)
-
 
 def _segment_known(devmap, topo: bool, segment: int, version: XenVersion) -> bool:
     """pci_known_segment(): Xen skips presence checks on a segment it has not scanned. Before
     4.12 (dcf41790, MMCFG set up before the DMAR is parsed) no segment was known yet, so the
     checks never ran."""
-    return (version >= PRESENCE_CHECKS_FROM and topo
+    return (XEN_PRESENCE_CHECKS.in_effect(version) and topo
             and any(s.seg == segment for s in devmap))
 
 
@@ -240,7 +246,7 @@ def xen_parse_dmar(dmar: Dmar, devices: tuple[PciFunction, ...], topology_known:
                     _scope_length_check(s)
             elif s.type == 3:
                 pass
-            elif s.type == 5 and version >= XenVersion(4, 17):
+            elif s.type == 5 and XEN_SATC.in_effect(version):
                 _scope_length_check(s)
             else:
                 findings.append(_xen("info", "unknown-structure",
@@ -347,7 +353,7 @@ def parse_limits(user: tuple[UserRmrr, ...], version: XenVersion
                                  f"rmrr= ranges; {len(lost)} more (from rmrr={u.text} on) are "
                                  f"ignored. Merge ranges or drop some."))
             break
-        if version >= XenVersion(4, 17) and _pages_apart(u) >= MAX_USER_RMRR_PAGES:
+        if XEN_USER_RMRR_PAGE_LIMIT.in_effect(version) and _pages_apart(u) >= MAX_USER_RMRR_PAGES:
             later = sum(1 for x in user[i + 1:] if x.option == u.option)
             findings.append(_xen("warning", "user-rmrr-too-large",
                                  f'"RMRR range {rng} exceeds {MAX_USER_RMRR_PAGES} pages" then '
@@ -380,9 +386,9 @@ def user_rmrrs(user: tuple[UserRmrr, ...], registered: list[Rmrr], version: XenV
     findings: list[Finding] = []
     if not user:
         return [], findings
-    if version < USER_RMRR_FROM:
+    if not XEN_USER_RMRR.in_effect(version):
         findings.append(_xen("warning", "rmrr-option-unsupported",
-                             f"Xen {version} has no rmrr= option (added in {USER_RMRR_FROM}); "
+                             f"Xen {version} has no rmrr= option (added in {XEN_USER_RMRR.first}); "
                              f"the extra ranges are ignored."))
         return [], findings
     devmap = {f.sbdf: f for f in devices}
