@@ -47,7 +47,8 @@ def test_cfg_keeps_its_own_object(capsys, tmp_path):
 
 @pytest.mark.parametrize("argv, message", [
     (["dmar", "--json", "--bogus"], "xlrmrr: unrecognized arguments: --bogus"),
-    (["create", "--json"], "xlrmrr create: the following arguments are required: GUEST.cfg"),
+    (["create", "--json", "--xen-version"],
+     "xlrmrr create: argument --xen-version: expected one argument"),
 ])
 def test_usage_error_with_json_prints_the_error_object(capsys, argv, message):
     with pytest.raises(SystemExit) as e:
@@ -56,3 +57,12 @@ def test_usage_error_with_json_prints_the_error_object(capsys, argv, message):
     out, err = capsys.readouterr()
     assert json.loads(out) == {"ok": False, "error": message, "exit_status": 2}
     assert err.startswith("usage: ") and err.endswith(f"error: {message.split(': ', 1)[1]}\n")
+
+
+def test_create_without_a_config_with_json_prints_the_error_object(capsys):
+    # the config may also come as xl's -f FILE anywhere, so its absence is create's own error
+    assert main(["create", "--json"]) == 2
+    out, err = capsys.readouterr()
+    doc = json.loads(out)
+    assert doc["ok"] is False and doc["exit_status"] == 2 and "-f FILE" in doc["error"]
+    assert err.startswith("xlrmrr create: error: give the guest's config")

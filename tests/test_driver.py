@@ -229,10 +229,11 @@ def test_rmrr_libxl_never_selected_gets_strategy_host_proposal():
 
 
 def test_remediation_that_does_not_help_is_never_verified():
-    from xlrmrr.driver import RANK, _try
+    from xlrmrr.driver import RANK
+    from xlrmrr.remedies.create import Trial
     base = plan(dom(pci=(dev(USB),)), HOST, NEW, Options(compare_versions=False))
     assert base.verdict == "blocked"
-    same = _try("nothing", base.domain, HOST, NEW, base.options, base)
+    same = Trial(base, HOST, NEW, base.options).check("nothing", base.domain)
     assert (same.verified, same.verdict) == (False, "blocked")
     assert same.result.startswith("checked, does not help")
     # and across several plans: verified exactly when the re-plan is better than the original

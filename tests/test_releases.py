@@ -75,8 +75,9 @@ def test_every_gate_asks_a_change():
     changes = {n for n, v in vars(releases).items() if isinstance(v, releases.Change)}
     for path, tree in _trees():
         for node in ast.walk(tree):
-            if isinstance(node, ast.Attribute) and node.attr == "in_effect":
-                target = node.value
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                    and node.func.attr == "in_effect":
+                target = node.func.value
                 name = target.attr if isinstance(target, ast.Attribute) else getattr(target, "id", None)
                 assert name in changes, f"{path}:{node.lineno}"
 

@@ -1,5 +1,5 @@
 """The driver: runs libxl -> libxc -> hypervisor -> hvmloader over immutable data into a Plan,
-decides the verdict and exit status, compares Xen releases and proposes verified remediation."""
+decides the verdict and exit status and compares Xen releases; remedies/ proposes the fixes."""
 
 from __future__ import annotations
 
@@ -11,8 +11,6 @@ from xlrmrr.common import (
     EXIT_FAIL,
     EXIT_INPUT,
     EXIT_OK,
-    FOUR_GB,
-    MB,
     NEWEST_XEN,
     Finding,
     InputError,
@@ -30,6 +28,7 @@ from xlrmrr.releases import (  # noqa: F401
     XL_RDM_PARSER_REWRITE,
     XL_RDM_POLICY_INVERTED,
 )
+from xlrmrr.remedies import Remediation
 from xlrmrr.xlcfg.domain import (
     LIBXL_PCI_FUNC_ALL,
     POLICY_INVALID,
@@ -69,20 +68,6 @@ class Options:
     xen_domain: DomainConfig | None = field(default=None, compare=False)
     # How Xen of another release builds the host (DMAR parsing changes by release).
     host_for_version: Callable[[XenVersion], Host] | None = field(default=None, compare=False)
-
-
-@record(eq=False)
-class Remediation:
-    """A proposed config change and what planning again with it gives."""
-
-    change: str
-    verified: bool
-    result: str
-    verdict: str | None = None
-
-    def to_json(self) -> dict:
-        return {"change": self.change, "verified": self.verified, "result": self.result,
-                "verdict": self.verdict}
 
 
 @record(eq=False)
@@ -134,7 +119,9 @@ def plan(domain: DomainConfig, host: Host, xen_version: XenVersion | None = None
         deltas = _version_deltas(domain, host, version, options, base)
     remediation: tuple[Remediation, ...] = ()
     if options.remediate and (base.verdict != VERDICT_OK or any(r.conflict for r in base.libxl.rdms)):
-        remediation = _remediate(base, host, version, options, domain)
+        from xlrmrr.remedies import propose
+
+        remediation = propose(base, host, version, options, domain)
     return replace(base, remediation=remediation, version_deltas=deltas, semantics=semantics,
                    xen_verdict=xen_verdict)
 
@@ -365,19 +352,27 @@ def _names(sbdfs) -> str:
     return ", ".join(str(s) for s in sbdfs)
 
 
-def _design(domain, xen_domain, host, version, options, xen_plan: Plan):
-    """rdm_forcecheck, the original design's spelling: 1 reserves every host RMRR and fails if
-    any cannot be reserved (strategy host + strict, devices without a policy strict); 0
-    reserves only the assigned devices' (strategy ignore)."""
+def design_domain(domain: DomainConfig, xen_domain: DomainConfig) -> DomainConfig:
+    """rdm_forcecheck, the original design's spelling, as libxl settings: 1 reserves every host
+    RMRR and fails if any cannot be reserved (strategy host + strict, devices without a policy
+    strict); 0 reserves only the assigned devices' (strategy ignore). xen_domain: the config
+    as xl reads it (the key ignored)."""
     if domain.rdm_forcecheck:
         pci = tuple(replace(d, rdm_policy=POLICY_STRICT) if d.rdm_policy in (POLICY_INVALID, POLICY_UNSET)
                     else d for d in xen_domain.pci)
-        design_dom = replace(xen_domain, rdm=RdmReserve(STRATEGY_HOST, POLICY_STRICT), pci=pci,
-                             rdm_forcecheck=None)
+        return replace(xen_domain, rdm=RdmReserve(STRATEGY_HOST, POLICY_STRICT), pci=pci,
+                       rdm_forcecheck=None)
+    return replace(xen_domain, rdm=RdmReserve(STRATEGY_IGNORE, xen_domain.rdm.policy),
+                   rdm_forcecheck=None)
+
+
+def _design(domain, xen_domain, host, version, options, xen_plan: Plan):
+    """The plan under rdm_forcecheck's semantics (design_domain), with a finding comparing it
+    with what Xen itself does."""
+    design_dom = design_domain(domain, xen_domain)
+    if domain.rdm_forcecheck:
         spelled = 'rdm = "strategy=host,policy=strict"'
     else:
-        design_dom = replace(xen_domain, rdm=RdmReserve(STRATEGY_IGNORE, xen_domain.rdm.policy),
-                             rdm_forcecheck=None)
         spelled = "no rdm= line (strategy=ignore; each pci= device's RMRRs, per-device policy strict)"
     design = _run(design_dom, host, version, options)
     note = Finding(
@@ -557,210 +552,3 @@ def compared_versions(version: XenVersion) -> tuple[XenVersion, ...]:
     releases of every line that xl reads differently. XenVersion equality ignores the point
     release: key what is read per release by str(release)."""
     return tuple(v for _i, _part, v in _candidates(version))
-
-
-# ----------------------------------------------------------------------------------------------
-# Remediation: candidate config changes, each verified by planning again.
-
-def _device_class_risk(host: Host, devices) -> str:
-    risks = []
-    for sbdf in list(devices)[:4]:
-        pf = host.device(sbdf)
-        cls = pf.class_code >> 8 if pf and pf.class_code is not None else None
-        if cls == 0x0C03:
-            risks.append(f"{sbdf} is a USB controller: its RMRR is the BIOS's legacy keyboard/mouse "
-                         f"emulation buffer; DMA there after handoff lands in guest RAM (usually harmless "
-                         f"once the guest driver owns the controller)")
-        elif cls == 0x0300 and pf.vendor == 0x8086:
-            risks.append(f"{sbdf} is Intel integrated graphics: its RMRR is stolen memory / GTT; "
-                         f"relaxed means the GPU writes guest RAM there: display corruption, GPU hangs, "
-                         f"guest memory corruption")
-        elif cls is not None and (cls >> 8) == 0x01:
-            risks.append(f"{sbdf} is a storage controller: firmware-initiated DMA into guest RAM can "
-                         f"corrupt guest memory")
-        else:
-            risks.append(f"{sbdf}: device DMA to its RMRR lands in guest RAM (memory corruption, "
-                         f"device malfunction)")
-    return "; ".join(risks)
-
-
-def _try(change: str, domain: DomainConfig, host, version, options, base: Plan,
-         extra: str = "") -> Remediation:
-    return _try_plan(change, domain, host, version, options, base, extra)[0]
-
-
-def _try_plan(change: str, domain: DomainConfig, host, version, options, base: Plan,
-              extra: str = "") -> tuple[Remediation, Plan | None]:
-    """The proposal re-planned, and that plan (None if it could not be planned)."""
-    quiet = replace(options, remediate=False, compare_versions=False)
-    try:
-        p = plan(domain, host, version, quiet)
-    except (ValueError, ArithmeticError) as e:
-        return Remediation(change, False, f"not checked: {e}"), None
-    return _judge(change, p, base, extra), p
-
-
-def _judge(change: str, p: Plan, base: Plan, extra: str) -> Remediation:
-    lx = p.libxl
-    high = f"highmem_end {hexa(lx.highmem_end)}" if lx.highmem_end else "no RAM above 4 GiB"
-    desc = (f"verdict {p.verdict}; lowmem_end {hexa(lx.lowmem_end)}, {high}, "
-            f"{len(lx.exposed_rdms)} of {len(lx.rdms)} RDMs in the guest e820")
-    better = RANK[p.verdict] < RANK[base.verdict]
-    if p.verdict == VERDICT_OK:
-        return Remediation(change, True, "verified: " + desc + extra, p.verdict)
-    if better:
-        return Remediation(change, True, "verified, partial: " + desc + extra, p.verdict)
-    return Remediation(change, False, "checked, does not help: " + desc + extra, p.verdict)
-
-
-def _high_bar_room(p: Plan | None, rdm_start: int) -> int | None:
-    """Where highmem must end so that the BARs hvmloader places above it, largest first and each
-    aligned to its size, end at or below rdm_start; None when no 64-bit BAR lands on an RDM."""
-    if p is None or p.hvmloader is None or not any(
-            f.code == "bar64-over-rdm" for f in p.hvmloader.findings):
-        return None
-    sizes = [b.size for b in p.hvmloader.bars if b.high and b.base is not None]
-    if not sizes:
-        return None
-    room = (rdm_start - sum(sizes)) & ~(max(sizes) - 1)
-    return room if room > FOUR_GB else None
-
-
-def _memory_change(domain: DomainConfig, mb: int) -> str:
-    if domain.max_memkb is not None and domain.max_memkb != domain.target_memkb:
-        return f"memory = {mb} and maxmem = {mb}"
-    return f"memory = {mb} (and maxmem = {mb} if the file sets maxmem)"
-
-
-def _memory_edit(domain: DomainConfig, kb: int) -> DomainConfig:
-    return replace(domain, target_memkb=kb, max_memkb=kb)
-
-
-def _remediate(base: Plan, host: Host, version: XenVersion, options: Options,
-               original: DomainConfig) -> tuple[Remediation, ...]:
-    domain = base.domain        # with rdm_forcecheck: the design's reading of the config
-    lx = base.libxl
-    out: list[Remediation] = []
-    seen: set[str] = set()
-
-    def add(rem: Remediation | None):
-        if rem and rem.change not in seen:
-            seen.add(rem.change)
-            out.append(rem)
-
-    dups = duplicate_pci(domain)
-    if dups:
-        kept = _first_entries(domain)
-        specs = ", ".join(f"'{d.spec}'" for d in kept.pci)
-        add(_try(f"pci = [ {specs} ] (the duplicate entr{'y' if len(dups) == 1 else 'ies'} removed)",
-                 kept, host, version, options, base))
-    if lx.pod and domain.pci:
-        add(_try(f"memory = {lx.max_memkb // 1024} (equal to maxmem: no populate-on-demand with passthrough)",
-                 replace(domain, target_memkb=lx.max_memkb), host, version, options, base))
-    # One proposal per kind, computed from the binding (lowest) RDM, so that the number of
-    # re-plans does not grow with the number of RDMs.
-    problem = [r for r in lx.rdms if r.conflict]
-    video_mb = lx.video_memkb // 1024
-    low = [r for r in problem if r.start < FOUR_GB and r.start < lx.lowmem_end_initial and r.start >= 16 * MB]
-    if low:
-        m = min(r.start for r in low)
-        boundary_mb = (m - 1) // MB
-        add(_try(f"rdm_mem_boundary = {boundary_mb}", replace(
-            domain, rdm_mem_boundary_memkb=boundary_mb * 1024), host, version, options, base,
-            f" (RDMs above {boundary_mb} MiB move lowmem_end below them instead of failing)"))
-        fit_mb = m // MB + video_mb
-        add(_try(_memory_change(domain, fit_mb), _memory_edit(domain, fit_mb * 1024), host, version,
-                 options, base, f" (guest RAM then ends below the RDM at {hexa(m)})"))
-        hole = -(-(FOUR_GB - m) // MB)
-        if 256 <= hole <= 3840 and domain.type == "hvm":
-            add(_try(f"mmio_hole = {hole}", replace(domain, mmio_hole_memkb=hole * 1024), host, version,
-                     options, base, f" (low RAM ends at {hexa(FOUR_GB - hole * MB)}, below the RDM)"))
-    high = [r for r in problem if r.start >= FOUR_GB]
-    if high:
-        m = min(r.start for r in high)
-        fit_mb = (m - FOUR_GB + lx.lowmem_end) // MB + video_mb
-        why = f" (highmem then ends below the RDM at {hexa(m)}; libxl never relocates around RDMs above 4 GiB"
-        rem, p = _try_plan(_memory_change(domain, fit_mb), _memory_edit(domain, fit_mb * 1024), host,
-                           version, options, base, why + ")")
-        room = _high_bar_room(p, m)
-        if room is not None:
-            # hvmloader puts 64-bit BARs from highmem_end upwards without avoiding RDMs (xen-rdm.md
-            # 11.4): end highmem low enough that they fit below the RDM as well.
-            fit_mb = (room - FOUR_GB + p.libxl.lowmem_end) // MB + video_mb
-            rem = _try(_memory_change(domain, fit_mb), _memory_edit(domain, fit_mb * 1024), host, version,
-                       options, base, why + f", and hvmloader's 64-bit BARs, placed from highmem_end upwards "
-                       f"without avoiding RDMs, end at or below {hexa(m)} too)")
-        add(rem)
-    devs = {s for r in problem for s in r.assigned}
-    devs = {d.sbdf for d in domain.pci if d.sbdf in devs and d.rdm_policy != POLICY_RELAXED}
-    if devs:
-        new_pci = tuple(replace(d, rdm_policy=POLICY_RELAXED, spec=d.spec + ",rdm_policy=relaxed")
-                        if d.sbdf in devs else d for d in domain.pci)
-        specs = ", ".join(f"'{d.spec},rdm_policy=relaxed'" for d in domain.pci if d.sbdf in devs)
-        add(_try(f"pci = [ {specs} ] (rdm_policy=relaxed)", replace(domain, pci=new_pci), host, version,
-                 options, base, f"; risk: {_device_class_risk(host, sorted(devs))}"))
-    _remediate_dropped(base, host, version, options, add)
-    orphans = [r for r in problem if not r.assigned and r.requested_policy == POLICY_STRICT]
-    if orphans and base.semantics == "design" and original.rdm_forcecheck:
-        add(_try("rdm_forcecheck = 0 (reserve only the assigned devices' RMRRs)",
-                 replace(original, rdm_forcecheck=0), host, version, options, base,
-                 f"; the RMRR at {hexa(orphans[0].start)} belongs to no assigned device "
-                 f"({_names(orphans[0].devices) or 'unknown'})"))
-    elif orphans and lx.strategy == STRATEGY_HOST:
-        change = ('rdm = "strategy=host,policy=relaxed"' if not XL_RDM_POLICY_INVERTED.in_effect(version)
-                  else 'drop the rdm= line (Xen 4.15+ xl ignores any rdm= with a valid policy)')
-        add(_try(change, replace(domain, rdm=RdmReserve(STRATEGY_HOST, POLICY_RELAXED)
-                                 if not XL_RDM_POLICY_INVERTED.in_effect(version) else RdmReserve()),
-                 host, version, options, base,
-                 f"; the RMRR at {hexa(orphans[0].start)} belongs to no assigned device "
-                 f"({_names(orphans[0].devices) or 'unknown'}); relaxed drops it from the guest map"))
-    if lx.strategy == STRATEGY_IGNORE and domain.pci and host.rmrrs and base.verdict != VERDICT_BLOCKED:
-        assigned = {d.sbdf for d in domain.pci}
-        others = sorted({s for rm in host.rmrrs for s in rm.devices} - assigned)
-        if others:
-            if not XL_RDM_PARSER_REWRITE.in_effect(version):
-                change = 'rdm = "strategy=host,policy=relaxed"'
-                rdm = RdmReserve(STRATEGY_HOST, POLICY_RELAXED)
-            else:
-                change, rdm = 'rdm = "strategy=host"', RdmReserve(STRATEGY_HOST, POLICY_UNSET)
-            rem = _try(change + " (hotplug: reserve every host RMRR now, so that "
-                       + _names(others[:4]) + (" ..." if len(others) > 4 else "")
-                       + " can be attached later)", replace(domain, rdm=rdm), host, version, options, base)
-            rem = replace(rem, result="re-planned: " + rem.result.split(": ", 1)[1])
-            if XL_RDM_PARSER_REWRITE.in_effect(version):
-                rem = replace(rem, verified=False, result=rem.result + "; not verifiable: without policy= "
-                              "xl copies an uninitialised value as the global policy")
-            add(rem)
-    return tuple(out)
-
-
-def _remediate_dropped(base: Plan, host: Host, version: XenVersion, options: Options, add) -> None:
-    """RMRRs of assigned devices that are silently left out of the guest map without a conflict:
-    a per-device policy left INVALID (rdm-not-exposed, before 4.14) or an RMRR libxl never
-    selected (rmrr-not-in-e820: only the first per-device entry before 4.14, or a function that
-    `BB:DD.*` assigns but construct_rdm does not query). An explicit strict policy, or (while xl
-    still reads it, up to 4.14) strategy=host with an explicit policy, puts them in the map."""
-    domain, lx = base.domain, base.libxl
-    if domain.type != "hvm" or base.verdict == VERDICT_BLOCKED:
-        return
-    unexposed = [r for r in lx.rdms if r.assigned and not r.exposed and not r.conflict]
-    missing = _assigned_rmrr_starts(domain, host) - {r.start for r in lx.rdms}
-    if not unexposed and not missing:
-        return
-    owners = {s for r in unexposed for s in r.assigned}
-    owners |= {s for rm in host.rmrrs if rm.start_pfn << 12 in missing for s in rm.devices}
-    targets = [d for d in domain.pci if d.sbdf in owners and d.rdm_policy != POLICY_STRICT]
-    where = ", ".join(hexa(a) for a in sorted({r.start for r in unexposed} | missing)[:4])
-    if targets:
-        new_pci = tuple(replace(d, rdm_policy=POLICY_STRICT, spec=d.spec + ",rdm_policy=strict")
-                        if d in targets else d for d in domain.pci)
-        specs = ", ".join(f"'{d.spec},rdm_policy=strict'" for d in targets)
-        add(_try(f"pci = [ {specs} ] (explicit rdm_policy=strict)", replace(domain, pci=new_pci), host,
-                 version, options, base,
-                 f" (Xen {version} left the RMRR(s) at {where} out of the guest e820; an explicit "
-                 f"strict policy reserves them, or fails creation if guest RAM is there)"))
-    if missing and not XL_RDM_POLICY_INVERTED.in_effect(version):
-        add(_try('rdm = "strategy=host,policy=strict"',
-                 replace(domain, rdm=RdmReserve(STRATEGY_HOST, POLICY_STRICT)), host, version, options,
-                 base, f" (libxl never selected the RMRR(s) at {where}; strategy=host reserves every "
-                       f"host RMRR)"))

@@ -91,12 +91,6 @@ def attach_check(plan, sbdf: Sbdf, policy: str = POLICY_STRICT, spec: str = "") 
                        device.honoured, partial)
 
 
-def attach_remedies(sbdf: Sbdf, policy: str, spec: str, variants) -> tuple[tuple[str, AttachCheck], ...]:
-    """Each proposed creation-time change, as (change, plan of the changed guest), checked by
-    running the attach again on the changed guest."""
-    return tuple((change, attach_check(p, sbdf, policy, spec)) for change, p in variants)
-
-
 def parse_attach_spec(text: str) -> tuple[Sbdf, str]:
     """`BDF[,rdm_policy=strict|relaxed][,other=...]` as given to `xl pci-attach`: the device and
     its policy (xl leaves it INVALID when absent; libxl__device_pci_setdefault makes it STRICT)."""

@@ -16,8 +16,9 @@ import sys
 from xlrmrr import __version__
 from xlrmrr.common import EXIT_INPUT, NEWEST_XEN, OLDEST_XEN, InputError, XenVersion
 
-COMMANDS = ("cfg", "dmar", "host", "create", "check", "pci-attach")
-_MODULES = {"pci-attach": "attach"}
+COMMANDS = ("cfg", "dmar", "host", "create", "check", "pci-attach", "explain", "upgrade",
+            "libvirt-hook")
+_MODULES = {"pci-attach": "attach", "libvirt-hook": "libvirt_hook"}
 
 HOST_DATA = """\
 host data comes from /sys/firmware/acpi/tables/DMAR and /sys/bus/pci on a Xen host, or from
@@ -48,11 +49,21 @@ EPILOGS = {
             "or usage.\n\n" + HOST_DATA,
     "create": _PLAN_STATUS.format(what="the guest can be created", fails="creation would fail",
                                   starts="creation would succeed", who="every assigned device",
-                                  one="an assigned device"),
+                                  one="an assigned device").replace("\n\n", """
+  These are xlrmrr's when it does not run xl (--dry-run, a blocked plan, a degraded one
+  without --allow-degraded: 3; rdm_forcecheck that cannot be spelled for the release's xl: 1).
+  When it runs xl: exactly xl create's exit status (0 created; xl's own failures, e.g. 1, 2
+  usage, 3 ERROR_FAIL, 6 ERROR_INVAL; 128+N if xl is killed by signal N), 127 when there is
+  no xl on PATH, 126 when it cannot be run.
+
+""", 1),
     "check": _PLAN_STATUS.format(
         what="every guest can be created", fails="some guest would fail, or an RMRR sharing "
         "group is split across guests", starts="every guest would start",
         who="every assigned device", one="an assigned device"),
+    "libvirt-hook": "exit status: 0 start the domain (or not `prepare begin`), 1 its creation "
+                    "would fail (libvirt aborts the start), 2 bad input: the XML, the host data "
+                    "or XLRMRR_HOST_ARGS (libvirt aborts too).\n",
     "pci-attach": _PLAN_STATUS.format(what="the attach would succeed",
                                       fails="the attach would fail",
                                       starts="the attach would succeed", who="the device",
@@ -171,6 +182,11 @@ def error_json(message: str) -> str:
     return json.dumps({"ok": False, "error": message, "exit_status": EXIT_INPUT})
 
 
+def _asks_json(argv: list[str]) -> bool:
+    """--json among xlrmrr's own arguments (not after the `--` that starts xl's)."""
+    return "--json" in (argv[:argv.index("--")] if "--" in argv else argv)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     # Build only the parser of the command asked for, so that start-up imports one module.
@@ -179,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = parser.parse_args(argv)
     except SystemExit as e:
-        if e.code == EXIT_INPUT and "--json" in argv:
+        if e.code == EXIT_INPUT and _asks_json(argv):
             print(error_json(getattr(e, "message", "usage error")))
         raise
     if not getattr(args, "_run", None):
@@ -191,7 +207,10 @@ def main(argv: list[str] | None = None) -> int:
         from xlrmrr.report import escape
 
         print(escape(f"xlrmrr {args.command}: error: {e}"), file=sys.stderr)
-        if getattr(args, "json", False) and args.command != "cfg":      # cfg prints its own
+        # --json may sit where an option the error stopped at was about to be parsed (create's
+        # options after GUEST.cfg); cfg prints its own object once it has read the file.
+        if (getattr(args, "json", False) or _asks_json(argv)) and not getattr(
+                args, "json_written", False):
             print(error_json(str(e)))
         return EXIT_INPUT
     except BrokenPipeError:

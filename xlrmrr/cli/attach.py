@@ -34,33 +34,6 @@ def add_arguments(p):
                    help="without --dry-run: run xl even if an RMRR would not be honoured")
 
 
-def _remedy_variants(version, data: bytes, source: str):
-    """(config lines, DomainConfig) for each creation-time change: rdm = "strategy=host" as this
-    release's xl reads it; where pci= entries without a policy inherit the uninitialised global
-    one, the same with rdm_policy=strict (libxl's own default) on those; rdm_forcecheck = 1."""
-    from dataclasses import replace
-
-    from xlrmrr.releases import XL_RDM_POLICY_INVERTED
-    from xlrmrr.xlcfg import load_domain
-    from xlrmrr.xlcfg.domain import POLICY_STRICT, POLICY_UNSET
-
-    def load(line):
-        return load_domain(data + b"\n" + line.encode() + b"\n", source, version)[0]
-
-    host_line = ('rdm = "strategy=host"' if XL_RDM_POLICY_INVERTED.in_effect(version)
-                 else 'rdm = "strategy=host,policy=relaxed"')
-    host = load(host_line)
-    out = [((host_line,), host)]
-    bare = [d for d in host.pci if d.rdm_policy == POLICY_UNSET]
-    if bare:
-        pci = tuple(replace(d, rdm_policy=POLICY_STRICT, spec=d.spec + ",rdm_policy=strict")
-                    if d in bare else d for d in host.pci)
-        specs = ", ".join(f"'{d.spec}'" for d in pci)
-        out.append(((host_line, f"pci = [ {specs} ]"), replace(host, pci=pci)))
-    out.append((("rdm_forcecheck = 1",), load("rdm_forcecheck = 1")))
-    return out
-
-
 def _reading_name(pol: str) -> str:
     """xl's uninitialised global policy as read: 0 strict, 1 relaxed, or any other value."""
     from xlrmrr.xlcfg.domain import POLICY_UNSET
@@ -120,11 +93,17 @@ def run(args) -> int:
     from xlrmrr.common import EXIT_DEGRADED, EXIT_FAIL, EXIT_OK, InputError, hexa
     from xlrmrr.driver import Options, plan, plan_readings
     from xlrmrr.files import read_input
-    from xlrmrr.hotplug import attach_check, attach_remedies, parse_attach_spec
+    from xlrmrr.hotplug import attach_check, parse_attach_spec
+    from xlrmrr.remedies.attach import attach_remedies, variants
     from xlrmrr.report.hypervisor import attach_text
 
     sbdf, policy = parse_attach_spec(args.device)
     data = read_input(args.config, "xl config")
+    from xlrmrr.xlcfg import is_domain_xml
+    xml = is_domain_xml(data)
+    if xml and not args.dry_run:
+        raise InputError(f"{args.config} is libvirt domain XML: libvirt hot-plugs its devices "
+                         f"(`virsh attach-device`), not xl; add --dry-run to check it here")
     host, version, version_note = host_and_version(args, host_loader(args))
     domain, xl_findings, _parse = load_guest(data, args.config, version)
     refuse_if_xl_exits(xl_findings, args.config)
@@ -136,8 +115,8 @@ def run(args) -> int:
     remedies = []
     absent = att.result is not None and sbdf in att.result.absent
     if (not (att.ok and att.honoured) and att.created is not None and not att.created.blocked
-            and not absent and host.vtd_enabled):
-        for change, changed in _remedy_variants(version, data, args.config):
+            and not absent and host.vtd_enabled and not xml):
+        for change, changed in variants(domain, version):
             checks = attach_remedies(sbdf, policy, args.device,
                                      plan_readings(changed, host, version, options))
             remedies.append((change, checks))
@@ -159,6 +138,10 @@ def run(args) -> int:
                          f"guest RAM)")
         if remedies:
             text += "\nWhat to put in the config at creation:\n" + "\n".join(lines) + "\n"
+        elif xml and not (att.ok and att.honoured):
+            text += ("\nAt creation: libvirt's libxl driver starts every domain with rdm strategy "
+                     "ignore, so no domain XML setting keeps another device's RMRR free of guest "
+                     "RAM for a later hot-plug\n")
         if status == EXIT_OK:
             text += "\nVerdict: `xl pci-attach` succeeds and every RMRR is identity-mapped\n"
         elif status == EXIT_DEGRADED:

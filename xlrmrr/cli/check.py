@@ -23,8 +23,30 @@ inside one guest under a relaxed policy is safe and reported as such.
 """
 
 
+GUESTS = """\
+Guests as administrators keep them: a DIR operand stands for every *.cfg in it (sorted); a
+name that is not a file is looked up as /etc/xen/NAME.cfg, then /etc/xen/NAME, and the file
+used is said on stderr (xl itself reads only the path it is given). --auto checks the guests
+xendomains starts at boot: every file (not only *.cfg; dot files never) in the directory
+XENDOMAINS_AUTO names in /etc/default/xendomains or /etc/sysconfig/xendomains, /etc/xen/auto
+when neither sets it; XENDOMAINS_AUTO set empty or a missing directory starts nothing (exit 0).
+--root DIR reads all of these, and the live /sys, below DIR (a test tree, a chroot, an image).
+The xendomains drop-in (contrib/xendomains/xlrmrr.conf) runs `check --auto` before xendomains
+starts: a failing guest is reported in the journal (warn) and xendomains still starts every
+guest; xlrmrr never moves or edits files in the auto directory.
+"""
+
+DESCRIPTION = DESCRIPTION + "\n" + GUESTS
+
+
 def add_arguments(p):
-    p.add_argument("configs", metavar="GUEST.cfg", nargs="+", help="the guests' xl config files")
+    p.add_argument("configs", metavar="GUEST.cfg|DIR|NAME", nargs="*",
+                   help="the guests' xl config files, directories of *.cfg, or names under /etc/xen")
+    p.add_argument("--auto", action="store_true",
+                   help="check the guests xendomains starts (XENDOMAINS_AUTO, default /etc/xen/auto)")
+    p.add_argument("--root", metavar="DIR",
+                   help="read /etc (xendomains config, /etc/xen) and the live /sys below DIR; "
+                        "default /")
     add_common(p)
     add_host_arguments(p)
     p.add_argument("--no-hap", action="store_true",
@@ -43,9 +65,13 @@ def run(args) -> int:
     from xlrmrr.hypervisor import assign_for_plan, guest_functions
     from xlrmrr.report.check import json_text, text
 
+    paths = _guest_paths(args)
+    if not paths:
+        print("xlrmrr check: no guest to check", file=sys.stderr)
+        return 0
     host, version, version_note = host_and_version(args, host_loader(args))
     guests = []
-    for domid, path in enumerate(args.configs, 1):
+    for domid, path in enumerate(paths, 1):
         data = read_input(path, "xl config")
         domain, xl_findings, _parse = load_guest(data, path, version)
         refuse_if_xl_exits(xl_findings, path)
@@ -63,3 +89,40 @@ def run(args) -> int:
     hc = replace(hc, findings=tuple(version_note) + host_findings + hc.findings)
     sys.stdout.write(json_text(hc, version) if args.json else text(hc, version))
     return hc.exit_status
+
+
+def _guest_paths(args) -> list[str]:
+    """The config files the operands and --auto stand for, each said on stderr where it is
+    not the operand itself."""
+    import os
+    import sys
+
+    from xlrmrr.common import InputError
+    from xlrmrr.integration.etc import auto_configs, configs_in, resolve_config
+    from xlrmrr.report import escape
+
+    def note(message):
+        print(escape(f"xlrmrr check: {message}"), file=sys.stderr)
+
+    if not args.configs and not args.auto:
+        raise InputError("give the guests: GUEST.cfg files, directories of *.cfg, names under "
+                         "/etc/xen, or --auto (the guests xendomains starts)")
+    paths = []
+    for arg in args.configs:
+        if os.path.isdir(arg):
+            found = configs_in(arg)
+            if not found:
+                raise InputError(f"{arg}: a directory with no *.cfg file in it")
+            note(f"{arg}: {len(found)} config(s): {', '.join(os.path.basename(f) for f in found)}")
+            paths += found
+            continue
+        path, said = resolve_config(arg, args.root)
+        if said:
+            note(said)
+        paths.append(path)
+    if args.auto:
+        found, how = auto_configs(args.root)
+        note(f"--auto: {len(found)} guest(s) xendomains starts, from {how}"
+             + (f": {', '.join(os.path.basename(f) for f in found)}" if found else ""))
+        paths += found
+    return paths

@@ -24,8 +24,28 @@ every release band (4.6, 4.7, 4.8-4.9, 4.10-4.11, 4.12, 4.13, 4.14, 4.15, 4.16, 
 AMD IVMD ranges (reported by Xen from 4.16; xlrmrr reads Intel DMAR tables only) and PVH ACPI
 module typing (4.21; passthrough is planned for HVM guests only).
 
-With --dry-run nothing is created. Without it, a clean plan runs `xl create GUEST.cfg XL_ARGS...`
-(no shell) and returns its exit status; a blocked plan does not run it.
+With -n/--dry-run nothing is created. Without it xlrmrr is a drop-in for `xl create`
+(`alias xl-create='xlrmrr create'`): it takes xl create's own options and operands in xl's
+syntax and positions (-q -f FILE -p -c -V -A -d -F -e -i, KEY=VALUE items, in any order, as
+xl's main_create reads them with getopt; a -- is accepted and separates nothing), plans the guest as xl will
+build it (KEY=VALUE items are appended to the file as xl appends them) and, when the plan is
+clean, runs `xl create GUEST.cfg XL_OPTIONS... KEY=VALUE...` (no shell), exiting with xl's
+status. A blocked plan never runs xl; a degraded one only with --allow-degraded.
+
+Launches plan from this machine's /sys (or --root DIR, a copy of a host's /sys as `host
+snapshot --root` reads it, e.g. a chroot or an image); planning from host files (--dmar,
+--snapshot, ...) before a launch is said on the first line of stderr.
+
+rdm_forcecheck (the original RMRR design's key, unknown to xl) is translated into the settings
+of the modelled release, handed to xl as KEY=VALUE items after the user's (the user's file is
+never changed), and the translated config is planned again: xl runs only when it reaches the
+same reservation. Where no real spelling can (from 4.15 xl drops an rdm= line that carries a
+valid policy, so the global policy of `strategy=host` is undefined), xlrmrr says what differs
+and does not run xl unless --accept-difference is given.
+
+GUEST.cfg that is not a file is looked up as /etc/xen/GUEST.cfg, then /etc/xen/GUEST (below
+--root DIR if given), and the file used is said on stderr; xl itself reads only the path it is
+given, so that is the path xlrmrr passes it.
 """
 
 EMIT_FILES = ("hvm_info.bin", "memory_map.bin", "e820.bin", "plan.json")
@@ -38,9 +58,22 @@ def _int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
 
 
+def _add_xl_options(p) -> None:
+    """xl create's own options (tools/xl/xl_vmcontrol.c:main_create), passed through to xl."""
+    from xlrmrr.integration.xl import XL_FLAGS, flag_dest
+
+    g = p.add_argument_group("xl create's own options (passed to xl create, as xl(1) describes them)")
+    g.add_argument("-f", "--defconfig", metavar="FILE",
+                   help="xl: the config file (instead of the GUEST.cfg operand)")
+    for short, long, text in XL_FLAGS:
+        names = (short, long) if long else (short,)
+        g.add_argument(*names, dest=flag_dest(short), action="store_true", help=text)
+
+
 def _add_options(p) -> None:
-    p.add_argument("-n", "--dry-run", action="store_true",
-                   help="only plan and report; never run xl (xl create's own -n is the same idea)")
+    p.add_argument("-n", "--dry-run", "--dryrun", action="store_true",
+                   help="only plan and report; never run xl (xl create's own -n/--dryrun prints "
+                        "the domain config and creates nothing; run xl for that)")
     add_common(p)
     p.add_argument("--emit", metavar="DIR",
                    help="write hvm_info.bin, memory_map.bin, e820.bin and plan.json into DIR, all or "
@@ -57,49 +90,73 @@ def _add_options(p) -> None:
                    help="hvmloader's BIOS image base (default: SeaBIOS 0xe0000, OVMF 0xf0000)")
     g.add_argument("--acpi-end", type=_int, metavar="ADDR",
                    help="end of hvmloader's ACPI area (default 0xfc00a000)")
-    g.add_argument("--allow-degraded", action="store_true",
-                   help="without --dry-run: run xl create even if an RMRR would not be honoured")
+    l_ = p.add_argument_group("launching (without --dry-run)")
+    l_.add_argument("--allow-degraded", action="store_true",
+                    help="run xl create even if an RMRR would not be honoured (exit status 3 "
+                         "otherwise)")
+    l_.add_argument("--accept-difference", action="store_true",
+                    help="run xl even where rdm_forcecheck cannot be spelled for the modelled "
+                         "release's xl (the guest then gets the reservation xlrmrr reports for "
+                         "the nearest settings, not the one planned)")
+    l_.add_argument("--root", metavar="DIR",
+                    help="this machine's files are below DIR: /sys for live host data (a copy "
+                         "of a host's /sys, as `host snapshot --root` reads it) and /etc/xen for "
+                         "guest names; default /")
+    _add_xl_options(p)
 
 
 def add_arguments(p):
     _add_options(p)
-    p.add_argument("config", metavar="GUEST.cfg", help="the guest's xl config file")
-    p.add_argument("xl_args", nargs=argparse.REMAINDER, metavar="XL_ARGS",
-                   help="KEY=VALUE items change the config as xl does and are passed to `xl create`; "
-                        "xl's own options go after --")
+    p.add_argument("config", nargs="?", metavar="GUEST.cfg",
+                   help="the guest's xl config file, or a name under /etc/xen")
+    p.add_argument("xl_args", nargs=argparse.REMAINDER, metavar="KEY=VALUE",
+                   help="items that change the config as xl does (appended to it) and are "
+                        "passed to `xl create`; options may come anywhere, as for xl")
 
 
-def _split_rest(args) -> list:
-    """Options written after GUEST.cfg are ours; KEY=VALUE items and everything after -- go to xl."""
+def _split_rest(args) -> tuple[list, list]:
+    """(config operands, KEY=VALUE items) of the command line, as xl's main_create sorts them
+    (getopt permutes: options, the config and items may come in any order). Options after
+    GUEST.cfg are parsed like those before it. A -- is accepted and separates nothing (earlier
+    xlrmrr wanted xl's options after it; argparse drops the first -- itself)."""
+    from xlrmrr.common import InputError
+    from xlrmrr.integration.xl import classify_operands
+
+    rest = ([args.config] if args.config is not None else []) + list(args.xl_args or [])
+    rest = [a for a in rest if a != "--"]
+    operands = []
+    if rest:
+        parser = argparse.ArgumentParser(prog="xlrmrr create", add_help=False, exit_on_error=False,
+                                         formatter_class=Formatter)
+        _add_options(parser)
+        try:
+            _ns, operands = parser.parse_known_args(rest, namespace=args)
+        except argparse.ArgumentError as e:
+            args.json = args.json or "--json" in rest   # not reached by the parse it stopped
+            raise InputError(str(e)) from None
+    configs, items, unknown = classify_operands(operands)
+    if unknown:
+        raise InputError(f"unrecognized option {unknown[0]}: neither xlrmrr create's nor xl "
+                         f"create's (-q -f FILE -p -c -V -A -d -F -e -i); see xlrmrr create --help")
+    return configs, items
+
+
+def _config_operand(args, configs) -> str:
+    """The one config file, given as an operand or with -f, as xl takes it."""
     from xlrmrr.common import InputError
 
-    rest = list(args.xl_args or [])
-    if "--" in rest:
-        i = rest.index("--")
-        before, after = rest[:i], rest[i + 1:]
-    else:
-        before, after = rest, []
-    if not before:
-        return after
-    parser = argparse.ArgumentParser(prog="xlrmrr create", add_help=False, exit_on_error=False,
-                                     formatter_class=Formatter)
-    _add_options(parser)
-    try:
-        _ns, extra = parser.parse_known_args(before, namespace=args)
-    except argparse.ArgumentError as e:
-        raise InputError(str(e)) from None
-    unknown = [a for a in extra if a.startswith("-")]
-    if unknown:
-        raise InputError(f"unrecognized option {unknown[0]}; put xl create's own options after --")
-    return extra + after
-
-
-def _config_data(raw: bytes, xl_args) -> bytes:
-    """xl create appends "\\n" + each KEY=VALUE argument + "\\n" to the file (xl_vmcontrol.c)."""
-    extra = [a for a in xl_args if "=" in a and not a.startswith("-")]
-    if not extra:
-        return raw
-    return raw + b"\n" + b"".join(a.encode() + b"\n" for a in extra) + b"\n"
+    if args.defconfig is not None:
+        if configs:
+            raise InputError(f"the config is given twice ({configs[0]} and -f {args.defconfig}); "
+                             f"give one (xl create refuses a second config operand)")
+        return args.defconfig
+    if len(configs) > 1:
+        raise InputError(f"more than one config file: {', '.join(configs[:3])}; xl create takes "
+                         f"one (KEY=VALUE items hold '=')")
+    if not configs:
+        raise InputError("give the guest's config: GUEST.cfg, a name under /etc/xen, or -f FILE "
+                         "(xl create itself exits 6: 'Config file not specified')")
+    return configs[0]
 
 
 def _firmware_sizes(domain, findings):
@@ -134,7 +191,7 @@ def _emitted_by_us(directory: str) -> set:
     try:
         with open(os.path.join(directory, "plan.json"), "rb") as f:
             mark = json.loads(f.read(1 << 26)).get(EMIT_MARK)
-    except (OSError, ValueError, AttributeError):
+    except (OSError, ValueError, AttributeError, RecursionError):
         return set()
     if not isinstance(mark, dict):
         return set()
@@ -288,6 +345,24 @@ def _load_guest(data: bytes, source: str, version):
         raise
 
 
+def _libvirt_xml(raw: bytes, args, xl_args) -> bool:
+    """A libvirt domain XML is planned as libvirt's libxl driver builds it; only libvirt starts
+    it (virsh, where the xlrmrr hook checks it), and xl's KEY=VALUE items do not apply."""
+    from xlrmrr.common import InputError
+    from xlrmrr.xlcfg import is_domain_xml
+
+    if not is_domain_xml(raw):
+        return False
+    if xl_args:
+        raise InputError(f"{args.config} is libvirt domain XML: xl's options and KEY=VALUE "
+                         f"items ({xl_args[0]}) do not apply to it")
+    if not args.dry_run:
+        raise InputError(f"{args.config} is libvirt domain XML, which libvirt starts (`virsh "
+                         f"create {args.config}`; the xlrmrr libvirt hook checks it then), not "
+                         f"xl: add --dry-run to plan it here")
+    return True
+
+
 def _run(args) -> int:
     import sys
     from dataclasses import replace
@@ -297,8 +372,6 @@ def _run(args) -> int:
     from xlrmrr.common import EXIT_INPUT, InputError
     from xlrmrr.driver import (
         EXIT_FOR,
-        VERDICT_BLOCKED,
-        VERDICT_OK,
         Options,
         compared_versions,
         plan,
@@ -308,7 +381,13 @@ def _run(args) -> int:
     from xlrmrr.files import read_input
     from xlrmrr.xlcfg import load_domain
 
-    xl_args = _split_rest(args)
+    configs, items = _split_rest(args)
+    from xlrmrr.integration.etc import resolve_config
+
+    args.config, found = resolve_config(_config_operand(args, configs), args.root)
+    args.found_note = found
+    if found and args.dry_run:
+        _note(found)
     if args.force and not args.emit:
         raise InputError("--force only applies with --emit DIR (it lets --emit replace files "
                          "xlrmrr did not write); add --emit DIR or drop --force")
@@ -317,7 +396,11 @@ def _run(args) -> int:
     if bad:
         raise InputError(bad)
     raw = read_input(args.config, "xl config")
-    data = _config_data(raw, xl_args)
+    from xlrmrr.integration.xl import XL_FLAGS, config_data, flag_dest
+
+    xl_flags = [short for short, _l, _h in XL_FLAGS if getattr(args, flag_dest(short), False)]
+    xml = _libvirt_xml(raw, args, [*xl_flags, *items])
+    data = config_data(raw, items)
     load_host = host_loader(args)
     host, version, version_note = host_and_version(args, load_host)
     domain, xl_findings, parse = _load_guest(data, args.config, version)
@@ -360,6 +443,9 @@ def _run(args) -> int:
         _error_line(refusal(findings, args.config, raw.count(b"\n") + 1))
         return EXIT_INPUT
     result = replace(result, findings=unique(extra + result.findings), exit_status=EXIT_FOR[result.verdict])
+    if xml:
+        from xlrmrr.integration.libvirt import apply_to_plan
+        result = apply_to_plan(result, args.config)
 
     from xlrmrr.report.create import json_text, payload_files, text
 
@@ -369,15 +455,119 @@ def _run(args) -> int:
     if args.dry_run:
         sys.stdout.write(out)
         return result.exit_status
-    clean = result.verdict == VERDICT_OK or (args.allow_degraded and result.verdict != VERDICT_BLOCKED)
-    if not clean:
-        sys.stdout.write(out)
-        hint = "; --allow-degraded runs it anyway" if result.verdict != VERDICT_BLOCKED else ""
-        from xlrmrr.report import escape
-        print(escape(f"xlrmrr create: not running `xl create {args.config}`: the plan is "
-                     f"{result.verdict} (see above{hint})"), file=sys.stderr)
-        return result.exit_status
-    from xlrmrr.cli._run_xl import run_xl
+    return _launch(args, result, out, raw, items, host, version, domain, xen_domain)
 
-    return run_xl("xlrmrr create", ["xl", "create", args.config, *xl_args],
-                  f"plan {result.verdict} (Xen {result.xen_version})")
+
+def _host_files(args) -> list[str]:
+    """The host-data files given instead of this machine's /sys, as options."""
+    return [f"--{name.replace('_', '-')} {getattr(args, name)}"
+            for name in ("snapshot", "dmar", "acpidump", "xen_log", "host_json")
+            if getattr(args, name, None)]
+
+
+def _note(message: str) -> None:
+    import sys
+
+    from xlrmrr.report import escape
+
+    print(escape(f"xlrmrr create: {message}"), file=sys.stderr)
+
+
+def _clean(verdict: str, allow_degraded: bool) -> bool:
+    from xlrmrr.driver import VERDICT_BLOCKED, VERDICT_OK
+
+    return verdict == VERDICT_OK or (allow_degraded and verdict != VERDICT_BLOCKED)
+
+
+def _refuse(args, result, out: str, why: str, status: int) -> int:
+    import sys
+
+    sys.stdout.write(out)
+    _note(f"not running `xl create {args.config}`: {why}")
+    return status
+
+
+def _launch(args, result, out, raw, items, host, version, domain, xen_domain) -> int:
+    """Run xl create when the plan is clean and xl will build the guest planned. The first
+    stderr line says when the plan came from host files rather than this machine's /sys."""
+    from xlrmrr.cli._run_xl import run_xl
+    from xlrmrr.driver import VERDICT_BLOCKED
+    from xlrmrr.integration.xl import XL_FLAGS, flag_dest, xl_create_argv
+
+    files = _host_files(args)
+    if files:
+        _note(f"planning from files ({', '.join(files)}), not from this machine's /sys: xl "
+              f"will create the guest here whether or not they describe this host")
+    if args.found_note:
+        _note(args.found_note)
+
+    if not _clean(result.verdict, args.allow_degraded):
+        hint = "; --allow-degraded runs it anyway" if result.verdict != VERDICT_BLOCKED else ""
+        return _refuse(args, result, out, f"the plan is {result.verdict} (see above{hint})",
+                       result.exit_status)
+    extra: tuple = ()
+    if domain.rdm_forcecheck is not None:
+        extra, refusal = _translate(args, result, raw, items, host, version, domain, xen_domain)
+        if refusal is not None:
+            return _refuse(args, result, out, *refusal)
+    flags = [short for short, _long, _help in XL_FLAGS if getattr(args, flag_dest(short), False)]
+    argv = xl_create_argv(args.config, flags, [*items, *extra])
+    return run_xl("xlrmrr create", argv, f"plan {result.verdict} (Xen {result.xen_version})",
+                  quiet=args.xl_q)
+
+
+def _translate(args, result, raw, items, host, version, domain, xen_domain):
+    """(KEY=VALUE items to add, None) when xl, given them, builds the guest planned under
+    rdm_forcecheck; else ((), (why, exit status)). Each candidate is planned again, under every
+    reading of a policy xl leaves undefined: nothing added when xl's own reading already gives
+    the planned reservation, else the release's spelling (integration.xl.translate_forcecheck)."""
+    from dataclasses import replace
+
+    from xlrmrr.cli.guest import XL_EXITS, XL_UNPARSABLE
+    from xlrmrr.common import EXIT_DEGRADED, EXIT_FAIL
+    from xlrmrr.driver import RANK, design_domain, plan_readings
+    from xlrmrr.integration.xl import config_data, differences, reservation, translate_forcecheck
+    from xlrmrr.xlcfg import load_domain
+
+    options = replace(result.options, remediate=False, compare_versions=False, xen_domain=None)
+    want = reservation(result)
+    neutral = b'\nrdm_forcecheck = "ignored by xl"\n'     # xl's reading: the key has no effect
+
+    def planned(extra):
+        data = config_data(raw, [*items, *extra]) + neutral
+        d, findings, _p = load_domain(data, args.config, version)
+        if any(f.code in XL_EXITS + XL_UNPARSABLE for f in findings):
+            return None, ["xl refuses the translated config"]
+        readings = plan_readings(d, host, version, options)
+        worst = max((p for _pol, p in readings), key=lambda p: RANK[p.verdict])
+        diffs = []
+        for pol, p in readings:
+            for d_ in differences(want, reservation(p)):
+                diffs.append(f"{d_} (xl's undefined global policy read as {pol})" if pol else d_)
+        return worst, diffs
+
+    key = f"rdm_forcecheck = {domain.rdm_forcecheck}"
+    worst, diffs = planned(())
+    if not diffs:
+        _note(f"{key} is unknown to xl, which ignores it; its own reading of the config already "
+              f"gives the planned reservation: nothing added")
+        return (), None
+    tr = translate_forcecheck(domain.rdm_forcecheck, design_domain(domain, xen_domain), xen_domain,
+                              version)
+    worst, diffs = planned(tr.items)
+    spelled = "; ".join(tr.spelled)
+    if not diffs:
+        _note(f"{tr.why}; handing xl these settings after the file's (planned again: the same "
+              f"reservation): {spelled}")
+        return tr.items, None
+    what = "; ".join(dict.fromkeys(diffs))
+    if not args.accept_difference:
+        return (), (f"{key} cannot be spelled for Xen {version}'s xl ({tr.why}): the nearest "
+                    f"settings, {spelled}, give {what}. Write the settings you want in the file, "
+                    f"or --accept-difference runs xl with these", EXIT_FAIL)
+    if worst is None or not _clean(worst.verdict, args.allow_degraded):
+        verdict = worst.verdict if worst is not None else "refused by xl"
+        return (), (f"{key}: with the nearest settings for Xen {version}'s xl ({spelled}) the "
+                    f"plan is {verdict}", EXIT_DEGRADED if verdict == "degraded" else EXIT_FAIL)
+    _note(f"{tr.why}; --accept-difference: handing xl {spelled}, which give {what}")
+    return tr.items, None

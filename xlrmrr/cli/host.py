@@ -22,6 +22,13 @@ means for passthrough under the Xen release modelled.
 classes, BAR sizes, reset methods, IOMMU groups), firmware memory map and Xen version into one
 file that every command accepts with --snapshot, on any machine, without root.
 
+`xlrmrr host diff A B [--cfg GUEST.cfg]...` compares two hosts' data (each a DMAR table,
+snapshot, host JSON, acpidump output or boot log; the kind is detected; --host-json gives both
+tables a topology) as Xen builds them for the release modelled: RMRRs added, removed, moved or
+resized, scope and sharing-group changes, VT-d on or off, firmware findings new or gone, and
+which of the --cfg guests change verdict. Exit status 0 when nothing differs ("no
+difference"), 1 when something does.
+
 Exit status: 0, or 1 when Xen would disable VT-d (no passthrough at all), 2 on bad input."""
 
 
@@ -29,8 +36,15 @@ def add_arguments(p):
     from xlrmrr.cli import add_common
     from xlrmrr.cli.hostargs import add_host_arguments
 
-    p.add_argument("action", nargs="?", choices=["snapshot"], help="take a snapshot instead")
-    p.add_argument("out", nargs="?", metavar="OUT.tar.gz", help="snapshot file to write")
+    p.add_argument("action", nargs="?", choices=["snapshot", "diff"],
+                   help="take a snapshot instead; or diff two hosts' data")
+    p.add_argument("out", nargs="?", metavar="OUT.tar.gz", help="snapshot file to write (diff: A)")
+    p.add_argument("other", nargs="?", metavar="B", help="diff: the second host's data (a DMAR "
+                   "table, snapshot, host JSON, acpidump output or boot log; the kind is "
+                   "detected)")
+    p.add_argument("--cfg", metavar="GUEST.cfg", action="append", default=[],
+                   help="diff: a guest to plan on both hosts (repeatable); says which change "
+                        "verdict")
     p.add_argument("--root", metavar="DIR", default="/",
                    help="snapshot: read /sys below DIR instead of / (a copy of another "
                         "machine's /sys, or a test tree); default /")
@@ -252,6 +266,14 @@ def run(args) -> int:
 
     if args.action == "snapshot":
         return _snapshot(args)
+    if args.action == "diff":
+        from xlrmrr.cli.hostdiff import run as diff
+
+        return diff(args)
+    if args.other or args.cfg:
+        from xlrmrr.common import InputError
+        raise InputError(f"unexpected argument {args.other!r}" if args.other else
+                         "--cfg applies to `xlrmrr host diff` only")
     if args.out or args.root != "/":
         from xlrmrr.common import InputError
         raise InputError(f"unexpected argument {args.out!r}" if args.out else

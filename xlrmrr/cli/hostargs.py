@@ -56,7 +56,8 @@ def host_loader(args):
                               extra_rmrrs=tuple(getattr(args, "rmrr", None) or ()),
                               dmar_name=name or "DMAR", acpidump=getattr(args, "acpidump", None),
                               xen_log=getattr(args, "xen_log", None),
-                              host_json=getattr(args, "host_json", None))
+                              host_json=getattr(args, "host_json", None),
+                              root=getattr(args, "root", None) or "/")
     return lambda xen_version: host_for(inputs, xen_version)
 
 

@@ -19,13 +19,9 @@ if TYPE_CHECKING:
 
 
 def read_host_json(path: str) -> HostDescription:
-    import json
+    from xlrmrr.host.topology import parse_json
 
-    raw = read_input(path, "host description (JSON)")
-    try:
-        obj = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as e:
-        raise InputError(f"{path}: not JSON: {e}") from None
+    obj = parse_json(read_input(path, "host description (JSON)"), path)
     return description_from_json(obj, path, require_devices=True)
 
 
@@ -69,13 +65,15 @@ class HostInputs:
 def read_host_inputs(dmar: bytes | None = None, snapshot: str | None = None,
                      extra_rmrrs: str | Sequence = (), *, dmar_name: str = "DMAR",
                      acpidump: str | None = None, xen_log: str | None = None,
-                     host_json: str | None = None, live: bool | None = None) -> HostInputs:
+                     host_json: str | None = None, live: bool | None = None,
+                     root: str = "/") -> HostInputs:
     """Read and decode the host data (the only I/O of this module).
 
     First found wins for the table: `dmar` (bytes), `acpidump` (path of acpidump text), the
     snapshot's DMAR, `xen_log` (path of an `xl dmesg` or Linux boot log: RMRR ranges only). PCI
     topology and e820 come from the snapshot, overridden by `host_json` when given. With none of
-    these (or live=True) this machine's sysfs is read. `extra_rmrrs`: Xen `rmrr=` option text(s).
+    these (or live=True) this machine's sysfs is read, below `root` (a copy of a host's /sys
+    as `host snapshot --root` reads it). `extra_rmrrs`: Xen `rmrr=` option text(s).
     """
     desc = HostDescription()
     sources = []
@@ -112,18 +110,20 @@ def read_host_inputs(dmar: bytes | None = None, snapshot: str | None = None,
                 f"complete: Xen prints \"RMRR region: base_addr ... end_address ...\" only "
                 f"when booted with iommu=verbose; Linux prints \"DMAR: RMRR base: ...\" at boot.")
     if dmar is None and xen_log is None and (live or live is None):
-        from xlrmrr.acpi.readers import sysfs_dmar_path
-        from xlrmrr.host.snapshot import collect_live
+        import os
 
-        path = sysfs_dmar_path()
-        dmar, live_desc, notes = collect_live(path)
+        from xlrmrr.acpi.readers import sysfs_dmar_path
+        from xlrmrr.host.snapshot import _under, collect_live
+
+        path = _under(root, sysfs_dmar_path(lambda p: os.path.exists(_under(root, p))))
+        dmar, live_desc, notes = collect_live(path, root=root)
         if dmar is None:
             raise InputError(f"{notes[0]}; give --dmar FILE, --acpidump FILE, --snapshot FILE "
                              f"or --xen-log FILE")
         dmar_name = path
         if not host_json:
             desc = live_desc
-        sources.append("this host's sysfs")
+        sources.append("this host's sysfs" if root in ("", "/") else f"the /sys below {root}")
     table = _decoded(bytes(dmar), dmar_name) if dmar is not None else None
     if table is not None and dmar_name not in sources:
         sources.insert(0, dmar_name)

@@ -106,6 +106,9 @@ def to_json(plan) -> dict:
         "other_versions": [{"versions": d.band, "verdict": d.verdict,
                             "differences": list(d.differences)} for d in plan.version_deltas],
     }
+    # Every key always present (null where the stage was not reached): a script reads the
+    # same object shape for every outcome.
+    out["hvmloader"] = None
     if plan.hvmloader:
         h = plan.hvmloader
         out["hvmloader"] = {
@@ -113,10 +116,8 @@ def to_json(plan) -> dict:
             "opregion": h.opregion,
             "bars": [{"device": b.device, "bar": b.index, "size": b.size, "base": b.base, "high": b.high,
                       "assumed": b.assumed} for b in h.bars]}
-    if plan.xen_verdict is not None:
-        out["xen_verdict"] = plan.xen_verdict
-    if plan.hypervisor is not None:
-        out["hypervisor"] = plan.hypervisor.to_json()
+    out["xen_verdict"] = plan.xen_verdict
+    out["hypervisor"] = plan.hypervisor.to_json() if plan.hypervisor is not None else None
     return out
 
 

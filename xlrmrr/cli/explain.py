@@ -1,0 +1,286 @@
+"""`xlrmrr explain LOG... [--cfg GUEST.cfg]`: what the RDM-related messages of a failed start
+mean, which Xen rule printed each, whose range it is, and (with --cfg) the verified fix.
+
+`--json` prints one object: sources, lines_read, releases (the releases whose message forms
+fit the log), xen_version (modelled), outcome (fails | vtd-disabled | degraded | info),
+exit_status, messages (code, component, where, outcome, releases, source, line, text, domid,
+sbdf, addrs, base, end, errno, count, meaning, change, owners [{base, end, devices, classes,
+shared}]), notes, and plan (null without --cfg: config, verdict, reproduced per message, fix
+{change, verified, result, verdict, recommended} or null, other_fixes).
+"""
+
+from __future__ import annotations
+
+from xlrmrr.cli import add_common
+from xlrmrr.cli.hostargs import add_host_arguments  # argparse only: cheap
+
+HELP = "explain the RDM messages of a failed xl create / pci-attach / xl dmesg, with the fix"
+DESCRIPTION = """\
+Read the stderr of `xl create` or `xl pci-attach` and `xl dmesg` output (timestamps, "(XEN)",
+"libxl: error: FILE:LINE:FUNCTION:" and "Domain N:" prefixes are fine; several files, or one
+holding both) and pick out every message xl, libxl, Xen and hvmloader print about reserved
+device memory: libxl's "RDM conflict at 0x..." and "Ignoring RDM conflict", "checking reserved
+device memory failed", "xc_assign_device failed", the hypervisor's "disallowed to assign ...
+with shared RMRR", "cannot map reserved region", "Cannot setup identity map", the PoD refusal
+(both its texts), "Too many entries in the memory map", hvmloader's dynamic-area conflict, and
+Xen's DMAR complaints at boot.
+
+For each: the rule that fired (Xen component, source file and function, the releases that
+print it in that form), what it means for the guest, the range and (with host data) the
+RMRR and device it belongs to. The forms changed between releases ("Dom1" became "d1",
+"(base,end]" became "[base,end]"), so the log also says which releases could have printed it.
+
+With --cfg the guest is planned again for the release modelled (--xen-version; else the one
+the host data was recorded under; else the newest release whose forms fit the log), the
+report says whether the plan reproduces each message, and prints the fix: the recommended
+verified change where the planner marks one, else the first verified one.
+"""
+
+EPILOG = """\
+exit status:
+  0  the messages found are context only (nothing failed)
+  1  the log shows a failure (creation, assignment, hvmloader) or VT-d disabled by Xen
+  2  nothing RDM-related in the log, or bad input or usage
+  3  the guest started without an RMRR honoured (relaxed policy, shared RMRR risked)
+
+host data (optional here: without it ranges are not tied to devices) comes from --dmar,
+--acpidump, --snapshot, --host-json or --xen-log; with --cfg and no host option this
+machine's /sys is read, as `xlrmrr create` does.
+"""
+
+
+def add_arguments(p):
+    p.epilog = EPILOG
+    p.add_argument("logs", metavar="LOG", nargs="+",
+                   help="xl create / xl pci-attach stderr, xl dmesg output, or a file with both")
+    p.add_argument("--cfg", metavar="GUEST.cfg",
+                   help="the guest's xl config: plan it again and print the verified fix")
+    add_common(p, default="recorded")
+    add_host_arguments(p)
+    p.add_argument("--no-hap", action="store_true",
+                   help="with --cfg: the host has no HAP (EPT): libxl's default is then shadow "
+                        "paging")
+
+
+_HOST_OPTIONS = ("dmar", "acpidump", "xen_log", "snapshot", "host_json", "rmrr")
+
+
+def run(args) -> int:
+    import sys
+
+    from xlrmrr.common import EXIT_DEGRADED, EXIT_FAIL, EXIT_OK, InputError, XenVersion
+    from xlrmrr.explain import (
+        CANDIDATES,
+        DEGRADED,
+        INFO,
+        candidate_of,
+        describe_releases,
+        fitting_releases,
+        recognise,
+        version_for,
+        worst_outcome,
+    )
+    from xlrmrr.files import read_input
+
+    explicit = XenVersion.parse(args.xen_version) if args.xen_version else None
+    messages, lines_read = [], 0
+    for path in args.logs:
+        text = read_input(path, "log").decode("utf-8", "surrogateescape")
+        lines = text.splitlines()
+        lines_read += len(lines)
+        messages.extend(recognise(lines, path))
+    if not messages:
+        names = ", ".join(args.logs)
+        raise InputError(f"{names}: no RDM-related message of xl, libxl, Xen or hvmloader in "
+                         f"{lines_read} line(s); give the stderr of xl create / xl pci-attach "
+                         f"or the output of xl dmesg")
+    fitting = fitting_releases(messages)
+    host = None
+    notes: list[str] = []
+    wants_host = any(getattr(args, k, None) for k in _HOST_OPTIONS) or args.cfg
+    load_host = None
+    if wants_host:
+        from xlrmrr.cli.hostargs import host_loader
+
+        load_host = host_loader(args)
+    version = explicit
+    if version is None and load_host is not None:
+        host = load_host(None)
+        recorded = host.xen_version
+        if recorded is not None and (not fitting or candidate_of(recorded) in fitting):
+            version = recorded
+            notes.append(f"modelling Xen {version}, the release the host data was recorded "
+                         f"under; --xen-version models another")
+        elif recorded is not None:
+            notes.append(f"the host data was recorded under Xen {recorded}, but that release "
+                         f"does not print these messages in these forms")
+    if version is None:
+        newest = max(fitting) if fitting else CANDIDATES[-1]
+        version = version_for(newest)
+        if fitting:
+            notes.append(f"modelling Xen {version}, the newest release whose messages fit the "
+                         f"log; --xen-version models another")
+    if not fitting:
+        notes.append("the messages' forms do not all come from one release (logs of different "
+                     "Xen versions mixed?)")
+    elif candidate_of(version) not in fitting:
+        notes.append(f"Xen {version} does not print these messages in these forms (they fit "
+                     f"{describe_releases(fitting)}): the log comes from another release")
+    if load_host is not None and (host is None or host.xen_version != version):
+        host = load_host(version)
+    result = None
+    if args.cfg:
+        result = _replan(args, host, version)
+    outcome = worst_outcome(messages)
+    status = EXIT_OK if outcome == INFO else EXIT_DEGRADED if outcome == DEGRADED else EXIT_FAIL
+    report = _json(args, messages, lines_read, fitting, version, outcome, status, notes, host,
+                   result)
+    if args.json:
+        import json
+
+        sys.stdout.write(json.dumps(report, indent=2) + "\n")
+    else:
+        from xlrmrr.report import lines_text
+
+        sys.stdout.write(lines_text(_text(report)))
+    return status
+
+
+def _replan(args, host, version):
+    from xlrmrr.cli.guest import load_guest, refuse_if_xl_exits
+    from xlrmrr.driver import Options, plan
+    from xlrmrr.files import read_input
+
+    data = read_input(args.cfg, "xl config")
+    domain, xl_findings, _parse = load_guest(data, args.cfg, version)
+    refuse_if_xl_exits(xl_findings, args.cfg)
+    p = plan(domain, host, version, Options(hap_available=not args.no_hap,
+                                             compare_versions=False))
+    from dataclasses import replace
+
+    return replace(p, findings=tuple(xl_findings) + p.findings)
+
+
+def choose_fix(remediation):
+    """The recommended verified change where the planner marks one, else the first verified."""
+    verified = [r for r in remediation if r.verified]
+    marked = [r for r in verified if getattr(r, "recommended", False)]
+    return (marked or verified or [None])[0]
+
+
+def _json(args, messages, lines_read, fitting, version, outcome, status, notes, host, result):
+    from xlrmrr.explain import describe_releases, owners, reproduced
+
+    out_messages = []
+    for m in messages:
+        j = m.to_json()
+        j["meaning"] = m.rule.meaning
+        j["change"] = m.rule.change
+        j["owners"] = [{"base": o.base, "end": o.end, "devices": list(o.devices),
+                        "classes": list(o.classes), "shared": o.shared}
+                       for o in owners(m, host)]
+        out_messages.append(j)
+    plan_j = None
+    if result is not None:
+        fix = choose_fix(result.remediation)
+        plan_j = {
+            "config": args.cfg, "verdict": result.verdict,
+            "reproduced": [reproduced(m, result) for m in messages],
+            "fix": None if fix is None else {**fix.to_json(),
+                                             "recommended": bool(getattr(fix, "recommended",
+                                                                         False))},
+            "other_fixes": sum(1 for r in result.remediation if r.verified and r is not fix),
+            "findings": [f.to_json() for f in result.findings if f.severity == "error"],
+        }
+    return {"sources": list(args.logs), "lines_read": lines_read,
+            "releases": describe_releases(fitting), "xen_version": str(version),
+            "host": (host.source or "host data") if host is not None else None,
+            "outcome": outcome, "exit_status": status, "messages": out_messages,
+            "notes": notes, "plan": plan_j}
+
+
+_OUTCOME_TEXT = {
+    "fails": "it failed here",
+    "vtd-disabled": "Xen disabled VT-d: no passthrough at all",
+    "degraded": "it went on without honouring the range",
+    "info": "context only",
+}
+
+_HEADLINE = {
+    "fails": "the log shows a failure",
+    "vtd-disabled": "the log shows Xen disabling VT-d",
+    "degraded": "the log shows a start with an RMRR not honoured",
+    "info": "the log shows nothing failing",
+}
+
+
+def _range_text(j) -> str | None:
+    from xlrmrr.common import hexa
+
+    if j["base"] is not None and j["end"] is not None:
+        return f"[{hexa(j['base'])}, {hexa(j['end'])}]"
+    if j["addrs"]:
+        a = j["addrs"]
+        if len(a) == 1:
+            return hexa(a[0])
+        return f"{hexa(min(a))} ... {hexa(max(a))} ({len(a)} pages)"
+    return None
+
+
+def _text(r) -> list[str]:
+    from xlrmrr.common import hexa, size_str
+
+    n = len(r["messages"])
+    lines = [f"{', '.join(r['sources'])}: {n} RDM-related message{'s' if n != 1 else ''} in "
+             f"{r['lines_read']} lines; {_HEADLINE[r['outcome']]} (exit {r['exit_status']})",
+             f"message forms fit Xen {r['releases']}; modelling Xen {r['xen_version']}"
+             + (f"; host: {r['host']}" if r["host"] else "; no host data (give --dmar or "
+                "--snapshot to name the devices)")]
+    for note in r["notes"]:
+        lines.append(f"  note: {note}")
+    for i, j in enumerate(r["messages"], 1):
+        lines.append("")
+        times = f" (x{j['count']})" if j["count"] > 1 else ""
+        lines.append(f"[{i}] {j['source']}:{j['line']}{times}: {j['text']}")
+        lines.append(f"    rule: {j['component']} {j['where']}; this form is printed by Xen "
+                     f"{j['releases']}")
+        lines.append(f"    means: {j['meaning']}")
+        what = _OUTCOME_TEXT[j["outcome"]]
+        if j["domid"] is not None:
+            what += f" (domain {j['domid']})"
+        lines.append(f"    outcome: {what}")
+        rng = _range_text(j)
+        if rng or j["sbdf"]:
+            parts = [p for p in (rng, j["sbdf"] and f"device {j['sbdf']}") if p]
+            lines.append(f"    names: {', '.join(parts)}")
+        for o in j["owners"]:
+            devs = ", ".join(f"{d} ({c})" for d, c in zip(o["devices"], o["classes"]))
+            lines.append(f"    host RMRR [{hexa(o['base'])}, {hexa(o['end'])}] "
+                         f"{size_str(o['end'] - o['base'] + 1)}: {devs or 'no device'}"
+                         + ("; shared: a sharing group" if o["shared"] else ""))
+        if r["host"] and not j["owners"] and (j["addrs"] or j["base"] is not None):
+            lines.append("    host: no RMRR of the host data holds this address")
+        lines.append(f"    change: {j['change']}")
+    p = r["plan"]
+    if p is not None:
+        lines.append("")
+        lines.append(f"re-plan of {p['config']} under Xen {r['xen_version']}: verdict "
+                     f"{p['verdict']}")
+        for i, (j, rep) in enumerate(zip(r["messages"], p["reproduced"]), 1):
+            if rep is None:
+                continue
+            lines.append(f"  [{i}] {'reproduced' if rep else 'NOT reproduced'}: "
+                         f"{j['code']}" + ("" if rep else " (the log came from another config, "
+                                           "host or release than the one planned)"))
+        fix = p["fix"]
+        if fix is None:
+            lines.append("  fix: none verified" + (" (the plan is ok)" if p["verdict"] == "ok"
+                                                   else "; see xlrmrr create --dry-run"))
+        else:
+            kind = "recommended" if fix["recommended"] else "first verified"
+            lines.append(f"  fix ({kind}): {fix['change']}")
+            lines.append(f"      {fix['result']}")
+            if p["other_fixes"]:
+                lines.append(f"  {p['other_fixes']} other verified change(s): xlrmrr create "
+                             f"{p['config']} --dry-run lists them")
+    return lines
