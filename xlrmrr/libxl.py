@@ -136,9 +136,11 @@ def _finding(severity: str, code: str, message: str, *addrs: int, component: str
 
 
 def default_video_memkb(domain: DomainConfig) -> tuple[int, Finding | None]:
-    """libxl's video RAM default and minimum per vga kind (xen-rdm.md 5.1)."""
+    """libxl's video RAM default and minimum per vga kind (libxl_create.c
+    libxl__domain_build_info_setdefault). vga = "none" sets 0 only when videoram was left at its
+    default (LIBXL_MEMKB_DEFAULT); an explicit videoram is kept, with no minimum."""
     if domain.vga == "none":
-        return 0, None
+        return (0 if domain.video_memkb is None else domain.video_memkb), None
     if domain.device_model_version == "qemu-xen-traditional":
         table = {"stdvga": (8, "STDVGA on QEMU_XEN_TRADITIONAL"),
                  "cirrus": (4, "CIRRUS on QEMU_XEN_TRADITIONAL")}
