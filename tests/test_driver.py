@@ -105,31 +105,6 @@ def test_version_bands_follow_the_reference_boundaries():
         "4.19-4.20", "4.21", "4.22"]
 
 
-def _version_checks(path):
-    import re
-    text = path.read_text()
-    return {int(m) for m in re.findall(r"XenVersion\(4, (\d+)\)|\(4, (\d+)\)", text) for m in m if m}
-
-
-def test_every_modelled_version_check_is_a_band_boundary():
-    # A release test somewhere in the model that is not a band start would let two releases
-    # that behave differently share a band; one in a stage that STAGE_BOUNDARIES does not list
-    # would make the comparison skip a band whose plan differs.
-    from pathlib import Path
-
-    import xlrmrr
-    from xlrmrr.driver import BAND_STARTS, STAGE_BOUNDARIES
-    root = Path(xlrmrr.__file__).parent
-    starts = {v.minor for v in BAND_STARTS}
-    for path in [*root.glob("*.py"), *root.glob("host/*.py"), *root.glob("xlcfg/*.py")]:
-        if path.name in ("driver.py", "common.py"):
-            continue
-        assert _version_checks(path) <= starts, path
-    stages = {v.minor for v in STAGE_BOUNDARIES}
-    for name in ("libxl.py", "libxc.py", "hvmloader.py", "hypervisor.py"):
-        assert _version_checks(root / name) <= stages | {6}, name
-
-
 def test_comparison_plans_each_distinct_behaviour_once(monkeypatch):
     # Same domain and host for every release: only the stages' own boundaries (4.7, 4.10, 4.14,
     # 4.15, 4.16) separate plans, i.e. 6 stage bands; each band is planned at its last release

@@ -292,9 +292,9 @@ def _stage_view(h):
                                        "laptop-bad-e820.json"])
 def test_every_release_of_a_host_band_builds_the_same_host(host_json):
     # The release comparison builds one Host per band of build_host's own changes
-    # (host.build.HOST_CHANGES): every release of a band must build what the band's first
+    # (the DMAR-kind changes of xlrmrr.releases): every release of a band must build what the band's first
     # release builds, on every fixture table, with and without topology and e820 (a gate
-    # added to host/build.py without naming it in HOST_CHANGES fails here).
+    # added to host/build.py without naming it in releases.py fails here).
     from pathlib import Path
 
     from xlrmrr.host.build import host_band

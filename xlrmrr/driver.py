@@ -19,6 +19,15 @@ from xlrmrr.common import (
 )
 from xlrmrr.host.model import Host
 from xlrmrr.records import record
+
+# The release bands, derived from the named changes (shown to users, compared per band).
+from xlrmrr.releases import (  # noqa: F401
+    BAND_STARTS,
+    STAGE_BOUNDARIES,
+    VERSION_BANDS,
+    XL_RDM_PARSER_REWRITE,
+    XL_RDM_POLICY_INVERTED,
+)
 from xlrmrr.remedies import Remediation
 from xlrmrr.xlcfg.domain import (
     LIBXL_PCI_FUNC_ALL,
@@ -38,29 +47,6 @@ VERDICT_DEGRADED = "degraded"
 EXIT_FOR = {VERDICT_OK: EXIT_OK, VERDICT_BLOCKED: EXIT_FAIL, VERDICT_DEGRADED: EXIT_DEGRADED}
 RANK = {VERDICT_OK: 0, VERDICT_DEGRADED: 1, VERDICT_BLOCKED: 2}
 
-# Releases from which the modelled behaviour changes (xen-rdm.md section 1, plus the two host-side
-# changes host/build.py models): 4.7 hvmloader adds a missing highmem entry, shared RMRRs allowed
-# when relaxed; 4.8 Xen's rmrr= option; 4.10 hvmloader's find_next_rmrr fix, xl knows type=;
-# 4.12 Xen's RMRR device-presence checks; 4.13 xl parses pci= before rdm=; 4.14 per-device
-# defaulting, every per-device entry, HAP 2 MiB rounding, no forced highmem, new rdm= parser;
-# 4.15 inverted rdm= policy check, ACPI area typed NVS; 4.16 AMD IVMD, Xen's identity-map
-# messages; 4.17 rdm= parsed before pci= again; 4.19 an RMRR over E820 RAM disables VT-d;
-# 4.21 PVH ACPI module NVS; 4.22 rmrr= off-by-one fix.
-BAND_STARTS = tuple(XenVersion(4, m) for m in (6, 7, 8, 10, 12, 13, 14, 15, 16, 17, 19, 21, 22))
-# The releases at which driver, libxl, libxc, hvmloader and hypervisor themselves change behaviour
-# (xl's reading of the file and Xen's reading of the DMAR are compared separately, as inputs).
-STAGE_BOUNDARIES = tuple(XenVersion(4, m) for m in (7, 10, 14, 15, 16))
-
-
-def _bands() -> tuple[tuple[XenVersion, XenVersion, str], ...]:
-    out = []
-    for i, start in enumerate(BAND_STARTS):
-        end = (XenVersion(4, BAND_STARTS[i + 1].minor - 1) if i + 1 < len(BAND_STARTS) else NEWEST_XEN)
-        out.append((start, end, str(start) if start == end else f"{start}-{end}"))
-    return tuple(out)
-
-
-VERSION_BANDS = _bands()    # (first, last release, name); the last release models the band
 
 
 @record
@@ -155,7 +141,7 @@ def _run(domain: DomainConfig, host: Host, version: XenVersion, options: Options
         return _run_stages(domain, host, version, options)
     plans = [(pol, _run_stages(d, host, version, options)) for pol, d in readings]
     pol, worst = sorted(plans, key=lambda x: -RANK[x[1].verdict])[0]
-    if version >= XenVersion(4, 15):
+    if XL_RDM_POLICY_INVERTED.in_effect(version):
         write = ("Xen 4.15+ xl drops an rdm= line that carries a valid policy, so give every pci= entry "
                  "its own rdm_policy= and drop rdm= unless the other devices' RMRRs must be reserved "
                  "(hotplug)")
@@ -440,8 +426,10 @@ def _first_sentence(message: str) -> str:
     return re.split(r"(?<=\.)\s+(?=[A-Z])", message, maxsplit=1)[0]
 
 
-def _stage_band(v: XenVersion) -> int:
-    return sum(1 for b in STAGE_BOUNDARIES if v >= b)
+def _stage_band(v: XenVersion) -> tuple[bool, ...]:
+    from xlrmrr.releases import stage_key
+
+    return stage_key(v)
 
 
 def _host_key(host: Host) -> tuple:
@@ -569,9 +557,9 @@ def _part_name(i: int, part: str, release: XenVersion, version: XenVersion, spli
 
 
 def _line_points(last: XenVersion) -> tuple[XenVersion, ...]:
-    from xlrmrr.xlcfg.xlparse import point_releases
+    from xlrmrr.releases import line_x0, point_releases
 
-    return point_releases(XenVersion(last.major, last.minor))
+    return point_releases(line_x0(last))
 
 
 def _candidates(version: XenVersion) -> list[tuple[int, str, XenVersion]]:

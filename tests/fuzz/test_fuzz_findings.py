@@ -142,3 +142,25 @@ def test_snapshot_tar_header_damage_names_the_offset(capsys, tmp_path):
     p.write_bytes(bytes(raw))
     rc, _, err = run(capsys, "host", "--snapshot", p)
     assert rc == 2 and err.count("\n") == 1 and "(tar header at byte offset 0x600 of the tar)" in err
+
+
+def test_input_error_carries_its_location():
+    """issue 9: the location as fields, the message text as before."""
+    from xlrmrr.acpi.dmar import decode
+    from xlrmrr.acpi.readers import dmar_from_acpidump, parse_rmrr_option
+    from xlrmrr.common import InputError
+    from xlrmrr.host.topology import parse_json
+
+    with pytest.raises(InputError) as e:
+        decode(b"DMAR\x10\x00\x00\x00" + bytes(40), "t.bin")
+    assert (e.value.source, e.value.offset, e.value.line) == ("t.bin", 4, None)
+    assert str(e.value) == "t.bin: table Length 0x10 at offset 0x4 is shorter than the 48-byte DMAR header"
+    with pytest.raises(InputError) as e:
+        dmar_from_acpidump("DMAR @ 0x0\n    0000: 44 4D zz\n", "d.txt")
+    assert (e.value.source, e.value.line) == ("d.txt", 2)
+    with pytest.raises(InputError) as e:
+        parse_json(b'{"devices":\n [1,]}', "h.json")
+    assert (e.value.source, e.value.line, e.value.column, e.value.offset) == ("h.json", 2, 5, 16)
+    with pytest.raises(InputError) as e:
+        parse_rmrr_option("e8=00:14.0;zz=00:1a.0", "--rmrr")
+    assert e.value.source == "--rmrr" and e.value.column == 12

@@ -30,6 +30,16 @@ from xlrmrr.host.model import Host, PciFunction, Rmrr
 from xlrmrr.host.resolve import Resolved, resolve_scope
 from xlrmrr.host.topology import HostDescription
 from xlrmrr.records import record
+from xlrmrr.releases import (
+    DMAR_CHANGES,
+    XEN_PRESENCE_CHECKS,
+    XEN_RMRR_E820_MESSAGE,
+    XEN_RMRR_OVER_RAM_REJECTED,
+    XEN_RMRR_RESERVED_WHOLE,
+    XEN_SATC,
+    XEN_USER_RMRR,
+    XEN_USER_RMRR_PAGE_LIMIT,
+)
 
 if TYPE_CHECKING:
     from xlrmrr.acpi.readers import LogRmrr, UserRmrr
@@ -38,7 +48,6 @@ XEN_DISABLED = "Failed to parse ACPI DMAR.  Disabling VT-d."
 MAX_USER_RMRR_PAGES = 16
 MAX_USER_RMRR = 10          # ranges, over every rmrr= parameter together (one static array)
 MAX_USER_RMRR_DEV = 20      # devices per range
-USER_RMRR_FROM = XenVersion(4, 8)
 DEVICE_SCOPE_TYPES = (1, 2, 3, 4)     # what scope_device_count counts
 
 
@@ -112,7 +121,6 @@ def _ram_pages(e820, base: int, end: int) -> list[int]:
     return sorted(out)
 
 
-_V4_7, _V4_14, _V4_19 = XenVersion(4, 7), XenVersion(4, 14), XenVersion(4, 19)
 _RESERVED_ONLY = frozenset({E820_RESERVED})
 _RESERVED_ACPI_NVS = frozenset({E820_RESERVED, E820_ACPI, E820_NVS})
 
@@ -136,8 +144,8 @@ def e820_check(base: int, end: int, e820, version: XenVersion, what: str = "RMRR
     lo = base & ~(PAGE_SIZE - 1)
     types, hole, ram, first, last = facts or e820_facts(base, end, e820)
     out: list[Finding] = []
-    if version >= _V4_19:
-        if types <= _RESERVED_ONLY and not hole:
+    if XEN_RMRR_OVER_RAM_REJECTED.in_effect(version):
+        if types <= {E820_RESERVED} and not hole:
             return [], None
         out.append(_xen("warning", "rmrr-not-reserved",
                         f'"{what}: [{hexa(lo)}, {hexa(end & ~(PAGE_SIZE - 1))}] is not (entirely) '
@@ -150,15 +158,15 @@ def e820_check(base: int, end: int, e820, version: XenVersion, what: str = "RMRR
                                 f"(Xen {version} refuses an RMRR that covers host RAM.)",
                                 base, end)
         return out, None
-    if version >= _V4_14:
-        if types <= _RESERVED_ACPI_NVS and not hole:
+    if XEN_RMRR_RESERVED_WHOLE.in_effect(version):
+        if types <= {E820_RESERVED, E820_ACPI, E820_NVS} and not hole:
             return [], None
         text = (f' RMRR [{base:x},{end:x}] not in reserved memory; '
                 f'need "iommu_inclusive_mapping=1"?')
     else:
         if first == _RESERVED_ONLY and last == _RESERVED_ONLY:
             return [], None
-        if version < _V4_7:      # a debug-build message in 4.6
+        if not XEN_RMRR_E820_MESSAGE.in_effect(version):      # a debug-build message in 4.6
             text = (f"  RMRR address range not in reserved memory base = {base:x} end = "
                     f"{end:x}; iommu_inclusive_mapping=1 parameter may be needed.")
         else:
@@ -189,17 +197,12 @@ def _present(devmap, topo: bool, sbdf: Sbdf | None) -> bool:
     return sbdf is not None and sbdf in devmap if topo else True
 
 
-PRESENCE_CHECKS_FROM = XenVersion(4, 12)
-SATC_SCOPES_FROM = XenVersion(4, 17)        # SATC scopes checked; rmrr= ranges of > 16 pages
-# The releases from which this module's own behaviour changes (every gate above and below):
-# within one band, every release builds the same Host (RMRRs, VT-d state, devices), though
-# messages name the release asked for.
-HOST_CHANGES = (_V4_7, USER_RMRR_FROM, PRESENCE_CHECKS_FROM, _V4_14, SATC_SCOPES_FROM, _V4_19)
 
-
-def host_band(version: XenVersion) -> int:
-    """Which band of HOST_CHANGES `version` is in (0: before the first)."""
-    return sum(1 for b in HOST_CHANGES if version >= b)
+def host_band(version: XenVersion) -> tuple[bool, ...]:
+    """Which of the named DMAR changes (releases, kind DMAR) are in effect: within one band,
+    every release builds the same Host (RMRRs, VT-d state, devices), though messages name the
+    release asked for."""
+    return tuple(c.in_effect(version) for c in DMAR_CHANGES)
 
 
 
@@ -207,7 +210,7 @@ def _segment_known(segments: frozenset[int], topo: bool, segment: int, version: 
     """pci_known_segment(): Xen skips presence checks on a segment it has not scanned. Before
     4.12 (dcf41790, MMCFG set up before the DMAR is parsed) no segment was known yet, so the
     checks never ran. `segments`: the segments of the known devices."""
-    return version >= PRESENCE_CHECKS_FROM and topo and segment in segments
+    return XEN_PRESENCE_CHECKS.in_effect(version) and topo and segment in segments
 
 
 @record(eq=False)
@@ -316,7 +319,7 @@ def xen_parse_dmar(dmar: Dmar, devices: tuple[PciFunction, ...], topology_known:
                     _scope_length_check(s)
             elif s.type == 3:
                 pass
-            elif s.type == 5 and version >= SATC_SCOPES_FROM:
+            elif s.type == 5 and XEN_SATC.in_effect(version):
                 _scope_length_check(s)
             else:
                 findings.append(_xen("info", "unknown-structure",
@@ -411,7 +414,7 @@ def parse_limits(user: tuple[UserRmrr, ...], version: XenVersion
                                  f"rmrr= ranges; {len(lost)} more (from rmrr={u.text} on) are "
                                  f"ignored. Merge ranges or drop some."))
             break
-        if version >= SATC_SCOPES_FROM and _pages_apart(u) >= MAX_USER_RMRR_PAGES:
+        if XEN_USER_RMRR_PAGE_LIMIT.in_effect(version) and _pages_apart(u) >= MAX_USER_RMRR_PAGES:
             later = sum(1 for x in user[i + 1:] if x.option == u.option)
             findings.append(_xen("warning", "user-rmrr-too-large",
                                  f'"RMRR range {rng} exceeds {MAX_USER_RMRR_PAGES} pages" then '
@@ -444,9 +447,9 @@ def user_rmrrs(user: tuple[UserRmrr, ...], registered: list[Rmrr], version: XenV
     findings: list[Finding] = []
     if not user:
         return [], findings
-    if version < USER_RMRR_FROM:
+    if not XEN_USER_RMRR.in_effect(version):
         findings.append(_xen("warning", "rmrr-option-unsupported",
-                             f"Xen {version} has no rmrr= option (added in {USER_RMRR_FROM}); "
+                             f"Xen {version} has no rmrr= option (added in {XEN_USER_RMRR.first}); "
                              f"the extra ranges are ignored."))
         return [], findings
     devmap = {f.sbdf: f for f in devices}

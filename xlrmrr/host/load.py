@@ -160,7 +160,7 @@ class HostLoader:
     def __init__(self, inputs: HostInputs) -> None:
         self.inputs = inputs
         self._asked: tuple[int, Host] | None = None     # (band, Host) of the last __call__
-        self._latest: tuple[int, Host] | None = None    # (band, Host) of the last for_band
+        self._latest: tuple[tuple, Host] | None = None    # (band, Host) of the last for_band
 
     def __call__(self, xen_version: XenVersion | None = None) -> Host:
         from xlrmrr.host.build import host_band

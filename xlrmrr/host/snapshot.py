@@ -79,8 +79,9 @@ def _decompress(data: bytes, name: str) -> bytes:
     try:
         out = d.decompress(data, TAR_LIMIT + 1)
     except errors:
+        bad = _first_bad(data, decompressor, errors)
         raise InputError(f"{name}: {_NOT_SNAPSHOT}: damaged {kind} data at byte offset "
-                         f"{_first_bad(data, decompressor, errors):#x}") from None
+                         f"{bad:#x}", source=name, offset=bad) from None
     if len(out) > TAR_LIMIT:
         raise InputError(f"{name}: {_NOT_SNAPSHOT}: the {kind} data expands to more than "
                          f"{TAR_LIMIT >> 20} MiB; a snapshot's members are at most "
@@ -125,7 +126,7 @@ def read_snapshot(data: bytes, name: str) -> tuple[bytes | None, HostDescription
             offset = tar.offset
         why = str(e).splitlines()[0].rstrip(":") if str(e) else type(e).__name__
         raise InputError(f"{name}: {_NOT_SNAPSHOT}: {why} (tar header at byte offset "
-                         f"{offset:#x} of the tar)") from None
+                         f"{offset:#x} of the tar)", source=name, offset=offset) from None
 
     def member(key: str) -> bytes | None:
         m = members.get(key)
@@ -133,7 +134,7 @@ def read_snapshot(data: bytes, name: str) -> tuple[bytes | None, HostDescription
             return None
         if not m.isfile() or m.size > MEMBER_LIMIT:
             raise InputError(f"{name}: member {key} is not a regular file of at most "
-                             f"{MEMBER_LIMIT >> 20} MiB")
+                             f"{MEMBER_LIMIT >> 20} MiB", source=name, member=key)
         f = tar.extractfile(m)
         return f.read() if f else None
 

@@ -198,12 +198,16 @@ def parse_json(raw: bytes, name: str, what: str = "not JSON"):
     if deep is not None:
         line = text.count("\n", 0, deep) + 1
         column = deep - (text.rfind("\n", 0, deep) + 1) + 1
-        raise InputError(f"{name}: {what}: nested deeper than {MAX_JSON_DEPTH} levels at line "
+        raise InputError(source=name, line=line, column=column, offset=deep,
+                         message=f"{name}: {what}: nested deeper than {MAX_JSON_DEPTH} levels at line "
                          f"{line} column {column} (char {deep}); a host description nests 4")
     try:
         return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise InputError(f"{name}: {what}: {e}", source=name, line=e.lineno, column=e.colno,
+                         offset=e.pos) from None
     except ValueError as e:
-        raise InputError(f"{name}: {what}: {e}") from None
+        raise InputError(f"{name}: {what}: {e}", source=name) from None
 
 
 def _too_deep(text: str) -> int | None:

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from xlrmrr.common import E820_NAMES, FOUR_GB, GB, MB, hexa, size_str
 from xlrmrr.payloads import e820_bytes
+from xlrmrr.releases import AMD_IVMD, PVH_ACPI_NVS, XEN_EXTRA_RMRR_OFF_BY_ONE
 
 SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
-NOT_MODELLED = ("not modelled: AMD IVMD ranges (Xen 4.16+; only Intel DMAR tables are read) and PVH "
-                "ACPI module typing (4.21; only HVM guests are planned)")
+NOT_MODELLED = (f"not modelled: {AMD_IVMD.note}, {PVH_ACPI_NVS.note} and "
+                f"{XEN_EXTRA_RMRR_OFF_BY_ONE.note}")
 
 
 def rdm_fate(plan, r) -> str:
