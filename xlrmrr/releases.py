@@ -178,6 +178,11 @@ def stage_key(version: XenVersion) -> tuple[bool, ...]:
     return tuple(c.in_effect(version) for c in STAGE_CHANGES)
 
 
+def dmar_key(version: XenVersion) -> tuple[bool, ...]:
+    """Which DMAR changes are in effect: two releases with the same key build the same Host."""
+    return tuple(c.in_effect(version) for c in DMAR_CHANGES)
+
+
 def point_releases(version: XenVersion) -> tuple[XenVersion, ...]:
     """The later point releases of version's line that a backported change makes behave
     differently from version itself (4.14.5, 4.15.3 and 4.16.1 for xl's rdm= order)."""

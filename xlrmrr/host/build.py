@@ -31,7 +31,6 @@ from xlrmrr.host.resolve import Resolved, resolve_scope
 from xlrmrr.host.topology import HostDescription
 from xlrmrr.records import record
 from xlrmrr.releases import (
-    DMAR_CHANGES,
     XEN_PRESENCE_CHECKS,
     XEN_RMRR_E820_MESSAGE,
     XEN_RMRR_OVER_RAM_REJECTED,
@@ -39,6 +38,7 @@ from xlrmrr.releases import (
     XEN_SATC,
     XEN_USER_RMRR,
     XEN_USER_RMRR_PAGE_LIMIT,
+    dmar_key,
 )
 
 if TYPE_CHECKING:
@@ -202,7 +202,7 @@ def host_band(version: XenVersion) -> tuple[bool, ...]:
     """Which of the named DMAR changes (releases, kind DMAR) are in effect: within one band,
     every release builds the same Host (RMRRs, VT-d state, devices), though messages name the
     release asked for."""
-    return tuple(c.in_effect(version) for c in DMAR_CHANGES)
+    return dmar_key(version)
 
 
 
