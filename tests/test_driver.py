@@ -105,31 +105,6 @@ def test_version_bands_follow_the_reference_boundaries():
         "4.19-4.20", "4.21", "4.22"]
 
 
-def _version_checks(path):
-    import re
-    text = path.read_text()
-    return {int(m) for m in re.findall(r"XenVersion\(4, (\d+)\)|\(4, (\d+)\)", text) for m in m if m}
-
-
-def test_every_modelled_version_check_is_a_band_boundary():
-    # A release test somewhere in the model that is not a band start would let two releases
-    # that behave differently share a band; one in a stage that STAGE_BOUNDARIES does not list
-    # would make the comparison skip a band whose plan differs.
-    from pathlib import Path
-
-    import xlrmrr
-    from xlrmrr.driver import BAND_STARTS, STAGE_BOUNDARIES
-    root = Path(xlrmrr.__file__).parent
-    starts = {v.minor for v in BAND_STARTS}
-    for path in [*root.glob("*.py"), *root.glob("host/*.py"), *root.glob("xlcfg/*.py")]:
-        if path.name in ("driver.py", "common.py"):
-            continue
-        assert _version_checks(path) <= starts, path
-    stages = {v.minor for v in STAGE_BOUNDARIES}
-    for name in ("libxl.py", "libxc.py", "hvmloader.py", "hypervisor.py"):
-        assert _version_checks(root / name) <= stages | {6}, name
-
-
 def test_comparison_plans_each_distinct_behaviour_once(monkeypatch):
     # Same domain and host for every release: only the stages' own boundaries (4.7, 4.10, 4.14,
     # 4.15, 4.16) separate plans, i.e. 6 stage bands; each band is planned at its last release
@@ -361,3 +336,30 @@ def test_whole_slot_and_one_of_its_functions_is_a_duplicate():
 def test_two_functions_of_one_slot_are_not_duplicates():
     p = plan(dom(512, pci=(dev(USB), dev(Sbdf(0, 0, 0x14, 2)))), HOST)
     assert not any(f.code == "pci-duplicate" for f in p.findings)
+
+
+_SLOT_FUNCS = [Sbdf(0, b, d, f) for b in (0, 1) for d in (0x14, 0x1f) for f in (0, 1, 2)]
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_duplicate_pci_matches_the_pairwise_rule(seed):
+    # duplicate_pci keeps per slot the first entry, the first `BB:DD.*` and the first per
+    # function; the answer must be the earliest earlier entry _same_device accepts, as the
+    # plain pairwise walk finds it.
+    import random
+
+    from xlrmrr.driver import _same_device, duplicate_pci
+
+    rnd = random.Random(seed)
+    pci = []
+    for line in range(rnd.randint(0, 14)):
+        sbdf = rnd.choice(_SLOT_FUNCS + [None])
+        mask = 0xFFFFFFFF if rnd.random() < 0.3 else 1
+        pci.append(PciDevice(f"e{line}", sbdf, vfunc_mask=mask, line=line))
+    d = dom(pci=tuple(pci))
+    want = []
+    for i, later in enumerate(d.pci):
+        first = next((e for e in d.pci[:i] if _same_device(e, later)), None)
+        if first is not None:
+            want.append((first, later))
+    assert duplicate_pci(d) == tuple(want)

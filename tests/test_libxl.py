@@ -362,3 +362,16 @@ def test_memory_zero_fails_in_libxl():
     assert lx.failed and [f.code for f in lx.findings if f.severity == "error"] == ["memory-too-small"]
     assert "maxmem (0 MiB, from memory= as maxmem= is absent) does not exceed videoram (8 MiB)" \
         in errors(lx)[0]
+
+
+@pytest.mark.parametrize("version", [XenVersion(4, 6), XenVersion(4, 17), NEW])
+def test_vga_none_keeps_an_explicit_videoram(version):
+    # libxl_create.c libxl__domain_build_info_setdefault (RELEASE-4.6.0 tools/libxl, 4.17.0
+    # tools/libs/light): case LIBXL_VGA_INTERFACE_TYPE_NONE sets video_memkb = 0 only
+    # `if (b_info->video_memkb == LIBXL_MEMKB_DEFAULT)`. mem_size = (max_memkb - video_memkb) *
+    # 1024: 2048 MiB - 16 MiB = 0x7f000000, below the MMIO hole, so lowmem_end is that.
+    kept = build(dom(2048, version, vga="none", video_memkb=16 * 1024), Host(rmrrs=()), version)
+    assert kept.video_memkb == 16 * 1024 and kept.lowmem_end == 0x7F000000
+    # the rule does not apply when videoram is left at its default: 0, lowmem_end 2 GiB
+    default = build(dom(2048, version, vga="none"), Host(rmrrs=()), version)
+    assert default.video_memkb == 0 and default.lowmem_end == 0x80000000

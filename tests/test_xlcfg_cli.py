@@ -51,7 +51,8 @@ def test_text_output(capsys, tmp_path):
 def test_json_shape(capsys, tmp_path):
     rc, out, _, path = run(capsys, tmp_path, GOOD, "--json", "--xen-version", "4.14")
     doc = json.loads(out)
-    assert rc == 0 and list(doc) == ["ok", "settings", "diagnostics", "domain", "findings"]
+    assert rc == 0 and list(doc) == ["ok", "settings", "diagnostics", "domain", "findings",
+                                     "encoding"]
     assert doc["ok"] is True and doc["diagnostics"] == ""
     assert doc["settings"]["pci"] == {"kind": "list", "value": ["01:00.0,rdm_policy=strict",
                                                                ["02:00.0"]],
@@ -68,7 +69,9 @@ def test_json_shape(capsys, tmp_path):
 def test_rejected_file_exit_2_and_no_settings(capsys, tmp_path):
     rc, out, err, path = run(capsys, tmp_path, b"memory = 1.5\n", "--json")
     doc = json.loads(out)
-    assert rc == 2 and doc["ok"] is False and "settings" not in doc
+    # the keys of an accepted file's object, settings empty: xl discards what it stored
+    assert rc == 2 and doc["ok"] is False and doc["settings"] == {}
+    assert list(doc) == ["ok", "settings", "diagnostics", "domain", "findings", "encoding"]
     assert doc["diagnostics"].startswith(f"{path}:1: config parsing error near `.5': lexical error")
     assert err.count("\n") == 1 and err.startswith("xlrmrr cfg: error: xl would not accept")
 
@@ -119,15 +122,16 @@ def test_huge_file_is_refused(capsys, tmp_path):
     (lambda p: p.write_bytes(b"#" * ((4 << 20) + 1)), "larger than 4 MiB"),
 ])
 def test_json_for_an_unreadable_file(capsys, tmp_path, make, why):
-    """stdout still carries one object (ok false, no settings, nothing from libxlu, one error);
-    stderr the usual one line; exit 2."""
+    """stdout still carries one object with the keys of every cfg object (ok false, no
+    settings, no domain, nothing from libxlu, one error); stderr the usual one line; exit 2."""
     path = tmp_path / "x.cfg"
     make(path)
     assert main(["cfg", str(path), "--json"]) == 2
     out, err = capsys.readouterr()
     doc = json.loads(out)
-    assert list(doc) == ["ok", "diagnostics", "findings"] and doc["ok"] is False
-    assert doc["diagnostics"] == "" and len(doc["findings"]) == 1
+    assert list(doc) == ["ok", "settings", "diagnostics", "domain", "findings", "encoding"]
+    assert doc["ok"] is False and doc["settings"] == {} and doc["domain"] is None
+    assert doc["diagnostics"] == "" and len(doc["findings"]) == 1 and doc["encoding"] == "utf-8"
     f = doc["findings"][0]
     assert f["severity"] == "error" and f["code"] == "unreadable" and f["component"] == "xl"
     assert f["message"].startswith(f"{path}: ") and why in f["message"]
@@ -247,7 +251,7 @@ def test_json_of_a_non_utf8_file_is_latin1_and_gives_the_bytes_back(capsysbinary
     assert doc["domain"]["name"].encode("latin-1") == raw
 
 
-def test_json_of_a_utf8_file_has_no_encoding_key(capsys, tmp_path):
+def test_json_of_a_utf8_file_says_utf8(capsys, tmp_path):
     rc, out, _, _ = run(capsys, tmp_path, 'name = "gé\u2028"\n'.encode(), "--json")
     doc = json.loads(out)
-    assert rc == 0 and "encoding" not in doc and doc["settings"]["name"]["value"] == "gé\u2028"
+    assert rc == 0 and doc["encoding"] == "utf-8" and doc["settings"]["name"]["value"] == "gé\u2028"

@@ -29,7 +29,17 @@ E820_NAMES = {E820_RAM: "RAM", E820_RESERVED: "RESERVED", E820_ACPI: "ACPI",
 
 class InputError(Exception):
     """Bad input or usage. The message is one line naming the file and line or byte offset;
-    the CLI prints it and exits with status 2."""
+    the CLI prints it and exits with status 2. Where the reader knows it, the location is also
+    given as fields: `source` (file name, or the option), `line` (1-based), `column`
+    (1-based), `offset` (byte offset in the file, or in the named tar `member`), `json_path`
+    (e.g. "devices[3].bars[0]"); None where not known."""
+
+    def __init__(self, message: str, *, source: str | None = None, line: int | None = None,
+                 column: int | None = None, offset: int | None = None,
+                 json_path: str | None = None, member: str | None = None):
+        super().__init__(message)
+        self.source, self.line, self.column, self.offset = source, line, column, offset
+        self.json_path, self.member = json_path, member
 
 
 @record(order=True)
@@ -92,7 +102,10 @@ class XenVersion:
     @classmethod
     def parse(cls, text: str, where: str = "--xen-version") -> XenVersion:
         """A modelled release from `X.Y[.Z]` text; InputError naming `where` otherwise."""
-        m = re.fullmatch(r"(\d+)\.(\d+)(?:\.(\d+))?(?:[-+~].*)?", text.strip())
+        # ASCII digits only, and few of them: \d also matches other scripts' digits, and int()
+        # refuses numbers over 4300 digits (ValueError) while no Xen release number has ten.
+        m = re.fullmatch(r"([0-9]{1,9})\.([0-9]{1,9})(?:\.([0-9]{1,9}))?(?:[-+~].*)?",
+                         text.strip(), re.S)
         if not m:
             raise InputError(f"{where}: {text!r} is not a Xen release such as 4.17 or "
                              "4.16.1")

@@ -19,6 +19,15 @@ from xlrmrr.common import (
 )
 from xlrmrr.host.model import Host
 from xlrmrr.records import record
+
+# The release bands, derived from the named changes (shown to users, compared per band).
+from xlrmrr.releases import (  # noqa: F401
+    BAND_STARTS,
+    STAGE_BOUNDARIES,
+    VERSION_BANDS,
+    XL_RDM_PARSER_REWRITE,
+    XL_RDM_POLICY_INVERTED,
+)
 from xlrmrr.remedies import Remediation
 from xlrmrr.xlcfg.domain import (
     LIBXL_PCI_FUNC_ALL,
@@ -38,29 +47,6 @@ VERDICT_DEGRADED = "degraded"
 EXIT_FOR = {VERDICT_OK: EXIT_OK, VERDICT_BLOCKED: EXIT_FAIL, VERDICT_DEGRADED: EXIT_DEGRADED}
 RANK = {VERDICT_OK: 0, VERDICT_DEGRADED: 1, VERDICT_BLOCKED: 2}
 
-# Releases from which the modelled behaviour changes (xen-rdm.md section 1, plus the two host-side
-# changes host/build.py models): 4.7 hvmloader adds a missing highmem entry, shared RMRRs allowed
-# when relaxed; 4.8 Xen's rmrr= option; 4.10 hvmloader's find_next_rmrr fix, xl knows type=;
-# 4.12 Xen's RMRR device-presence checks; 4.13 xl parses pci= before rdm=; 4.14 per-device
-# defaulting, every per-device entry, HAP 2 MiB rounding, no forced highmem, new rdm= parser;
-# 4.15 inverted rdm= policy check, ACPI area typed NVS; 4.16 AMD IVMD, Xen's identity-map
-# messages; 4.17 rdm= parsed before pci= again; 4.19 an RMRR over E820 RAM disables VT-d;
-# 4.21 PVH ACPI module NVS; 4.22 rmrr= off-by-one fix.
-BAND_STARTS = tuple(XenVersion(4, m) for m in (6, 7, 8, 10, 12, 13, 14, 15, 16, 17, 19, 21, 22))
-# The releases at which driver, libxl, libxc, hvmloader and hypervisor themselves change behaviour
-# (xl's reading of the file and Xen's reading of the DMAR are compared separately, as inputs).
-STAGE_BOUNDARIES = tuple(XenVersion(4, m) for m in (7, 10, 14, 15, 16))
-
-
-def _bands() -> tuple[tuple[XenVersion, XenVersion, str], ...]:
-    out = []
-    for i, start in enumerate(BAND_STARTS):
-        end = (XenVersion(4, BAND_STARTS[i + 1].minor - 1) if i + 1 < len(BAND_STARTS) else NEWEST_XEN)
-        out.append((start, end, str(start) if start == end else f"{start}-{end}"))
-    return tuple(out)
-
-
-VERSION_BANDS = _bands()    # (first, last release, name); the last release models the band
 
 
 @record
@@ -155,7 +141,7 @@ def _run(domain: DomainConfig, host: Host, version: XenVersion, options: Options
         return _run_stages(domain, host, version, options)
     plans = [(pol, _run_stages(d, host, version, options)) for pol, d in readings]
     pol, worst = sorted(plans, key=lambda x: -RANK[x[1].verdict])[0]
-    if version >= XenVersion(4, 15):
+    if XL_RDM_POLICY_INVERTED.in_effect(version):
         write = ("Xen 4.15+ xl drops an rdm= line that carries a valid policy, so give every pci= entry "
                  "its own rdm_policy= and drop rdm= unless the other devices' RMRRs must be reserved "
                  "(hotplug)")
@@ -293,12 +279,32 @@ def _same_device(a, b) -> bool:
 
 def duplicate_pci(domain: DomainConfig) -> tuple[tuple[Any, Any], ...]:
     """(first entry, later entry) for each pci= entry that assigns a function an earlier entry
-    already assigns."""
+    already assigns (the earliest such entry, as _same_device decides). Linear in the entries:
+    per slot (seg, bus, dev) the first entry, the first `BB:DD.*` entry and the first entry
+    per function are kept, each as (position, entry)."""
     out = []
+    slots: dict[tuple[int, int, int], tuple[Any, Any, dict[int, Any]]] = {}
     for i, d in enumerate(domain.pci):
-        first = next((e for e in domain.pci[:i] if _same_device(e, d)), None)
-        if first is not None:
-            out.append((first, d))
+        s = d.sbdf
+        if s is None:
+            continue
+        key = (s.seg, s.bus, s.dev)
+        whole = d.vfunc_mask == LIBXL_PCI_FUNC_ALL
+        slot = slots.get(key)
+        if slot is None:
+            slots[key] = ((i, d), (i, d) if whole else None, {s.fn: (i, d)})
+            continue
+        first, first_whole, by_fn = slot
+        if whole:
+            found = first
+        else:
+            found = min((x for x in (first_whole, by_fn.get(s.fn)) if x is not None),
+                        default=None, key=lambda x: x[0])
+        if found is not None:
+            out.append((found[1], d))
+        if whole and first_whole is None:
+            slots[key] = (first, (i, d), by_fn)
+        by_fn.setdefault(s.fn, (i, d))
     return tuple(out)
 
 
@@ -420,8 +426,10 @@ def _first_sentence(message: str) -> str:
     return re.split(r"(?<=\.)\s+(?=[A-Z])", message, maxsplit=1)[0]
 
 
-def _stage_band(v: XenVersion) -> int:
-    return sum(1 for b in STAGE_BOUNDARIES if v >= b)
+def _stage_band(v: XenVersion) -> tuple[bool, ...]:
+    from xlrmrr.releases import stage_key
+
+    return stage_key(v)
 
 
 def _host_key(host: Host) -> tuple:
@@ -482,39 +490,46 @@ def _version_deltas(domain, host, version, options, base: Plan) -> tuple[Version
     quiet = replace(options, remediate=False, compare_versions=False, xen_domain=None)
     mine = _summary(base)
     own_key = (_stage_band(version), _dom_key(domain), _host_key(host))
-    cands = []      # (band index, part, release, key, (domain, host)); key None: xl's refusal
-    for i, part, release in _candidates(version):
-        if options.domain_for_version is not None:
-            try:
-                other_dom = options.domain_for_version(release)
-            except InputError as e:
-                cands.append((i, part, release, None, str(e)))
-                continue
-        else:
-            other_dom = domain
-        other_host = options.host_for_version(release) if options.host_for_version is not None else host
-        key = (_stage_band(release), _dom_key(other_dom), _host_key(other_host))
-        cands.append((i, part, release, key, (other_dom, other_host)))
-    x0_keys = {i: key for i, part, _r, key, _x in cands if part == "x.0"}
-    split = {i for i, part, _r, key, _x in cands if part != "x.0" and key != x0_keys.get(i)}
     planned: list[tuple[tuple, tuple]] = []     # (key, (verdict, differences))
     rows: list[tuple[int, str, bool, str, tuple[str, ...]]] = []    # (band, name, whole, verdict, diffs)
-    for i, part, release, key, got in cands:
-        if part != "x.0" and i not in split:
-            continue            # the point release reads the inputs like the line's X.Y.0
-        name, whole = _part_name(i, part, release, version, i in split)
-        if key is None:
-            rows.append((i, name, whole, VERDICT_BLOCKED, (f"xl {name} rejects the config: {got}",)))
-            continue
-        if key == own_key:
-            continue
-        result = next((g for k, g in planned if k == key), None)
-        if result is None:
-            theirs = _summary(plan(got[0], got[1], release, quiet))
-            result = (theirs["verdict"], _differences(theirs, mine))
-            planned.append((key, result))
-        if result[1]:
-            rows.append((i, name, whole, *result))
+    by_band: dict[int, list[tuple[str, XenVersion]]] = {}
+    for i, part, release in _candidates(version):
+        by_band.setdefault(i, []).append((part, release))
+    # Band by band, so that the hosts (options.host_for_version) of one band are asked for
+    # together and need not outlive it.
+    for i, releases in by_band.items():
+        cands = []      # (part, release, key, (domain, host)); key None: xl's refusal
+        for part, release in releases:
+            if options.domain_for_version is not None:
+                try:
+                    other_dom = options.domain_for_version(release)
+                except InputError as e:
+                    cands.append((part, release, None, str(e)))
+                    continue
+            else:
+                other_dom = domain
+            other_host = (options.host_for_version(release) if options.host_for_version is not None
+                          else host)
+            key = (_stage_band(release), _dom_key(other_dom), _host_key(other_host))
+            cands.append((part, release, key, (other_dom, other_host)))
+        x0_key = next((key for part, _r, key, _x in cands if part == "x.0"), None)
+        split = any(part != "x.0" and key != x0_key for part, _r, key, _x in cands)
+        for part, release, key, got in cands:
+            if part != "x.0" and not split:
+                continue            # the point release reads the inputs like the line's X.Y.0
+            name, whole = _part_name(i, part, release, version, split)
+            if key is None:
+                rows.append((i, name, whole, VERDICT_BLOCKED, (f"xl {name} rejects the config: {got}",)))
+                continue
+            if key == own_key:
+                continue
+            result = next((g for k, g in planned if k == key), None)
+            if result is None:
+                theirs = _summary(plan(got[0], got[1], release, quiet))
+                result = (theirs["verdict"], _differences(theirs, mine))
+                planned.append((key, result))
+            if result[1]:
+                rows.append((i, name, whole, *result))
     # [first band index, last band index, name, verdict, diffs, whole bands only]
     groups: list[list] = []
     for i, name, whole, verdict, diffs in rows:
@@ -542,9 +557,9 @@ def _part_name(i: int, part: str, release: XenVersion, version: XenVersion, spli
 
 
 def _line_points(last: XenVersion) -> tuple[XenVersion, ...]:
-    from xlrmrr.xlcfg.xlparse import point_releases
+    from xlrmrr.releases import line_x0, point_releases
 
-    return point_releases(XenVersion(last.major, last.minor))
+    return point_releases(line_x0(last))
 
 
 def _candidates(version: XenVersion) -> list[tuple[int, str, XenVersion]]:

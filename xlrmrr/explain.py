@@ -330,7 +330,7 @@ def release_set(spec: str) -> frozenset:
 
 def candidate_of(v: XenVersion) -> tuple[int, int, int]:
     """The candidate that stands for release v (4.14.3 -> 4.14.0, 4.16.2 -> 4.16.1)."""
-    point = _POINTS.get(v.minor) if v.major == 4 else None
+    point = _POINTS.get(v.minor)     # every modelled release is 4.x
     if point is not None and (v.patch or 0) >= point:
         return (4, v.minor, point)
     return (v.major, v.minor, 0)

@@ -26,6 +26,7 @@ from xlrmrr.common import (
 )
 from xlrmrr.host.model import Bar, Host
 from xlrmrr.records import record
+from xlrmrr.releases import HVMLOADER_ACPI_NVS, HVMLOADER_FIND_NEXT_RMRR, HVMLOADER_HIGHMEM_ENTRY
 
 RESERVED_MEMBASE = 0xFC000000
 ACPI_INFO_PHYSICAL_ADDRESS = 0xFC000000
@@ -70,9 +71,6 @@ def firmware_parameter_error(bios_base: int | None, acpi_end: int | None) -> str
     return None
 
 
-V4_7 = XenVersion(4, 7)
-V4_10 = XenVersion(4, 10)
-V4_15 = XenVersion(4, 15)
 
 # BARs QEMU's emulated devices bring (qemu-xen), largest memory BARs only; I/O BARs are ignored.
 XEN_PLATFORM_BARS = (Bar(1, 16 * MB, prefetchable=True),)
@@ -280,7 +278,7 @@ def build(layout, domain, host: Host, version: XenVersion, bios_base: int | None
     ends = [e.end for e in below_4g]
     rdm_index = sorted(layout.rdms, key=lambda r: r.start)
     rdm_starts = [r.start for r in rdm_index]
-    fixed_next_rmrr = version >= V4_10
+    fixed_next_rmrr = HVMLOADER_FIND_NEXT_RMRR.in_effect(version)
     for name, b, assumed in bars:
         using_64bar = b.is_64bit and bar64_relocate and (
             mmio_total > PCI_MEM_END - base_cursor or b.size > BAR_RELOC_THRESH)
@@ -330,7 +328,7 @@ def build(layout, domain, host: Host, version: XenVersion, bios_base: int | None
             if high_mem_end:
                 e = E820Entry(FOUR_GB, high_mem_end - FOUR_GB, E820_RAM)
         adjusted.append(e)
-    if high_mem_end and not have_high and version >= V4_7:
+    if high_mem_end and not have_high and HVMLOADER_HIGHMEM_ENTRY.in_effect(version):
         adjusted.append(E820Entry(FOUR_GB, max(0, high_mem_end - FOUR_GB), E820_RAM))
         if high_mem_end == FOUR_GB:
             findings.append(_f("info", "zero-size-highmem",
@@ -361,7 +359,7 @@ def build(layout, domain, host: Host, version: XenVersion, bios_base: int | None
     if lowmem_reserved_base < 0xA0000:
         e820.append(E820Entry(lowmem_reserved_base, 0xA0000 - lowmem_reserved_base, E820_RESERVED))
     e820.append(E820Entry(bbase, 0x100000 - bbase, E820_RESERVED))
-    if version >= V4_15 and domain.acpi:
+    if HVMLOADER_ACPI_NVS.in_effect(version) and domain.acpi:
         aend = acpi_end if acpi_end is not None else ACPI_END_DEFAULT
         e820.append(E820Entry(ACPI_INFO_PHYSICAL_ADDRESS, aend - ACPI_INFO_PHYSICAL_ADDRESS, E820_NVS))
     else:

@@ -24,6 +24,7 @@ from xlrmrr.common import FOUR_GB, PAGE_SHIFT, PAGE_SIZE, Finding, Sbdf, XenVers
 from xlrmrr.host.model import Host, Rmrr
 from xlrmrr.host.query import device_roots
 from xlrmrr.records import record
+from xlrmrr.releases import XEN_IOMMU_IDENTITY_MAPPING, XEN_PD_FORMAT
 from xlrmrr.xlcfg.domain import (
     LIBXL_PCI_FUNC_ALL,
     POLICY_INVALID,
@@ -34,8 +35,6 @@ from xlrmrr.xlcfg.domain import (
 )
 
 DOMID = 1
-V4_15 = XenVersion(4, 15)
-V4_16 = XenVersion(4, 16)
 
 # Xen's errno values (xen/include/public/errno.h, the Linux x86 numbers).
 EPERM = 1
@@ -291,7 +290,7 @@ def _occupant(start: int) -> str:
 # Messages as Xen prints them (VTDPREFIX is "[VT-D]").
 
 def _dom(version: XenVersion, domid: int = DOMID) -> str:
-    return f"d{domid}" if version >= V4_15 else f"Dom{domid}"
+    return f"d{domid}" if XEN_PD_FORMAT.in_effect(version) else f"Dom{domid}"
 
 
 def shared_rmrr_message(sbdf: Sbdf, rmrr: Rmrr, relaxed: bool, version: XenVersion,
@@ -305,7 +304,7 @@ def map_failed_message(rmrr: Rmrr, rc: int, version: XenVersion, domid: int = DO
     """The assignment's report of a failed identity map: the iommu_identity_mapping text from
     4.16, the 4.6 rmrr_identity_mapping text before (read from 4.6; releases 4.12-4.15 may
     already print the domain as %pd, which is not verified)."""
-    if version >= V4_16:
+    if XEN_IOMMU_IDENTITY_MAPPING.in_effect(version):
         return f"[VT-D]d{domid}: cannot map reserved region [{rmrr.base:x},{rmrr.end:x}]: {rc}"
     return (f"[VT-D] cannot map reserved region ({rmrr.base:x},{rmrr.end:x}] for "
             f"{_dom(version, domid)} ({rc})")
@@ -502,7 +501,7 @@ class _Domain:
             m[0] += 1
             m[1].append(sbdf)
             return MAP_COUNTED, (), 0, [], m[0]
-        if self.version >= V4_16 and self._overlaps_listed(rmrr.base, rmrr.end):
+        if XEN_IOMMU_IDENTITY_MAPPING.in_effect(self.version) and self._overlaps_listed(rmrr.base, rmrr.end):
             return MAP_OVERLAP, (), -EADDRINUSE, [], 0
         runs, rc, log = self.pages(rmrr, relaxed)
         if rc == 0:
@@ -808,7 +807,7 @@ def _device_findings(index: _HostIndex, da: DeviceAssignment, version: XenVersio
                 f"{rmrr_range(r)} overlaps a different range already identity-mapped into this guest; "
                 f"iommu_identity_mapping refuses with -EADDRINUSE whatever the policy",
                 (r.base, r.end)))
-        if version < V4_16 and any(x.state == RUN_IDENTITY for x in o.runs):
+        if not XEN_IOMMU_IDENTITY_MAPPING.in_effect(version) and any(x.state == RUN_IDENTITY for x in o.runs):
             out.append(Finding(
                 "warning", "identity-overlap-old", "xen",
                 f"{da.sbdf}: RMRR {rmrr_range(r)} overlaps a different range already identity-mapped "

@@ -22,6 +22,12 @@ from xlrmrr.common import (
 )
 from xlrmrr.host.model import Host, Rmrr
 from xlrmrr.records import record
+from xlrmrr.releases import (
+    LIBXL_ALL_DEVICE_RDMS,
+    LIBXL_HAP_2M_ROUNDING,
+    LIBXL_HIGHMEM_NOT_FORCED,
+    LIBXL_PER_DEVICE_DEFAULT,
+)
 from xlrmrr.xlcfg.domain import (
     POLICY_INVALID,
     POLICY_RELAXED,
@@ -47,8 +53,6 @@ TWO_MB = 2 * MB
 MMIO_HOLE_MIN = 256 * MB
 MMIO_HOLE_MAX = 3840 * MB
 
-V4_7 = XenVersion(4, 7)
-V4_14 = XenVersion(4, 14)
 HVM_MAX_VCPUS = 128     # xen/include/public/hvm/hvm_info_table.h
 
 
@@ -132,9 +136,11 @@ def _finding(severity: str, code: str, message: str, *addrs: int, component: str
 
 
 def default_video_memkb(domain: DomainConfig) -> tuple[int, Finding | None]:
-    """libxl's video RAM default and minimum per vga kind (xen-rdm.md 5.1)."""
+    """libxl's video RAM default and minimum per vga kind (libxl_create.c
+    libxl__domain_build_info_setdefault). vga = "none" sets 0 only when videoram was left at its
+    default (LIBXL_MEMKB_DEFAULT); an explicit videoram is kept, with no minimum."""
     if domain.vga == "none":
-        return 0, None
+        return (0 if domain.video_memkb is None else domain.video_memkb), None
     if domain.device_model_version == "qemu-xen-traditional":
         table = {"stdvga": (8, "STDVGA on QEMU_XEN_TRADITIONAL"),
                  "cirrus": (4, "CIRRUS on QEMU_XEN_TRADITIONAL")}
@@ -195,7 +201,7 @@ def _device_policies(domain: DomainConfig, version: XenVersion) -> tuple[DeviceP
     out = []
     for dev in domain.pci:
         build = dev.rdm_policy
-        if build == POLICY_INVALID and version >= V4_14:
+        if build == POLICY_INVALID and LIBXL_PER_DEVICE_DEFAULT.in_effect(version):
             build = POLICY_STRICT
         assign = POLICY_STRICT if dev.rdm_policy == POLICY_INVALID else dev.rdm_policy
         out.append(DevicePolicy(dev, dev.sbdf, build, assign))
@@ -386,7 +392,7 @@ def _construct_rdm(domain, host, version, devices, strategy, policy, boundary, h
         entries = index.query(dp.sbdf)
         if not entries:
             continue
-        if version < V4_14:
+        if not LIBXL_ALL_DEVICE_RDMS.in_effect(version):
             entries = entries[:1]
         for start_pfn, nr in entries:
             start = start_pfn << PAGE_SHIFT
@@ -399,7 +405,7 @@ def _construct_rdm(domain, host, version, devices, strategy, policy, boundary, h
                 by_start[start] = len(rdms)
                 rdms.append({"start": start, "size": nr << PAGE_SHIFT, "policy": dp.policy_at_build,
                              "source": "device", "assigned": [dp.sbdf]})
-        if version < V4_14 and len(index.query(dp.sbdf)) > 1:
+        if not LIBXL_ALL_DEVICE_RDMS.in_effect(version) and len(index.query(dp.sbdf)) > 1:
             skipped = ", ".join(hexa(p << PAGE_SHIFT) for p, _ in index.query(dp.sbdf)[1:])
             findings.append(_finding(
                 "warning", "rdm-first-entry-only",
@@ -411,13 +417,13 @@ def _construct_rdm(domain, host, version, devices, strategy, policy, boundary, h
                 f"pci= entry {dp.device.spec!r} assigns every function, but construct_rdm queries only "
                 f"{dp.sbdf}: RMRRs of the other functions are not reserved unless strategy=host"))
 
-    if version < V4_14 and highmem_end == 0:
+    if not LIBXL_HIGHMEM_NOT_FORCED.in_effect(version) and highmem_end == 0:
         highmem_end = FOUR_GB
     relocated = set()
     for i, r in enumerate(rdms):
         start = r["start"]
         if start < lowmem_end and start > boundary:
-            if hap and start > TWO_MB and version >= V4_14:
+            if hap and start > TWO_MB and LIBXL_HAP_2M_ROUNDING.in_effect(version):
                 start &= ~(TWO_MB - 1)
             if highmem_end == 0:
                 highmem_end = FOUR_GB

@@ -198,18 +198,19 @@ def decode(data: bytes, name: str = "DMAR") -> Dmar:
     data = bytes(data)
     if len(data) < ACPI_HEADER_SIZE:
         raise InputError(f"{name}: table ends at offset {len(data):#x}, inside the 36-byte ACPI "
-                         f"table header (truncated table)")
+                         f"table header (truncated table)", source=name, offset=len(data))
     signature = data[0:4]
     if signature not in SIGNATURES:
         raise InputError(f"{name}: signature {signature!r} at offset 0x0 is not DMAR (nor RMAD "
-                         f"or XMAR, as Xen leaves it after parsing)")
+                         f"or XMAR, as Xen leaves it after parsing)", source=name, offset=0)
     length = int.from_bytes(data[4:8], "little")
     if length > len(data):
         raise InputError(f"{name}: table Length {length:#x} at offset 0x4 is larger than the "
-                         f"{len(data):#x} bytes available (truncated table, or the Length lies)")
+                         f"{len(data):#x} bytes available (truncated table, or the Length lies)",
+                         source=name, offset=4)
     if length < DMAR_HEADER_SIZE:
         raise InputError(f"{name}: table Length {length:#x} at offset 0x4 is shorter than the "
-                         f"48-byte DMAR header")
+                         f"48-byte DMAR header", source=name, offset=4)
     data = data[:length]
     top = S.DmarTable.parse(data)
     hdr = top.header

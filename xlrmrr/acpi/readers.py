@@ -64,7 +64,7 @@ def dmar_from_acpidump(text: str, name: str = "acpidump") -> bytes:
     def short(lineno: int, why: str) -> InputError:
         of = f" of {length:#x}" if length is not None else ""
         return InputError(f"{name}:{lineno}: the DMAR hex dump (from line {start + 1}) ends "
-                          f"after {len(data):#x} bytes{of}: {why}")
+                          f"after {len(data):#x} bytes{of}: {why}", source=name, line=lineno)
 
     lineno = start + 1
     for lineno, line in enumerate(lines[start + 1:], start + 2):
@@ -78,16 +78,17 @@ def dmar_from_acpidump(text: str, name: str = "acpidump") -> bytes:
                                 f"(OFFSET: XX XX ...)")
         off = int(m.group(1), 16)
         if off != len(data):
-            raise InputError(f"{name}:{lineno}: hex dump offset {off:#x}, expected {len(data):#x}")
+            raise InputError(f"{name}:{lineno}: hex dump offset {off:#x}, expected {len(data):#x}",
+                             source=name, line=lineno)
         want = 16 if length is None else min(16, length - off)
         hexes = m.group(2).split()[:want]
         bad = next((h for h in hexes if not _HEX_BYTE.fullmatch(h)), None)
         if bad is not None:
             raise InputError(f"{name}:{lineno}: {bad[:20]!r} is not a hex byte (two hex digits) "
-                             f"at offset {off + hexes.index(bad):#x}")
+                             f"at offset {off + hexes.index(bad):#x}", source=name, line=lineno)
         if len(hexes) < want:
             raise InputError(f"{name}:{lineno}: {len(hexes)} hex bytes at offset {off:#x}, "
-                             f"expected {want}")
+                             f"expected {want}", source=name, line=lineno)
         data += bytes(int(h, 16) for h in hexes)
         if length is None and len(data) >= 8:
             length = int.from_bytes(data[4:8], "little")
@@ -140,19 +141,22 @@ def rmrrs_from_log(text: str, name: str = "log") -> tuple[LogRmrr, ...]:
                     pending.append(Sbdf.parse(m.group(2)))
                 except ValueError as e:
                     raise InputError(f"{name}:{lineno}: {e} (a PCI device is at most "
-                                     f"ffff:ff:1f.7); fix or remove this line") from None
+                                     f"ffff:ff:1f.7); fix or remove this line",
+                                     source=name, line=lineno) from None
             continue
         m = (_XEN_REGION.search(line) or _XEN_REGISTERED.search(line)
              or _LINUX_RMRR.search(line))
         if m:
             base, end = int(m.group(1), 16), int(m.group(2), 16)
             if base >= 1 << 64 or end >= 1 << 64:
-                raise InputError(f"{name}:{lineno}: RMRR address does not fit 64 bits")
+                raise InputError(f"{name}:{lineno}: RMRR address does not fit 64 bits",
+                                 source=name, line=lineno)
             if base > end:
                 raise InputError(f"{name}:{lineno}: RMRR ends ({end:#x}) before it starts "
                                  f"({base:#x}); Xen disables VT-d for such a table (\" RMRR "
                                  f"[{base:x},{end:x}] is incorrect!\"), which a log line "
-                                 f"cannot show: give the table itself with --dmar")
+                                 f"cannot show: give the table itself with --dmar",
+                                 source=name, line=lineno)
             out.append(LogRmrr(base, end, tuple(pending or ()), f"{name}:{lineno}"))
             pending = None
     if not out and not is_boot_log(text):
@@ -188,7 +192,8 @@ def parse_rmrr_option(text: str, name: str = "rmrr=", option: int = 0) -> tuple[
         m = _RANGE.fullmatch(part)
         if not m:
             raise InputError(f"{name}: character {at + 1}: {part!r} is not "
-                             f"start[-end]=[s]bdf[,[s]bdf...] (page numbers in hex, 0x optional)")
+                             f"start[-end]=[s]bdf[,[s]bdf...] (page numbers in hex, 0x optional)",
+                             source=name, column=at + 1)
         start = int(m.group(1), 16)
         end = int(m.group(2), 16) if m.group(2) else start
         devs: list[Sbdf] = []
@@ -197,13 +202,14 @@ def parse_rmrr_option(text: str, name: str = "rmrr=", option: int = 0) -> tuple[
             try:
                 sbdf = Sbdf.parse(d)
             except ValueError as e:
-                raise InputError(f"{name}: character {dpos + 1}: {e}") from None
+                raise InputError(f"{name}: character {dpos + 1}: {e}",
+                                 source=name, column=dpos + 1) from None
             dpos += len(d) + 1
             if devs and d.strip().count(":") == 1:      # no segment: the first device's
                 sbdf = Sbdf(devs[0].seg, sbdf.bus, sbdf.dev, sbdf.fn)
             devs.append(sbdf)
         if start >= 1 << 52 or end >= 1 << 52:
             raise InputError(f"{name}: character {at + 1}: {part!r}: page number beyond the "
-                             f"64-bit address space")
+                             f"64-bit address space", source=name, column=at + 1)
         out.append(UserRmrr(start, end, tuple(devs), part, option, spec))
     return tuple(out)

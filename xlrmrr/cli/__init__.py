@@ -182,6 +182,11 @@ def error_json(message: str) -> str:
     return json.dumps({"ok": False, "error": message, "exit_status": EXIT_INPUT})
 
 
+def _asks_json(argv: list[str]) -> bool:
+    """--json among xlrmrr's own arguments (not after the `--` that starts xl's)."""
+    return "--json" in (argv[:argv.index("--")] if "--" in argv else argv)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     # Build only the parser of the command asked for, so that start-up imports one module.
@@ -190,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = parser.parse_args(argv)
     except SystemExit as e:
-        if e.code == EXIT_INPUT and "--json" in argv:
+        if e.code == EXIT_INPUT and _asks_json(argv):
             print(error_json(getattr(e, "message", "usage error")))
         raise
     if not getattr(args, "_run", None):
@@ -202,7 +207,10 @@ def main(argv: list[str] | None = None) -> int:
         from xlrmrr.report import escape
 
         print(escape(f"xlrmrr {args.command}: error: {e}"), file=sys.stderr)
-        if getattr(args, "json", False) and args.command != "cfg":      # cfg prints its own
+        # --json may sit where an option the error stopped at was about to be parsed (create's
+        # options after GUEST.cfg); cfg prints its own object once it has read the file.
+        if (getattr(args, "json", False) or _asks_json(argv)) and not getattr(
+                args, "json_written", False):
             print(error_json(str(e)))
         return EXIT_INPUT
     except BrokenPipeError:

@@ -16,9 +16,10 @@ Exit status 0 when xl would accept the file, 2 when it would not.
 Text output shows control characters from the file as C escapes (\\r, \\x1b) and bytes that are
 not UTF-8 as \\xNN. --json prints every string as it is in the file when the file (and its name) are
 UTF-8; otherwise the whole object is read as Latin-1, one character U+0000-U+00FF per byte, and
-carries "encoding": "latin-1", so that encoding each string as Latin-1 gives back its exact bytes.
-When the file cannot be read at all, --json prints {"ok": false, "diagnostics": "", "findings":
-[one error]} (no settings, no domain).
+carries "encoding": "latin-1" (else "utf-8"), so that encoding each string as Latin-1 gives back
+its exact bytes. The object has the same keys whatever the outcome: when xl rejects the file,
+"settings" is {}; when the file cannot be read at all, "settings" is {}, "diagnostics" "" and
+"domain" null, with the one error in "findings".
 
 A libvirt domain XML (virsh dumpxml NAME) is read as libvirt's libxl driver builds the domain
 (src/libxl/libxl_conf.c): the output lists the libxl_domain_config fields the RMRR flow uses,
@@ -47,6 +48,7 @@ def run(args) -> int:
     except InputError as e:
         if args.json:
             _write(unreadable_json(str(e), latin1=not _utf8(b"", args.config)))
+            args.json_written = True
         raise
     from xlrmrr.xlcfg import is_domain_xml
     if is_domain_xml(data):
@@ -97,12 +99,11 @@ def unreadable_json(error: str, latin1: bool = False) -> str:
     parsed, so no settings and no domain; libxlu printed nothing."""
     import json
 
-    doc = {"ok": False, "diagnostics": "",
+    doc = {"ok": False, "settings": {}, "diagnostics": "", "domain": None,
            "findings": [{"severity": "error", "code": "unreadable", "component": "xl",
-                         "message": error}]}
+                         "message": error}], "encoding": "latin-1" if latin1 else "utf-8"}
     if not latin1:
         return json.dumps(doc) + "\n"
-    doc["encoding"] = "latin-1"
     return _latin1(json.dumps(doc, ensure_ascii=False) + "\n")
 
 
@@ -147,17 +148,17 @@ def json_text(cfg, domain, findings, latin1: bool = False) -> str:
 
     ascii_ = not latin1
     parts = [f'"ok": {json.dumps(cfg.ok)}']
-    if cfg.ok:
-        items = ", ".join(f"{json.dumps(k)}: {s.to_json_text(ascii_)}"
-                          for k, s in cfg.settings.items())
-        parts.append(f'"settings": {{{items}}}')
+    # The same keys whatever the outcome: a file xl rejects has no settings (xl discards those
+    # stored before the error), and "encoding" says "utf-8" when it is not "latin-1".
+    items = ", ".join(f"{json.dumps(k)}: {s.to_json_text(ascii_)}"
+                      for k, s in cfg.settings.items()) if cfg.ok else ""
+    parts.append(f'"settings": {{{items}}}')
     parts.append(f'"diagnostics": {json.dumps(cfg.diagnostics, ensure_ascii=ascii_)}')
     parts.append(f'"domain": '
                  f'{json.dumps(domain_json(domain), sort_keys=True, ensure_ascii=ascii_)}')
     parts.append(f'"findings": '
                  f'{json.dumps([f.to_json() for f in findings], ensure_ascii=ascii_)}')
-    if latin1:
-        parts.append('"encoding": "latin-1"')
+    parts.append(f'"encoding": "{"latin-1" if latin1 else "utf-8"}"')
     out = "{" + ", ".join(parts) + "}\n"
     return _latin1(out) if latin1 else out
 

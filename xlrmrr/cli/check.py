@@ -75,7 +75,9 @@ def run(args) -> int:
         data = read_input(path, "xl config")
         domain, xl_findings, _parse = load_guest(data, path, version)
         refuse_if_xl_exits(xl_findings, path)
-        p = plan(domain, host, version, Options(hap_available=not args.no_hap, remediate=False))
+        # The check report shows neither remedies nor the release comparison: plan without them.
+        p = plan(domain, host, version, Options(hap_available=not args.no_hap, remediate=False,
+                                                compare_versions=False))
         verdict = p.verdict
         if any(f.severity == "error" and f.component == "xl" for f in xl_findings):
             verdict = "blocked"

@@ -132,6 +132,7 @@ def _split_rest(args) -> tuple[list, list]:
         try:
             _ns, operands = parser.parse_known_args(rest, namespace=args)
         except argparse.ArgumentError as e:
+            args.json = args.json or "--json" in rest   # not reached by the parse it stopped
             raise InputError(str(e)) from None
     configs, items, unknown = classify_operands(operands)
     if unknown:
@@ -190,7 +191,7 @@ def _emitted_by_us(directory: str) -> set:
     try:
         with open(os.path.join(directory, "plan.json"), "rb") as f:
             mark = json.loads(f.read(1 << 26)).get(EMIT_MARK)
-    except (OSError, ValueError, AttributeError):
+    except (OSError, ValueError, AttributeError, RecursionError):
         return set()
     if not isinstance(mark, dict):
         return set()
@@ -414,17 +415,15 @@ def _run(args) -> int:
     compare = not any(f.code in XL_EXITS for f in findings)
     # Read the inputs as every other release band would, here, so that plan() does no I/O.
     domains: dict = {}
-    hosts: dict = {}
     if compare:
         for v in compared_versions(version):
             try:
                 domains[str(v)] = _domain_for(load_domain, data, args.config, v, parse)
             except InputError as e:
                 domains[str(v)] = e
-            hosts[str(v)] = load_host(v)
     options = Options(hap_available=not args.no_hap, bios_base=args.bios_base, acpi_end=args.acpi_end,
                       firmware_sizes=sizes, xen_domain=xen_domain, compare_versions=compare,
-                      host_for_version=lambda v: hosts[str(v)],
+                      host_for_version=load_host.for_band,
                       domain_for_version=lambda v: _raise_or(domains[str(v)]))
     if compare:
         result = plan(domain, host, version, options)

@@ -41,11 +41,12 @@ def host_from_args(args, xen_version):
 
 
 def host_loader(args):
-    """xen_version -> the Host the options describe, as that release builds it. The files are
-    read and decoded once: `create` builds the host again for each release it compares with."""
+    """xen_version -> the Host the options describe, as that release builds it (a
+    host.load.HostLoader; its for_band() gives `create`'s release comparison one Host per band).
+    The files are read and decoded once."""
     from xlrmrr.common import XenVersion
     from xlrmrr.files import read_input
-    from xlrmrr.host.load import host_for, read_host_inputs
+    from xlrmrr.host.load import HostLoader, read_host_inputs
 
     if getattr(args, "xen_version", None):
         XenVersion.parse(args.xen_version)      # a usage error, said before any file is read
@@ -58,7 +59,7 @@ def host_loader(args):
                               xen_log=getattr(args, "xen_log", None),
                               host_json=getattr(args, "host_json", None),
                               root=getattr(args, "root", None) or "/")
-    return lambda xen_version: host_for(inputs, xen_version)
+    return HostLoader(inputs)
 
 
 def host_and_version(args, load_host):

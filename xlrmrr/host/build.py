@@ -29,6 +29,17 @@ from xlrmrr.common import (
 from xlrmrr.host.model import Host, PciFunction, Rmrr
 from xlrmrr.host.resolve import Resolved, resolve_scope
 from xlrmrr.host.topology import HostDescription
+from xlrmrr.records import record
+from xlrmrr.releases import (
+    XEN_PRESENCE_CHECKS,
+    XEN_RMRR_E820_MESSAGE,
+    XEN_RMRR_OVER_RAM_REJECTED,
+    XEN_RMRR_RESERVED_WHOLE,
+    XEN_SATC,
+    XEN_USER_RMRR,
+    XEN_USER_RMRR_PAGE_LIMIT,
+    dmar_key,
+)
 
 if TYPE_CHECKING:
     from xlrmrr.acpi.readers import LogRmrr, UserRmrr
@@ -37,7 +48,6 @@ XEN_DISABLED = "Failed to parse ACPI DMAR.  Disabling VT-d."
 MAX_USER_RMRR_PAGES = 16
 MAX_USER_RMRR = 10          # ranges, over every rmrr= parameter together (one static array)
 MAX_USER_RMRR_DEV = 20      # devices per range
-USER_RMRR_FROM = XenVersion(4, 8)
 DEVICE_SCOPE_TYPES = (1, 2, 3, 4)     # what scope_device_count counts
 
 
@@ -111,17 +121,30 @@ def _ram_pages(e820, base: int, end: int) -> list[int]:
     return sorted(out)
 
 
-def e820_check(base: int, end: int, e820, version: XenVersion, what: str = "RMRR"
-               ) -> tuple[list[Finding], _Rejected | None]:
-    """Xen's check that an RMRR is E820-reserved, as the release does it: the messages, and
-    the rejection of the whole DMAR (4.19+, RMRR over RAM) or None."""
-    if not e820 or base > end:
-        return [], None
+_RESERVED_ONLY = frozenset({E820_RESERVED})
+_RESERVED_ACPI_NVS = frozenset({E820_RESERVED, E820_ACPI, E820_NVS})
+
+
+def e820_facts(base: int, end: int, e820) -> tuple:
+    """What e820_check reads of the e820 for one range, whatever the release: (types met, part
+    in a hole, first addresses of RAM pages, types of the first page, of the last page)."""
     lo, hi = base & ~(PAGE_SIZE - 1), (end | (PAGE_SIZE - 1)) + 1
     types, hole = _e820_types(e820, lo, hi)
-    ram = _ram_pages(e820, base, end)
+    return (types, hole, _ram_pages(e820, base, end), _page_types(e820, base >> 12),
+            _page_types(e820, end >> 12))
+
+
+def e820_check(base: int, end: int, e820, version: XenVersion, what: str = "RMRR",
+               facts: tuple | None = None) -> tuple[list[Finding], _Rejected | None]:
+    """Xen's check that an RMRR is E820-reserved, as the release does it: the messages, and
+    the rejection of the whole DMAR (4.19+, RMRR over RAM) or None. `facts`: e820_facts of the
+    range, when already worked out."""
+    if not e820 or base > end:
+        return [], None
+    lo = base & ~(PAGE_SIZE - 1)
+    types, hole, ram, first, last = facts or e820_facts(base, end, e820)
     out: list[Finding] = []
-    if version >= XenVersion(4, 19):
+    if XEN_RMRR_OVER_RAM_REJECTED.in_effect(version):
         if types <= {E820_RESERVED} and not hole:
             return [], None
         out.append(_xen("warning", "rmrr-not-reserved",
@@ -135,17 +158,15 @@ def e820_check(base: int, end: int, e820, version: XenVersion, what: str = "RMRR
                                 f"(Xen {version} refuses an RMRR that covers host RAM.)",
                                 base, end)
         return out, None
-    if version >= XenVersion(4, 14):
+    if XEN_RMRR_RESERVED_WHOLE.in_effect(version):
         if types <= {E820_RESERVED, E820_ACPI, E820_NVS} and not hole:
             return [], None
         text = (f' RMRR [{base:x},{end:x}] not in reserved memory; '
                 f'need "iommu_inclusive_mapping=1"?')
     else:
-        first = _page_types(e820, base >> 12)
-        last = _page_types(e820, end >> 12)
-        if first == {E820_RESERVED} and last == {E820_RESERVED}:
+        if first == _RESERVED_ONLY and last == _RESERVED_ONLY:
             return [], None
-        if version < XenVersion(4, 7):      # a debug-build message in 4.6
+        if not XEN_RMRR_E820_MESSAGE.in_effect(version):      # a debug-build message in 4.6
             text = (f"  RMRR address range not in reserved memory base = {base:x} end = "
                     f"{end:x}; iommu_inclusive_mapping=1 parameter may be needed.")
         else:
@@ -176,23 +197,81 @@ def _present(devmap, topo: bool, sbdf: Sbdf | None) -> bool:
     return sbdf is not None and sbdf in devmap if topo else True
 
 
-PRESENCE_CHECKS_FROM = XenVersion(4, 12)
+
+def host_band(version: XenVersion) -> tuple[bool, ...]:
+    """Which of the named DMAR changes (releases, kind DMAR) are in effect: within one band,
+    every release builds the same Host (RMRRs, VT-d state, devices), though messages name the
+    release asked for."""
+    return dmar_key(version)
 
 
-def _segment_known(devmap, topo: bool, segment: int, version: XenVersion) -> bool:
+
+def _segment_known(segments: frozenset[int], topo: bool, segment: int, version: XenVersion) -> bool:
     """pci_known_segment(): Xen skips presence checks on a segment it has not scanned. Before
     4.12 (dcf41790, MMCFG set up before the DMAR is parsed) no segment was known yet, so the
-    checks never ran."""
-    return (version >= PRESENCE_CHECKS_FROM and topo
-            and any(s.seg == segment for s in devmap))
+    checks never ran. `segments`: the segments of the known devices."""
+    return XEN_PRESENCE_CHECKS.in_effect(version) and topo and segment in segments
+
+
+@record(eq=False)
+class TableFacts:
+    """What of a decoded table and a topology does not depend on the Xen release, worked out
+    once per process (table_facts) however many releases a command models: each DRHD's and
+    RMRR's device scopes resolved (scope resolution follows the topology, not the release), the
+    table's RMRRs (Host.firmware_rmrrs; the RMRR Xen registers for a structure is that same
+    record), the firmware findings, the segments of the known devices and the ANDD entries."""
+
+    resolved: dict          # structure index -> list[Resolved] (DEVICE_SCOPE_TYPES only)
+    rmrr_at: dict           # RMRR structure index -> its Rmrr
+    firmware: tuple         # tuple[Rmrr, ...], table order
+    firmware_findings: tuple
+    e820_at: dict           # RMRR structure index -> e820_facts of its range (with an e820)
+    devmap: dict            # Sbdf -> PciFunction
+    segments: frozenset
+    namespace: tuple
+
+
+def table_facts(dmar: Dmar, desc: HostDescription | None = None) -> TableFacts:
+    """The release-independent part of build_host for this table and topology."""
+    from xlrmrr.acpi.checks import firmware_findings
+
+    desc = desc or HostDescription()
+    devmap = {f.sbdf: f for f in desc.devices}
+    topo = desc.topology_known
+    resolved = {i: _resolve_all(s, devmap, topo) for i, s in enumerate(dmar.structures)
+                if s.type in (0, 1)}
+    rmrr_at = {}
+    for i, s in enumerate(dmar.structures):
+        if s.type != 1:
+            continue
+        res = resolved[i]
+        rmrr_at[i] = Rmrr(base=s.base, end=s.end, segment=s.segment,
+                                 devices=tuple(r.sbdf for r in res if r.sbdf is not None),
+                                 scope_count=len(res), source=f"DMAR RMRR at offset {s.offset:#x}",
+                                 unresolved=tuple(r.unresolved for r in res if r.sbdf is None),
+                                 below_bridges=tuple(d for r in res for d in r.below))
+    e820_at = {} if not desc.e820 else {
+        i: e820_facts(r.base, r.end, desc.e820) for i, r in rmrr_at.items() if r.base <= r.end}
+    namespace = tuple(
+        (a.device_number, a.device_name,
+         tuple(d.offset for d in dmar.drhds
+               if any(sc.type == 5 and sc.enumeration_id == a.device_number for sc in d.scopes)))
+        for a in dmar.of_type(4))
+    return TableFacts(resolved, rmrr_at, tuple(rmrr_at.values()),
+                      tuple(firmware_findings(dmar, desc.devices, topo, desc.e820)), e820_at, devmap,
+                      frozenset(f.sbdf.seg for f in desc.devices), namespace)
 
 
 def xen_parse_dmar(dmar: Dmar, devices: tuple[PciFunction, ...], topology_known: bool,
-                   e820: tuple[E820Entry, ...], version: XenVersion
+                   e820: tuple[E820Entry, ...], version: XenVersion, facts: TableFacts | None = None
                    ) -> tuple[list[Rmrr], list[Finding], Finding | None]:
     """acpi_parse_dmar: the RMRRs Xen registers (in registration = table order), the messages,
-    and the rejection (None when VT-d stays enabled)."""
-    devmap = {f.sbdf: f for f in devices}
+    and the rejection (None when VT-d stays enabled). `facts`: table_facts(dmar, the same
+    devices and topology), when the caller has it already."""
+    if facts is None:
+        facts = table_facts(dmar, HostDescription(devices=tuple(devices),
+                                                  topology_known=topology_known))
+    devmap, segments = facts.devmap, facts.segments
     findings: list[Finding] = []
     registered = _Registered()
     include_all = all_ports = False
@@ -200,7 +279,7 @@ def xen_parse_dmar(dmar: Dmar, devices: tuple[PciFunction, ...], topology_known:
         if dmar.host_address_width == 0:
             raise _reject("zero-haw", "Zero: Invalid DMAR width",
                           "(the DMAR Host Address Width is 0).")
-        for s in dmar.structures:
+        for i, s in enumerate(dmar.structures):
             where = f"{s.type_name} at offset {s.offset:#x}"
             if s.type == 0:
                 if s.register_base in (0, (1 << 64) - 1):
@@ -215,17 +294,17 @@ def xen_parse_dmar(dmar: Dmar, devices: tuple[PciFunction, ...], topology_known:
                                       f"(the {where} is a second INCLUDE_PCI_ALL unit on "
                                       f"segment 0).")
                     include_all = include_all or s.segment == 0
-                elif _segment_known(devmap, topology_known, s.segment, version):
+                elif _segment_known(segments, topology_known, s.segment, version):
                     # Warning only: the DRHD stays (the fatal "workaround_bios_bug" logic was
                     # dead code until it was dropped, 07c181c83e, before 4.12.0).
-                    for r in _resolve_all(s, devmap, True):
+                    for r in facts.resolved[i]:
                         if r.scope.type in (1, 2) and not _present(devmap, True, r.sbdf):
                             findings.append(_xen(
                                 "warning", "drhd-device-absent",
                                 f'" Non-existent device ({r.sbdf or r.scope.path_str()}) in this '
                                 f'DRHD\'s scope!" ({where}); Xen keeps the unit.'))
             elif s.type == 1:
-                rmrr = _xen_rmrr(s, where, registered, devmap, topology_known, e820, version,
+                rmrr = _xen_rmrr(s, i, where, registered, facts, topology_known, e820, version,
                                  findings)
                 if rmrr is not None:
                     registered.add(rmrr)
@@ -240,7 +319,7 @@ def xen_parse_dmar(dmar: Dmar, devices: tuple[PciFunction, ...], topology_known:
                     _scope_length_check(s)
             elif s.type == 3:
                 pass
-            elif s.type == 5 and version >= XenVersion(4, 17):
+            elif s.type == 5 and XEN_SATC.in_effect(version):
                 _scope_length_check(s)
             else:
                 findings.append(_xen("info", "unknown-structure",
@@ -251,26 +330,27 @@ def xen_parse_dmar(dmar: Dmar, devices: tuple[PciFunction, ...], topology_known:
     return registered.in_order, findings, None
 
 
-def _xen_rmrr(s: Structure, where: str, registered: _Registered, devmap, topo: bool, e820,
-              version: XenVersion, findings: list[Finding]) -> Rmrr | None:
+def _xen_rmrr(s: Structure, index: int, where: str, registered: _Registered, facts: TableFacts, topo: bool,
+              e820, version: XenVersion, findings: list[Finding]) -> Rmrr | None:
     base, end = s.base, s.end
     old = registered.newest_overlap(base, end)
     if old is not None:
         raise _reject("rmrr-overlap",
                       f"Overlapping RMRRs [{old.base:x},{old.end:x}] and [{base:x},{end:x}]",
                       f"(the {where} overlaps an earlier RMRR).", base, end)
-    found, rejected = e820_check(base, end, e820, version)
+    found, rejected = e820_check(base, end, e820, version, facts=facts.e820_at.get(index))
     findings.extend(found)
     if rejected is not None:
         raise rejected
     _scope_length_check(s)
-    resolved = _resolve_all(s, devmap, topo)
+    resolved = facts.resolved[index]
     if not resolved:
         findings.append(_xen("warning", "rmrr-no-device",
                              f"The {where} [{hexa(base)}, {hexa(end)}] has no device scope: Xen "
                              f"drops it silently, so no device gets this range.", base, end))
         return None
-    if _segment_known(devmap, topo, s.segment, version):
+    devmap = facts.devmap
+    if _segment_known(facts.segments, topo, s.segment, version):
         if not any(_present(devmap, True, r.sbdf) for r in resolved):
             for r in resolved:
                 findings.append(_xen("warning", "rmrr-device-absent",
@@ -284,34 +364,21 @@ def _xen_rmrr(s: Structure, where: str, registered: _Registered, devmap, topo: b
     if base > end:
         raise _reject("rmrr-end-before-base", f" RMRR [{base:x},{end:x}] is incorrect!",
                       f"(the {where} ends before it starts).", base, end)
-    below = tuple(d for r in resolved for d in r.below)
-    if below:
+    rmrr = facts.rmrr_at[index]
+    if rmrr.below_bridges:
         findings.append(_xen("warning", "rmrr-bridge-scope",
                              f"The {where} [{hexa(base)}, {hexa(end)}] names a bridge "
                              f"(sub-hierarchy scope): Xen records only the bridge's own BDF, so "
-                             f"the devices below it ({', '.join(map(str, below))}) get no RDM "
-                             f"from a per-device query and no identity mapping when assigned.",
-                             base, end))
-    return Rmrr(base=base, end=end, segment=s.segment,
-                devices=tuple(r.sbdf for r in resolved if r.sbdf is not None),
-                scope_count=len(resolved), source=f"DMAR {where}",
-                unresolved=tuple(r.unresolved for r in resolved if r.sbdf is None),
-                below_bridges=below)
+                             f"the devices below it ({', '.join(map(str, rmrr.below_bridges))}) "
+                             f"get no RDM from a per-device query and no identity mapping when "
+                             f"assigned.", base, end))
+    return rmrr
 
 
 def table_rmrrs(dmar: Dmar, devices, topology_known: bool) -> tuple[Rmrr, ...]:
     """Every RMRR of the table in table order, resolved, whatever Xen makes of it."""
-    devmap = {f.sbdf: f for f in devices}
-    out = []
-    for s in dmar.rmrrs:
-        resolved = _resolve_all(s, devmap, topology_known)
-        out.append(Rmrr(base=s.base, end=s.end, segment=s.segment,
-                        devices=tuple(r.sbdf for r in resolved if r.sbdf is not None),
-                        scope_count=len(resolved),
-                        source=f"DMAR RMRR at offset {s.offset:#x}",
-                        unresolved=tuple(r.unresolved for r in resolved if r.sbdf is None),
-                        below_bridges=tuple(d for r in resolved for d in r.below)))
-    return tuple(out)
+    return table_facts(dmar, HostDescription(devices=tuple(devices),
+                                             topology_known=topology_known)).firmware
 
 
 def _invalid_param(u: UserRmrr, rc: int) -> str:
@@ -347,7 +414,7 @@ def parse_limits(user: tuple[UserRmrr, ...], version: XenVersion
                                  f"rmrr= ranges; {len(lost)} more (from rmrr={u.text} on) are "
                                  f"ignored. Merge ranges or drop some."))
             break
-        if version >= XenVersion(4, 17) and _pages_apart(u) >= MAX_USER_RMRR_PAGES:
+        if XEN_USER_RMRR_PAGE_LIMIT.in_effect(version) and _pages_apart(u) >= MAX_USER_RMRR_PAGES:
             later = sum(1 for x in user[i + 1:] if x.option == u.option)
             findings.append(_xen("warning", "user-rmrr-too-large",
                                  f'"RMRR range {rng} exceeds {MAX_USER_RMRR_PAGES} pages" then '
@@ -380,9 +447,9 @@ def user_rmrrs(user: tuple[UserRmrr, ...], registered: list[Rmrr], version: XenV
     findings: list[Finding] = []
     if not user:
         return [], findings
-    if version < USER_RMRR_FROM:
+    if not XEN_USER_RMRR.in_effect(version):
         findings.append(_xen("warning", "rmrr-option-unsupported",
-                             f"Xen {version} has no rmrr= option (added in {USER_RMRR_FROM}); "
+                             f"Xen {version} has no rmrr= option (added in {XEN_USER_RMRR.first}); "
                              f"the extra ranges are ignored."))
         return [], findings
     devmap = {f.sbdf: f for f in devices}
@@ -413,7 +480,7 @@ def user_rmrrs(user: tuple[UserRmrr, ...], registered: list[Rmrr], version: XenV
                                  f"(rmrr={u.text}): ignored."))
             continue
         seg = u.devices[0].seg if u.devices else 0
-        if (_segment_known(devmap, topology_known, seg, version)
+        if (_segment_known(frozenset(d.seg for d in devmap), topology_known, seg, version)
                 and not any(d in devmap for d in u.devices)):
             findings.append(_xen("warning", "rmrr-ignored",
                                  f'" Ignore RMRR [{base:x},{end:x}] as no device under its scope '
@@ -426,19 +493,21 @@ def user_rmrrs(user: tuple[UserRmrr, ...], registered: list[Rmrr], version: XenV
 
 def build_host(dmar: Dmar | None, desc: HostDescription | None = None, *,
                xen_version: XenVersion = NEWEST_XEN, user: tuple[UserRmrr, ...] = (),
-               log_rmrrs: tuple[LogRmrr, ...] = (), source: str = "") -> Host:
-    """The Host Xen `xen_version` would build from this table, topology and e820."""
-    from xlrmrr.acpi.checks import firmware_findings
-
+               log_rmrrs: tuple[LogRmrr, ...] = (), source: str = "",
+               facts: TableFacts | None = None) -> Host:
+    """The Host Xen `xen_version` would build from this table, topology and e820. `facts`:
+    table_facts(dmar, desc), shared by the hosts of every release a command models."""
     desc = desc or HostDescription()
     findings: list[Finding] = []
     firmware: tuple[Rmrr, ...] = ()
     vtd = True
+    namespace: tuple = ()
     if dmar is not None:
-        firmware = table_rmrrs(dmar, desc.devices, desc.topology_known)
-        findings.extend(firmware_findings(dmar, desc.devices, desc.topology_known, desc.e820))
+        facts = facts or table_facts(dmar, desc)
+        firmware, namespace = facts.firmware, facts.namespace
+        findings.extend(facts.firmware_findings)
         registered, xen_findings, rejected = xen_parse_dmar(
-            dmar, desc.devices, desc.topology_known, desc.e820, xen_version)
+            dmar, desc.devices, desc.topology_known, desc.e820, xen_version, facts)
         findings.extend(xen_findings)
         if rejected is not None:
             findings.append(rejected)
@@ -476,11 +545,6 @@ def build_host(dmar: Dmar | None, desc: HostDescription | None = None, *,
                                            desc.topology_known)
         findings.extend(extra_findings)
         rmrrs = list(reversed(extra)) + list(reversed(registered))
-    namespace = () if dmar is None else tuple(
-        (a.device_number, a.device_name,
-         tuple(d.offset for d in dmar.drhds
-               if any(sc.type == 5 and sc.enumeration_id == a.device_number for sc in d.scopes)))
-        for a in dmar.of_type(4))
     return Host(rmrrs=tuple(rmrrs), vtd_enabled=vtd, devices=desc.devices, e820=desc.e820,
                 xen_version=desc.xen_version, findings=tuple(findings), firmware_rmrrs=firmware,
                 topology_known=desc.topology_known, source=source, namespace_devices=namespace)

@@ -19,13 +19,9 @@ if TYPE_CHECKING:
 
 
 def read_host_json(path: str) -> HostDescription:
-    import json
+    from xlrmrr.host.topology import parse_json
 
-    raw = read_input(path, "host description (JSON)")
-    try:
-        obj = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as e:
-        raise InputError(f"{path}: not JSON: {e}") from None
+    obj = parse_json(read_input(path, "host description (JSON)"), path)
     return description_from_json(obj, path, require_devices=True)
 
 
@@ -64,6 +60,7 @@ class HostInputs:
     user: tuple = ()
     no_log_rmrr: Finding | None = None
     source: str = ""
+    facts: object = None        # host.build.TableFacts of table and desc (None: no table)
 
 
 def read_host_inputs(dmar: bytes | None = None, snapshot: str | None = None,
@@ -131,8 +128,13 @@ def read_host_inputs(dmar: bytes | None = None, snapshot: str | None = None,
     table = _decoded(bytes(dmar), dmar_name) if dmar is not None else None
     if table is not None and dmar_name not in sources:
         sources.insert(0, dmar_name)
+    facts = None
+    if table is not None:
+        from xlrmrr.host.build import table_facts
+
+        facts = table_facts(table, desc)
     return HostInputs(table, desc, tuple(log_rmrrs), _user_rmrrs(extra_rmrrs), no_log_rmrr,
-                      ", ".join(sources))
+                      ", ".join(sources), facts)
 
 
 def host_for(inputs: HostInputs, xen_version: XenVersion | None = None) -> Host:
@@ -140,10 +142,43 @@ def host_for(inputs: HostInputs, xen_version: XenVersion | None = None) -> Host:
     records, else the newest."""
     version = xen_version or inputs.desc.xen_version or NEWEST_XEN
     host = build_host(inputs.table, inputs.desc, xen_version=version, user=inputs.user,
-                      log_rmrrs=inputs.log_rmrrs, source=inputs.source)
+                      log_rmrrs=inputs.log_rmrrs, source=inputs.source, facts=inputs.facts)
     if inputs.no_log_rmrr is not None and inputs.table is None:
         host = replace(host, findings=host.findings + (inputs.no_log_rmrr,))
     return replace(host, xen_version=inputs.desc.xen_version)
+
+
+class HostLoader:
+    """The Hosts of one HostInputs: `loader(release)` as that release builds it (host_for);
+    `loader.for_band(release)`, for comparing releases, one Host per band of build_host's own
+    changes (host.build.host_band), built on first use, only the latest one kept (a comparison
+    asks band by band, in release order). The stages read the same RMRRs, devices and e820 from
+    every release of a band; the band's Host carries the messages of the first release asked."""
+
+    __slots__ = ("inputs", "_asked", "_latest")
+
+    def __init__(self, inputs: HostInputs) -> None:
+        self.inputs = inputs
+        self._asked: tuple[int, Host] | None = None     # (band, Host) of the last __call__
+        self._latest: tuple[tuple, Host] | None = None    # (band, Host) of the last for_band
+
+    def __call__(self, xen_version: XenVersion | None = None) -> Host:
+        from xlrmrr.host.build import host_band
+
+        host = host_for(self.inputs, xen_version)
+        self._asked = (host_band(xen_version or self.inputs.desc.xen_version or NEWEST_XEN), host)
+        return host
+
+    def for_band(self, xen_version: XenVersion) -> Host:
+        from xlrmrr.host.build import host_band
+
+        band = host_band(xen_version)
+        for got in (self._asked, self._latest):
+            if got is not None and got[0] == band:
+                return got[1]
+        host = host_for(self.inputs, xen_version)
+        self._latest = (band, host)
+        return host
 
 
 def load_host(dmar: bytes | None = None, snapshot: str | None = None,

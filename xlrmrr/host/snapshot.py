@@ -54,14 +54,79 @@ _MEMMAP_TYPES = {"System RAM": E820_RAM, "Reserved": E820_RESERVED, "ACPI Tables
                  "Persistent Memory (legacy)": 12, "Persistent Memory": 7, "Soft Reserved": 0xEFFFFFFF}
 
 
+_NOT_SNAPSHOT = "not a snapshot (a tar.gz of `xlrmrr host snapshot`)"
+_MAGIC = ((b"\x1f\x8b", "gzip"), (b"BZh", "bzip2"), (b"\xfd7zXZ\x00", "xz"))
+TAR_LIMIT = 3 * MEMBER_LIMIT        # the uncompressed tar: DMAR, host.json, README and headers
+
+
+def _decompress(data: bytes, name: str) -> bytes:
+    """The tar inside a gzip, bzip2 or xz file (or the file itself, a plain tar), decompressed
+    here rather than by tarfile so that damage is reported at its byte offset and a small file
+    cannot expand without bound."""
+    kind = next((k for magic, k in _MAGIC if data.startswith(magic)), None)
+    if kind is None:
+        return data
+    import bz2
+    import lzma
+    import zlib
+
+    def decompressor():
+        return {"gzip": lambda: zlib.decompressobj(16 + zlib.MAX_WBITS),
+                "bzip2": bz2.BZ2Decompressor, "xz": lzma.LZMADecompressor}[kind]()
+
+    errors = (zlib.error, OSError, EOFError, lzma.LZMAError, ValueError)
+    d = decompressor()
+    try:
+        out = d.decompress(data, TAR_LIMIT + 1)
+    except errors:
+        bad = _first_bad(data, decompressor, errors)
+        raise InputError(f"{name}: {_NOT_SNAPSHOT}: damaged {kind} data at byte offset "
+                         f"{bad:#x}", source=name, offset=bad) from None
+    if len(out) > TAR_LIMIT:
+        raise InputError(f"{name}: {_NOT_SNAPSHOT}: the {kind} data expands to more than "
+                         f"{TAR_LIMIT >> 20} MiB; a snapshot's members are at most "
+                         f"{MEMBER_LIMIT >> 20} MiB each")
+    if not getattr(d, "eof", True):
+        raise InputError(f"{name}: {_NOT_SNAPSHOT}: the {kind} data ends early, at byte offset "
+                         f"{len(data):#x} (truncated file?)")
+    return out
+
+
+def _first_bad(data: bytes, decompressor, errors) -> int:
+    """The shortest prefix of data the decompressor rejects, less one: where the damage is
+    first seen (bisection; each step decompresses a prefix)."""
+    lo, hi = 0, len(data)           # data[:lo] decompresses without error, data[:hi] fails
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        try:
+            decompressor().decompress(data[:mid], TAR_LIMIT + 1)
+            lo = mid
+        except errors:
+            hi = mid
+    return lo
+
+
 def read_snapshot(data: bytes, name: str) -> tuple[bytes | None, HostDescription]:
     """(DMAR bytes or None, host description) from a snapshot's bytes."""
+    raw = _decompress(data, name)
+    members: dict = {}
+    tar = None
+    offset = 0                      # where the tar header being read starts
     try:
-        tar = tarfile.open(fileobj=io.BytesIO(data), mode="r:*")
-        members = {m.name.lstrip("./"): m for m in tar.getmembers()}
+        tar = tarfile.open(fileobj=io.BytesIO(raw), mode="r:")
+        for m in tar.getmembers():
+            members.setdefault(m.name.lstrip("./"), m)     # the first of a duplicated name
+        offset = tar.offset
+        # tarfile ends the listing quietly at a damaged header past the first: what follows
+        # the last member must be the end-of-archive zeros.
+        if raw[offset:].strip(b"\0"):
+            raise tarfile.ReadError("damaged tar header (bad checksum or fields)")
     except (tarfile.TarError, OSError, EOFError) as e:
+        if tar is not None and not offset:
+            offset = tar.offset
         why = str(e).splitlines()[0].rstrip(":") if str(e) else type(e).__name__
-        raise InputError(f"{name}: not a snapshot (a tar.gz of `xlrmrr host snapshot`): {why}") from None
+        raise InputError(f"{name}: {_NOT_SNAPSHOT}: {why} (tar header at byte offset "
+                         f"{offset:#x} of the tar)", source=name, offset=offset) from None
 
     def member(key: str) -> bytes | None:
         m = members.get(key)
@@ -69,7 +134,7 @@ def read_snapshot(data: bytes, name: str) -> tuple[bytes | None, HostDescription
             return None
         if not m.isfile() or m.size > MEMBER_LIMIT:
             raise InputError(f"{name}: member {key} is not a regular file of at most "
-                             f"{MEMBER_LIMIT >> 20} MiB")
+                             f"{MEMBER_LIMIT >> 20} MiB", source=name, member=key)
         f = tar.extractfile(m)
         return f.read() if f else None
 
@@ -80,10 +145,9 @@ def read_snapshot(data: bytes, name: str) -> tuple[bytes | None, HostDescription
         raise InputError(f"{name}: damaged snapshot: {e}") from None
     if raw_json is None:
         raise InputError(f"{name}: not an xlrmrr snapshot (no host.json member)")
-    try:
-        obj = json.loads(raw_json)
-    except (ValueError, UnicodeDecodeError) as e:
-        raise InputError(f"{name}: host.json: {e}") from None
+    from xlrmrr.host.topology import parse_json
+
+    obj = parse_json(raw_json, f"{name}:host.json", "not JSON")
     return dmar, description_from_json(obj, f"{name}:host.json")
 
 

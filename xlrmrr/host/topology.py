@@ -179,6 +179,56 @@ def parse_e820_entry(e, where: str) -> E820Entry:
 KNOWN_KEYS = ("xen_version", "e820", "devices", "format", "notes")
 
 
+MAX_JSON_DEPTH = 64        # a host description nests 4 deep; Python's parser stops near 1,000
+
+
+def parse_json(raw: bytes, name: str, what: str = "not JSON"):
+    """json.loads with one-line errors naming `name`: the parser's own (which give line and
+    column), and for text nested deeper than MAX_JSON_DEPTH the line and column where it gets
+    too deep (json.loads would raise RecursionError there, or take the interpreter's stack)."""
+    import json
+
+    try:
+        # as json.loads decodes bytes (UTF-8, or UTF-16/32 by their byte pattern)
+        text = raw.decode(json.detect_encoding(raw), "surrogatepass") \
+            if isinstance(raw, bytes) else raw
+    except UnicodeDecodeError as e:
+        raise InputError(f"{name}: {what}: {e}") from None
+    deep = _too_deep(text)
+    if deep is not None:
+        line = text.count("\n", 0, deep) + 1
+        column = deep - (text.rfind("\n", 0, deep) + 1) + 1
+        raise InputError(source=name, line=line, column=column, offset=deep,
+                         message=f"{name}: {what}: nested deeper than {MAX_JSON_DEPTH} levels at line "
+                         f"{line} column {column} (char {deep}); a host description nests 4")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise InputError(f"{name}: {what}: {e}", source=name, line=e.lineno, column=e.colno,
+                         offset=e.pos) from None
+    except ValueError as e:
+        raise InputError(f"{name}: {what}: {e}", source=name) from None
+
+
+def _too_deep(text: str) -> int | None:
+    """The offset of the first bracket past MAX_JSON_DEPTH, strings skipped; None if none.
+    Only texts with that many opening brackets are scanned character by character."""
+    if text.count("[") + text.count("{") <= MAX_JSON_DEPTH:
+        return None
+    import re
+
+    depth = 0
+    for m in re.finditer(r'"(?:[^"\\]|\\.)*"?|[\[{]|[\]}]', text):
+        c = m.group()[0]
+        if c in "[{":
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                return m.start()
+        elif c in "]}":
+            depth -= 1
+    return None
+
+
 def description_from_json(obj, name: str, require_devices: bool = False) -> HostDescription:
     """Parse a host.json object; `name` prefixes error messages. A key outside KNOWN_KEYS is
     rejected (a file that is not a host description must not pass for "topology unknown");

@@ -98,11 +98,12 @@ def translate_forcecheck(forcecheck: int, design, xen_domain, version) -> Transl
     Each device's policy is pinned with rdm_policy= so that it no longer depends on the order
     in which that release parses rdm= and pci=. The result must be planned again: the caller
     compares the reservation (same_reservation)."""
-    from xlrmrr.common import XenVersion
+    from xlrmrr.releases import XL_RDM_POLICY_INVERTED
     from xlrmrr.xlcfg.domain import POLICY_INVALID, POLICY_RELAXED, POLICY_STRICT, POLICY_UNSET
 
     if forcecheck:
-        rdm = "strategy=host,policy=strict" if version < XenVersion(4, 15) else "strategy=host"
+        rdm = ("strategy=host,policy=strict" if not XL_RDM_POLICY_INVERTED.in_effect(version)
+               else "strategy=host")
         why = ("rdm_forcecheck = 1 is unknown to xl; its meaning on Xen "
                f"{version}: every host RMRR reserved (strategy=host), strict")
     else:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from xlrmrr.common import XenVersion
+from xlrmrr.releases import XL_RDM_POLICY_INVERTED
 from xlrmrr.remedies import edits
 from xlrmrr.xlcfg.domain import POLICY_STRICT, POLICY_UNSET, DomainConfig
 
@@ -12,7 +13,7 @@ def variants(domain: DomainConfig, version: XenVersion) -> list[tuple[tuple[str,
     """(config lines, DomainConfig) for each creation-time change: rdm = "strategy=host" as this
     release's xl reads it; where pci= entries without a policy inherit the uninitialised global
     one, the same with rdm_policy=strict (libxl's own default) on those; rdm_forcecheck = 1."""
-    host_line = ('rdm = "strategy=host"' if version >= XenVersion(4, 15)
+    host_line = ('rdm = "strategy=host"' if XL_RDM_POLICY_INVERTED.in_effect(version)
                  else 'rdm = "strategy=host,policy=relaxed"')
     host = edits.rdm_line(domain, host_line.split('"')[1], version)
     out = [((host_line,), host)]

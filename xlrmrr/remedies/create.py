@@ -8,6 +8,7 @@ from dataclasses import replace
 
 from xlrmrr.common import FOUR_GB, MB, XenVersion, hexa
 from xlrmrr.records import record
+from xlrmrr.releases import XL_RDM_PARSER_REWRITE, XL_RDM_POLICY_INVERTED
 from xlrmrr.remedies import Remediation, edits
 from xlrmrr.remedies.risk import device_class_risk
 from xlrmrr.xlcfg.domain import (
@@ -216,7 +217,7 @@ def host_strict(t: Trial, domain, original):
     """strategy=host with an explicit policy (xl reads it up to 4.14) reserves the RMRRs libxl
     never selected."""
     unexposed, missing = _dropped(t, domain)
-    if missing and t.version <= XenVersion(4, 14):
+    if missing and not XL_RDM_POLICY_INVERTED.in_effect(t.version):
         yield t.check('rdm = "strategy=host,policy=strict"',
                       edits.rdm(domain, RdmReserve(STRATEGY_HOST, POLICY_STRICT)),
                       f" (libxl never selected the RMRR(s) at {_dropped_where(unexposed, missing)}; "
@@ -244,7 +245,7 @@ def host_relaxed(t: Trial, domain, original):
         return
     if t.base.semantics == "design" and original.rdm_forcecheck:
         return          # forcecheck_off's case
-    old = t.version <= XenVersion(4, 14)
+    old = not XL_RDM_POLICY_INVERTED.in_effect(t.version)
     change = ('rdm = "strategy=host,policy=relaxed"' if old
               else 'drop the rdm= line (Xen 4.15+ xl ignores any rdm= with a valid policy)')
     reserve = RdmReserve(STRATEGY_HOST, POLICY_RELAXED) if old else RdmReserve()
@@ -266,7 +267,7 @@ def hotplug_reserve(t: Trial, domain, original):
     others = sorted({s for rm in host.rmrrs for s in rm.devices} - assigned)
     if not others:
         return
-    if t.version <= XenVersion(4, 13):
+    if not XL_RDM_PARSER_REWRITE.in_effect(t.version):
         change, reserve = 'rdm = "strategy=host,policy=relaxed"', RdmReserve(STRATEGY_HOST, POLICY_RELAXED)
     else:
         change, reserve = 'rdm = "strategy=host"', RdmReserve(STRATEGY_HOST, POLICY_UNSET)
@@ -274,7 +275,7 @@ def hotplug_reserve(t: Trial, domain, original):
                   + (" ..." if len(others) > 4 else "") + " can be attached later)",
                   edits.rdm(domain, reserve))
     rem = replace(rem, result="re-planned: " + rem.result.split(": ", 1)[1])
-    if t.version >= XenVersion(4, 14):
+    if XL_RDM_PARSER_REWRITE.in_effect(t.version):
         rem = replace(rem, verified=False, result=rem.result + "; not verifiable: without policy= "
                       "xl copies an uninitialised value as the global policy")
     yield rem

@@ -74,15 +74,15 @@ def rdm_line(domain: DomainConfig, text: str, version: XenVersion) -> DomainConf
     """`rdm = "TEXT"` appended to the file (libxlu: the last assignment wins), as this release's
     xl reads it: xlu_rdm_parse of the release, and pci= entries without rdm_policy= inheriting
     the global policy when xl parses rdm= before pci= (xlcfg.xlparse.pci_before_rdm)."""
+    from xlrmrr.releases import XL_PCI_SPEC_PARSER
     from xlrmrr.xlcfg.pcispec import PciFields, parse_bdf_old, parse_spec_string, rdm_parse
     from xlrmrr.xlcfg.xlparse import pci_before_rdm
 
-    v = (version.major, version.minor)
-    res = rdm_parse(text, v)
+    res = rdm_parse(text, version)
     reserve = (RdmReserve(res.strategy or STRATEGY_UNSET, res.policy or POLICY_UNSET) if res.rc == 0
                else RdmReserve())
     inherited = POLICY_INVALID if pci_before_rdm(version) else reserve.policy
-    parse = parse_spec_string if v >= (4, 15) else parse_bdf_old
+    parse = parse_spec_string if XL_PCI_SPEC_PARSER.in_effect(version) else parse_bdf_old
     pci = []
     for d in domain.pci:
         got = parse(d.spec, PciFields(rdm_policy=_INHERIT))

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from xlrmrr.common import E820_NAMES, FOUR_GB, GB, MB, hexa, size_str
 from xlrmrr.payloads import e820_bytes
+from xlrmrr.releases import AMD_IVMD, PVH_ACPI_NVS, XEN_EXTRA_RMRR_OFF_BY_ONE
 
 SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
-NOT_MODELLED = ("not modelled: AMD IVMD ranges (Xen 4.16+; only Intel DMAR tables are read) and PVH "
-                "ACPI module typing (4.21; only HVM guests are planned)")
+NOT_MODELLED = (f"not modelled: {AMD_IVMD.note}, {PVH_ACPI_NVS.note} and "
+                f"{XEN_EXTRA_RMRR_OFF_BY_ONE.note}")
 
 
 def rdm_fate(plan, r) -> str:
@@ -105,6 +106,9 @@ def to_json(plan) -> dict:
         "other_versions": [{"versions": d.band, "verdict": d.verdict,
                             "differences": list(d.differences)} for d in plan.version_deltas],
     }
+    # Every key always present (null where the stage was not reached): a script reads the
+    # same object shape for every outcome.
+    out["hvmloader"] = None
     if plan.hvmloader:
         h = plan.hvmloader
         out["hvmloader"] = {
@@ -112,10 +116,8 @@ def to_json(plan) -> dict:
             "opregion": h.opregion,
             "bars": [{"device": b.device, "bar": b.index, "size": b.size, "base": b.base, "high": b.high,
                       "assumed": b.assumed} for b in h.bars]}
-    if plan.xen_verdict is not None:
-        out["xen_verdict"] = plan.xen_verdict
-    if plan.hypervisor is not None:
-        out["hypervisor"] = plan.hypervisor.to_json()
+    out["xen_verdict"] = plan.xen_verdict
+    out["hypervisor"] = plan.hypervisor.to_json() if plan.hypervisor is not None else None
     return out
 
 

@@ -314,11 +314,21 @@ def parse_bdf_old(spec: str, pci: PciFields | None = None) -> SpecResult:
     return SpecResult(0, pci, "".join(report))
 
 
-def rdm_parse(text: str, version: tuple[int, int]) -> RdmResult:
-    """xlu_rdm_parse as the given Xen release has it."""
-    if version < (4, 14):
+def rdm_parse(text: str, version) -> RdmResult:
+    """xlu_rdm_parse as the given Xen release (a XenVersion) has it."""
+    from xlrmrr.releases import XL_RDM_PARSER_REWRITE, XL_RDM_POLICY_INVERTED
+
+    version = _release(version)
+    if not XL_RDM_PARSER_REWRITE.in_effect(version):
         return _rdm_parse_413(text)
-    return _rdm_parse_414(text, inverted=version >= (4, 15))
+    return _rdm_parse_414(text, inverted=XL_RDM_POLICY_INVERTED.in_effect(version))
+
+
+def _release(version):
+    """A XenVersion from a XenVersion or a (major, minor) tuple (older callers)."""
+    from xlrmrr.common import XenVersion
+
+    return version if isinstance(version, XenVersion) else XenVersion(*version)
 
 
 def _rdm_parse_414(text: str, inverted: bool) -> RdmResult:

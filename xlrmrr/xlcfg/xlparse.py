@@ -12,6 +12,15 @@ import re
 from dataclasses import replace
 
 from xlrmrr.common import NEWEST_XEN, Finding, Sbdf, XenVersion
+from xlrmrr.releases import (
+    XL_PCI_BEFORE_RDM,
+    XL_PCI_SPEC_PARSER,
+    XL_RDM_BEFORE_PCI_AGAIN,
+    XL_RDM_PARSER_REWRITE,
+    XL_RDM_POLICY_INVERTED,
+    XL_TYPE_KEY,
+    point_releases,  # noqa: F401  (kept importable from here)
+)
 from xlrmrr.xlcfg.domain import (
     LIBXL_PCI_FUNC_ALL,
     POLICY_INVALID,
@@ -25,7 +34,7 @@ from xlrmrr.xlcfg.domain import (
 )
 from xlrmrr.xlcfg.getters import ESRCH, Getters
 from xlrmrr.xlcfg.keys import KNOWN_KEYS, NUMBER_KEYS
-from xlrmrr.xlcfg.pcispec import PciFields, parse_bdf_old, parse_spec_string, rdm_parse
+from xlrmrr.xlcfg.pcispec import PciFields, _release, parse_bdf_old, parse_spec_string, rdm_parse
 from xlrmrr.xlcfg.settings import ConfigParse
 
 HVM_BELOW_4G_MMIO_LENGTH = 0x10000000
@@ -78,20 +87,9 @@ def load_domain(data: bytes, source: str, xen_version: XenVersion | None = None,
     return dom, tuple(findings), cfg
 
 
-# The point releases that brought back xl's rdm= before pci= order (e45ad0b1b0, xen-rdm.md 1).
-RDM_BEFORE_PCI_AGAIN = ((4, 14, 5), (4, 15, 3), (4, 16, 1), (4, 17, 0))
-
-
 def pci_before_rdm(version: XenVersion) -> bool:
-    """xl reads pci= before rdm= (xen-rdm.md 1): from 4.13.0 until the fix reached each line."""
-    return (version.major, version.minor) >= (4, 13) and not version.at_least(*RDM_BEFORE_PCI_AGAIN)
-
-
-def point_releases(version: XenVersion) -> tuple[XenVersion, ...]:
-    """The point releases of version's line that xl reads differently from version itself."""
-    return tuple(XenVersion(major, minor, patch) for major, minor, patch in RDM_BEFORE_PCI_AGAIN
-                 if (major, minor) == (version.major, version.minor) and patch
-                 and (version.patch or 0) < patch)
+    """xl reads pci= before rdm= (docs/xen/xl.md): from 4.13.0 until the fix reached each line."""
+    return XL_PCI_BEFORE_RDM.in_effect(version) and not XL_RDM_BEFORE_PCI_AGAIN.in_effect(version)
 
 
 def _parse_failure(cfg: ConfigParse) -> Finding:
@@ -110,7 +108,6 @@ def _parse_failure(cfg: ConfigParse) -> Finding:
 class _XlReader:
     def __init__(self, cfg: ConfigParse, version: XenVersion):
         self.cfg = cfg
-        self.v = (version.major, version.minor)
         self.version = version
         self.getters = Getters(cfg)
         self.findings: list[Finding] = []
@@ -179,7 +176,7 @@ class _XlReader:
     def _type(self) -> str:
         g = self.getters
         dtype = None
-        if self.v >= (4, 10):
+        if XL_TYPE_KEY.in_effect(self.version):
             rc, buf = g.get_string("type")
             if not rc:
                 for cand in ("hvm", "pv", "pvh"):
@@ -218,7 +215,7 @@ class _XlReader:
         rc, buf = self.getters.get_string("rdm")
         if rc:
             return
-        res = rdm_parse(buf, self.v)
+        res = rdm_parse(buf, self.version)
         self.rdm_result = (buf, res)
         if res.rc == 0:
             self.fields["rdm"] = RdmReserve(
@@ -242,7 +239,7 @@ class _XlReader:
             f["pci"] = tuple(replace(d, rdm_policy=POLICY_STRICT)
                              if d.rdm_policy in (POLICY_INVALID, POLICY_UNSET) else d
                              for d in f.get("pci", ()))
-        if self.v >= (4, 15):
+        if XL_RDM_POLICY_INVERTED.in_effect(self.version):
             instead = ('rdm = "strategy=host" and `rdm_policy=strict` on each pci= entry '
                        '(on this release a `policy=` inside rdm= makes xl drop the whole rdm= '
                        'line)')
@@ -268,7 +265,7 @@ class _XlReader:
                 self.pci_stopped_at = i
                 break
             pre = PciFields(rdm_policy=policy, **defaults)
-            if self.v >= (4, 15):
+            if XL_PCI_SPEC_PARSER.in_effect(self.version):
                 res = parse_spec_string(item, pre)
                 what = "PCI_SPEC_STRING"
             else:
@@ -280,7 +277,7 @@ class _XlReader:
             if res.rc:
                 f["pci"] = tuple(devices)
                 raise _Exit(f"unable to parse {what} `{item}' for passthrough", -res.rc, "pci",
-                            pci_hint(item, res.report, self.v))
+                            pci_hint(item, res.report, self.version))
             p = res.pci
             func = 0 if p.vfunc_mask == LIBXL_PCI_FUNC_ALL else p.func
             sbdf = None if p.name is not None else Sbdf(p.domain, p.bus, p.dev, func)
@@ -423,9 +420,9 @@ def dropped_values(cfg: ConfigParse, report) -> list:
 _BDF_NO_FUNC = re.compile(r"(?:[0-9a-fA-F]{1,4}:)?[0-9a-fA-F]{1,2}:[0-9a-fA-F]{1,2}")
 
 
-def pci_hint(item: str, report: str, v: tuple[int, int]) -> str:
+def pci_hint(item: str, report: str, version: XenVersion) -> str:
     """What to write instead of a pci= entry xl cannot parse, where it is obvious."""
-    parse = parse_spec_string if v >= (4, 15) else parse_bdf_old
+    parse = parse_spec_string if XL_PCI_SPEC_PARSER.in_effect(_release(version)) else parse_bdf_old
     head, sep, rest = item.partition(",")
     bdf = head.partition("@")[0]
     if _BDF_NO_FUNC.fullmatch(bdf.strip()):
@@ -496,7 +493,7 @@ def lint(data: bytes, cfg: ConfigParse, version: XenVersion, xl: _XlReader | Non
 def _lint_pci_space(item: str, line: int, version: XenVersion) -> Finding:
     """A blank after a comma in a PCI_SPEC_STRING, worded by what that release's parser does:
     4.15+ rejects the unknown key ` KEY' and xl exits; the older state machine only warns."""
-    if (version.major, version.minor) >= (4, 15):
+    if XL_PCI_SPEC_PARSER.in_effect(version):
         res, what = parse_spec_string(item), "PCI_SPEC_STRING"
     else:
         res, what = parse_bdf_old(item), "PCI BDF"
@@ -513,8 +510,7 @@ def _lint_pci_space(item: str, line: int, version: XenVersion) -> Finding:
 
 def _lint_rdm(text: str, line: int, version: XenVersion, xl: _XlReader | None) -> list:
     out: list[Finding] = []
-    v = (version.major, version.minor)
-    res = rdm_parse(text, v)
+    res = rdm_parse(text, version)
     if ", " in text:
         out.append(_f("warning", "space-after-comma",
                       f"rdm = \"{text}\" (line {line}) has a space after a comma; xl does not "
@@ -523,19 +519,19 @@ def _lint_rdm(text: str, line: int, version: XenVersion, xl: _XlReader | None) -
                       + (f"; xl of Xen {version} prints `{res.report}'" if res.report else "")))
     if res.rc:
         why = res.report or "the value is not `strategy=host[,policy=strict|relaxed]'"
-        if v >= (4, 15) and res.policy is not None and not res.report:
+        if XL_RDM_POLICY_INVERTED.in_effect(version) and res.policy is not None and not res.report:
             why = (f"Xen {version}'s xlu_rdm_parse treats a valid `policy=' as a failure (a "
                    "bug since 4.15, commit bdc0799fe2), so any rdm= with a policy is dropped; "
                    "write rdm = \"strategy=host\" and put rdm_policy=strict|relaxed on each "
                    "pci= entry instead")
-        elif v < (4, 14) and not text.startswith("strategy="):
+        elif not XL_RDM_PARSER_REWRITE.in_effect(version) and not text.startswith("strategy="):
             why = (f"Xen {version} accepts only the exact form strategy=host,policy=X "
                    f"({res.report or 'parse error'})")
         out.append(_f("warning", "rdm-ignored",
                       f"rdm = \"{text}\" (line {line}) is ignored by xl: {why}. xl prints "
                       "nothing more and the guest gets strategy=ignore (no RMRR is reserved "
                       "unless a device needs one)"))
-    elif res.policy is None and v >= (4, 14):
+    elif res.policy is None and XL_RDM_PARSER_REWRITE.in_effect(version):
         out.append(_f("warning", "rdm-policy-unset",
                       f"rdm = \"{text}\" (line {line}) sets no policy; xl then copies an "
                       "uninitialised value into the global policy (undefined: libxl only "

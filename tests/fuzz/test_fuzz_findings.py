@@ -1,0 +1,166 @@
+"""Regression tests for what the fuzz harness found, each from its minimal input: exit 2 with
+one stderr line naming the input and where, --json always one object of the command's shape."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import tarfile
+
+import pytest
+from harness import FIXTURES
+
+from xlrmrr.cli import main
+
+DMAR = str(FIXTURES / "dmar" / "laptop-typical.bin")
+HOST = str(FIXTURES / "hosts" / "laptop.json")
+SMALL = str(FIXTURES / "guests" / "small.cfg")
+
+
+def run(capsys, *argv):
+    rc = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+@pytest.mark.parametrize("version", ["4.17.9" + "9" * 5000, "4." + "1" * 4400, "9" * 5000 + ".1",
+                                     "4.\u0661\u0667"])
+def test_huge_or_non_ascii_xen_version(capsys, version):
+    """int() refuses over 4300 digits (a ValueError traceback before); \\d took Arabic-Indic
+    digits for 4.17."""
+    rc, out, err = run(capsys, "create", SMALL, "--dmar", DMAR, "--dry-run",
+                       f"--xen-version={version}", "--json")
+    assert rc == 2 and err.count("\n") == 1
+    assert err.startswith("xlrmrr create: error: --xen-version: ") and "is not a Xen release" in err
+    assert json.loads(out)["ok"] is False
+
+
+def test_cfg_json_with_a_bad_xen_version(capsys):
+    """cfg prints its own object once it read the file; before that, the error object."""
+    rc, out, err = run(capsys, "cfg", SMALL, "--xen-version", "-4.17", "--json")
+    assert rc == 2 and err.count("\n") == 1 and json.loads(out)["exit_status"] == 2
+
+
+@pytest.mark.parametrize("opt", ["--bios-base", "--acpi-end"])
+def test_create_option_after_the_config_with_json(capsys, opt):
+    """Options after GUEST.cfg are parsed by create itself: --json after the bad one was never
+    parsed, so nothing was printed on stdout."""
+    rc, out, err = run(capsys, "create", SMALL, "--dmar", DMAR, "--dry-run", opt, "100a000",
+                       "--json")
+    assert rc == 2 and err == f"xlrmrr create: error: argument {opt}: not a number: '100a000'\n"
+    assert json.loads(out)["error"] == f"argument {opt}: not a number: '100a000'"
+
+
+def test_cfg_json_keys_do_not_depend_on_the_outcome(capsys, tmp_path):
+    bad, good = tmp_path / "bad.cfg", tmp_path / "good.cfg"
+    bad.write_bytes(b"memory = [\n")
+    good.write_bytes(b'name = "g"\n')
+    keys = []
+    for p in (bad, good, tmp_path / "missing.cfg"):
+        run(capsys, "cfg", p, "--json")
+        keys.append(list(json.loads(capsys.readouterr().out or "{}") or {}))
+    rc, out, _ = run(capsys, "cfg", bad, "--json")
+    rc2, out2, _ = run(capsys, "cfg", good, "--json")
+    rc3, out3, _ = run(capsys, "cfg", tmp_path / "missing.cfg", "--json")
+    assert (rc, rc2, rc3) == (2, 0, 2)
+    assert list(json.loads(out)) == list(json.loads(out2)) == list(json.loads(out3))
+
+
+def test_create_json_keys_when_a_stage_is_not_reached(capsys, tmp_path):
+    """hvmloader, hypervisor and xen_verdict are null, not missing, when the plan stops early."""
+    strict = tmp_path / "strict.cfg"
+    strict.write_bytes((FIXTURES / "guests" / "usb-strict-boundary.cfg").read_bytes())
+    _, ok, _ = run(capsys, "create", SMALL, "--dmar", DMAR, "--host-json", HOST, "--dry-run",
+                   "--json")
+    rc, blocked, _ = run(capsys, "create", strict, "--dmar", DMAR, "--host-json", HOST,
+                         "--dry-run", "--json")
+    assert rc == 1 and list(json.loads(ok)) == list(json.loads(blocked))
+
+
+@pytest.mark.parametrize("text, where", [
+    (b'{"devices":' + b"[" * 100000, "line 1 column 75 (char 74)"),
+    (b'{"devices": [\n' + b"[" * 70, "line 2 column 63 (char 76)"),
+])
+def test_deeply_nested_host_json(capsys, tmp_path, text, where):
+    """json.loads raised RecursionError (a traceback) past about 1,000 levels."""
+    p = tmp_path / "h.json"
+    p.write_bytes(text)
+    rc, out, err = run(capsys, "host", "--dmar", DMAR, "--host-json", p)
+    assert rc == 2 and err == (f"xlrmrr host: error: {p}: not JSON: nested deeper than 64 "
+                               f"levels at {where}; a host description nests 4\n")
+
+
+def _tar(members, compress=True) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for name, data in members:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    raw = buf.getvalue()
+    return gzip.compress(raw, mtime=0) if compress else raw
+
+
+def test_snapshot_with_deeply_nested_host_json(capsys, tmp_path):
+    p = tmp_path / "s.tar.gz"
+    p.write_bytes(_tar([("host.json", b"[" * 100000)]))
+    rc, _, err = run(capsys, "host", "--snapshot", p)
+    assert rc == 2 and err == (f"xlrmrr host: error: {p}:host.json: not JSON: nested deeper than "
+                               f"64 levels at line 1 column 65 (char 64); a host description "
+                               f"nests 4\n")
+
+
+def test_snapshot_with_damaged_gzip_names_the_offset(capsys, tmp_path):
+    """tarfile said only "file could not be opened successfully"."""
+    data = bytearray(_tar([("host.json", json.dumps({"devices": []}).encode() * 50)]))
+    data[30] ^= 0xFF
+    p = tmp_path / "s.tar.gz"
+    p.write_bytes(bytes(data))
+    rc, _, err = run(capsys, "host", "--snapshot", p)
+    assert rc == 2 and err.count("\n") == 1
+    assert err.startswith(f"xlrmrr host: error: {p}: not a snapshot (a tar.gz of `xlrmrr host "
+                          f"snapshot`): damaged gzip data at byte offset 0x")
+    offset = int(err.rsplit("0x", 1)[1], 16)
+    assert 30 <= offset < len(data)     # deflate sees the bit flipped at 30 there or later
+
+
+def test_snapshot_truncated_gzip(capsys, tmp_path):
+    data = _tar([("host.json", b'{"devices": []}')])
+    p = tmp_path / "s.tar.gz"
+    p.write_bytes(data[:len(data) - 6])
+    rc, _, err = run(capsys, "host", "--snapshot", p)
+    assert rc == 2 and err == (f"xlrmrr host: error: {p}: not a snapshot (a tar.gz of `xlrmrr "
+                               f"host snapshot`): the gzip data ends early, at byte offset "
+                               f"{len(data) - 6:#x} (truncated file?)\n")
+
+
+def test_snapshot_tar_header_damage_names_the_offset(capsys, tmp_path):
+    raw = bytearray(_tar([("README", b"x" * 600), ("host.json", b'{"devices": []}')], False))
+    raw[0x600 + 148:0x600 + 156] = b"garbage!"      # the second header (512 + 1024 bytes on)
+    p = tmp_path / "s.tar"
+    p.write_bytes(bytes(raw))
+    rc, _, err = run(capsys, "host", "--snapshot", p)
+    assert rc == 2 and err.count("\n") == 1 and "(tar header at byte offset 0x600 of the tar)" in err
+
+
+def test_input_error_carries_its_location():
+    """issue 9: the location as fields, the message text as before."""
+    from xlrmrr.acpi.dmar import decode
+    from xlrmrr.acpi.readers import dmar_from_acpidump, parse_rmrr_option
+    from xlrmrr.common import InputError
+    from xlrmrr.host.topology import parse_json
+
+    with pytest.raises(InputError) as e:
+        decode(b"DMAR\x10\x00\x00\x00" + bytes(40), "t.bin")
+    assert (e.value.source, e.value.offset, e.value.line) == ("t.bin", 4, None)
+    assert str(e.value) == "t.bin: table Length 0x10 at offset 0x4 is shorter than the 48-byte DMAR header"
+    with pytest.raises(InputError) as e:
+        dmar_from_acpidump("DMAR @ 0x0\n    0000: 44 4D zz\n", "d.txt")
+    assert (e.value.source, e.value.line) == ("d.txt", 2)
+    with pytest.raises(InputError) as e:
+        parse_json(b'{"devices":\n [1,]}', "h.json")
+    assert (e.value.source, e.value.line, e.value.column, e.value.offset) == ("h.json", 2, 5, 16)
+    with pytest.raises(InputError) as e:
+        parse_rmrr_option("e8=00:14.0;zz=00:1a.0", "--rmrr")
+    assert e.value.source == "--rmrr" and e.value.column == 12

@@ -1,0 +1,201 @@
+"""Every behaviour change between the Xen releases xlrmrr models, named once.
+
+A stage never compares release numbers: it asks whether a named change is in effect for the
+release planned (`LIBXL_HAP_2M_ROUNDING.in_effect(version)`). The release bands shown to users
+(BAND_STARTS, VERSION_BANDS), the bands of stage behaviour the comparison plans once each
+(STAGE_BOUNDARIES, stage_key) and the point releases that behave differently from their line's
+X.Y.0 (point_releases) are all derived from CHANGES. docs/xen/releases.md describes each change.
+tests/test_releases.py checks that no gate in xlrmrr/ bypasses this table and that every change
+in it is used.
+"""
+
+from __future__ import annotations
+
+from xlrmrr.common import NEWEST_XEN, OLDEST_XEN, XenVersion
+from xlrmrr.records import record
+
+# What a change alters, which decides how the release comparison treats it:
+XL = "xl"           # how xl reads the config file (the comparison re-reads the file per release)
+DMAR = "dmar"       # how Xen builds the host from the DMAR (the comparison rebuilds the host)
+STAGE = "stage"     # libxl, libxc, the hypervisor's assignment or hvmloader (STAGE_BOUNDARIES)
+ADVICE = "advice"   # only what xlrmrr tells the admin to write (remediation texts)
+NOT_MODELLED = "not modelled"   # a change xlrmrr deliberately does not model; `note` says why
+
+
+@record(eq=False)
+class Change:
+    """One behaviour change: the first X.Y.0 release with it, the earlier lines' point
+    releases it was backported to, the Xen component and commit, and what changes."""
+
+    name: str
+    first: XenVersion
+    component: str          # xl | libxl | libxc | xen | hvmloader
+    commit: str             # "" where not known
+    what: str
+    kind: str = STAGE
+    points: tuple[tuple[int, int, int], ...] = ()   # backports, e.g. ((4, 14, 5), (4, 15, 3))
+    note: str = ""          # NOT_MODELLED: the one line the report prints
+
+    def in_effect(self, version: XenVersion) -> bool:
+        """Whether Xen `version` behaves the new way. A point release is read from
+        version.patch (None: X.Y.0)."""
+        if not self.points:
+            return version >= self.first
+        return version.at_least(*self.points, (self.first.major, self.first.minor, 0))
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def _v(text: str) -> XenVersion:
+    major, minor = text.split(".")
+    return XenVersion(int(major), int(minor))
+
+
+# ---- xl: reading the config ----------------------------------------------------------------
+XL_TYPE_KEY = Change(
+    "xl-type-key", _v("4.10"), "xl", "",
+    "xl reads type= (hvm/pv/pvh); before, only builder= chooses HVM", XL)
+XL_PCI_BEFORE_RDM = Change(
+    "xl-pci-before-rdm", _v("4.13"), "xl", "babde47a3f",
+    "xl parses pci= before rdm=, so per-device policies no longer inherit rdm='s policy", XL)
+XL_RDM_BEFORE_PCI_AGAIN = Change(
+    "xl-rdm-before-pci-again", _v("4.17"), "xl", "e45ad0b1b0",
+    "xl parses rdm= before pci= again (inheritance restored)", XL,
+    points=((4, 14, 5), (4, 15, 3), (4, 16, 1)))
+XL_RDM_PARSER_REWRITE = Change(
+    "xl-rdm-any-order", _v("4.14"), "xl", "df04e202c9",
+    "xlu_rdm_parse takes strategy= and policy= in any order, each optional; before, only the "
+    "exact form strategy=host,policy=X parses", XL)
+XL_RDM_POLICY_INVERTED = Change(
+    "xl-rdm-policy-inverted", _v("4.15"), "xl", "bdc0799fe2",
+    "the libxlu rewrite inverts xlu_rdm_parse's policy check: any valid policy= makes xl drop "
+    "the whole rdm= line", XL)
+XL_PCI_SPEC_PARSER = Change(
+    "xl-pci-spec-string", _v("4.15"), "xl", "bdc0799fe2",
+    "pci= entries are read by xlu_pci_parse_spec_string (unknown keys are errors, rdm_policy "
+    "case-insensitive); before, a state machine that only warns on unknown keys", XL)
+
+# ---- Xen: building the host from the DMAR ----------------------------------------------------
+XEN_RMRR_E820_MESSAGE = Change(
+    "xen-rmrr-e820-message", _v("4.7"), "xen", "",
+    "the RMRR-not-reserved warning becomes 'RMRR address range B..E not in reserved memory' "
+    "(a debug-build text in 4.6)", DMAR)
+XEN_USER_RMRR = Change(
+    "xen-rmrr-option", _v("4.8"), "xen", "",
+    "Xen's rmrr= command-line option adds RMRRs (add_user_rmrr)", DMAR)
+XEN_PRESENCE_CHECKS = Change(
+    "xen-rmrr-presence-checks", _v("4.12"), "xen", "dcf41790",
+    "segments are known when the DMAR is parsed, so RMRRs whose scope names no present device "
+    "are ignored", DMAR)
+XEN_RMRR_RESERVED_WHOLE = Change(
+    "xen-rmrr-reserved-whole-range", _v("4.14"), "xen", "d6573bc6e6",
+    "the whole RMRR (not only its first and last page) must be E820 reserved/ACPI/NVS, "
+    "else a warning", DMAR)
+XEN_SATC = Change(
+    "xen-satc", _v("4.17"), "xen", "",
+    "SATC structures (type 5) are parsed, their scopes checked", DMAR)
+XEN_USER_RMRR_PAGE_LIMIT = Change(
+    "xen-rmrr-option-page-limit", _v("4.17"), "xen", "",
+    "an rmrr= range of 16 pages or more stops parsing the rest of that rmrr= parameter", DMAR)
+XEN_RMRR_OVER_RAM_REJECTED = Change(
+    "xen-rmrr-over-ram-rejected", _v("4.19"), "xen", "e45801dea1",
+    "iommu_unity_region_ok: an RMRR over E820 RAM fails the DMAR parse (VT-d disabled); pages "
+    "in holes are reserved", DMAR)
+
+# ---- the stages ------------------------------------------------------------------------------
+HVMLOADER_HIGHMEM_ENTRY = Change(
+    "hvmloader-highmem-entry", _v("4.7"), "hvmloader", "24e3e3553b",
+    "adjust_memory_map appends a RAM entry at 4 GiB when high_mem_pgend is set and the map "
+    "has none")
+HVMLOADER_FIND_NEXT_RMRR = Change(
+    "hvmloader-find-next-rmrr", _v("4.10"), "hvmloader", "ecc607b185",
+    "find_next_rmrr searches from the BAR's base, so BAR placement skips every RDM")
+LIBXL_PER_DEVICE_DEFAULT = Change(
+    "libxl-per-device-policy-default", _v("4.14"), "libxl", "6fdb8eef87",
+    "construct_rdm defaults a device's INVALID policy to strict before using it")
+LIBXL_ALL_DEVICE_RDMS = Change(
+    "libxl-every-device-rdm", _v("4.14"), "libxl", "3bdb073643",
+    "construct_rdm uses every RDM a device query returns, not only the first")
+LIBXL_HIGHMEM_NOT_FORCED = Change(
+    "libxl-highmem-not-forced", _v("4.14"), "libxl", "3840e98f3e",
+    "construct_rdm no longer starts highmem_end at 4 GiB (no zero-size RAM entry at 4 GiB)")
+LIBXL_HAP_2M_ROUNDING = Change(
+    "libxl-hap-2m-rounding", _v("4.14"), "libxl", "5f29f34981",
+    "with HAP, lowmem_end moved below an RDM is rounded down to 2 MiB")
+HVMLOADER_ACPI_NVS = Change(
+    "hvmloader-acpi-nvs", _v("4.15"), "hvmloader", "8efa46516c",
+    "build_e820_table types the ACPI area [0xfc000000, ACPI_END) NVS, a separate entry")
+XEN_PD_FORMAT = Change(
+    "xen-pd-format", _v("4.15"), "xen", "",
+    "the VT-d assignment messages print the domain as d1 (%pd), not Dom1")
+XEN_IOMMU_IDENTITY_MAPPING = Change(
+    "xen-iommu-identity-mapping", _v("4.16"), "xen", "",
+    "iommu_identity_mapping (XSA-378) replaces rmrr_identity_mapping: an RMRR overlapping a "
+    "different range already mapped is refused with -EADDRINUSE; new message text")
+
+# ---- not modelled ----------------------------------------------------------------------------
+AMD_IVMD = Change(
+    "amd-ivmd", _v("4.16"), "xen", "2209c36007",
+    "AMD IVMD ranges are reported through XENMEM_reserved_device_memory_map", NOT_MODELLED,
+    note="AMD IVMD ranges (Xen 4.16+; only Intel DMAR tables are read)")
+PVH_ACPI_NVS = Change(
+    "pvh-acpi-module-nvs", _v("4.21"), "libxl", "d6dab805f1",
+    "PVH ACPI modules are typed NVS (was ACPI) in the memory map", NOT_MODELLED,
+    note="PVH ACPI module typing (4.21; only HVM guests are planned)")
+XEN_EXTRA_RMRR_OFF_BY_ONE = Change(
+    "xen-extra-rmrr-off-by-one", _v("4.22"), "xen", "d41501fcf6",
+    "driver-registered extra ranges (xhci-dbc) are one page shorter (add_one_extra_rmrr)",
+    NOT_MODELLED,
+    note="extra RMRRs that drivers register (xhci-dbc, 4.17+; one page shorter from 4.22; "
+         "only DMAR and rmrr= ranges are read)")
+
+CHANGES: tuple[Change, ...] = tuple(
+    v for v in globals().values() if isinstance(v, Change))
+
+
+def _derive():
+    starts = sorted({OLDEST_XEN} | {c.first for c in CHANGES})
+    bands = []
+    for i, start in enumerate(starts):
+        end = XenVersion(4, starts[i + 1].minor - 1) if i + 1 < len(starts) else NEWEST_XEN
+        bands.append((start, end, str(start) if start == end else f"{start}-{end}"))
+    stage = sorted({c.first for c in CHANGES if c.kind == STAGE})
+    return tuple(starts), tuple(bands), tuple(stage)
+
+
+# Releases from which some modelled behaviour changes; VERSION_BANDS: (first, last release,
+# name), the last release modelling the band; STAGE_BOUNDARIES: the releases at which the stages
+# themselves (libxl, libxc, hypervisor, hvmloader) change.
+BAND_STARTS, VERSION_BANDS, STAGE_BOUNDARIES = _derive()
+STAGE_CHANGES = tuple(c for c in CHANGES if c.kind == STAGE)
+# The changes in how Xen builds the host from the DMAR: host.build.host_band's key.
+DMAR_CHANGES = tuple(c for c in CHANGES if c.kind == DMAR)
+
+
+def stage_key(version: XenVersion) -> tuple[bool, ...]:
+    """Which stage changes are in effect: two releases with the same key plan alike."""
+    return tuple(c.in_effect(version) for c in STAGE_CHANGES)
+
+
+def dmar_key(version: XenVersion) -> tuple[bool, ...]:
+    """Which DMAR changes are in effect: two releases with the same key build the same Host."""
+    return tuple(c.in_effect(version) for c in DMAR_CHANGES)
+
+
+def point_releases(version: XenVersion) -> tuple[XenVersion, ...]:
+    """The later point releases of version's line that a backported change makes behave
+    differently from version itself (4.14.5, 4.15.3 and 4.16.1 for xl's rdm= order)."""
+    points = sorted({p for c in CHANGES for p in c.points
+                     if (p[0], p[1]) == (version.major, version.minor) and p[2]
+                     and (version.patch or 0) < p[2]})
+    return tuple(XenVersion(*p) for p in points)
+
+
+def not_modelled_notes() -> tuple[str, ...]:
+    return tuple(c.note for c in CHANGES if c.kind == NOT_MODELLED)
+
+
+def line_x0(version: XenVersion) -> XenVersion:
+    """The X.Y.0 release of version's line, as a release without a point (X.Y)."""
+    return XenVersion(version.major, version.minor)
