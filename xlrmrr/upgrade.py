@@ -150,7 +150,7 @@ def summary(step: Step) -> dict:
     xl = (f"{d.type.upper()}; rdm strategy={d.rdm.strategy} policy={d.rdm.policy}"
           + (f"; pci {pci}" if pci else ""))
     lx = p.libxl
-    if lx is None:
+    if lx is None or lx.stopped:        # libxl built no layout
         return {"verdict": verdict, "xl": xl, "rdms": "-", "lowmem_end": "-",
                 "highmem_end": "-", "e820": "-"}
     rdms = ", ".join(
