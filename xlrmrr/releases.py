@@ -182,6 +182,13 @@ XEN_PD_FORMAT = Change(
     "xen-pd-format", _v("4.15"), "xen", "1ee1441835",
     "the VT-d assignment messages print the domain as d1 (%pd), not Dom1",
     alters=())
+XEN_RDM_ZERO_PAGES_SKIPPED = Change(
+    "xen-rdm-zero-pages-skipped", _v("4.16"), "xen", "2209c36007",
+    "get_reserved_device_memory (common/memory.c) skips an RMRR of 0 pages (PFN_UP(end) - "
+    "PFN_DOWN(base) == 0, e.g. [X, X] with X page-aligned): neither reported nor counted, so "
+    "libxl never sees it; before, it is reported with nr_pages 0",
+    alters=LAYOUT,
+    upgrade="a zero-page RMRR is no longer reported by XENMEM_reserved_device_memory_map")
 XEN_IOMMU_IDENTITY_MAPPING = Change(
     "xen-iommu-identity-mapping", _v("4.16"), "xen", "c0e19d7c6c",
     "iommu_identity_mapping (XSA-378) replaces rmrr_identity_mapping: an RMRR overlapping a "
