@@ -68,6 +68,8 @@ def test_the_debian_package_pins_the_ply_that_reads_the_shipped_lexer_table():
 
 
 def test_the_sdist_manifest_names_only_files_that_exist():
+    if not (REPO / "COPYING").is_file():
+        pytest.skip("not a source checkout (pybuild's test copy holds only debian/pybuild.testfiles)")
     for line in (REPO / "MANIFEST.in").read_text().splitlines():
         words = line.split()
         if not words or words[0].startswith("#"):
