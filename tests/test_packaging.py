@@ -101,3 +101,13 @@ def test_rpmspec_parses_the_spec():
     assert r.returncode == 0 and r.stderr == "", r.stderr
     assert re.search(rf"^Version: *{re.escape(xlrmrr.__version__)}$", r.stdout, re.M)
     assert re.search(r"^BuildArch: *noarch$", r.stdout, re.M)
+
+
+def test_readme_install_commands_are_the_ones_ci_runs():
+    readme = (REPO / "README.md").read_text()
+    package = (REPO / ".ci" / "package").read_text()
+    for cmd in ("apt-get build-dep ./", "dpkg-buildpackage -us -uc -b", "rpmspec -P"):
+        assert cmd in package, cmd
+    assert "sudo apt-get build-dep ./ && dpkg-buildpackage -us -uc -b" in readme
+    assert f"sudo apt-get install ../xlrmrr_{xlrmrr.__version__}_all.deb" in readme
+    assert f"rpmbuild -ta dist/xlrmrr-{xlrmrr.__version__}.tar.gz" in readme
