@@ -128,3 +128,17 @@ def test_guard_catches_a_gate_through_a_constant(tmp_path):
                for n in ast.walk(tree))
     cmp = ast.parse("v.minor >= 14").body[0].value
     assert _is_version_literal(cmp.left)
+
+
+def _doc_row(c) -> str:
+    backports = ", ".join(".".join(map(str, p)) for p in c.points)
+    return (f"| `{c.name}` | {c.first} | {backports} | {c.component} | {c.commit or '-'} | "
+            f"{c.kind} | {c.what} |")
+
+
+def test_docs_table_lists_every_change():
+    # docs/xen/releases.md is what releases.py's docstring points to: one row per change, in
+    # the table's order, with the same release, backports, commit and text.
+    doc = (ROOT.parent / "docs" / "xen" / "releases.md").read_text()
+    rows = [line for line in doc.splitlines() if line.startswith("| `")]
+    assert rows == [_doc_row(c) for c in releases.CHANGES]

@@ -364,6 +364,8 @@ def _assigned_rmrr_starts(domain: DomainConfig, host: Host) -> set[int]:
                      if (f.sbdf.seg, f.sbdf.bus, f.sbdf.dev) in whole}
     out = set()
     for rmrr in host.rmrrs:
+        if not rmrr.nr_pages:
+            continue    # [X, X], X page-aligned: Xen reserves and maps no page of it, any release
         for dev in rmrr.devices:
             if dev.bdf == 0:
                 break

@@ -910,7 +910,7 @@ def _open_issue_findings(domain: DomainConfig, host: Host, rdms,
             f"populated after the identity maps were set. Set maxmem = memory at creation"))
     for d in devices:
         for o in d.outcomes:
-            if (o.honoured and not o.exposed and domain.type == "hvm"
+            if (o.honoured and o.runs and not o.exposed and domain.type == "hvm"
                     and not 0xFC000000 <= o.rmrr.base < FOUR_GB):
                 who = ("the guest OS, which assigns the BARs of hot-plugged devices in the "
                        "e820 holes," if d.hotplug else "hvmloader")

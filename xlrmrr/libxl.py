@@ -20,7 +20,7 @@ from xlrmrr.common import (
     hexa,
     size_str,
 )
-from xlrmrr.host.model import Host, Rmrr
+from xlrmrr.host.model import Host, Rmrr, reported
 from xlrmrr.records import record
 from xlrmrr.releases import (
     LIBXL_ALL_DEVICE_RDMS,
@@ -162,7 +162,7 @@ class RdmIndex:
     cost O(answer) instead of a walk of every RMRR (host.model.reserved_device_memory_map is the
     plain-walk definition this must agree with)."""
 
-    def __init__(self, host: Host):
+    def __init__(self, host: Host, version: XenVersion | None = None):
         self.all: tuple[tuple[int, int], ...] = ()
         self.by_device: dict[tuple[int, int], list[tuple[int, int]]] = {}
         self.rmrr_at: dict[int, Rmrr] = {}
@@ -170,6 +170,8 @@ class RdmIndex:
             return
         out = []
         for rmrr in host.rmrrs:
+            if not reported(rmrr, version):
+                continue        # 0 pages, from 4.16: get_reserved_device_memory skips it
             entry = (rmrr.start_pfn, rmrr.nr_pages)
             self.rmrr_at.setdefault(rmrr.start_pfn << PAGE_SHIFT, rmrr)
             seen = set()
@@ -361,7 +363,7 @@ def _construct_rdm(domain, host, version, devices, strategy, policy, boundary, h
     (rdms, lowmem_end, highmem_end, ran, ok)."""
     if strategy == STRATEGY_IGNORE and not domain.pci:
         return [], lowmem_end, highmem_end, False, True
-    index = RdmIndex(host)
+    index = RdmIndex(host, version)
     rdms: list[dict] = []
     by_start: dict[int, int] = {}
 

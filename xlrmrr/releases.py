@@ -129,6 +129,11 @@ HVMLOADER_ACPI_NVS = Change(
 XEN_PD_FORMAT = Change(
     "xen-pd-format", _v("4.15"), "xen", "",
     "the VT-d assignment messages print the domain as d1 (%pd), not Dom1")
+XEN_RDM_ZERO_PAGES_SKIPPED = Change(
+    "xen-rdm-zero-pages-skipped", _v("4.16"), "xen", "2209c36007",
+    "get_reserved_device_memory (common/memory.c) skips an RMRR of 0 pages (PFN_UP(end) - "
+    "PFN_DOWN(base) == 0, e.g. [X, X] with X page-aligned): neither reported nor counted, so "
+    "libxl never sees it; before, it is reported with nr_pages 0")
 XEN_IOMMU_IDENTITY_MAPPING = Change(
     "xen-iommu-identity-mapping", _v("4.16"), "xen", "",
     "iommu_identity_mapping (XSA-378) replaces rmrr_identity_mapping: an RMRR overlapping a "

@@ -97,7 +97,7 @@ def host_json(host, version) -> dict:
     functions = {f.sbdf: f for f in host.devices}
     groups = sharing_groups(host)
     group_of = {d: g for g in groups for d in g}
-    rmrrs, rdm = rmrrs_by_device(host), rdm_by_device(host)
+    rmrrs, rdm = rmrrs_by_device(host), rdm_by_device(host, version)
     out_devices = []
     for d in devices:
         f = functions.get(d)
@@ -116,7 +116,7 @@ def host_json(host, version) -> dict:
         "snapshot_xen_version": str(host.xen_version) if host.xen_version else None,
         "vtd_enabled": host.vtd_enabled, "topology_known": host.topology_known,
         "rmrrs": [rmrr(r) for r in host.rmrrs],
-        "rdm_all": [list(x) for x in reserved_device_memory_map(host)],
+        "rdm_all": [list(x) for x in reserved_device_memory_map(host, version=version)],
         "devices": out_devices,
         "groups": [[str(d) for d in g] for g in groups],
         "namespace_devices": [{"device_number": n, "name": name, "drhd_offsets": offs}

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from xlrmrr.common import PAGE_SHIFT, PAGE_SIZE, E820Entry, Finding, Sbdf, XenVersion
+from xlrmrr.common import NEWEST_XEN, PAGE_SHIFT, PAGE_SIZE, E820Entry, Finding, Sbdf, XenVersion
 from xlrmrr.records import record
+from xlrmrr.releases import XEN_RDM_ZERO_PAGES_SKIPPED
 
 
 @record(hot=True)
@@ -85,18 +86,30 @@ class Host:
         return None
 
 
-def reserved_device_memory_map(host: Host, sbdf: Sbdf | None = None) -> tuple[tuple[int, int], ...]:
-    """XENMEM_reserved_device_memory_map: (start_pfn, nr_pages) per RMRR.
+def reported(rmrr: Rmrr, version: XenVersion | None) -> bool:
+    """Whether XENMEM_reserved_device_memory_map can report the RMRR at all: from 4.16
+    get_reserved_device_memory (xen/common/memory.c) skips one of 0 pages (docs/xen/hypervisor.md).
+    version None: the newest modelled release."""
+    return rmrr.nr_pages != 0 or not XEN_RDM_ZERO_PAGES_SKIPPED.in_effect(version or NEWEST_XEN)
+
+
+def reserved_device_memory_map(host: Host, sbdf: Sbdf | None = None,
+                               version: XenVersion | None = None) -> tuple[tuple[int, int], ...]:
+    """XENMEM_reserved_device_memory_map: (start_pfn, nr_pages) per RMRR, as Xen `version`
+    answers it (None: the newest modelled release).
 
     With sbdf None this is the XENMEM_RDM_ALL query. Xen walks its RMRR list in order and each
     RMRR's devices in scope order, stops an RMRR's walk at a device 00:00.0 (BDF 0), and reports
     each RMRR at most once. An RMRR whose devices are all unresolved (behind bridges, no
-    topology) is still reported by the ALL query, as Xen would.
+    topology) is still reported by the ALL query, as Xen would. An RMRR of 0 pages is not
+    reported from 4.16 (reported()).
     """
     if not host.vtd_enabled:
         return ()
     out = []
     for rmrr in host.rmrrs:
+        if not reported(rmrr, version):
+            continue
         if sbdf is None and rmrr.unresolved and not rmrr.devices:
             # Xen reads the bridges' secondary bus and finds a device (never 00:00.0 behind a
             # bridge): the ALL query reports the RMRR even though xlrmrr cannot name it.

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from xlrmrr.common import Sbdf
-from xlrmrr.host.model import Host, Rmrr
+from xlrmrr.common import Sbdf, XenVersion
+from xlrmrr.host.model import Host, Rmrr, reported
 
 
 def rmrrs_of(host: Host, sbdf: Sbdf) -> tuple[Rmrr, ...]:
@@ -57,13 +57,16 @@ def sharing_group(host: Host, sbdf: Sbdf) -> tuple[Sbdf, ...]:
     return (sbdf,)
 
 
-def rdm_by_device(host: Host) -> dict[Sbdf, tuple[tuple[int, int], ...]]:
-    """reserved_device_memory_map(host, sbdf) for every listed device at once, in one pass
-    (O(total scope entries) instead of O(RMRRs) per device)."""
+def rdm_by_device(host: Host, version: XenVersion | None = None
+                  ) -> dict[Sbdf, tuple[tuple[int, int], ...]]:
+    """reserved_device_memory_map(host, sbdf, version) for every listed device at once, in one
+    pass (O(total scope entries) instead of O(RMRRs) per device)."""
     out: dict[Sbdf, list[tuple[int, int]]] = {}
     if not host.vtd_enabled:
         return {}
     for r in host.rmrrs:
+        if not reported(r, version):
+            continue
         seen = set()
         for d in r.devices:
             if d.bdf == 0:
