@@ -131,6 +131,16 @@ def test_the_enable_command_names_the_shipped_dropin(page):
     assert (REPO / "contrib" / "xendomains" / "xlrmrr.conf").is_file()
 
 
+def test_the_dropin_policy_in_files_is_the_shipped_one(page):
+    """The drop-in runs the check as `ExecStartPre=-...`: systemd ignores its exit status, so the
+    page must say warn (every guest still starts), never that a failing guest stops the service."""
+    dropin = (REPO / "contrib" / "xendomains" / "xlrmrr.conf").read_text()
+    assert "ExecStartPre=-/usr/bin/xlrmrr check --auto" in dropin
+    files = " ".join(_section(page, "FILES").split())
+    assert "policy warn: xendomains still starts every guest" in files
+    assert "stops the service" not in files
+
+
 def test_every_example_parses_and_every_command_has_one(page):
     parser = build_parser(COMMANDS)
     shown = manpage.examples(manpage.program())

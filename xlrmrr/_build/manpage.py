@@ -53,8 +53,9 @@ FILES = (
      "hooks when it starts: restart it after installing."),
     ("/etc/default/xlrmrr", "settings of the libvirt hook (XLRMRR_HOST_ARGS)."),
     (XENDOMAINS_DROPIN, "a systemd drop-in for xendomains.service, shipped disabled: before "
-     "xendomains starts the guests of /etc/xen/auto at boot, xlrmrr checks them together and a "
-     "guest that would fail stops the service with the reason in the journal. Enable it with "
+     "xendomains starts the guests of /etc/xen/auto at boot, xlrmrr checks them together and "
+     "reports a guest that would fail in the journal (policy warn: xendomains still starts every "
+     "guest; to hold one back, take its file out of the auto directory). Enable it with "
      f"the one command {ENABLE_XENDOMAINS}; disable it by removing {XENDOMAINS_DIR}/xlrmrr.conf "
      "(then systemctl daemon-reload)."),
     ("/usr/share/xlrmrr/grammar", "the xl config language xlrmrr parses, as EBNF."),
@@ -157,10 +158,11 @@ def _date() -> str:
 
 
 def _tagged(items) -> list[str]:
-    out = []
+    """Tagged paragraphs, left-adjusted: long paths and commands cannot be justified."""
+    out = [".ad l"]
     for tag, text in items:
         out += [".TP", f"\\fB{esc(tag)}\\fR", esc(text)]
-    return out
+    return out + [".ad b"]
 
 
 def examples(prog: Command) -> list:

@@ -347,10 +347,7 @@ def _stopped_lines(plan, out: list) -> None:
 
 def _remediation_lines(plan, out: list) -> None:
     if plan.remediation:
-        out.append("Remediation (each change re-planned by xlrmrr)")
-        for r in plan.remediation:
-            out.append(f"  [{'verified' if r.verified else 'not verified'}] {r.change}")
-            out.append(f"      {r.result}")
+        out.extend(remediation_lines(plan.remediation))
         out.append("")
 
 
@@ -364,6 +361,20 @@ def _other_releases_lines(plan, out: list) -> None:
     if plan.options.compare_versions:
         out.append(f"  {NOT_MODELLED}")
         out.append("")
+
+
+def remediation_lines(remediation) -> list[str]:
+    """The proposals best first (remedies.rank), the recommended one with its why."""
+    from xlrmrr.remedies.rank import why_line
+
+    out = ["Remediation (each change re-planned by xlrmrr; best first)"]
+    for r in remediation:
+        tag = "recommended" if r.recommended else "verified" if r.verified else "not verified"
+        out.append(f"  [{tag}] {r.change}")
+        if r.recommended:
+            out.append(f"      why: {why_line(r)}")
+        out.append(f"      {r.result}")
+    return out
 
 
 def _lines(out: list) -> str:
