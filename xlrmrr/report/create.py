@@ -321,6 +321,10 @@ def text(plan, name: str = "") -> str:
     _findings_lines(plan, out)
     if plan.remediation:
         out.extend(remediation_lines(plan.remediation))
+        if plan.options.reread is not None and any(r.recommended for r in plan.remediation):
+            cfg = name or d.source or "GUEST.cfg"
+            out.append(f"  `xlrmrr create {cfg} --dry-run --fix` prints the recommended change as a "
+                       f"diff of {cfg}; --fix --write saves it as {cfg}.new")
         out.append("")
     if plan.version_deltas:
         out.append("Other Xen releases")
