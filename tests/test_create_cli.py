@@ -197,8 +197,13 @@ def test_forcecheck_design_versus_xen(capsys):
     rc, out, _ = create(capsys, guest("forcecheck.cfg"), "--dry-run", "--json", *HOST)
     j = json.loads(out)
     assert (rc, j["verdict"], j["xen_verdict"], j["semantics"]) == (1, "blocked", "ok", "design")
-    fix = [r for r in j["remediation"] if r["change"].startswith("rdm_forcecheck = 0")]
-    assert fix and fix[0]["verified"]
+    # xl ignores rdm_forcecheck: no proposal writes it (an rdm_forcecheck = 0 "fix" changed
+    # nothing xl reads). rdm_mem_boundary below the xHCI RMRR, (0xab80a000 - 1) // 1 MiB = 2744,
+    # keeps the guest's memory and every RMRR strict: recommended.
+    assert not [r for r in j["remediation"] if "rdm_forcecheck" in r["change"]]
+    assert [r["recommended"] for r in j["remediation"]].count(True) == 1
+    best = j["remediation"][0]
+    assert (best["change"], best["recommended"], best["verdict"]) == ("rdm_mem_boundary = 2744", True, "ok")
 
 
 def test_output_identical_across_processes(tmp_path):

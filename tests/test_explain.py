@@ -6,9 +6,10 @@ Expectations by hand:
 - laptop host (fixtures/dmar/laptop-typical.bin + hosts/laptop.json): xHCI 00:14.0 owns
   [0xab80a000, 0xab81dfff] (80 KiB), IGD 00:02.0 owns [0xad000000, 0xaf7fffff] (40 MiB).
 - usb-strict-boundary.cfg (8192 MiB, rdm_mem_boundary 4096): the xHCI RMRR lies below the
-  boundary, strict -> "RDM conflict at 0xab80a000." (xen-rdm.md 8 step 8). The first verified
-  fix the planner lists is rdm_mem_boundary = (0xab80a000 - 1) >> 20 = 0xab8 = 2744, which
-  moves lowmem_end to 0xab800000 (HAP: rounded down to 2 MiB).
+  boundary, strict -> "RDM conflict at 0xab80a000." (xen-rdm.md 8 step 8). The fix the
+  planner recommends (it keeps the guest's memory and the strict policy) is rdm_mem_boundary =
+  (0xab80a000 - 1) >> 20 = 0xab8 = 2744, which moves lowmem_end to 0xab800000 (HAP: rounded
+  down to 2 MiB).
 - `Dom%d` and `%04x:%02x:%02x.%u` in the shared-RMRR message: 4.6-4.14
   (vtd/iommu.c:intel_iommu_assign_device); `%pp`/`%pd` ("d2"): 4.15 on.
 - "cannot map reserved region (b,e] for Dom1 (-16)": 4.6-4.16; "d1: cannot map reserved
@@ -250,3 +251,24 @@ def test_every_rule_passes_the_prefilter():
         for form in rule.forms:
             fixed = re.sub(r"\\.", "", form.pattern)
             assert any(w in fixed for w in PREFILTER), (rule.code, form.pattern)
+
+
+def test_cfg_gives_the_recommended_fix_for_a_shared_rmrr(capsys, tmp_path):
+    # The 4.17 log: "It's disallowed to assign 0000:00:1a.0 with shared RMRR at ab80a000". On
+    # usb-shared that RMRR is shared by 00:1a.0, 00:1d.0 and 00:14.0 (USB controllers). The
+    # guest passes 00:1a.0 alone (2 GiB: no RAM near the range, so no layout change helps):
+    # the recommended fix is the whole group, relaxed, on one pci= line (the members added in
+    # SBDF order), and the JSON marks it recommended.
+    cfg = tmp_path / "sys-usb.cfg"
+    cfg.write_text('name = "sys-usb"\ntype = "hvm"\nmemory = 2048\npci = [ \'00:1a.0\' ]\n')
+    log = str(LOGS / "dmesg-shared-rmrr-4.17.log")
+    code, j = explain_json(capsys, log, "--cfg", str(cfg), *SHARED, "--xen-version", "4.17")
+    fix = j["plan"]["fix"]
+    line = ("pci = [ '00:1a.0,rdm_policy=relaxed', '00:14.0,rdm_policy=relaxed', "
+            "'00:1d.0,rdm_policy=relaxed' ]")
+    assert code == 1 and j["plan"]["verdict"] == "blocked" and j["plan"]["reproduced"] == [True]
+    assert fix["recommended"] and fix["verdict"] == "ok" and fix["change"].startswith(line)
+    main(["explain", log, "--cfg", str(cfg), *SHARED, "--xen-version", "4.17"])
+    out = capsys.readouterr().out
+    assert f"  fix (recommended): {line}" in out
+    assert "      why: plans ok; assigns the whole RMRR sharing group" in out

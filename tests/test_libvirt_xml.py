@@ -177,9 +177,10 @@ def test_blocked_guest_gets_xml_changes_only(capsys, tmp_path):
     assert "RDM conflict at 0x480000000." in out
     change = ("<memory unit='MiB'>18184</memory> and <currentMemory unit='MiB'>18184"
               "</currentMemory>")
-    assert f"[verified] {change}" in out
+    assert f"[recommended] {change}" in out
     assert "rdm_mem_boundary =" not in out and "pci = [" not in out
-    assert "[libvirt-xl-only-fix]" not in out and "libvirt's libxl driver sets none" in out
+    # relaxing the IGD's RMRR (its stolen memory) is never proposed, for xl or libvirt alike
+    assert "[libvirt-xl-only-fix]" not in out and "libvirt's libxl driver sets none" not in out
     # the proposed change, applied to the XML, plans clean: 18184 MiB ends highmem at
     # 4 GiB + (18184 - 8) MiB - (4 GiB - 0xf0000000) = 0x480000000, the RMRR's start
     fixed = tmp_path / "fixed.xml"
@@ -224,3 +225,17 @@ def test_create_json_carries_xml_changes(capsys):
     changes = [r["change"] for r in plan["remediation"]]
     assert changes == ["<memory unit='MiB'>18184</memory> and <currentMemory unit='MiB'>18184"
                        "</currentMemory>"]
+
+
+def test_fix_only_xl_can_write_is_named_not_recommended(capsys):
+    # usb-hvm.xml passes 00:14.0, which shares the RMRR [0xab80a000, 0xab81dfff] with 00:1a.0
+    # and 00:1d.0 on usb-shared: Xen refuses it strict. The fix (the whole group, relaxed) needs
+    # rdm_policy=, which libvirt's libxl driver never sets: no XML change is proposed, so none
+    # is recommended, and the finding names what xl could do.
+    assert main(["create", str(LV / "usb-hvm.xml"), "--dry-run", "--json", "--dmar",
+                 str(FIXTURES / "dmar/usb-shared.bin")]) == 1
+    plan = json.loads(capsys.readouterr().out)
+    assert plan["remediation"] == []
+    xl_only = [f["message"] for f in plan["findings"] if f["code"] == "libvirt-xl-only-fix"]
+    assert xl_only and ("xl could also start this guest with the whole RMRR sharing group "
+                        "assigned with rdm_policy=relaxed") in xl_only[0]

@@ -66,7 +66,12 @@ def test_every_change_is_used_and_named_once():
     names = {n for n, v in vars(releases).items() if isinstance(v, releases.Change)}
     assert len(names) == len(releases.CHANGES)
     assert len({c.name for c in releases.CHANGES}) == len(releases.CHANGES)
-    unused = sorted(names - _used_names())
+    used = _used_names()
+    # a change that undoes a used one acts through releases.effective (xl's rdm= order fix)
+    used |= {n for n in names if getattr(releases, n).reverts is not None
+             and getattr(releases, n).reverts.name in {getattr(releases, u).name for u in used
+                                                        if u in names}}
+    unused = sorted(names - used)
     assert unused == []
 
 

@@ -142,3 +142,142 @@ def test_config_xl_refuses_under_to(capsys, tmp_path):
     xl = next(c for c in g["changes"] if c["aspect"] == "xl")
     assert xl["to"] == "refused"
     assert [c["what"].split(":")[0] for c in xl["at"][0]["changes"]] == ["libxlu rewrite"]
+
+
+# ---- one table: upgrade reasons with releases.py's changes and nothing else ------------------
+
+def _flips(prev, cur):
+    from xlrmrr import releases
+
+    return [c for c in releases.CHANGES if c.kind in releases.MODELLED
+            and c.in_effect(prev) != c.in_effect(cur)]
+
+
+def test_every_modelled_change_says_what_it_alters():
+    from xlrmrr import releases, upgrade
+
+    for c in releases.CHANGES:
+        if c.kind not in releases.MODELLED:
+            assert c not in upgrade.NAMED, c.name
+            continue
+        if c.reverts is not None:
+            # read as the end of the change it undoes, which says what it alters
+            assert c.alters is None and c.reverts in upgrade.NAMED, c.name
+            continue
+        assert c.alters is not None, f"{c.name}: say which aspects it alters (() if none)"
+        assert set(c.alters) <= set(upgrade.ASPECTS), c.name
+        assert not c.matters or c.matters in upgrade.MATTERS, c.name
+        assert c in upgrade.NAMED and c.commit, c.name
+
+
+def test_every_release_where_a_change_flips_is_a_step():
+    from xlrmrr import releases
+
+    steps = {(v.major, v.minor, v.patch or 0) for v in path(releases.OLDEST_XEN,
+                                                             releases.NEWEST_XEN)}
+    for c in releases.CHANGES:
+        assert (c.first.major, c.first.minor, 0) in steps, c.name
+        assert set(c.points) <= steps, c.name
+
+
+def test_every_change_relevant_to_a_guest_is_in_upgrades_reasoning():
+    # Going step by step from 4.6 to 4.22 and back, each modelled change that flips at a step
+    # and can alter an aspect is what upgrade names there for that aspect (a reverting change
+    # as the change it undoes, going out of effect); nothing else is named.
+    from xlrmrr import releases
+    from xlrmrr.upgrade import changes_between
+
+    up = path(releases.OLDEST_XEN, releases.NEWEST_XEN)
+    seen = set()
+    for steps in (up, up[::-1]):
+        for prev, cur in zip(steps, steps[1:]):
+            flips = _flips(prev, cur)
+            for aspect in releases.ASPECTS:
+                want = set()
+                for c in flips:
+                    named = c.reverts or c
+                    if aspect in named.alters:
+                        want.add((named.name, releases.effective(named, cur)))
+                got = {(c.name, on) for c, on in changes_between(prev, cur, aspect)}
+                assert got == want, (str(prev), str(cur), aspect)
+                seen |= {n for n, _on in got}
+    relevant = {(c.reverts or c).name for c in releases.CHANGES
+                if c.kind in releases.MODELLED and (c.reverts or c).alters}
+    assert seen == relevant
+
+
+def test_the_4_13_regression_is_one_change_with_its_fix():
+    from xlrmrr import releases
+    from xlrmrr.upgrade import changes_between, commit_text
+
+    v = XenVersion.parse
+    ((c, on),) = changes_between(v("4.14.4"), v("4.14.5"), "xl")
+    assert c is releases.XL_PCI_BEFORE_RDM and on is False
+    assert commit_text(c) == "babde47a3f, fixed by e45ad0b1b0"
+    assert releases.upgrade_text(c).endswith(
+        "(the 4.13.0 regression; rdm= first again from 4.14.5, 4.15.3, 4.16.1 and 4.17)")
+    ((c, on),) = changes_between(v("4.12"), v("4.13"), "xl")
+    assert c is releases.XL_PCI_BEFORE_RDM and on is True
+
+
+def test_no_second_table_in_upgrade():
+    # upgrade.py names no commit, no release and no Change of its own: all come from
+    # xlrmrr/releases.py
+    import ast
+    import re
+
+    import xlrmrr.upgrade as up
+
+    tree = ast.parse(open(up.__file__).read())
+    docs = {id(n.body[0].value) for n in ast.walk(tree)
+            if isinstance(n, (ast.Module, ast.FunctionDef, ast.ClassDef)) and n.body
+            and isinstance(n.body[0], ast.Expr)}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) \
+                and id(node) not in docs:
+            assert not re.search(r"\b[0-9a-f]{8,40}\b", node.value), node.value
+            assert not re.search(r"\b4\.\d+\b", node.value), node.value
+        if isinstance(node, ast.ClassDef):
+            assert node.name != "Change"
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Change":
+            raise AssertionError("upgrade.py builds a Change")
+
+
+def test_the_4_10_type_key_is_named(capsys):
+    # 4.9 xl reads usb-relaxed-boundary.cfg's type = "hvm" not at all (builder= decides, so
+    # PV); 4.10 reads it (xl_parse.c parse_config_data, RELEASE-4.10.0, c7dfe4ac58): the
+    # reading, the RDMs and the layout change there, and the named change says why (before,
+    # "no named change for: xl's reading, ...")
+    _code, j = upgrade(capsys, "4.9", "4.10", "usb-relaxed-boundary")
+    xl = next(c for c in j["guests"][0]["changes"] if c["aspect"] == "xl")
+    (at,) = xl["at"]
+    assert at["release"] == "4.10"
+    assert [c["commit"] for c in at["changes"]] == ["c7dfe4ac58"]
+
+
+def test_a_change_the_stages_do_not_model_is_not_a_cause(capsys):
+    # 4.14.4 -> 4.14.5 only moves xl's rdm= back before pci= (e45ad0b1b0). hvmloader's
+    # dynamic area moved to 0xfc100000 already in 4.14.1 (config.h at RELEASE-4.14.1; the
+    # commits the old table cited, 7b1e587f25/43eceee913, are the ACPI NVS backports), so it
+    # cannot explain a difference between 4.14.4 and 4.14.5
+    _code, j = upgrade(capsys, "4.14.4", "4.14.5", "usb-host-relaxed")
+    commits = {c["commit"] for a in j["guests"][0]["changes"] for at in a["at"]
+               for c in at["changes"]}
+    assert commits == {"babde47a3f, fixed by e45ad0b1b0"}
+
+
+def test_a_host_change_is_named_where_the_host_differs(capsys):
+    # bridges.json has no xHCI at 00:14.0: from 4.12 Xen ignores the RMRR whose scope names only
+    # absent devices (vtd/dmar.c acpi_parse_one_rmrr, RELEASE-4.12.0, dcf41790), so
+    # host-strategy.cfg's reserved RDMs and layout change at 4.12 for that reason alone
+    code = main(["upgrade", "--from", "4.11", "--to", "4.12", str(G / "host-strategy.cfg"),
+                 "--dmar", str(FIXTURES / "dmar" / "laptop-typical.bin"),
+                 "--host-json", str(FIXTURES / "hosts" / "bridges.json"), "--json"])
+    j = json.loads(capsys.readouterr().out)
+    assert code == 0
+    rdms = next(c for c in j["guests"][0]["changes"] if c["aspect"] == "rdms")
+    assert [c["commit"] for at in rdms["at"] for c in at["changes"]] == ["dcf41790"]
+    # the same guest on the laptop host (xHCI present) builds the same host at 4.11 and 4.12:
+    # nothing changes, so the DMAR change is not named
+    _code, j = upgrade(capsys, "4.11", "4.12", "host-strategy")
+    assert j["guests"][0]["changes"] == []

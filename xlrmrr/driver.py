@@ -68,6 +68,11 @@ class Options:
     xen_domain: DomainConfig | None = field(default=None, compare=False)
     # How Xen of another release builds the host (DMAR parsing changes by release).
     host_for_version: Callable[[XenVersion], Host] | None = field(default=None, compare=False)
+    # The user's file with a remedy's config lines (remedies.Edit) applied, read again as xl
+    # reads it: (DomainConfig, xen_domain as above); InputError when xl refuses the result. The
+    # CLI passes it for an xl config, so that every proposal is verified on the file it edits.
+    reread: Callable[[tuple], tuple[DomainConfig, DomainConfig | None]] | None = field(
+        default=None, compare=False)
 
 
 @record(eq=False)

@@ -838,7 +838,14 @@ def _device_findings(index: _HostIndex, da: DeviceAssignment, version: XenVersio
 
 
 def _class_text(cls) -> str:
-    """What the range is for, whether relaxed is safe, what breaks when it is not honoured."""
+    """What the range is for, whether relaxed is safe, what breaks when it is not honoured.
+    Without the device's class none of that is known, and the sentence says so once."""
+    from xlrmrr import devices as dc
+
+    if cls.kind == dc.KIND_UNKNOWN:
+        return (f"The device's class is not known (the host data has no PCI topology: give "
+                f"--snapshot or --host-json), so neither what the range is for nor whether a "
+                f"relaxed policy is safe can be said. When the range is not honoured: {cls.breaks}")
     return (f"For this {cls.name} the range is for {cls.purpose}. A relaxed policy is "
             f"{cls.relaxed_safe}. When the range is not honoured: {cls.breaks}")
 

@@ -20,6 +20,12 @@ DMAR = "dmar"       # how Xen builds the host from the DMAR (the comparison rebu
 STAGE = "stage"     # libxl, libxc, the hypervisor's assignment or hvmloader (STAGE_BOUNDARIES)
 ADVICE = "advice"   # only what xlrmrr tells the admin to write (remediation texts)
 NOT_MODELLED = "not modelled"   # a change xlrmrr deliberately does not model; `note` says why
+MODELLED = (XL, DMAR, STAGE)
+
+# The aspects of a guest's outcome a change can alter (`xlrmrr upgrade` compares them per
+# release step and cites only the changes that can alter the aspect that differs).
+ASPECTS = ("verdict", "xl", "rdms", "lowmem_end", "highmem_end", "e820")
+LAYOUT = ("verdict", "rdms", "lowmem_end", "highmem_end", "e820")
 
 
 @record(eq=False)
@@ -35,6 +41,16 @@ class Change:
     kind: str = STAGE
     points: tuple[tuple[int, int, int], ...] = ()   # backports, e.g. ((4, 14, 5), (4, 15, 3))
     note: str = ""          # NOT_MODELLED: the one line the report prints
+    # A modelled change says which ASPECTS it can alter (() for message texts only); None is
+    # "not said", which tests/test_upgrade.py refuses for a modelled change.
+    alters: tuple[str, ...] | None = None
+    # What crossing it means for a guest, in the words `xlrmrr upgrade` prints ("" = what);
+    # {fixed_in} stands for the releases of the change that reverts this one.
+    upgrade: str = ""
+    # When it can matter for a guest: a key of xlrmrr.upgrade.MATTERS ("" = whenever an
+    # aspect it alters differs)
+    matters: str = ""
+    reverts: Change | None = None   # the earlier change this one undoes
 
     def in_effect(self, version: XenVersion) -> bool:
         """Whether Xen `version` behaves the new way. A point release is read from
@@ -54,90 +70,130 @@ def _v(text: str) -> XenVersion:
 
 # ---- xl: reading the config ----------------------------------------------------------------
 XL_TYPE_KEY = Change(
-    "xl-type-key", _v("4.10"), "xl", "",
-    "xl reads type= (hvm/pv/pvh); before, only builder= chooses HVM", XL)
+    "xl-type-key", _v("4.10"), "xl", "c7dfe4ac58",
+    "xl reads type= (hvm/pv/pvh); before, only builder= chooses HVM", XL,
+    alters=ASPECTS, matters="type")
 XL_PCI_BEFORE_RDM = Change(
     "xl-pci-before-rdm", _v("4.13"), "xl", "babde47a3f",
-    "xl parses pci= before rdm=, so per-device policies no longer inherit rdm='s policy", XL)
+    "xl parses pci= before rdm=, so per-device policies no longer inherit rdm='s policy", XL,
+    alters=ASPECTS, matters="pci-rdm",
+    upgrade="xl parses pci= before rdm=, so pci= entries do not inherit rdm='s policy (the "
+            "{first}.0 regression; rdm= first again from {fixed_in})")
 XL_RDM_BEFORE_PCI_AGAIN = Change(
     "xl-rdm-before-pci-again", _v("4.17"), "xl", "e45ad0b1b0",
     "xl parses rdm= before pci= again (inheritance restored)", XL,
-    points=((4, 14, 5), (4, 15, 3), (4, 16, 1)))
+    points=((4, 14, 5), (4, 15, 3), (4, 16, 1)),
+    reverts=XL_PCI_BEFORE_RDM)
 XL_RDM_PARSER_REWRITE = Change(
     "xl-rdm-any-order", _v("4.14"), "xl", "df04e202c9",
     "xlu_rdm_parse takes strategy= and policy= in any order, each optional; before, only the "
-    "exact form strategy=host,policy=X parses", XL)
+    "exact form strategy=host,policy=X parses", XL,
+    alters=ASPECTS, matters="rdm",
+    upgrade="rdm= keys in any order, each optional")
 XL_RDM_POLICY_INVERTED = Change(
     "xl-rdm-policy-inverted", _v("4.15"), "xl", "bdc0799fe2",
     "the libxlu rewrite inverts xlu_rdm_parse's policy check: any valid policy= makes xl drop "
-    "the whole rdm= line", XL)
+    "the whole rdm= line", XL,
+    alters=ASPECTS, matters="rdm",
+    upgrade="libxlu rewrite: xlu_rdm_parse's policy check is inverted, so xl silently drops "
+            "any rdm= carrying a valid policy=")
 XL_PCI_SPEC_PARSER = Change(
     "xl-pci-spec-string", _v("4.15"), "xl", "bdc0799fe2",
     "pci= entries are read by xlu_pci_parse_spec_string (unknown keys are errors, rdm_policy "
-    "case-insensitive); before, a state machine that only warns on unknown keys", XL)
+    "case-insensitive); before, a state machine that only warns on unknown keys", XL,
+    alters=ASPECTS, matters="pci",
+    upgrade="libxlu rewrite: the PCI_SPEC_STRING parser refuses an unknown key (was a "
+            "warning) and trims no whitespace")
 
 # ---- Xen: building the host from the DMAR ----------------------------------------------------
 XEN_RMRR_E820_MESSAGE = Change(
-    "xen-rmrr-e820-message", _v("4.7"), "xen", "",
+    "xen-rmrr-e820-message", _v("4.7"), "xen", "009298d7ba",
     "the RMRR-not-reserved warning becomes 'RMRR address range B..E not in reserved memory' "
-    "(a debug-build text in 4.6)", DMAR)
+    "(a debug-build text in 4.6)", DMAR,
+    alters=())
 XEN_USER_RMRR = Change(
-    "xen-rmrr-option", _v("4.8"), "xen", "",
-    "Xen's rmrr= command-line option adds RMRRs (add_user_rmrr)", DMAR)
+    "xen-rmrr-option", _v("4.8"), "xen", "431685e8de",
+    "Xen's rmrr= command-line option adds RMRRs (add_user_rmrr)", DMAR,
+    alters=LAYOUT, matters="host")
 XEN_PRESENCE_CHECKS = Change(
     "xen-rmrr-presence-checks", _v("4.12"), "xen", "dcf41790",
     "segments are known when the DMAR is parsed, so RMRRs whose scope names no present device "
-    "are ignored", DMAR)
+    "are ignored", DMAR,
+    alters=LAYOUT, matters="host")
 XEN_RMRR_RESERVED_WHOLE = Change(
     "xen-rmrr-reserved-whole-range", _v("4.14"), "xen", "d6573bc6e6",
     "the whole RMRR (not only its first and last page) must be E820 reserved/ACPI/NVS, "
-    "else a warning", DMAR)
+    "else a warning", DMAR,
+    alters=())
 XEN_SATC = Change(
-    "xen-satc", _v("4.17"), "xen", "",
-    "SATC structures (type 5) are parsed, their scopes checked", DMAR)
+    "xen-satc", _v("4.17"), "xen", "b5996ab284",
+    "SATC structures (type 5) are parsed, their scopes checked", DMAR,
+    alters=LAYOUT, matters="host")
 XEN_USER_RMRR_PAGE_LIMIT = Change(
-    "xen-rmrr-option-page-limit", _v("4.17"), "xen", "",
-    "an rmrr= range of 16 pages or more stops parsing the rest of that rmrr= parameter", DMAR)
+    "xen-rmrr-option-page-limit", _v("4.17"), "xen", "2d9b369913",
+    "an rmrr= range of 16 pages or more stops parsing the rest of that rmrr= parameter", DMAR,
+    alters=LAYOUT, matters="host")
 XEN_RMRR_OVER_RAM_REJECTED = Change(
-    "xen-rmrr-over-ram-rejected", _v("4.19"), "xen", "e45801dea1",
+    "xen-rmrr-over-ram-rejected", _v("4.19"), "xen", "e45801dea1/a185f88e98",
     "iommu_unity_region_ok: an RMRR over E820 RAM fails the DMAR parse (VT-d disabled); pages "
-    "in holes are reserved", DMAR)
+    "in holes are reserved", DMAR,
+    alters=LAYOUT, matters="host",
+    upgrade="an RMRR over E820 RAM fails the DMAR parse: VT-d disabled")
 
 # ---- the stages ------------------------------------------------------------------------------
 HVMLOADER_HIGHMEM_ENTRY = Change(
     "hvmloader-highmem-entry", _v("4.7"), "hvmloader", "24e3e3553b",
     "adjust_memory_map appends a RAM entry at 4 GiB when high_mem_pgend is set and the map "
-    "has none")
+    "has none",
+    alters=("e820",),
+    upgrade="hvmloader appends the highmem e820 entry when libxl's map has none")
 HVMLOADER_FIND_NEXT_RMRR = Change(
     "hvmloader-find-next-rmrr", _v("4.10"), "hvmloader", "ecc607b185",
-    "find_next_rmrr searches from the BAR's base, so BAR placement skips every RDM")
+    "find_next_rmrr searches from the BAR's base, so BAR placement skips every RDM",
+    alters=("verdict",),
+    upgrade="hvmloader's find_next_rmrr fix: BARs are placed around every RMRR")
 LIBXL_PER_DEVICE_DEFAULT = Change(
     "libxl-per-device-policy-default", _v("4.14"), "libxl", "6fdb8eef87",
-    "construct_rdm defaults a device's INVALID policy to strict before using it")
+    "construct_rdm defaults a device's INVALID policy to strict before using it",
+    alters=LAYOUT,
+    upgrade="per-device policy defaults to strict inside construct_rdm (before: it could stay "
+            "INVALID, never put in the e820)")
 LIBXL_ALL_DEVICE_RDMS = Change(
     "libxl-every-device-rdm", _v("4.14"), "libxl", "3bdb073643",
-    "construct_rdm uses every RDM a device query returns, not only the first")
+    "construct_rdm uses every RDM a device query returns, not only the first",
+    alters=LAYOUT,
+    upgrade="every per-device RDM entry is honoured, not only each device's first")
 LIBXL_HIGHMEM_NOT_FORCED = Change(
     "libxl-highmem-not-forced", _v("4.14"), "libxl", "3840e98f3e",
-    "construct_rdm no longer starts highmem_end at 4 GiB (no zero-size RAM entry at 4 GiB)")
+    "construct_rdm no longer starts highmem_end at 4 GiB (no zero-size RAM entry at 4 GiB)",
+    alters=("highmem_end", "e820"),
+    upgrade="highmem_end is no longer forced to 4 GiB (no zero-size RAM entry at 4 GiB)")
 LIBXL_HAP_2M_ROUNDING = Change(
     "libxl-hap-2m-rounding", _v("4.14"), "libxl", "5f29f34981",
-    "with HAP, lowmem_end moved below an RDM is rounded down to 2 MiB")
+    "with HAP, lowmem_end moved below an RDM is rounded down to 2 MiB",
+    alters=("lowmem_end", "highmem_end", "e820"), matters="hap",
+    upgrade="HAP guests: lowmem_end below an RDM is rounded down to 2 MiB")
 HVMLOADER_ACPI_NVS = Change(
-    "hvmloader-acpi-nvs", _v("4.15"), "hvmloader", "8efa46516c",
-    "build_e820_table types the ACPI area [0xfc000000, ACPI_END) NVS, a separate entry")
+    "hvmloader-acpi-nvs", _v("4.15"), "hvmloader", "8efa46516c/de6d188a51",
+    "build_e820_table types the ACPI area [0xfc000000, ACPI_END) NVS, a separate entry",
+    alters=("e820",),
+    upgrade="hvmloader types its ACPI area NVS (an extra e820 entry [0xfc000000, ACPI end))")
 XEN_PD_FORMAT = Change(
-    "xen-pd-format", _v("4.15"), "xen", "",
-    "the VT-d assignment messages print the domain as d1 (%pd), not Dom1")
+    "xen-pd-format", _v("4.15"), "xen", "1ee1441835",
+    "the VT-d assignment messages print the domain as d1 (%pd), not Dom1",
+    alters=())
 XEN_RDM_ZERO_PAGES_SKIPPED = Change(
     "xen-rdm-zero-pages-skipped", _v("4.16"), "xen", "2209c36007",
     "get_reserved_device_memory (common/memory.c) skips an RMRR of 0 pages (PFN_UP(end) - "
     "PFN_DOWN(base) == 0, e.g. [X, X] with X page-aligned): neither reported nor counted, so "
-    "libxl never sees it; before, it is reported with nr_pages 0")
+    "libxl never sees it; before, it is reported with nr_pages 0",
+    alters=LAYOUT,
+    upgrade="a zero-page RMRR is no longer reported by XENMEM_reserved_device_memory_map")
 XEN_IOMMU_IDENTITY_MAPPING = Change(
-    "xen-iommu-identity-mapping", _v("4.16"), "xen", "",
+    "xen-iommu-identity-mapping", _v("4.16"), "xen", "c0e19d7c6c",
     "iommu_identity_mapping (XSA-378) replaces rmrr_identity_mapping: an RMRR overlapping a "
-    "different range already mapped is refused with -EADDRINUSE; new message text")
+    "different range already mapped is refused with -EADDRINUSE; new message text",
+    alters=("verdict",))
 
 # ---- not modelled ----------------------------------------------------------------------------
 AMD_IVMD = Change(
@@ -195,6 +251,30 @@ def point_releases(version: XenVersion) -> tuple[XenVersion, ...]:
                      if (p[0], p[1]) == (version.major, version.minor) and p[2]
                      and (version.patch or 0) < p[2]})
     return tuple(XenVersion(*p) for p in points)
+
+
+def reverted_by(change: Change) -> tuple[Change, ...]:
+    """The later changes that undo `change` (xl's rdm= order fix for the 4.13.0 regression)."""
+    return tuple(c for c in CHANGES if c.reverts is change)
+
+
+def effective(change: Change, version: XenVersion) -> bool:
+    """Whether `change` is in effect at `version` and no later change undoes it there."""
+    return change.in_effect(version) and not any(r.in_effect(version)
+                                                 for r in reverted_by(change))
+
+
+def first_releases(change: Change) -> str:
+    """The first release of each line with the change: '4.14.5, 4.15.3, 4.16.1 and 4.17'."""
+    names = [".".join(map(str, p)) for p in sorted(change.points)] + [str(change.first)]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def upgrade_text(change: Change) -> str:
+    """What crossing the change means for a guest, as `xlrmrr upgrade` prints it."""
+    text = change.upgrade or change.what
+    return text.replace("{first}", str(change.first)).replace(
+        "{fixed_in}", "; ".join(first_releases(r) for r in reverted_by(change)))
 
 
 def not_modelled_notes() -> tuple[str, ...]:

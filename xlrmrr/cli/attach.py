@@ -12,8 +12,8 @@ DESCRIPTION = """\
 Plan the guest as `xl create GUEST.cfg` made it (its rdm= strategy decides which RMRRs were kept
 free of guest RAM), then model `xl pci-attach` of SBDF: the shared-RMRR rule and the 1:1 mapping
 of each of the device's RMRRs into the running guest. Reports each RMRR's outcome and which
-creation-time setting makes the attach work (rdm = "strategy=host", or the original design's
-rdm_forcecheck = 1), each checked by planning again.
+creation-time setting makes the attach work (rdm = "strategy=host", with explicit
+rdm_policy= where xl would leave it undefined), each checked by planning again.
 
 SBDF may carry the options xl accepts, e.g. 00:14.0,rdm_policy=relaxed (default: strict).
 The release modelled is chosen as `xlrmrr create` chooses it (--xen-version, else the host
@@ -65,9 +65,6 @@ def _remedy_lines(lines_: tuple, results) -> list[str]:
         lines = [f"  at creation, add {change}: [not verified] without policy= xl copies an "
                  f"uninitialised value as the global policy, and the outcome depends on it:"]
         lines += [f"    if it reads as {_reading_name(pol)}: {_outcome(r)}" for pol, r in results]
-    if lines_[0].startswith("rdm_forcecheck"):
-        lines.append("    (the original design's spelling: xl does not know this key; Xen "
-                     "implements the idea as rdm = \"strategy=host\")")
     return lines
 
 

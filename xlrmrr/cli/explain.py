@@ -162,10 +162,8 @@ def _replan(args, host, version):
 
 
 def choose_fix(remediation):
-    """The recommended verified change where the planner marks one, else the first verified."""
-    verified = [r for r in remediation if r.verified]
-    marked = [r for r in verified if getattr(r, "recommended", False)]
-    return (marked or verified or [None])[0]
+    """The change the planner recommends (remedies.rank: one wherever any is verified)."""
+    return next((r for r in remediation if r.recommended), None)
 
 
 def _json(args, messages, lines_read, fitting, version, outcome, status, notes, host, result):
@@ -186,9 +184,7 @@ def _json(args, messages, lines_read, fitting, version, outcome, status, notes, 
         plan_j = {
             "config": args.cfg, "verdict": result.verdict,
             "reproduced": [reproduced(m, result) for m in messages],
-            "fix": None if fix is None else {**fix.to_json(),
-                                             "recommended": bool(getattr(fix, "recommended",
-                                                                         False))},
+            "fix": None if fix is None else fix.to_json(),
             "other_fixes": sum(1 for r in result.remediation if r.verified and r is not fix),
             "findings": [f.to_json() for f in result.findings if f.severity == "error"],
         }
@@ -277,8 +273,8 @@ def _text(r) -> list[str]:
             lines.append("  fix: none verified" + (" (the plan is ok)" if p["verdict"] == "ok"
                                                    else "; see xlrmrr create --dry-run"))
         else:
-            kind = "recommended" if fix["recommended"] else "first verified"
-            lines.append(f"  fix ({kind}): {fix['change']}")
+            lines.append(f"  fix (recommended): {fix['change']}")
+            lines.append(f"      why: {fix['why']}")
             lines.append(f"      {fix['result']}")
             if p["other_fixes"]:
                 lines.append(f"  {p['other_fixes']} other verified change(s): xlrmrr create "

@@ -155,7 +155,8 @@ def _text(r) -> list[str]:
             explained = {a for _x, aspects in changes.values() for a in aspects}
             for x, aspects in changes.values():
                 undone = "" if x["takes_effect"] else "no longer in effect: "
-                lines.append(f"      {undone}{x['component']} {x['commit']}: {x['what']} "
+                commit = f" {x['commit']}" if x["commit"] else ""
+                lines.append(f"      {undone}{x['component']}{commit}: {x['what']} "
                              f"({', '.join(aspects)})")
             rest = [n for n, a in zip(names, _aspects_at(g, release)) if a not in explained]
             if rest:

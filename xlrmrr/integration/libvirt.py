@@ -33,6 +33,7 @@ def xml_remediation(remediation, source: str) -> tuple[tuple, tuple]:
 
     out, xl_only = [], []
     for r in remediation:
+        r = replace(r, edits=())         # config lines of an xl file: not for the XML
         m = _MEMORY.match(r.change)
         pod = _POD.match(r.change)
         if m:
@@ -48,6 +49,8 @@ def xml_remediation(remediation, source: str) -> tuple[tuple, tuple]:
                                          "type='hostdev'>) of the same device"))
         elif r.verified:
             what = (r.change.split(" (")[0] if not r.change.startswith("pci") else
+                    "the whole RMRR sharing group assigned with rdm_policy=relaxed"
+                    if "whole RMRR sharing group" in r.change else
                     "rdm_policy=relaxed" if "relaxed" in r.change else "rdm_policy=strict")
             xl_only.append(what if r.verdict == "ok" else f"{what} (verdict {r.verdict})")
     findings = ()
@@ -62,8 +65,10 @@ def xml_remediation(remediation, source: str) -> tuple[tuple, tuple]:
 
 def apply_to_plan(plan, source: str):
     """The plan with its changes in domain XML terms (xml_remediation)."""
+    from xlrmrr.remedies.rank import mark
+
     changes, findings = xml_remediation(plan.remediation, source)
-    return replace(plan, remediation=changes, findings=tuple(plan.findings) + findings)
+    return replace(plan, remediation=mark(changes), findings=tuple(plan.findings) + findings)
 
 
 def read_defaults(path: str, data: str) -> dict:
@@ -126,7 +131,7 @@ def failure_paragraph(name: str, plan, host_where: str) -> str:
     first = errors[0] if errors else None
     what = (f"[{first.component}] {first.message}" if first else
             "an assigned device's RMRR would not be honoured")
-    fixes = [r.change for r in plan.remediation if r.verified and r.verdict == "ok"]
+    fixes = [r.change for r in plan.remediation if r.recommended and r.verdict == "ok"]
     fix = (f" What to change in the domain XML: {fixes[0]} (checked by planning again)." if fixes
            else " No change of the domain XML fixes it (libvirt's libxl driver fixes libxl's RDM "
                 "settings: strategy ignore, strict per device, rdm_mem_boundary 2048 MiB); remove "

@@ -12,7 +12,8 @@ from xlrmrr.xlcfg.domain import POLICY_STRICT, POLICY_UNSET, DomainConfig
 def variants(domain: DomainConfig, version: XenVersion) -> list[tuple[tuple[str, ...], DomainConfig]]:
     """(config lines, DomainConfig) for each creation-time change: rdm = "strategy=host" as this
     release's xl reads it; where pci= entries without a policy inherit the uninitialised global
-    one, the same with rdm_policy=strict (libxl's own default) on those; rdm_forcecheck = 1."""
+    one, the same with rdm_policy=strict (libxl's own default) on those. Never rdm_forcecheck,
+    a key xl ignores (remedies.rank)."""
     host_line = ('rdm = "strategy=host"' if XL_RDM_POLICY_INVERTED.in_effect(version)
                  else 'rdm = "strategy=host,policy=relaxed"')
     host = edits.rdm_line(domain, host_line.split('"')[1], version)
@@ -22,7 +23,6 @@ def variants(domain: DomainConfig, version: XenVersion) -> list[tuple[tuple[str,
         strict = edits.entries_policy(host, bare, POLICY_STRICT)
         specs = ", ".join(f"'{d.spec}'" for d in strict.pci)
         out.append(((host_line, f"pci = [ {specs} ]"), strict))
-    out.append((("rdm_forcecheck = 1",), edits.forcecheck(domain, 1)))
     return out
 
 

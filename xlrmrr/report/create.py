@@ -320,10 +320,7 @@ def text(plan, name: str = "") -> str:
         out.append("")
     _findings_lines(plan, out)
     if plan.remediation:
-        out.append("Remediation (each change re-planned by xlrmrr)")
-        for r in plan.remediation:
-            out.append(f"  [{'verified' if r.verified else 'not verified'}] {r.change}")
-            out.append(f"      {r.result}")
+        out.extend(remediation_lines(plan.remediation))
         out.append("")
     if plan.version_deltas:
         out.append("Other Xen releases")
@@ -335,6 +332,20 @@ def text(plan, name: str = "") -> str:
         out.append(f"  {NOT_MODELLED}")
         out.append("")
     return _lines(out)
+
+
+def remediation_lines(remediation) -> list[str]:
+    """The proposals best first (remedies.rank), the recommended one with its why."""
+    from xlrmrr.remedies.rank import why_line
+
+    out = ["Remediation (each change re-planned by xlrmrr; best first)"]
+    for r in remediation:
+        tag = "recommended" if r.recommended else "verified" if r.verified else "not verified"
+        out.append(f"  [{tag}] {r.change}")
+        if r.recommended:
+            out.append(f"      why: {why_line(r)}")
+        out.append(f"      {r.result}")
+    return out
 
 
 def _lines(out: list) -> str:

@@ -15,10 +15,10 @@ from xlrmrr.common import NEWEST_XEN, Finding, Sbdf, XenVersion
 from xlrmrr.releases import (
     XL_PCI_BEFORE_RDM,
     XL_PCI_SPEC_PARSER,
-    XL_RDM_BEFORE_PCI_AGAIN,
     XL_RDM_PARSER_REWRITE,
     XL_RDM_POLICY_INVERTED,
     XL_TYPE_KEY,
+    effective,
     point_releases,  # noqa: F401  (kept importable from here)
 )
 from xlrmrr.xlcfg.domain import (
@@ -88,8 +88,9 @@ def load_domain(data: bytes, source: str, xen_version: XenVersion | None = None,
 
 
 def pci_before_rdm(version: XenVersion) -> bool:
-    """xl reads pci= before rdm= (docs/xen/xl.md): from 4.13.0 until the fix reached each line."""
-    return XL_PCI_BEFORE_RDM.in_effect(version) and not XL_RDM_BEFORE_PCI_AGAIN.in_effect(version)
+    """xl reads pci= before rdm= (docs/xen/xl.md): from 4.13.0 until the fix that reverts it
+    (releases.XL_RDM_BEFORE_PCI_AGAIN) reached each line."""
+    return effective(XL_PCI_BEFORE_RDM, version)
 
 
 def _parse_failure(cfg: ConfigParse) -> Finding:
