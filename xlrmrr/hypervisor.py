@@ -595,6 +595,29 @@ def assign_devices(domain: DomainConfig, host: Host, rdms=(), populated=(),
                     for sbdf in assigned_functions(dev, host))
     todo.extend((spec, sbdf, policy, True) for spec, sbdf, policy in extra)
     absent: list[Sbdf] = []
+    if todo and not host.vtd_enabled:
+        # Xen runs without an IOMMU: iommu_do_domctl answers every assignment domctl with
+        # -ENOSYS (-EOPNOTSUPP in later releases). libxl__device_pci_add tests an HVM guest's
+        # device first and fails; for a PV guest do_pci_add ignores xc_assign_device's ENOSYS
+        # (libxl_pci.c). From 4.13 libxl refuses such a guest before building it, so only the
+        # earlier releases get here.
+        sbdf = todo[0][1]
+        if translated:
+            findings.append(Finding(
+                "error", "no-iommu", "libxl",
+                f"PCI device {sbdf} cannot be assigned - no IOMMU? (xc_test_assign_device "
+                f"fails: Xen runs without VT-d, it rejected the host's DMAR table; libxl "
+                f"destroys the guest it has built and `xl create` fails)"))
+            return AssignResult((), (), tuple(findings), True, False, (), (), shared_pt, dom.ram,
+                                version, domid)
+        findings.append(Finding(
+            "warning", "no-iommu-pv", "libxl",
+            f"Xen runs without VT-d (it rejected the host's DMAR table): xc_assign_device fails "
+            f"with ENOSYS, which libxl ignores for a PV guest, so {_names(s for _, s, _, _ in todo)} "
+            f"{'is' if len(todo) == 1 else 'are'} passed through without an IOMMU: the device's "
+            f"DMA reaches any host memory and no RMRR is mapped or checked"))
+        return AssignResult((), (), tuple(findings), False, False, (), (), shared_pt, dom.ram,
+                            version, domid)
     for spec, sbdf, policy, hotplug in todo:
         if host.topology_known and sbdf not in index.functions:
             absent.append(sbdf)
