@@ -52,14 +52,17 @@ def test_host_json_with_devices_still_read(capsys, tmp_path):
 
 
 @pytest.mark.parametrize("junk, why", [
-    (FX / "laptop-typical.bin", "a binary file (the DMAR table itself? give it with --dmar)"),
-    (CFG, "no line of one"),
-    (FX / "laptop-typical.json", "no line of one"),
+    (CFG, "not a Xen or Linux boot log: no line of one; "),
+    # recognised as other host data: named with the option that reads it (host/kinds.py)
+    (FX / "laptop-typical.bin", "this is a binary ACPI DMAR table, not a Xen or Linux boot log "
+                                "(--xen-log): give it with --dmar "),
+    (FX / "laptop-typical.json", "this is JSON (a host description?), not a Xen or Linux boot "
+                                 "log (--xen-log): give it with --host-json "),
 ])
 def test_xen_log_that_is_no_log(capsys, junk, why):
     rc, out, err = run(capsys, "create", CFG, "--xen-log", junk)
     assert rc == 2 and out == "" and err.count("\n") == 1
-    assert err.startswith(f"xlrmrr create: error: {junk}: not a Xen or Linux boot log: {why}; ")
+    assert err.startswith(f"xlrmrr create: error: {junk}: {why}"), err
 
 
 @pytest.mark.parametrize("line", [

@@ -5,6 +5,7 @@ file:function:tag; from 4.15 libxl lives in tools/libs/light, before in tools/li
 import copy
 import json
 
+import pytest
 from conftest import FIXTURES
 
 from xlrmrr import releases
@@ -145,3 +146,194 @@ def test_zero_page_change_is_named():
     c = releases.XEN_RDM_ZERO_PAGES_SKIPPED
     assert (str(c.first), c.commit, c.points) == ("4.16", "2209c36007", ())
     assert not c.in_effect(V("4.15.7")) and c.in_effect(V("4.16"))
+
+
+# ---- rules 4, 5 and 7: libxl's setdefault checks ----------------------------------------------
+# tools/libs/light/libxl_create.c:libxl__domain_config_setdefault:RELEASE-4.22.0 checks, each
+# ending in "goto error_out": pci= without an IOMMU ("passthrough not supported on this
+# platform"), PVH with pci= (libxl_x86.c:libxl__arch_passthrough_mode_setdefault), PoD with
+# pci=, then calls libxl__domain_build_info_setdefault (the videoram minimums), whose failure
+# prints "Unable to set domain build info defaults". All of it runs before libxl__build_hvm
+# (libxl_dom.c), which computes lowmem_end and calls libxl__domain_device_construct_rdm: a
+# refused config has no "RDM conflict" lines and no layout.
+USB = Sbdf(0, 0, 0x14, 0)
+RMRR_IGD = Rmrr(0xAD000000, 0xAF7FFFFF, 0, (IGD,), 1)
+RMRR_USB = Rmrr(0xAB80A000, 0xAB81DFFF, 0, (USB,), 1)
+LAPTOP = Host(rmrrs=(RMRR_IGD, RMRR_USB))
+NO_IOMMU = Host(rmrrs=(RMRR_IGD,), vtd_enabled=False)
+POD_OLD = "PCI device assignment for HVM guest failed due to PoD enabled"
+POD_NEW = "IOMMU required for device passthrough but not supported together with PoD"
+
+
+def errors(lx):
+    return [f.message for f in lx.findings if f.severity == "error"]
+
+
+def pod_dom(version, **kw):
+    return DomainConfig(version, type="hvm", target_memkb=2048 * 1024, max_memkb=4096 * 1024,
+                        **kw)
+
+
+def test_pod_refusal_builds_nothing():
+    # Without the refusal this guest's USB RMRR 0xab80a000 is below rdm_mem_boundary 0xb0000000
+    # and overlaps guest RAM: strict -> "RDM conflict at 0xab80a000." (that is what xlrmrr
+    # printed before). With PoD (memory < maxmem) libxl stops first.
+    kw = dict(pci=(pci(USB, "strict"),), rdm_mem_boundary_memkb=0xB0000000 // 1024)
+    lx = build(pod_dom(V("4.22"), **kw), LAPTOP)
+    assert errors(lx) == [POD_NEW]
+    assert lx.stopped == "setdefault" and lx.failed and not lx.construct_rdm_ran
+    assert lx.rdms == () and lx.memory_map == ()
+    # the rule does not apply: memory == maxmem, the layout is built and construct_rdm refuses
+    full = build(dom(V("4.22"), **kw), LAPTOP)
+    assert full.stopped == "" and errors(full) == [
+        "RDM conflict at 0xab80a000.", "checking reserved device memory failed"]
+
+
+@pytest.mark.parametrize("text,message", [
+    # libxl_create.c:initiate_domain_create:RELEASE-4.6.0 and RELEASE-4.12.0 (the check before
+    # libxl__domain_config_setdefault existed); libxl__domain_config_setdefault:RELEASE-4.14.4,
+    # RELEASE-4.15.2, RELEASE-4.16.0: the old text. 07449ecfa4 ("tools/libxl: don't allow IOMMU
+    # usage with PoD") is in RELEASE-4.17.0 and was backported to RELEASE-4.14.5, 4.15.3, 4.16.1.
+    ("4.6", POD_OLD), ("4.12", POD_OLD), ("4.14", POD_OLD), ("4.14.4", POD_OLD),
+    ("4.14.5", POD_NEW), ("4.15.2", POD_OLD), ("4.15.3", POD_NEW), ("4.16", POD_OLD),
+    ("4.16.1", POD_NEW), ("4.17", POD_NEW), ("4.22", POD_NEW),
+])
+def test_pod_refusal_text_per_release(text, message):
+    lx = build(pod_dom(V(text), pci=(pci(IGD),)), LAPTOP)
+    assert errors(lx) == [message] and lx.stopped == "setdefault"
+
+
+def test_videoram_refusal_builds_nothing_and_says_what_libxl_says():
+    # libxl_create.c:libxl__domain_build_info_setdefault:RELEASE-4.22.0: stdvga on qemu-xen
+    # needs 16 MB; the caller then logs "Unable to set domain build info defaults".
+    lx = build(dom(V("4.22"), vga="stdvga", video_memkb=8 * 1024, pci=(pci(IGD),)), LAPTOP)
+    assert errors(lx) == ["videoram must be at least 16 MB for STDVGA on QEMU_XEN",
+                          "Unable to set domain build info defaults"]
+    assert lx.stopped == "setdefault" and lx.rdms == () and lx.memory_map == ()
+    # videoram 16: accepted, the layout is built (the IGD RMRR moves lowmem_end)
+    ok = build(dom(V("4.22"), vga="stdvga", video_memkb=16 * 1024, pci=(pci(IGD),)), LAPTOP)
+    assert ok.stopped == "" and ok.lowmem_end == 0xAD000000
+
+
+@pytest.mark.parametrize("text,host,first", [
+    # The first failing check wins: the IOMMU check precedes the PoD check from 4.13
+    # (RELEASE-4.13.0 libxl__domain_config_setdefault); PoD precedes build_info_setdefault's
+    # videoram check on every release (RELEASE-4.6.0 initiate_domain_create: the PoD check, then
+    # libxl__domain_build_info_setdefault). RELEASE-4.12.0 has no IOMMU check there.
+    ("4.13", "no-iommu", "passthrough not supported on this platform"),
+    ("4.22", "no-iommu", "passthrough not supported on this platform"),
+    ("4.12", "no-iommu", POD_OLD),
+    ("4.22", "laptop", POD_NEW),
+    ("4.6", "laptop", POD_OLD),
+])
+def test_setdefault_checks_in_libxls_order(text, host, first):
+    h = NO_IOMMU if host == "no-iommu" else LAPTOP
+    lx = build(pod_dom(V(text), vga="stdvga", video_memkb=8 * 1024, pci=(pci(IGD),)), h)
+    assert len(errors(lx)) == 1 and errors(lx)[0].startswith(first)
+
+
+def test_no_iommu_refused_from_4_13_built_and_failing_at_device_add_before():
+    from xlrmrr.driver import Options, plan
+
+    # RELEASE-4.13.0 (ad011ad088): refused in libxl__domain_config_setdefault, nothing built.
+    p = plan(dom(V("4.13"), pci=(pci(IGD),)), NO_IOMMU, options=Options(compare_versions=False))
+    assert p.verdict == "blocked" and p.libxl.stopped == "setdefault" and p.libxc is None
+    assert [f.code for f in p.findings if f.severity == "error"] == ["no-iommu"]
+    # RELEASE-4.12.0: nothing refuses it before the build. construct_rdm's query answers no
+    # entries (common/memory.c:memory_op XENMEM_reserved_device_memory_map: no IOMMU, nothing to
+    # walk), so the layout is a plain 4 GiB one; libxc populates it; then
+    # libxl_pci.c:libxl__device_pci_add:RELEASE-4.12.0 calls xc_test_assign_device, which
+    # passthrough/iommu.c:iommu_do_domctl:RELEASE-4.12.0 answers -ENOSYS ("if ( !iommu_enabled )
+    # return -ENOSYS;"): "PCI device 0000:00:02.0 cannot be assigned - no IOMMU?" and the create
+    # fails before the guest runs (no hvmloader).
+    p = plan(dom(V("4.12"), pci=(pci(IGD),)), NO_IOMMU, options=Options(compare_versions=False))
+    assert p.verdict == "blocked" and p.libxl.stopped == ""
+    assert (p.libxl.lowmem_end, p.libxl.highmem_end) == (0xF0000000, 0x10F800000)
+    assert p.libxc is not None and p.hvmloader is None
+    errs = [f.message for f in p.findings if f.severity == "error"]
+    assert errs[0].startswith("PCI device 0000:00:02.0 cannot be assigned - no IOMMU?")
+    # A PV guest on RELEASE-4.12.0: do_pci_add ignores xc_assign_device's ENOSYS for PV
+    # ("if (rc < 0 && (hvm || errno != ENOSYS))"): the guest starts, without DMA remapping.
+    pv = DomainConfig(V("4.12"), type="pv", target_memkb=1 << 20, pci=(pci(IGD),))
+    p = plan(pv, NO_IOMMU, options=Options(compare_versions=False))
+    assert p.verdict == "ok" and "no-iommu-pv" in codes(p.findings)
+    p = plan(replace_version(pv, "4.13"), NO_IOMMU, options=Options(compare_versions=False))
+    assert p.verdict == "blocked" and "no-iommu" in codes(p.findings)
+
+
+def replace_version(domain, text):
+    from dataclasses import replace
+
+    return replace(domain, xen_version=V(text))
+
+
+def test_pvh_passthrough_refused_at_setdefault_from_4_13():
+    # libxl_x86.c:libxl__arch_passthrough_mode_setdefault:RELEASE-4.13.0 (ad011ad088)
+    lx = build(dom(V("4.13"), type="pvh", pci=(pci(IGD),)), LAPTOP)
+    assert errors(lx) == ["passthrough not yet supported for x86 PVH guests"]
+    assert lx.stopped == "setdefault"
+    # RELEASE-4.12.0 has no such check: libxl builds the PVH layout. libxl__build_hvm: PVH
+    # mmio_start 0xfc000000, so lowmem_end = min(4 GiB, 0xfc000000); construct_rdm runs, but
+    # libxl__rdm_setdefault is HVM-only (boundary stays ~0: nothing moves) and the device's
+    # INVALID policy is not defaulted before 4.14: the IGD RMRR only warns. What follows is
+    # not modelled, planned as failing.
+    lx = build(dom(V("4.12"), type="pvh", pci=(pci(IGD),)), LAPTOP)
+    assert lx.stopped == "" and lx.construct_rdm_ran and lx.lowmem_end == 0xFC000000
+    assert "Ignoring RDM conflict at 0xad000000." in [f.message for f in lx.findings]
+    assert codes(f for f in lx.findings if f.severity == "error") == ["pvh-passthrough"]
+
+
+def test_cli_refusal_shows_no_layout(tmp_path, capsys):
+    cfg = tmp_path / "pod.cfg"
+    cfg.write_text('name = "p"\ntype = "hvm"\nmemory = 2048\nmaxmem = 4096\n'
+                   'pci = [ "00:02.0" ]\n')
+    dmar = str(FIXTURES / "dmar" / "laptop-typical.bin")
+    rc, out = run(capsys, "create", str(cfg), "--dry-run", "--dmar", dmar, "--xen-version",
+                  "4.14.5")
+    assert rc == 1 and "Layout: none. libxl refused the config" in out
+    for absent in ("Layout (libxl)", "Reserved device memory", "XENMEM_set_memory_map",
+                   "Guest physical address space", "lowmem_end"):
+        assert absent not in out.split("Remediation")[0], absent
+    assert POD_NEW in out
+    # the comparison names each part of each line by the text its libxl prints
+    rows = out.split("Other Xen releases")[1]
+    for band in ("4.10-4.13", "4.14.0-4.14.4", "4.15.0-4.15.2", "4.16.0"):
+        assert f"Xen {band}: fails in libxl: {POD_OLD}" in rows, band
+    assert "Xen 4.17" not in rows
+    rc = main(["create", str(cfg), "--dry-run", "--dmar", dmar, "--json"])
+    j = json.loads(capsys.readouterr().out)
+    assert (rc, j["lowmem_end"], j["highmem_end"], j["mem_size"], j["rdms"], j["memory_map"],
+            j["e820"], j["hvm_info"]) == (1, None, None, None, [], [], [], None)
+
+
+def test_memory_below_videoram_is_one_not_modelled_line(tmp_path, capsys):
+    # libxl_dom.c:libxl__build_hvm:RELEASE-4.22.0: mem_size = (max_memkb - video_memkb) * 1024
+    # in uint64_t: 8 MiB maxmem - 8 MiB cirrus videoram leaves 0; below that it wraps. xlrmrr
+    # does not follow the wrapped arithmetic: it says so and prints no layout values.
+    cfg = tmp_path / "tiny.cfg"
+    cfg.write_text('name = "t"\ntype = "hvm"\nmemory = 8\n')
+    rc, out = run(capsys, "create", str(cfg), "--dry-run", "--dmar",
+                  str(FIXTURES / "dmar" / "laptop-typical.bin"))
+    assert rc == 1
+    notes = [line for line in out.splitlines() if "not modelled: libxl__build_hvm" in line]
+    assert len(notes) == 1 and "wraps around as a u64" in notes[0]
+    assert "mem_size" not in out.replace("libxl__build_hvm's mem_size", "")
+    assert "lowmem_end" not in out and "Guest e820" not in out
+
+
+def test_traditional_cirrus_videoram_only_warns():
+    # libxl_create.c:libxl__domain_build_info_setdefault:RELEASE-4.14.0, QEMU_XEN_TRADITIONAL:
+    # cirrus defaults to 4 MB and any other videoram only logs a warning ("ignoring videoram
+    # other than 4 MB for CIRRUS on QEMU_XEN_TRADITIONAL"), keeping the value; qxl is refused
+    # ("qemu upstream required for qxl vga"). xlrmrr used to refuse cirrus below 4 MB with a
+    # text libxl never prints.
+    d = dom(V("4.14"), device_model_version="qemu-xen-traditional", video_memkb=2 * 1024)
+    lx = build(d, LAPTOP)
+    assert lx.stopped == "" and not lx.failed and lx.video_memkb == 2 * 1024
+    assert [(f.severity, f.message) for f in lx.findings] == [
+        ("warning", "ignoring videoram other than 4 MB for CIRRUS on QEMU_XEN_TRADITIONAL")]
+    assert build(dom(V("4.14"), device_model_version="qemu-xen-traditional"),
+                 LAPTOP).video_memkb == 4 * 1024
+    lx = build(dom(V("4.14"), device_model_version="qemu-xen-traditional", vga="qxl"), LAPTOP)
+    assert errors(lx) == ["qemu upstream required for qxl vga",
+                          "Unable to set domain build info defaults"]

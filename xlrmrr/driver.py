@@ -418,8 +418,8 @@ def _summary(p: Plan) -> dict:
         "type": p.domain.type,
         "blocker": f"{errors[0].component}: {_first_sentence(errors[0].message)}" if errors else "",
         "verdict": p.verdict,
-        "lowmem_end": lx.lowmem_end,
-        "highmem_end": lx.highmem_end,
+        "lowmem_end": None if lx.stopped else lx.lowmem_end,
+        "highmem_end": None if lx.stopped else lx.highmem_end,
         "exposed": tuple(hexa(r.start) for r in lx.rdms if r.exposed),
         "e820": p.hvmloader.e820 if p.hvmloader else (),
     }
@@ -433,10 +433,28 @@ def _first_sentence(message: str) -> str:
     return re.split(r"(?<=\.)\s+(?=[A-Z])", message, maxsplit=1)[0]
 
 
-def _stage_band(v: XenVersion) -> tuple[bool, ...]:
+def _stage_band(v: XenVersion, domain: DomainConfig, host: Host) -> tuple[bool, ...]:
     from xlrmrr.releases import stage_key
 
-    return stage_key(v)
+    return stage_key(v, _cannot_matter(domain, host))
+
+
+def _cannot_matter(domain: DomainConfig, host: Host) -> frozenset:
+    """The stage changes that cannot alter this guest's plan on this host, so that releases
+    differing only by them are planned once: each is a refusal text or a path only some
+    inputs reach (the predicates follow the code each change gates)."""
+    from xlrmrr import releases as r
+
+    out = set()
+    pod = (domain.max_memkb is not None and domain.target_memkb is not None
+           and domain.target_memkb < domain.max_memkb and domain.type != "pv")
+    if not (domain.pci and pod):
+        out.add(r.LIBXL_POD_IOMMU_MESSAGE)
+    if not (domain.pci and (not host.vtd_enabled or domain.type == "pvh")):
+        out.add(r.LIBXL_PASSTHROUGH_SETDEFAULT)
+    if all(x.nr_pages for x in host.rmrrs):
+        out.add(r.XEN_RDM_ZERO_PAGES_SKIPPED)
+    return frozenset(out)
 
 
 def _host_key(host: Host) -> tuple:
@@ -475,7 +493,7 @@ def _differences(theirs: dict, mine: dict) -> tuple[str, ...]:
     if theirs["verdict"] != mine["verdict"]:
         diffs.append(f"verdict {theirs['verdict']} instead of {mine['verdict']}")
     for key in ("lowmem_end", "highmem_end"):
-        if theirs[key] != mine[key]:
+        if theirs[key] != mine[key] and None not in (theirs[key], mine[key]):
             diffs.append(f"{key} {hexa(theirs[key])} instead of {hexa(mine[key])}")
     both_run = VERDICT_BLOCKED not in (theirs["verdict"], mine["verdict"])
     if theirs["verdict"] == VERDICT_BLOCKED and theirs["blocker"] != mine["blocker"]:
@@ -492,11 +510,12 @@ def _version_deltas(domain, host, version, options, base: Plan) -> tuple[Version
     """Plan under one release per band and report the bands whose outcome differs. A band whose
     inputs (xl's reading of the file, Xen's reading of the DMAR) and stage behaviour equal those
     of one already planned is not planned again; adjacent whole bands that differ alike are
-    merged. A line whose point release xl reads differently from its X.Y.0 (same key: not)
-    gets a row per part, never merged with a neighbour."""
+    merged. A line whose point releases behave differently from its X.Y.0 (a backported change)
+    is planned per part; parts with the same outcome share a row, and only a row for the whole
+    band merges with a neighbour (_band_rows)."""
     quiet = replace(options, remediate=False, compare_versions=False, xen_domain=None)
     mine = _summary(base)
-    own_key = (_stage_band(version), _dom_key(domain), _host_key(host))
+    own_key = (_stage_band(version, domain, host), _dom_key(domain), _host_key(host))
     planned: list[tuple[tuple, tuple]] = []     # (key, (verdict, differences))
     rows: list[tuple[int, str, bool, str, tuple[str, ...]]] = []    # (band, name, whole, verdict, diffs)
     by_band: dict[int, list[tuple[str, XenVersion]]] = {}
@@ -517,26 +536,28 @@ def _version_deltas(domain, host, version, options, base: Plan) -> tuple[Version
                 other_dom = domain
             other_host = (options.host_for_version(release) if options.host_for_version is not None
                           else host)
-            key = (_stage_band(release), _dom_key(other_dom), _host_key(other_host))
+            key = (_stage_band(release, other_dom, other_host), _dom_key(other_dom),
+                   _host_key(other_host))
             cands.append((part, release, key, (other_dom, other_host)))
         x0_key = next((key for part, _r, key, _x in cands if part == "x.0"), None)
         split = any(part != "x.0" and key != x0_key for part, _r, key, _x in cands)
+        results = []    # per part of the line: (verdict, diffs), or None (same outcome as mine)
         for part, release, key, got in cands:
             if part != "x.0" and not split:
                 continue            # the point release reads the inputs like the line's X.Y.0
-            name, whole = _part_name(i, part, release, version, split)
             if key is None:
-                rows.append((i, name, whole, VERDICT_BLOCKED, (f"xl {name} rejects the config: {got}",)))
+                results.append((VERDICT_BLOCKED, ("xl", got)))      # named below, per row
                 continue
             if key == own_key:
+                results.append(None)
                 continue
             result = next((g for k, g in planned if k == key), None)
             if result is None:
                 theirs = _summary(plan(got[0], got[1], release, quiet))
                 result = (theirs["verdict"], _differences(theirs, mine))
                 planned.append((key, result))
-            if result[1]:
-                rows.append((i, name, whole, *result))
+            results.append(result if result[1] else None)
+        rows.extend(_band_rows(i, [c[1] for c in cands][:len(results)], results, version))
     # [first band index, last band index, name, verdict, diffs, whole bands only]
     groups: list[list] = []
     for i, name, whole, verdict, diffs in rows:
@@ -549,18 +570,39 @@ def _version_deltas(domain, host, version, options, base: Plan) -> tuple[Version
     return tuple(VersionDelta(g[2], g[3], g[4]) for g in groups)
 
 
-def _part_name(i: int, part: str, release: XenVersion, version: XenVersion, split: bool) -> tuple[str, bool]:
-    """A row's name and whether it stands for its whole band (only those merge with neighbours)."""
+def _band_rows(i: int, releases, results, version: XenVersion):
+    """The rows of band i from the outcome of each part of its line planned (releases[k]: the
+    X.Y.0 release, then each point release that behaves differently; results[k]: (verdict,
+    differences), or None where the outcome is the planned release's). Consecutive parts with
+    the same outcome are one row; a row standing for the whole band may merge with neighbours.
+    A change in effect from several point releases of one line (4.14.1 and 4.14.5, say) gives
+    the line several parts."""
     first, last, band = VERSION_BANDS[i]
     line = f"{last.major}.{last.minor}"
-    if part != "x.0":
-        return f"{release} and later {line}.x", False
-    if split:
-        point = min(p for p in _line_points(last))
-        return (f"{line}.0" if point.patch == 1 else f"{line}.0-{line}.{point.patch - 1}"), False
-    if first <= version <= last:
-        return f"{line}.0", False
-    return band, True
+    patches = [r.patch or 0 for r in releases]
+    out = []
+    k = 0
+    while k < len(results):
+        j = k
+        while j + 1 < len(results) and results[j + 1] == results[k]:
+            j += 1
+        result = results[k]
+        if result is not None:
+            if k == 0 and j == len(results) - 1:
+                name, whole = ((f"{line}.0", False) if len(results) == 1 and first <= version <= last
+                               else (band, True))
+            elif j == len(results) - 1:
+                name, whole = f"{line}.{patches[k]} and later {line}.x", False
+            else:
+                end = patches[j + 1] - 1
+                name = f"{line}.{patches[k]}" + (f"-{line}.{end}" if end != patches[k] else "")
+                whole = False
+            verdict, diffs = result
+            if diffs[:1] == ("xl",):
+                diffs = (f"xl {name} rejects the config: {diffs[1]}",)
+            out.append((i, name, whole, verdict, diffs))
+        k = j + 1
+    return out
 
 
 def _line_points(last: XenVersion) -> tuple[XenVersion, ...]:

@@ -1,7 +1,8 @@
 """The hypervisor at device assignment: shared-RMRR rule, identity maps, refcounts, groups.
 
 Models, for a guest whose memory libxc has populated, what XEN_DOMCTL_assign_device does for
-each passthrough device in the order libxl assigns them (config order), xen-rdm.md section 4:
+each passthrough device in the order libxl assigns them (config order),
+docs/xen/flow.md#hypervisor-device-assignment:
 intel_iommu_assign_device (vtd/iommu.c) refuses (-EPERM) or warns about an RMRR whose scope
 lists more than one entry, then iommu_identity_mapping (x86/iommu.c; rmrr_identity_mapping
 before 4.16) refcounts each RMRR range per domain, and p2m_add_identity_entry (x86/mm/p2m.c)
@@ -594,6 +595,29 @@ def assign_devices(domain: DomainConfig, host: Host, rdms=(), populated=(),
                     for sbdf in assigned_functions(dev, host))
     todo.extend((spec, sbdf, policy, True) for spec, sbdf, policy in extra)
     absent: list[Sbdf] = []
+    if todo and not host.vtd_enabled:
+        # Xen runs without an IOMMU: iommu_do_domctl answers every assignment domctl with
+        # -ENOSYS (-EOPNOTSUPP in later releases). libxl__device_pci_add tests an HVM guest's
+        # device first and fails; for a PV guest do_pci_add ignores xc_assign_device's ENOSYS
+        # (libxl_pci.c). From 4.13 libxl refuses such a guest before building it, so only the
+        # earlier releases get here.
+        sbdf = todo[0][1]
+        if translated:
+            findings.append(Finding(
+                "error", "no-iommu", "libxl",
+                f"PCI device {sbdf} cannot be assigned - no IOMMU? (xc_test_assign_device "
+                f"fails: Xen runs without VT-d, it rejected the host's DMAR table; libxl "
+                f"destroys the guest it has built and `xl create` fails)"))
+            return AssignResult((), (), tuple(findings), True, False, (), (), shared_pt, dom.ram,
+                                version, domid)
+        findings.append(Finding(
+            "warning", "no-iommu-pv", "libxl",
+            f"Xen runs without VT-d (it rejected the host's DMAR table): xc_assign_device fails "
+            f"with ENOSYS, which libxl ignores for a PV guest, so {_names(s for _, s, _, _ in todo)} "
+            f"{'is' if len(todo) == 1 else 'are'} passed through without an IOMMU: the device's "
+            f"DMA reaches any host memory and no RMRR is mapped or checked"))
+        return AssignResult((), (), tuple(findings), False, False, (), (), shared_pt, dom.ram,
+                            version, domid)
     for spec, sbdf, policy, hotplug in todo:
         if host.topology_known and sbdf not in index.functions:
             absent.append(sbdf)

@@ -1,5 +1,5 @@
 """The libxl stage: defaults, guest memory layout, reserved-device-memory selection and the
-XENMEM_set_memory_map payload (xen-rdm.md sections 6-9).
+XENMEM_set_memory_map payload (docs/xen/flow.md#libxl-defaults and the libxl sections after it).
 
 Reproduces libxl__rdm_setdefault, libxl__device_pci_setdefault, the layout part of
 libxl__build_hvm, libxl__domain_device_construct_rdm and domain_construct_memmap, per Xen release.
@@ -26,7 +26,9 @@ from xlrmrr.releases import (
     LIBXL_ALL_DEVICE_RDMS,
     LIBXL_HAP_2M_ROUNDING,
     LIBXL_HIGHMEM_NOT_FORCED,
+    LIBXL_PASSTHROUGH_SETDEFAULT,
     LIBXL_PER_DEVICE_DEFAULT,
+    LIBXL_POD_IOMMU_MESSAGE,
 )
 from xlrmrr.xlcfg.domain import (
     POLICY_INVALID,
@@ -62,7 +64,7 @@ class Rdm:
 
     policy is the entry's final policy: "invalid" means libxl will not put it in the memory map
     (never exposed to hvmloader). "unset" is a policy copied from uninitialised memory by xl
-    (see xen-rdm.md 5.3): libxl treats it like relaxed in the conflict pass but exposes it.
+    (docs/xen/flow.md#xl-rdm): libxl treats it like relaxed in the conflict pass but exposes it.
     """
 
     start: int
@@ -125,10 +127,19 @@ class LibxlLayout:
     findings: tuple[Finding, ...]
     failed: bool
     construct_rdm_ran: bool = True
+    # Why libxl built no layout although the guest is HVM/PVH: "" (it did), STOPPED_SETDEFAULT
+    # (its setdefault checks refused the config before libxl__build_hvm) or STOPPED_UNMODELLED
+    # (libxl__build_hvm's arithmetic goes where xlrmrr does not follow; `findings` says why). The
+    # size fields then hold what xlrmrr computed, not anything Xen built: reports show none.
+    stopped: str = ""
 
     @property
     def exposed_rdms(self) -> tuple[Rdm, ...]:
         return tuple(r for r in self.rdms if r.exposed)
+
+
+STOPPED_SETDEFAULT = "setdefault"
+STOPPED_UNMODELLED = "not modelled"
 
 
 def _finding(severity: str, code: str, message: str, *addrs: int, component: str = "libxl") -> Finding:
@@ -138,16 +149,28 @@ def _finding(severity: str, code: str, message: str, *addrs: int, component: str
 def default_video_memkb(domain: DomainConfig) -> tuple[int, Finding | None]:
     """libxl's video RAM default and minimum per vga kind (libxl_create.c
     libxl__domain_build_info_setdefault). vga = "none" sets 0 only when videoram was left at its
-    default (LIBXL_MEMKB_DEFAULT); an explicit videoram is kept, with no minimum."""
+    default (LIBXL_MEMKB_DEFAULT); an explicit videoram is kept, with no minimum. The finding is
+    libxl's refusal (an error), or for qemu-xen-traditional's cirrus a warning: libxl keeps any
+    videoram there and only warns that it is not 4 MB."""
     if domain.vga == "none":
         return (0 if domain.video_memkb is None else domain.video_memkb), None
     if domain.device_model_version == "qemu-xen-traditional":
-        table = {"stdvga": (8, "STDVGA on QEMU_XEN_TRADITIONAL"),
-                 "cirrus": (4, "CIRRUS on QEMU_XEN_TRADITIONAL")}
+        if domain.vga == "qxl":
+            return (domain.video_memkb or 0), _finding("error", "videoram-too-small",
+                                                       "qemu upstream required for qxl vga")
+        if domain.vga != "stdvga":
+            if domain.video_memkb is None:
+                return 4 * 1024, None
+            if domain.video_memkb != 4 * 1024:
+                return domain.video_memkb, _finding(
+                    "warning", "videoram-ignored",
+                    "ignoring videoram other than 4 MB for CIRRUS on QEMU_XEN_TRADITIONAL")
+            return domain.video_memkb, None
+        table = {"stdvga": (8, "STDVGA on QEMU_XEN_TRADITIONAL")}
     else:
         table = {"stdvga": (16, "STDVGA on QEMU_XEN"), "cirrus": (8, "CIRRUS on QEMU_XEN"),
                  "qxl": (128, "qxl")}
-    mb, what = table.get(domain.vga, table["cirrus"])
+    mb, what = table.get(domain.vga, table.get("cirrus", (0, "")))
     if domain.video_memkb is None:
         return mb * 1024, None
     if domain.video_memkb < mb * 1024:
@@ -227,11 +250,9 @@ def build(domain: DomainConfig, host: Host, version: XenVersion | None = None,
     if target_memkb is None:
         target_memkb = max_memkb
     video_memkb = 0
+    vf = None
     if hvm:
         video_memkb, vf = default_video_memkb(domain)
-        if vf:
-            findings.append(vf)
-            failed = True
     strategy = domain.rdm.strategy
     policy = domain.rdm.policy
     boundary_kb = domain.rdm_mem_boundary_memkb
@@ -242,37 +263,38 @@ def build(domain: DomainConfig, host: Host, version: XenVersion | None = None,
             boundary_kb = LIBXL_RDM_MEM_BOUNDARY_MEMKB_DEFAULT
     boundary = (boundary_kb * 1024) & U64_MASK if boundary_kb is not None else LIBXL_MEMKB_DEFAULT_BYTES
     devices = _device_policies(domain, version)
-
-    if domain.type == "pv":
-        findings.append(_finding(
-            "info", "pv-guest",
-            "PV guest: libxl builds no guest memory map and runs no reserved-device-memory check; "
-            "assigned devices' RMRRs are only entered into the IOMMU (xen-rdm.md 4.3)"))
-    if pvh and domain.pci:
-        findings.append(_finding("error", "pvh-passthrough",
-                                 "passthrough not yet supported for x86 PVH guests"))
-        failed = True
-    if domain.pci and not host.vtd_enabled:
-        findings.append(_finding(
-            "error", "no-iommu",
-            "passthrough not supported on this platform (Xen runs without VT-d: it rejected the host's "
-            "DMAR table, see the host findings, so no device can be assigned)"))
-        failed = True
     pod = domain.type != "pv" and target_memkb < max_memkb
-    if pod and domain.pci:
-        findings.append(_finding(
-            "error", "pod-passthrough",
-            "IOMMU required for device passthrough but not supported together with PoD",
-            component="libxl"))
-        failed = True
+
     if strategy == POLICY_UNSET or domain.rdm.policy == POLICY_UNSET:
         findings.append(_finding(
             "warning", "rdm-unset",
             "xl copied an uninitialised value into b_info.u.hvm.rdm (a key missing from rdm=, "
             "xen-rdm.md 5.3): the outcome depends on stack contents; modelled as neither strict nor "
             "ignore", component="xl"))
+    refusal = setdefault_refusal(domain, host, version, pod, vf)
+    stopped = STOPPED_SETDEFAULT if refusal else ""
+    findings.extend(refusal)
+    if vf is not None and vf.severity != "error" and not stopped:
+        findings.append(vf)
+    failed = bool(refusal)
 
-    if target_memkb > max_memkb:
+    if domain.type == "pv" and not stopped:
+        findings.append(_finding(
+            "info", "pv-guest",
+            "PV guest: libxl builds no guest memory map and runs no reserved-device-memory check; "
+            "assigned devices' RMRRs are only entered into the IOMMU (xen-rdm.md 4.3)"))
+    if pvh and domain.pci and not stopped:
+        # Before 4.13 libxl has no check for it (LIBXL_PASSTHROUGH_SETDEFAULT): it builds the
+        # guest and adds the device as for a PV guest, which xlrmrr does not follow.
+        findings.append(_finding(
+            "error", "pvh-passthrough",
+            f"passthrough to a PVH guest is not supported: Xen {version}'s libxl does not refuse it "
+            f"before building (4.13+ does: \"passthrough not yet supported for x86 PVH guests\") and "
+            f"adds the device as for a PV guest; not modelled: xlrmrr plans it as failing"))
+        failed = True
+    if stopped:
+        pass
+    elif target_memkb > max_memkb:
         findings.append(_finding(
             "warning", "memory-above-maxmem",
             f"memory ({target_memkb // 1024} MiB) is above maxmem ({max_memkb // 1024} MiB): neither xl nor "
@@ -280,7 +302,7 @@ def build(domain: DomainConfig, host: Host, version: XenVersion | None = None,
             f"from max_memkb, no populate-on-demand) and the larger memory only becomes a balloon target "
             f"it can never reach. Set maxmem >= memory, or drop maxmem"))
     nr_vcpus = domain.max_vcpus or domain.vcpus
-    if domain.type != "pv" and nr_vcpus > HVM_MAX_VCPUS:
+    if domain.type != "pv" and nr_vcpus > HVM_MAX_VCPUS and not stopped:
         findings.append(_finding(
             "error", "too-many-vcpus",
             f"Requested vCPUs ({nr_vcpus}) exceeds max ({HVM_MAX_VCPUS}): Xen refuses more than "
@@ -288,23 +310,34 @@ def build(domain: DomainConfig, host: Host, version: XenVersion | None = None,
             f"hvm_info's vcpu_online bitmap has room for {HVM_MAX_VCPUS}). Set maxvcpus "
             f"(or vcpus) to at most {HVM_MAX_VCPUS}", component="xen"))
         failed = True
-    if max_memkb <= video_memkb:
+    if max_memkb <= video_memkb and not stopped:
         implied = ", from memory= as maxmem= is absent" if domain.max_memkb is None else ""
         findings.append(_finding(
             "error", "memory-too-small",
-            f"maxmem ({max_memkb // 1024} MiB{implied}) "
-            f"does not exceed videoram ({video_memkb // 1024} MiB): libxl's mem_size = (max_memkb - "
-            f"video_memkb) * 1024 leaves no guest RAM (below zero it wraps around) and the build "
-            f"fails; give memory (and maxmem) more than videoram"))
+            f"maxmem ({max_memkb // 1024} MiB{implied}) does not exceed videoram "
+            f"({video_memkb // 1024} MiB): no guest RAM is left, so the build fails; give memory "
+            f"(and maxmem) more than videoram"))
+        findings.append(_finding(
+            "info", "not-modelled",
+            "not modelled: libxl__build_hvm's mem_size = (max_memkb - video_memkb) * 1024 wraps "
+            "around as a u64 below zero; what libxl and libxc then build, and where it fails, is "
+            "not followed"))
         failed = True
+        stopped = STOPPED_UNMODELLED
     mem_size = max(0, (max_memkb - video_memkb) * 1024)
-    if mem_size > U64_MASK:
+    if mem_size > U64_MASK and not stopped:
         findings.append(_finding(
             "error", "memory-overflow",
-            f"maxmem ({max_memkb // 1024} MiB) does not fit libxl's 64-bit byte arithmetic "
-            f"(mem_size = (max_memkb - video_memkb) * 1024 overflows): no such guest can be built"))
+            f"maxmem ({max_memkb // 1024} MiB) does not fit libxl's 64-bit byte arithmetic: "
+            f"no such guest can be built"))
+        findings.append(_finding(
+            "info", "not-modelled",
+            "not modelled: libxl__build_hvm's mem_size = (max_memkb - video_memkb) * 1024 "
+            "overflows a u64; what libxl and libxc then build, and where it fails, is not "
+            "followed"))
         failed = True
-        mem_size &= U64_MASK
+        stopped = STOPPED_UNMODELLED
+    mem_size &= U64_MASK
 
     hole_bytes = domain.mmio_hole_memkb * 1024
     mmio_hole_xenstore = 0
@@ -332,7 +365,7 @@ def build(domain: DomainConfig, host: Host, version: XenVersion | None = None,
 
     rdms: list[Rdm] = []
     ran = False
-    if domain.type != "pv":
+    if domain.type != "pv" and not stopped:
         rdms, lowmem_end, highmem_end, ran, ok = _construct_rdm(
             domain, host, version, devices, strategy, policy, boundary, hap,
             lowmem_end, highmem_end, findings)
@@ -354,12 +387,39 @@ def build(domain: DomainConfig, host: Host, version: XenVersion | None = None,
         total_pages=total_pages, target_pages=target_pages, pod=pod, strategy=strategy, policy=policy,
         rdm_mem_boundary=boundary, mmio_hole_xenstore=mmio_hole_xenstore, rdms=tuple(rdms),
         devices=devices, memory_map=memory_map, findings=tuple(findings), failed=failed,
-        construct_rdm_ran=ran)
+        construct_rdm_ran=ran, stopped=stopped)
+
+
+def setdefault_refusal(domain: DomainConfig, host: Host, version: XenVersion, pod: bool,
+                       videoram: Finding | None) -> list[Finding]:
+    """The first of libxl's checks before it builds anything that refuses the config, as
+    libxl prints it; [] if none does. libxl_create.c: libxl__domain_config_setdefault (4.13+;
+    initiate_domain_create before) checks, in this order, pci= without an IOMMU and pci= for
+    PVH (from 4.13, ad011ad088), PoD with pci=, then libxl__domain_build_info_setdefault the
+    video RAM minimum; the first failure ends domain creation (docs/xen/libxl.md)."""
+    if domain.pci and LIBXL_PASSTHROUGH_SETDEFAULT.in_effect(version):
+        if not host.vtd_enabled:
+            return [_finding(
+                "error", "no-iommu",
+                "passthrough not supported on this platform (Xen runs without VT-d: it rejected "
+                "the host's DMAR table, see the host findings, so no device can be assigned)")]
+        if domain.type == "pvh":
+            return [_finding("error", "pvh-passthrough",
+                             "passthrough not yet supported for x86 PVH guests")]
+    if pod and domain.pci:
+        return [_finding("error", "pod-passthrough", (
+            "IOMMU required for device passthrough but not supported together with PoD"
+            if LIBXL_POD_IOMMU_MESSAGE.in_effect(version) else
+            "PCI device assignment for HVM guest failed due to PoD enabled"))]
+    if videoram is not None and videoram.severity == "error":
+        return [videoram, _finding("error", "build-info-setdefault",
+                                   "Unable to set domain build info defaults")]
+    return []
 
 
 def _construct_rdm(domain, host, version, devices, strategy, policy, boundary, hap,
                    lowmem_end, highmem_end, findings):
-    """libxl__domain_device_construct_rdm (xen-rdm.md 8). Returns
+    """libxl__domain_device_construct_rdm (docs/xen/flow.md#libxl-construct-rdm). Returns
     (rdms, lowmem_end, highmem_end, ran, ok)."""
     if strategy == STRATEGY_IGNORE and not domain.pci:
         return [], lowmem_end, highmem_end, False, True
@@ -455,7 +515,8 @@ def _construct_rdm(domain, host, version, devices, strategy, policy, boundary, h
 
 
 def _construct_memmap(pvh, lowmem_end, highmem_end, rdms, findings):
-    """domain_construct_memmap (xen-rdm.md 9): the XENMEM_set_memory_map entries, unsorted."""
+    """domain_construct_memmap (docs/xen/flow.md#libxl-the-memory-map): the XENMEM_set_memory_map
+    entries, unsorted."""
     exposed = [r for r in rdms if r.exposed]
     highmem_size = highmem_end - FOUR_GB if highmem_end > FOUR_GB else 0
     count = 1 + len(exposed) + (1 if pvh else 0) + (1 if highmem_size else 0)

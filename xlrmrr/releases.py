@@ -141,6 +141,23 @@ XEN_RMRR_OVER_RAM_REJECTED = Change(
     upgrade="an RMRR over E820 RAM fails the DMAR parse: VT-d disabled")
 
 # ---- the stages ------------------------------------------------------------------------------
+LIBXL_PASSTHROUGH_SETDEFAULT = Change(
+    "libxl-passthrough-setdefault", _v("4.13"), "libxl", "ad011ad088",
+    "libxl__domain_config_setdefault refuses pci= on a host without an IOMMU ('passthrough not "
+    "supported on this platform') and for a PVH guest ('passthrough not yet supported for x86 "
+    "PVH guests') before building anything; before, libxl builds the guest and the device add "
+    "fails (HVM: xc_test_assign_device, 'cannot be assigned - no IOMMU') or, for PV, ignores "
+    "xc_assign_device's ENOSYS",
+    alters=LAYOUT, matters="no-iommu",
+    upgrade="libxl refuses pci= without an IOMMU (and for PVH) before building the guest; before, "
+            "it builds it and the device add fails (PV: goes on without DMA remapping)")
+LIBXL_POD_IOMMU_MESSAGE = Change(
+    "libxl-pod-iommu-message", _v("4.17"), "libxl", "07449ecfa4",
+    "the PoD-with-passthrough refusal reads 'IOMMU required for device passthrough but not "
+    "supported together with PoD' (was 'PCI device assignment for HVM guest failed due to PoD "
+    "enabled')", points=((4, 14, 5), (4, 15, 3), (4, 16, 1)),
+    alters=("verdict",), matters="pod",
+    upgrade="the PoD-with-passthrough refusal has a new text")
 HVMLOADER_HIGHMEM_ENTRY = Change(
     "hvmloader-highmem-entry", _v("4.7"), "hvmloader", "24e3e3553b",
     "adjust_memory_map appends a RAM entry at 4 GiB when high_mem_pgend is set and the map "
@@ -234,9 +251,10 @@ STAGE_CHANGES = tuple(c for c in CHANGES if c.kind == STAGE)
 DMAR_CHANGES = tuple(c for c in CHANGES if c.kind == DMAR)
 
 
-def stage_key(version: XenVersion) -> tuple[bool, ...]:
-    """Which stage changes are in effect: two releases with the same key plan alike."""
-    return tuple(c.in_effect(version) for c in STAGE_CHANGES)
+def stage_key(version: XenVersion, ignore: frozenset = frozenset()) -> tuple[bool, ...]:
+    """Which stage changes are in effect: two releases with the same key plan alike. `ignore`:
+    changes that cannot alter the plan at hand (the driver knows which), left out of the key."""
+    return tuple(c.in_effect(version) for c in STAGE_CHANGES if c not in ignore)
 
 
 def dmar_key(version: XenVersion) -> tuple[bool, ...]:

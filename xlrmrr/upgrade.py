@@ -52,6 +52,14 @@ MATTERS = {
     "hap": lambda steps: _layout(steps, "hap"),
     # how Xen builds the host from the DMAR: the hosts of the two steps differ
     "host": lambda steps: len({_host_key(s) for s in steps}) > 1,
+    # pci= on a host without an IOMMU (or for PVH): libxl's setdefault refusal
+    "no-iommu": lambda steps: any(
+        s.domain is not None and s.domain.pci and s.plan is not None
+        and (not s.plan.host.vtd_enabled or s.domain.type == "pvh") for s in steps),
+    # memory < maxmem with pci=: the PoD refusal
+    "pod": lambda steps: any(
+        s.domain is not None and s.domain.pci and s.plan is not None
+        and s.plan.libxl is not None and s.plan.libxl.pod for s in steps),
 }
 
 
@@ -101,7 +109,7 @@ def summary(step: Step) -> dict:
     xl = (f"{d.type.upper()}; rdm strategy={d.rdm.strategy} policy={d.rdm.policy}"
           + (f"; pci {pci}" if pci else ""))
     lx = p.libxl
-    if lx is None:
+    if lx is None or lx.stopped:        # libxl built no layout
         return {"verdict": verdict, "xl": xl, "rdms": "-", "lowmem_end": "-",
                 "highmem_end": "-", "e820": "-"}
     rdms = ", ".join(

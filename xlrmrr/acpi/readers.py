@@ -169,6 +169,35 @@ def rmrrs_from_log(text: str, name: str = "log") -> tuple[LogRmrr, ...]:
     return tuple(out)
 
 
+# Xen's console banner (console.c: "Xen version %d.%d%s (...)"), in `xl dmesg` as
+# "(XEN) Xen version 4.17.3-pre (...)"; a Linux dom0 prints "Xen version: 4.17.3-pre".
+_XEN_VERSION = re.compile(r"\bXen version:? ([0-9]{1,9}\.[0-9]{1,9}(?:\.[0-9]{1,9})?)")
+# What an RMRR line of Xen or Linux starts with, parsed or not: a line carrying one of these
+# that none of the region patterns reads is a line the log meant as an RMRR.
+_RMRR_LINE = re.compile(r"RMRR region:|\bRMRR base:|\bRMRR: \[(?![0-9a-fA-Fx, ]*\] is )")
+
+
+def xen_version_from_log(text: str) -> tuple[str, int] | None:
+    """(release text such as "4.17.3", line number) of the first Xen version line of a boot
+    log, or None."""
+    for lineno, line in enumerate(text.splitlines(), 1):
+        m = _XEN_VERSION.search(line)
+        if m:
+            return m.group(1), lineno
+    return None
+
+
+def unparsed_rmrr_lines(text: str) -> tuple[tuple[int, str], ...]:
+    """(line number, line) of the lines that look like RMRR lines but that rmrrs_from_log does
+    not read (a changed format, a cut or garbled line): their ranges are not modelled."""
+    out = []
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if _RMRR_LINE.search(line) and not (_XEN_REGION.search(line) or _XEN_REGISTERED.search(line)
+                                            or _LINUX_RMRR.search(line)):
+            out.append((lineno, line.strip()))
+    return tuple(out)
+
+
 # Xen reads start and end with simple_strtoull(s, &s, 16), which skips a "0x"/"0X" prefix.
 _RANGE = re.compile(r"(?:0[xX])?([0-9a-fA-F]+)(?:-(?:0[xX])?([0-9a-fA-F]+))?=(.+)")
 

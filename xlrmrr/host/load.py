@@ -19,9 +19,12 @@ if TYPE_CHECKING:
 
 
 def read_host_json(path: str) -> HostDescription:
+    from xlrmrr.host.kinds import HOST_JSON, expect
     from xlrmrr.host.topology import parse_json
 
-    obj = parse_json(read_input(path, "host description (JSON)"), path)
+    raw = read_input(path, "host description (JSON)")
+    expect(raw, path, HOST_JSON)
+    obj = parse_json(raw, path)
     return description_from_json(obj, path, require_devices=True)
 
 
@@ -58,7 +61,7 @@ class HostInputs:
     desc: HostDescription = HostDescription()
     log_rmrrs: tuple = ()
     user: tuple = ()
-    no_log_rmrr: Finding | None = None
+    log_findings: tuple[Finding, ...] = ()     # what the boot log leaves unknown
     source: str = ""
     facts: object = None        # host.build.TableFacts of table and desc (None: no table)
 
@@ -76,14 +79,20 @@ def read_host_inputs(dmar: bytes | None = None, snapshot: str | None = None,
     these (or live=True) this machine's sysfs is read, below `root` (a copy of a host's /sys
     as `host snapshot --root` reads it). `extra_rmrrs`: Xen `rmrr=` option text(s).
     """
+    from xlrmrr.host import kinds
+
     desc = HostDescription()
     sources = []
-    no_log_rmrr = None
+    log_findings: tuple[Finding, ...] = ()
     log_rmrrs = ()
+    if dmar is not None:
+        kinds.expect(dmar, dmar_name, kinds.DMAR)
     if snapshot:
         from xlrmrr.host.snapshot import read_snapshot
 
-        snap_dmar, desc = read_snapshot(read_input(snapshot, "snapshot"), snapshot)
+        raw = read_input(snapshot, "snapshot")
+        kinds.expect(raw, snapshot, kinds.SNAPSHOT)
+        snap_dmar, desc = read_snapshot(raw, snapshot)
         sources.append(snapshot)
         if dmar is None and acpidump is None:
             if snap_dmar is None and xen_log is None:
@@ -94,22 +103,17 @@ def read_host_inputs(dmar: bytes | None = None, snapshot: str | None = None,
     if acpidump and dmar is None:
         from xlrmrr.acpi.readers import dmar_from_acpidump
 
-        text = read_input(acpidump, "acpidump output").decode("latin-1")
-        dmar, dmar_name = dmar_from_acpidump(text, acpidump), acpidump
+        raw = read_input(acpidump, "acpidump output")
+        kinds.expect(raw, acpidump, kinds.ACPIDUMP)
+        dmar, dmar_name = dmar_from_acpidump(raw.decode("latin-1"), acpidump), acpidump
     if host_json:
         desc = read_host_json(host_json)
         sources.append(host_json)
     if xen_log and dmar is None:
-        from xlrmrr.acpi.readers import rmrrs_from_log
-
-        log_rmrrs = rmrrs_from_log(read_input(xen_log, "boot log").decode("latin-1"), xen_log)
+        raw = read_input(xen_log, "boot log")
+        kinds.expect(raw, xen_log, kinds.BOOT_LOG)
+        log_rmrrs, log_findings, desc = _read_boot_log(raw.decode("latin-1"), xen_log, desc)
         sources.append(xen_log)
-        if not log_rmrrs:
-            no_log_rmrr = Finding(
-                "warning", "log-no-rmrr", "xen",
-                f"{xen_log}: no RMRR line. Either the host has no RMRR, or the log is not "
-                f"complete: Xen prints \"RMRR region: base_addr ... end_address ...\" only "
-                f"when booted with iommu=verbose; Linux prints \"DMAR: RMRR base: ...\" at boot.")
     if dmar is None and xen_log is None and (live or live is None):
         import os
 
@@ -133,8 +137,38 @@ def read_host_inputs(dmar: bytes | None = None, snapshot: str | None = None,
         from xlrmrr.host.build import table_facts
 
         facts = table_facts(table, desc)
-    return HostInputs(table, desc, tuple(log_rmrrs), _user_rmrrs(extra_rmrrs), no_log_rmrr,
+    return HostInputs(table, desc, tuple(log_rmrrs), _user_rmrrs(extra_rmrrs), log_findings,
                       ", ".join(sources), facts)
+
+
+def _read_boot_log(text: str, name: str, desc: HostDescription):
+    """(RMRRs, findings, desc) from a boot log: the ranges it prints, a warning per line that
+    looks like an RMRR line but does not parse, a warning when it has no RMRR line at all, and
+    the Xen release its banner prints as the host data's release (unless desc has one)."""
+    from xlrmrr.acpi.readers import rmrrs_from_log, unparsed_rmrr_lines, xen_version_from_log
+
+    rmrrs = rmrrs_from_log(text, name)
+    findings = [Finding(
+        "warning", "log-rmrr-unparsed", "xen",
+        f"{name}:{lineno}: {line[:100]!r} looks like an RMRR line but does not read as Xen's "
+        f"\"RMRR region: base_addr B end_address E\", \" RMRR: [B,E]\" or Linux's \"DMAR: RMRR "
+        f"base: 0xB end: 0xE\": this range is not modelled; fix the line or give the table "
+        f"(--dmar, --acpidump)") for lineno, line in unparsed_rmrr_lines(text)]
+    if not rmrrs and not findings:
+        findings.append(Finding(
+            "warning", "log-no-rmrr", "xen",
+            f"{name}: no RMRR line. Either the host has no RMRR, or the log is not "
+            f"complete: Xen prints \"RMRR region: base_addr ... end_address ...\" only "
+            f"when booted with iommu=verbose; Linux prints \"DMAR: RMRR base: ...\" at boot."))
+    banner = xen_version_from_log(text)
+    if banner is not None and desc.xen_version is None:
+        release, lineno = banner
+        try:
+            desc = replace(desc, xen_version=XenVersion.parse(release, f"{name}:{lineno}"))
+        except InputError as e:
+            findings.append(Finding("warning", "log-xen-version", "xen",
+                                    f"{e}; the log's release is not used"))
+    return rmrrs, tuple(findings), desc
 
 
 def host_for(inputs: HostInputs, xen_version: XenVersion | None = None) -> Host:
@@ -143,8 +177,8 @@ def host_for(inputs: HostInputs, xen_version: XenVersion | None = None) -> Host:
     version = xen_version or inputs.desc.xen_version or NEWEST_XEN
     host = build_host(inputs.table, inputs.desc, xen_version=version, user=inputs.user,
                       log_rmrrs=inputs.log_rmrrs, source=inputs.source, facts=inputs.facts)
-    if inputs.no_log_rmrr is not None and inputs.table is None:
-        host = replace(host, findings=host.findings + (inputs.no_log_rmrr,))
+    if inputs.log_findings and inputs.table is None:
+        host = replace(host, findings=host.findings + inputs.log_findings)
     return replace(host, xen_version=inputs.desc.xen_version)
 
 

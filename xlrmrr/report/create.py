@@ -67,6 +67,7 @@ def to_json(plan) -> dict:
                                        "nr_vcpus", "checksum")}
         info["apic_mode"] = parsed["apic_mode"]
         info["bytes"] = xc.hvm_info.hex()
+    built = not lx.stopped      # a layout libxl computed (null where it stopped before)
     out = {
         "xen_version": str(plan.xen_version),
         "verdict": plan.verdict,
@@ -74,13 +75,13 @@ def to_json(plan) -> dict:
         "semantics": plan.semantics,
         "guest_type": lx.guest_type,
         "hap": lx.hap,
-        "mem_size": lx.mem_size,
-        "lowmem_end": lx.lowmem_end,
-        "highmem_end": lx.highmem_end,
-        "mmio_start": lx.mmio_start,
-        "mmio_size": lx.mmio_size,
-        "lowmem_end_initial": lx.lowmem_end_initial,
-        "highmem_end_initial": lx.highmem_end_initial,
+        "mem_size": lx.mem_size if built else None,
+        "lowmem_end": lx.lowmem_end if built else None,
+        "highmem_end": lx.highmem_end if built else None,
+        "mmio_start": lx.mmio_start if built else None,
+        "mmio_size": lx.mmio_size if built else None,
+        "lowmem_end_initial": lx.lowmem_end_initial if built else None,
+        "highmem_end_initial": lx.highmem_end_initial if built else None,
         "rdm_mem_boundary": lx.rdm_mem_boundary,
         "rdm_strategy": lx.strategy,
         "rdm_policy": lx.policy,
@@ -274,6 +275,9 @@ def text(plan, name: str = "") -> str:
     if plan.xen_verdict is not None:
         out.append(f"Xen itself (rdm_forcecheck ignored by xl): {plan.xen_verdict}")
     out.append("")
+    if lx.stopped:
+        _stopped_lines(plan, out)
+        return _lines(out)
     out.append(f"Reserved device memory (strategy {lx.strategy}, global policy {lx.policy}, "
                f"rdm_mem_boundary {hexa(lx.rdm_mem_boundary)})")
     if lx.rdms:
@@ -319,9 +323,35 @@ def text(plan, name: str = "") -> str:
         out.extend(text_lines(plan.hypervisor))
         out.append("")
     _findings_lines(plan, out)
+    _remediation_lines(plan, out)
+    _other_releases_lines(plan, out)
+    return _lines(out)
+
+
+def _stopped_lines(plan, out: list) -> None:
+    """A guest libxl built no layout for: what stopped it instead of the layout sections."""
+    lx = plan.libxl
+    if lx.stopped == "setdefault":
+        out.append("Layout: none. libxl refused the config in its setdefault checks "
+                   "(libxl__domain_config_setdefault; initiate_domain_create before 4.13), before "
+                   "libxl__build_hvm: no reserved-device-memory check, no memory map, no guest")
+    else:
+        out.append(f"Layout: not modelled (maxmem {lx.max_memkb // 1024} MiB, memory "
+                   f"{lx.target_memkb // 1024} MiB, videoram {lx.video_memkb // 1024} MiB): see "
+                   f"the findings")
+    out.append("")
+    _findings_lines(plan, out)
+    _remediation_lines(plan, out)
+    _other_releases_lines(plan, out)
+
+
+def _remediation_lines(plan, out: list) -> None:
     if plan.remediation:
         out.extend(remediation_lines(plan.remediation))
         out.append("")
+
+
+def _other_releases_lines(plan, out: list) -> None:
     if plan.version_deltas:
         out.append("Other Xen releases")
         for v in plan.version_deltas:
@@ -331,7 +361,6 @@ def text(plan, name: str = "") -> str:
     if plan.options.compare_versions:
         out.append(f"  {NOT_MODELLED}")
         out.append("")
-    return _lines(out)
 
 
 def remediation_lines(remediation) -> list[str]:
