@@ -25,7 +25,9 @@ EXIT_STATUS = (
     ("1", "the plan fails: creation or the attach would fail, an RMRR sharing group is split "
           "across guests, or (xlrmrr host) Xen would disable VT-d."),
     ("2", "bad input or usage: a one-line error names the file and the line, byte offset, JSON "
-          "path or tar member; with --json the error is also printed as a JSON object."),
+          "path or tar member; with --json the error is also printed as a JSON object. Also the "
+          "verdict UNKNOWN: the host data (a boot log without RMRR lines, or with RMRR lines "
+          "that do not parse) cannot tell whether a guest's devices have RMRRs."),
     ("3", "the guest starts, but an RMRR of an assigned device is not honoured (relaxed "
           "policy)."),
     ("130", "interrupted (SIGINT)."),
