@@ -1,5 +1,7 @@
-"""Firmware and Xen findings carry the exact texts Xen, Linux and fwts print (dmar.md 4,
-xen-rdm.md 3.2), and Xen's reaction depends on the release modelled."""
+"""Firmware and Xen findings carry the exact texts Xen, Linux and fwts print
+(xen/drivers/passthrough/vtd/dmar.c: acpi_parse_dmar, acpi_parse_one_rmrr, register_one_rmrr;
+Linux drivers/iommu/intel/dmar.c, iommu.c; fwts src/acpi/dmar/dmar.c), and Xen's reaction
+depends on the release modelled."""
 
 from __future__ import annotations
 

@@ -123,7 +123,7 @@ def test_unknown_types_kept_raw_and_rmad_accepted():
 
 
 def test_corpus_statistics_match_the_fact_sheet(corpus):
-    """dmar.md 6, counted independently when the corpus was gathered (pristine tables)."""
+    """Counted independently when the corpus was gathered (pristine tables; docs/dmar.md#the-corpus)."""
     from collections import Counter
 
     per_table, shared, most, repeated, devices = Counter(), 0, 0, 0, Counter()

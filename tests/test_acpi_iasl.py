@@ -59,7 +59,7 @@ def test_every_field_equals_iasl(iasl_results):
 def test_iasl_stops_only_at_satc(iasl_results):
     tables, results = iasl_results
     stopped = sorted(n for n in tables if n.startswith("corpus/") and results[n]["stopped"])
-    assert len(stopped) == 7          # dmar.md 5/6: 333/340 clean with 20200925
+    assert len(stopped) == 7          # counted when the corpus was gathered: 333/340 clean with 20200925
     assert all("type 0x5" in results[n]["stopped"] for n in stopped)
 
 

@@ -1,6 +1,7 @@
 """`xlrmrr pci-attach` end to end, on the fixtures of tests/test_check_cli.py.
 
-Hand derivations (xen-rdm.md 4, 8):
+Hand derivations (vtd/iommu.c:intel_iommu_assign_device, libxl_dm.c:
+libxl__domain_device_construct_rdm):
   nic.cfg (1024 MiB, videoram 8 MiB): lowmem_end = 0x3f800000; the IGD RMRR G =
     [0xad000000, 0xaf7fffff] is in the hole -> xl pci-attach 00:02.0 maps it 1:1 -> exit 0.
   usb-pair.cfg (4096 MiB): only U was reserved (lowmem_end 0xba800000), so G is guest RAM ->
@@ -137,7 +138,7 @@ def test_attach_remedy_agrees_with_create_on_every_policy_reading(tmp_path, caps
 
 def test_attach_models_the_release_the_host_data_records(tmp_path, capsys):
     # bug-rmrr-over-ram: the IGD RMRR G = [0xad000000, 0xaf7fffff] covers E820 RAM, so Xen 4.19+
-    # runs without VT-d (xen-rdm.md 1, e45801dea1) and `xl pci-attach` of anything fails; Xen
+    # runs without VT-d (iommu_unity_region_ok, e45801dea1) and `xl pci-attach` of anything fails; Xen
     # 4.17 only warns. A 1024 MiB guest without pci=: lowmem_end 0x40000000, G is in the MMIO
     # hole, so attaching the IGD maps it 1:1: exit 0 under 4.17, exit 1 (no-iommu) under 4.22.
     doc = json.loads((FIXTURES / "hosts/laptop-bad-e820.json").read_text())

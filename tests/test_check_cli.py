@@ -3,7 +3,8 @@ fixtures/guests/check/ against one host (host.dmar + host.json) whose two EHCI c
 00:1a.0 and 00:1d.0 share the USB RMRR [0xba8d8000, 0xba8f7fff]; the IGD 00:02.0 has
 [0xad000000, 0xaf7fffff] and the xHCI 00:14.0 [0xe8000, 0xebfff].
 
-Expected verdicts, by hand (xen-rdm.md 4, 8):
+Expected verdicts, by hand (vtd/iommu.c:intel_iommu_assign_device, libxl_dm.c:
+libxl__domain_device_construct_rdm):
   usb-pair  both EHCI relaxed: U above 2 GiB -> lowmem_end 0xba800000, U mapped 1:1 once,
             refcount 2; the whole group is in one guest -> ok ("risky" is harmless)
   igd       strict: G above 2 GiB -> lowmem_end 0xad000000, G mapped 1:1 -> ok
@@ -232,11 +233,11 @@ def _host_json_recording(tmp_path, release):
 
 
 def test_check_models_the_release_the_host_data_records(tmp_path, capsys):
-    # bug-rmrr-over-ram: the IGD RMRR [0xad000000, 0xaf7fffff] covers E820 RAM
-    # [0xad000000, 0xad500000). Xen 4.19+ rejects the DMAR and runs without VT-d (xen-rdm.md 1,
-    # e45801dea1): igd-passthrough cannot start, exit 1. Xen 4.17 only warns: the guest starts
-    # with the RMRR relocated around, exit 0. Host data recording 4.17 and no --xen-version:
-    # 4.17 is modelled (as create does), and an info finding says so.
+    # bug-rmrr-over-ram: the IGD RMRR [0xad000000, 0xaf7fffff] covers E820 RAM [0xad000000,
+    # 0xad500000). Xen 4.19+ rejects the DMAR and runs without VT-d (iommu_unity_region_ok,
+    # e45801dea1): igd-passthrough cannot start, exit 1. Xen 4.17 only warns: the guest starts with
+    # the RMRR relocated around, exit 0. Host data recording 4.17 and no --xen-version: 4.17 is
+    # modelled (as create does), and an info finding says so.
     host = _host_json_recording(tmp_path, "4.17")
     igd = str(FIXTURES / "guests/igd-passthrough.cfg")
     code = main(["check", igd, *host, "--json"])

@@ -31,7 +31,9 @@ def test_size_str():
 
 
 def test_rdm_query_order_and_dedup():
-    """xen-rdm.md 3.4: list order, once per RMRR, per-device filter, the BDF-0 stop, page rounding."""
+    """vtd/dmar.c:intel_iommu_get_reserved_device_memory and common/memory.c:
+    get_reserved_device_memory: list order, once per RMRR, per-device filter, the BDF-0 stop,
+    page rounding."""
     igd, xhci, other = Sbdf(0, 0, 2, 0), Sbdf(0, 0, 0x14, 0), Sbdf(0, 0, 0x1D, 0)
     host = Host(rmrrs=(
         Rmrr(0xAD000000, 0xAF7FFFFF, 0, (igd,), 1),
@@ -56,7 +58,7 @@ def test_xen_version_point_release():
     assert XenVersion.parse("4.17.7+13-g2445b30a44").patch == 7
     assert XenVersion.parse("4.16").patch is None and str(XenVersion.parse("4.16")) == "4.16"
     fix = ((4, 14, 5), (4, 15, 3), (4, 16, 1), (4, 17, 0))
-    # xen-rdm.md 1: e45ad0b1b0 is in 4.17.0 and was backported to 4.14.5, 4.15.3, 4.16.1.
+    # e45ad0b1b0 is in RELEASE-4.17.0 and was backported to 4.14.5, 4.15.3, 4.16.1 (git tag --contains).
     for text, has in (("4.13.9", False), ("4.14", False), ("4.14.4", False), ("4.14.5", True),
                       ("4.15.2", False), ("4.15.3", True), ("4.16", False), ("4.16.0", False),
                       ("4.16.1", True), ("4.17", True), ("4.22", True)):

@@ -61,7 +61,7 @@ def test_json_contract_and_exact_libxl_message(capsys):
 def test_json_ok_layout_numbers(capsys):
     # igd-passthrough: 4 GiB, IGD RMRR 0xad000000 above the boundary: lowmem_end 0xad000000,
     # highmem_end 0x10f800000 + (0xf0000000 - 0xad000000) = 0x152800000; hvm_info checksum 0x91
-    # for low 0xad000 / high 0x152800 with one vcpu (xen-rdm.md 10.3) - here vcpus = 2.
+    # for low 0xad000 / high 0x152800 with one vcpu (xg_dom_x86.c:build_hvm_info) - here vcpus = 2.
     rc, out, _ = create(capsys, guest("igd-passthrough.cfg"), "--dry-run", "--json", *HOST)
     j = json.loads(out)
     assert (j["lowmem_end"], j["highmem_end"], j["mmio_start"]) == (0xAD000000, 0x152800000, 0xF0000000)
@@ -95,7 +95,8 @@ def test_text_report_sections(capsys):
 
 
 def test_xen_version_changes_the_outcome(capsys):
-    # Xen 4.14 parses rdm="strategy=host,policy=relaxed"; 4.22 drops it (xen-rdm.md 5.3).
+    # Xen 4.14 parses rdm="strategy=host,policy=relaxed"; 4.22 drops it (libxlu_pci.c:xlu_rdm_parse,
+    # inverted in bdc0799fe2).
     cfg = guest("host-strategy.cfg")
     _, out14, _ = create(capsys, cfg, "--dry-run", "--json", "--xen-version", "4.14", *HOST)
     _, out22, _ = create(capsys, cfg, "--dry-run", "--json", "--xen-version", "4.22", *HOST)
@@ -291,7 +292,8 @@ def test_other_release_rows_keep_only_the_blocking_message(capsys):
 
 def test_rmrr_over_ram_compares_across_4_19(capsys):
     # bug-rmrr-over-ram on laptop-bad-e820: from 4.19 an RMRR page that is E820 RAM makes Xen
-    # disable VT-d (xen-rdm.md 1, e45801dea1): IGD passthrough blocked; 4.17 only warns: ok.
+    # disable VT-d (x86/iommu.c:iommu_unity_region_ok, e45801dea1): IGD passthrough blocked; 4.17
+    # only warns: ok.
     host = ["--dmar", str(FIXTURES / "dmar/bug-rmrr-over-ram.bin"),
             "--host-json", str(FIXTURES / "hosts/laptop-bad-e820.json")]
     rc, out, _ = create(capsys, guest("igd-passthrough.cfg"), "--dry-run", "--json", "--xen-version", "4.17",
@@ -366,7 +368,7 @@ def test_forcecheck_explained_once(capsys):
 
 
 def test_out_of_scope_deltas_are_named(capsys):
-    # xen-rdm.md 1 lists AMD IVMD (4.16) and PVH ACPI NVS (4.21); neither is modelled, and the
+    # AMD IVMD (4.16, 2209c36007) and PVH ACPI NVS (4.21, d6dab805f1) are not modelled, and the
     # report says so instead of leaving them silently absent.
     _, out, _ = create(capsys, guest("small.cfg"), "--dry-run", *HOST)
     assert "not modelled: AMD IVMD ranges (Xen 4.16+" in out
@@ -515,7 +517,7 @@ def test_point_release_of_the_modelled_line_is_compared(capsys):
     # usb-host-relaxed: rdm = "strategy=host,policy=relaxed", pci = ['00:14.0'] (no rdm_policy),
     # xHCI RMRR 0xab80a000 below rdm_mem_boundary 4 GiB. 4.14.0 reads pci= before rdm= (babde47a3f),
     # so the device's policy stays unset and construct_rdm defaults it to strict (4.14, 6fdb8eef87):
-    # "RDM conflict", blocked. 4.14.5 reads rdm= first again (e45ad0b1b0 backported, xen-rdm.md 1):
+    # "RDM conflict", blocked. 4.14.5 reads rdm= first again (e45ad0b1b0 backported, xl_parse.c):
     # the device inherits relaxed, the conflict is only warned about: degraded.
     rc, out, _ = create(capsys, guest("usb-host-relaxed.cfg"), "--dry-run", "--json", "--xen-version",
                         "4.14", *HOST)

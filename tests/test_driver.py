@@ -98,8 +98,9 @@ def test_version_deltas_reported():
 
 def test_version_bands_follow_the_reference_boundaries():
     from xlrmrr.driver import VERSION_BANDS
-    # xen-rdm.md 1: 4.7, 4.10, 4.13, 4.14, 4.15, 4.16, 4.17, 4.19, 4.21, 4.22; plus Xen's rmrr=
-    # option (4.8) and its RMRR device-presence checks (4.12), both modelled in host/build.py.
+    # the releases of the named changes (releases.py): 4.7, 4.10, 4.13, 4.14, 4.15, 4.16, 4.17,
+    # 4.19, 4.21, 4.22; plus Xen's rmrr= option (4.8) and its RMRR device-presence checks (4.12),
+    # both modelled in host/build.py.
     assert [b for _f, _l, b in VERSION_BANDS] == [
         "4.6", "4.7", "4.8-4.9", "4.10-4.11", "4.12", "4.13", "4.14", "4.15", "4.16", "4.17-4.18",
         "4.19-4.20", "4.21", "4.22"]
@@ -171,7 +172,7 @@ def test_pvh_populates_from_pfn_0():
 
 
 def test_bar_over_an_assigned_rdm_is_degraded():
-    # Xen 4.9: hvmloader avoids only the first RDM above pci_mem_start (xen-rdm.md 1, ecc607b185):
+    # Xen 4.9: hvmloader avoids only the first RDM above pci_mem_start (pci.c:find_next_rmrr, ecc607b185):
     # cirrus' 32 MiB BAR skips A and lands on B, an RMRR of the assigned device.
     a = Rmrr(0xF0000000, 0xF00FFFFF, 0, (USB,), 1)
     b = Rmrr(0xF2000000, 0xF20FFFFF, 0, (USB,), 1)
@@ -281,7 +282,7 @@ def test_memory_fix_for_an_rdm_above_4g_leaves_room_for_64_bit_bars():
     # IGD RMRR at 0x480000000 (18 GiB) in a 20 GiB guest's high RAM: strict conflict, blocked.
     # A memory that ends highmem exactly at the RDM is not enough: the low MMIO hole (192 MiB
     # up to 0xfc000000) cannot hold cirrus 32 + platform 16 + the IGD's 256 MiB 64-bit BAR, so
-    # hvmloader moves that BAR above highmem_end, where it does not avoid RDMs (xen-rdm.md 11.4).
+    # hvmloader moves that BAR above highmem_end, where it does not avoid RDMs (hvmloader pci.c:pci_setup).
     # Room for it: (0x480000000 - 256 MiB) aligned down to 256 MiB = 0x470000000; memory =
     # (0x470000000 - 4G + lowmem 0xf0000000) / 1 MiB + 8 MiB videoram = 17920 + 8 = 17928.
     igd = PciFunction(IGD, class_code=0x030000, vendor=0x8086,

@@ -6,7 +6,7 @@ Expectations by hand:
 - laptop host (fixtures/dmar/laptop-typical.bin + hosts/laptop.json): xHCI 00:14.0 owns
   [0xab80a000, 0xab81dfff] (80 KiB), IGD 00:02.0 owns [0xad000000, 0xaf7fffff] (40 MiB).
 - usb-strict-boundary.cfg (8192 MiB, rdm_mem_boundary 4096): the xHCI RMRR lies below the
-  boundary, strict -> "RDM conflict at 0xab80a000." (xen-rdm.md 8 step 8). The fix the
+  boundary, strict -> "RDM conflict at 0xab80a000." (construct_rdm). The fix the
   planner recommends (it keeps the guest's memory and the strict policy) is rdm_mem_boundary =
   (0xab80a000 - 1) >> 20 = 0xab8 = 2744, which moves lowmem_end to 0xab800000 (HAP: rounded
   down to 2 MiB).

@@ -35,7 +35,7 @@ def test_reverse_table_order_and_rdm_query():
     h = load_host(LAPTOP)
     assert h.vtd_enabled
     assert [(r.base, r.end) for r in h.rmrrs] == [(0xAD000000, 0xAF7FFFFF), (0xAB80A000, 0xAB81DFFF)]
-    # xen-rdm.md 3.4 worked example: start_pfn/nr_pages
+    # get_reserved_device_memory: start_pfn = PFN_DOWN(base), nr = PFN_UP(end) - PFN_DOWN(base)
     assert reserved_device_memory_map(h) == ((0xAD000, 0x2800), (0xAB80A, 0x14))
     assert reserved_device_memory_map(h, XHCI) == ((0xAB80A, 0x14),)
     assert reserved_device_memory_map(h, Sbdf(0, 0, 0x1F, 3)) == ()
@@ -99,7 +99,8 @@ def test_zero_haw_and_drhd_base_zero():
     assert {f.code for f in h.findings} >= {"drhd-base-zero"}
 
 
-# Properties of Xen's RMRR registration over random tables (xen-rdm.md 3.1-3.4).
+# Properties of Xen's RMRR registration over random tables (vtd/dmar.c: acpi_parse_dmar,
+# acpi_parse_one_rmrr, register_one_rmrr, intel_iommu_get_reserved_device_memory).
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
@@ -144,7 +145,8 @@ def test_overlap_message_names_the_newest_registered_rmrr():
 
 
 def test_corpus_only_register_base_zero_disables_vtd(corpus):
-    # dmar.md 6: the only anomaly in the pristine corpus is a DRHD Register Base Address 0
+    # Counted when the corpus was gathered: the only anomaly in the pristine corpus is a DRHD
+    # Register Base Address 0, which vtd/dmar.c:acpi_parse_one_drhd rejects
     # (IdeaPad Flex 15, ThinkPad E15 Gen 2), plus the VTD-Fix replacement table.
     from xlrmrr.acpi.dmar import decode
     from xlrmrr.host.build import build_host
@@ -248,7 +250,7 @@ def test_rmrr_option_errors_name_the_character():
 
 
 def test_rdm_walk_stops_at_bdf_0():
-    """xen-rdm.md 3.4: for_each_rmrr_device stops an RMRR's device walk at BDF 0 (00:00.0).
+    """vtd/dmar.h: for_each_rmrr_device stops an RMRR's device walk at BDF 0 (00:00.0).
     RMRR A lists 00:14.0, 00:00.0, 00:1a.0: only 00:14.0 is reached. RMRR B lists 00:00.0
     first: no device is reached, so not even the ALL query reports it. A is 0xab80a000-
     0xab81dfff (0x14 pages); B is 0xe8000-0xebfff (4 pages)."""

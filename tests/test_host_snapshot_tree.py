@@ -155,7 +155,7 @@ def test_snapshot_of_empty_tree_says_what_is_missing(capsys, tmp_path):
     (None, "4.14", 1), (".5", "4.14.5", 3), (".5-pre", "4.14.5", 3), ("-unstable", "4.14", 1)])
 def test_snapshot_keeps_the_point_release(capsys, tmp_path, extra, recorded, rc_create):
     """/sys/hypervisor/version/extra (".5" on Xen 4.14.5) reaches the snapshot and the plan.
-    usb-host-relaxed.cfg (its header derives it from xen-rdm.md 1, 5.3, 5.4): xl 4.14.0 reads
+    usb-host-relaxed.cfg (its header derives it from xl_parse.c and libxlu_pci.c): xl 4.14.0 reads
     pci= before rdm=, so the xHCI stays strict and creation fails (exit 1); 4.14.5 has the
     backported e45ad0b1b0, the device inherits relaxed and the guest starts degraded (exit 3)."""
     root = tmp_path / "root"

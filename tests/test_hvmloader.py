@@ -1,4 +1,5 @@
-"""hvmloader stage (xen-rdm.md 11): e820 built by hand from build_e820_table's rules."""
+"""hvmloader stage (tools/firmware/hvmloader/e820.c, pci.c): e820 built by hand from
+build_e820_table's rules."""
 
 from xlrmrr.common import FOUR_GB, E820Entry, Sbdf, XenVersion
 from xlrmrr.host.model import Bar, Host, PciFunction, Rmrr

@@ -43,9 +43,10 @@ def igd_host(base, end):
 # --- igd-opregion-rmrr ------------------------------------------------------------------------
 
 def test_igd_rmrr_over_the_opregion_address_with_gfx_passthru():
-    # hvmloader puts the IGD OpRegion at 0xfdffc000-0xfdffefff (3 pages, xen-rdm.md 11.4). An
-    # IGD RMRR [0xfdff0000, 0xfdffffff] (in the MMIO hole: mapped 1:1) covers it, and QEMU maps
-    # the host OpRegion there later: warning, with both addresses.
+    # hvmloader puts the IGD OpRegion at 0xfdffc000-0xfdffefff (3 pages,
+    # tools/firmware/hvmloader/pci.c:pci_setup, util.c:mem_hole_alloc). An IGD RMRR [0xfdff0000,
+    # 0xfdffffff] (in the MMIO hole: mapped 1:1) covers it, and QEMU maps the host OpRegion there
+    # later: warning, with both addresses.
     r = assign_devices(guest(dev(IGD), gfx_passthru="igd"), igd_host(0xFDFF0000, 0xFDFFFFFF), (),
                        RAM)
     (f,) = [f for f in r.findings if f.code == "igd-opregion-rmrr"]
@@ -60,7 +61,7 @@ def test_igd_rmrr_just_below_the_opregion_is_fine():
     r = assign_devices(guest(dev(IGD), gfx_passthru="igd"), igd_host(0xFDFF0000, 0xFDFFBFFF), (),
                        RAM)
     assert "igd-opregion-rmrr" not in codes(r)
-    # iommu_identity_mapping maps up to PAGE_ALIGN(end) exclusive (xen-rdm.md 4.2): an
+    # iommu_identity_mapping (x86/iommu.c) maps up to PAGE_ALIGN(end) exclusive: an
     # inclusive end of 0xfdffc000 still stops before page 0xfdffc, 0xfdffc001 takes it.
     for end, hit in ((0xFDFFC000, False), (0xFDFFC001, True)):
         r = assign_devices(guest(dev(IGD), gfx_passthru="igd"), igd_host(0xFDFF0000, end), (),

@@ -2,7 +2,8 @@
 that passes leaves an RMRR sharing group split across guests (or a device in two guests).
 
 The oracles here are computed independently of xlrmrr.hypervisor: guest RAM from libxl's
-lowmem_end/highmem_end (xen-rdm.md 10.1), groups by a plain transitive closure over RMRR scopes.
+lowmem_end/highmem_end (xg_dom_x86.c:meminit_hvm), groups by a plain transitive closure over
+RMRR scopes.
 """
 
 from __future__ import annotations

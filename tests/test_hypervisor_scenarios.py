@@ -1,5 +1,7 @@
 """Scenarios from issue 5, run through the driver (libxl -> libxc -> hypervisor), each with its
-expectation derived by hand from xen-rdm.md sections 4 and 8 (the derivation is beside it).
+expectation derived by hand from vtd/iommu.c:intel_iommu_assign_device, x86/iommu.c:
+iommu_identity_mapping and libxl_dm.c:libxl__domain_device_construct_rdm (the derivation is
+beside it).
 
 The host: two EHCI controllers 00:1a.0 and 00:1d.0 share one USB RMRR
 U = [0xba8d8000, 0xba8f7fff] (32 pages, scope_count 2), and the IGD 00:02.0 has its own stolen-

@@ -1,4 +1,5 @@
-"""meminit_hvm extents, special pages, hvm_info and module placement (xen-rdm.md 10), derived by hand."""
+"""meminit_hvm extents, special pages, hvm_info and module placement (tools/libs/guest/xg_dom_x86.c:
+meminit_hvm, alloc_magic_pages_hvm, build_hvm_info), derived by hand."""
 
 from hypothesis import given, settings
 from hypothesis import strategies as st

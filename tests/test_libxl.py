@@ -1,5 +1,7 @@
 """Scenario tests for the libxl stage. Every expected number is derived by hand from
-xen-rdm.md sections 6-9; the derivation is written beside the assertion."""
+tools/libs/light (libxl_create.c:libxl__rdm_setdefault, libxl_dom.c:libxl__build_hvm,
+libxl_dm.c:libxl__domain_device_construct_rdm, libxl_x86.c:domain_construct_memmap); the
+derivation is written beside the assertion."""
 
 import pytest
 from hypothesis import given
@@ -212,9 +214,10 @@ def test_host_query_empty_returns_early():
     lx = build(dom(rdm=RdmReserve("host", "strict"), pci=(pci(IGD),)), Host(rmrrs=()))
     assert lx.rdms == () and lx.lowmem_end == 0xF0000000
     assert any(f.code == "no-rdm" for f in lx.findings)
-    # The early return skips everything after the query (xen-rdm.md 8 step 3): on 4.13 that
-    # includes step 5, which would otherwise force highmem_end to 4G for a 2 GiB guest (the
-    # zero-size RAM entry at 4G). With strategy ignore the same guest does reach step 5.
+    # The early return on an empty host query (construct_rdm) skips everything after it: on 4.13
+    # that includes the highmem_end initialisation, which would otherwise force highmem_end to
+    # 4G for a 2 GiB guest (the zero-size RAM entry at 4G). With strategy ignore the same guest
+    # does reach it.
     small = dict(mem_mb=2048, version=V(4, 13), pci=(pci(IGD),))
     assert build(dom(rdm=RdmReserve("host", "strict"), **small), Host(rmrrs=()), V(4, 13)).highmem_end == 0
     assert build(dom(**small), Host(rmrrs=()), V(4, 13)).highmem_end == FOUR_GB
@@ -258,7 +261,7 @@ def test_videoram_defaults_and_minimum():
 
 def test_boundary_zero_relocates_below_1mib_and_underflows():
     # rdm_mem_boundary = 0 with an RMRR at 0xe8000: start > 0, so lowmem_end = 0xe8000 and the
-    # low RAM entry [0x100000, 0xe8000) underflows (xen-rdm.md 8, edge).
+    # low RAM entry [0x100000, 0xe8000) underflows (construct_rdm, domain_construct_memmap).
     h = Host(rmrrs=(Rmrr(0xE8000, 0xEFFFF, 0, (USB,), 1),))
     lx = build(dom(rdm_mem_boundary_memkb=0, pci=(pci(USB),)), h)
     assert lx.lowmem_end == 0xE8000
@@ -282,8 +285,8 @@ def test_same_start_merge_keeps_first_size_and_later_device_wins():
 
 @pytest.mark.parametrize("start,relocated", [(0x80000000, False), (0x80001000, True)])
 def test_boundary_is_strictly_greater(start, relocated):
-    # rdm_mem_boundary 2048 MiB = 0x80000000; relocation needs start > boundary (xen-rdm.md 8
-    # step 6). An RMRR exactly at the boundary stays in RAM: strict -> "RDM conflict at
+    # rdm_mem_boundary 2048 MiB = 0x80000000; relocation needs start > boundary (construct_rdm's
+    # relocation pass). An RMRR exactly at the boundary stays in RAM: strict -> "RDM conflict at
     # 0x80000000."; one page above it moves lowmem_end to 0x80000000 (HAP: rounded down to 2 MiB).
     r = Rmrr(start, start + 0xFFF, 0, (USB,), 1)
     lx = build(dom(pci=(pci(USB, "strict"),)), Host(rmrrs=(r,)))

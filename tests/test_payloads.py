@@ -1,4 +1,6 @@
-"""Binary layouts against xen-rdm.md 2.1-2.3 and 10.3 (offsets, sizes, reference checksums)."""
+"""Binary layouts against Xen's headers (tools/include/xenctrl.h, xen/include/public/memory.h,
+xen/include/public/hvm/hvm_info_table.h): offsets, sizes, and checksums worked out by hand
+from build_hvm_info and hvm_build_set_params."""
 
 import struct
 
@@ -28,7 +30,8 @@ def test_sizes_match_the_abi():
 
 
 @pytest.mark.parametrize("low,high,checksum", [
-    # xen-rdm.md 10.3 reference bytes (vcpus = maxvcpus = 1, apic on).
+    # xg_dom_x86.c:build_hvm_info + libxl_dom.c:hvm_build_set_params, by hand (vcpus = maxvcpus = 1,
+    # apic on).
     (0xF0000, 0x20F800, 0x81),
     (0xAB800, 0x254000, 0x81),
     (0xAB80A, 0x253FF6, 0x82),

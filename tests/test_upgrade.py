@@ -1,7 +1,8 @@
 """`xlrmrr upgrade`: guests planned under two releases and every step between, on the laptop
 host (xHCI 00:14.0 RMRR [0xab80a000, 0xab81dfff], IGD 00:02.0 [0xad000000, 0xaf7fffff]).
 
-By hand (xen-rdm.md 1, 5.3, 5.4, 8):
+By hand (xl_parse.c:parse_config_data, libxlu_pci.c:xlu_rdm_parse, libxl_dm.c:
+libxl__domain_device_construct_rdm):
 - usb-host-relaxed.cfg (8192 MiB, rdm_mem_boundary 4096, rdm="strategy=host,policy=relaxed",
   pci 00:14.0 without rdm_policy): the xHCI RMRR lies below the boundary, so it conflicts.
   4.10-4.12 rdm= is read before pci=: the device inherits relaxed -> "Ignoring" -> degraded.

@@ -146,9 +146,9 @@ def test_lint_findings():
 
 
 @pytest.mark.parametrize("version, inherits", [
-    # 4.14.x reads rdm="strategy=host,policy=relaxed" (xen-rdm.md 5.3); whether the pci= entry
+    # 4.14.x reads rdm="strategy=host,policy=relaxed" (libxlu_pci.c:xlu_rdm_parse); whether the pci= entry
     # inherits the relaxed policy depends on the parse order: pci= first from 4.13.0 until the
-    # backport of e45ad0b1b0 in 4.14.5 (xen-rdm.md 1 and 5.4), so 4.14 means 4.14.0.
+    # backport of e45ad0b1b0 in 4.14.5 (xl_parse.c:parse_config_data), so 4.14 means 4.14.0.
     ("4.14", False), ("4.14.4", False), ("4.14.5", True), ("4.14.9", True), ("4.12", True),
     ("4.13.5", False)])
 def test_pci_before_rdm_follows_the_point_release(version, inherits):
@@ -174,7 +174,8 @@ SPACED = 'name="g"\ntype="hvm"\npci=["01:00.0, rdm_policy=strict"]\n'
 
 def test_space_after_comma_before_4_15_only_warns_and_keeps_the_device():
     """The <= 4.14 state machine reads the key ` rdm_policy' (blank included), warns with
-    `Unknown PCI BDF option: %s' and goes on (xen-rdm.md 5.4), so the guest starts with the
+    `Unknown PCI BDF option: %s' and goes on (tools/libxl/libxlu_pci.c:xlu_pci_parse_bdf at
+    RELEASE-4.14.0), so the guest starts with the
     device and without its rdm_policy."""
     for version in ("4.12", "4.14"):
         d, f, _ = dom(SPACED, version)

@@ -1,6 +1,6 @@
 """Values xl drops with only a getter warning: the finding says what the guest then gets and what
-to write instead (xlcfg.md 6-8: get_long on a string that strtol cannot read fully, get_list on a
-single value)."""
+to write instead (tools/libs/util/libxlu_cfg.c: xlu_cfg_get_long on a string that strtol cannot
+read fully, xlu_cfg_get_list on a single value)."""
 
 from __future__ import annotations
 

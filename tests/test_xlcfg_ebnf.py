@@ -252,7 +252,7 @@ def test_rdm_strings_the_4_14_parser_accepts_match_the_grammar():
 
 
 def test_rdm_grammar_sentences_agree_with_libxlu():
-    """libxlu 4.17: the policy inversion of xen-rdm.md 5.3 on the grammar's own sentences."""
+    """libxlu 4.17: the policy inversion of xlu_rdm_parse (bdc0799fe2) on the grammar's own sentences."""
     need(oracle.available(), "libxlutil.so.4.17 (Debian libxenmisc4.17) is not installed")
     for s in _rdm_sentences(40):
         assert (oracle.rdm(s)["rc"] == 0) == ("policy=" not in s), s

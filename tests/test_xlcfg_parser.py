@@ -1,7 +1,8 @@
 """The xl config lexer and parser against Xen's own (libxlutil.so.4.17 via tests/libxlu_oracle.py).
 
 Each case compares accept/reject, every setting (kind, value, line, op) and the report text
-byte for byte. Hand-written expectations beside some cases come from xlcfg.md (verified facts).
+byte for byte. Hand-written expectations beside some cases come from libxlu_cfg_l.l,
+libxlu_cfg_y.y and libxlu_cfg.c at RELEASE-4.17.7, checked against libxlutil.so.4.17.
 """
 
 from __future__ import annotations
@@ -150,7 +151,8 @@ def test_corpus_matches_shipped_oracle_verdicts():
 
 
 def test_known_facts_without_oracle():
-    """Independent of the oracle: facts from xlcfg.md."""
+    """Independent of the oracle: facts read in libxlu_cfg.c (xlu__cfg_set_store, xlu_cfg_get_long)
+    at RELEASE-4.17.7."""
     r = parse_config(b"maxmem = 010000\nmemory = 512\nmemory += 256\n", "f.cfg")
     assert r.ok and r.settings["memory"].value == "512256" and r.settings["memory"].op == "+="
     assert r.settings["maxmem"].value == "010000"

@@ -143,7 +143,7 @@ def _t(r):
 
 
 def test_rdm_parse_by_release():
-    # xen-rdm.md 5.3 table.
+    # tools/libs/util/libxlu_pci.c:xlu_rdm_parse at RELEASE-4.13.0, 4.14.0 and 4.15.0 (bdc0799fe2).
     assert _t(rdm_parse("strategy=host,policy=relaxed", (4, 13))) == (0, "host", "relaxed")
     assert _t(rdm_parse("strategy=host,policy=relaxed", (4, 14))) == (0, "host", "relaxed")
     assert rdm_parse("strategy=host,policy=relaxed", (4, 15)).rc == -6

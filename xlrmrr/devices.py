@@ -13,7 +13,8 @@ from xlrmrr.host.model import Host, PciFunction
 from xlrmrr.records import record
 
 INTEL = 0x8086
-IGD_OPREGION = 0xFDFFC000        # hvmloader mem_hole_alloc(3) at 4.22 (xen-rdm.md 11.4)
+# hvmloader mem_hole_alloc(3) at 4.22 (docs/xen/flow.md#hvmloader-igd-opregion)
+IGD_OPREGION = 0xFDFFC000
 IGD_OPREGION_SIZE = 0x3000
 
 KIND_USB = "usb"

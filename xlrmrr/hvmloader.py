@@ -1,6 +1,7 @@
 """The hvmloader stage: the memory map read back, the dynamic-reserved-range check, pci_setup's
 MMIO hole and BAR placement around RDMs, adjust_memory_map, the IGD OpRegion and
-build_e820_table: the e820 the guest finally sees (xen-rdm.md section 11).
+build_e820_table: the e820 the guest finally sees (tools/firmware/hvmloader/e820.c, pci.c;
+docs/xen/flow.md#hvmloader-memory-map-setup and the hvmloader sections after it).
 
 Values that depend on the firmware build are parameters (bios_base, acpi_end) with the
 defaults documented below.
@@ -38,7 +39,8 @@ PCI_MEM_END = 0xFC000000
 BAR_RELOC_THRESH = 1 << 30
 IGD_OPREGION_PAGES = 3
 # mem_hole_alloc hands out pages downwards from RESERVED_MEMORY_DYNAMIC_END; shared_info (from
-# get_cpu_mhz) takes the first, so the OpRegion lands just below it (xen-rdm.md 11.4, UNSURE).
+# get_cpu_mhz) takes the first, so the OpRegion lands just below it: derived from the order of
+# the two allocations, not seen in a run (docs/xen/flow.md#hvmloader-igd-opregion).
 SHARED_INFO_ADDR = RESERVED_MEMORY_DYNAMIC_END - 0x1000
 IGD_OPREGION_ADDR = SHARED_INFO_ADDR - IGD_OPREGION_PAGES * 0x1000
 # Defaults for the firmware-dependent parameters:

@@ -1,7 +1,8 @@
 """The hypervisor at device assignment: shared-RMRR rule, identity maps, refcounts, groups.
 
 Models, for a guest whose memory libxc has populated, what XEN_DOMCTL_assign_device does for
-each passthrough device in the order libxl assigns them (config order), xen-rdm.md section 4:
+each passthrough device in the order libxl assigns them (config order),
+docs/xen/flow.md#hypervisor-device-assignment:
 intel_iommu_assign_device (vtd/iommu.c) refuses (-EPERM) or warns about an RMRR whose scope
 lists more than one entry, then iommu_identity_mapping (x86/iommu.c; rmrr_identity_mapping
 before 4.16) refcounts each RMRR range per domain, and p2m_add_identity_entry (x86/mm/p2m.c)

@@ -1,5 +1,6 @@
 """The libxenguest stage: meminit_hvm's populate_physmap extents, the special pages, firmware
-module placement and the hvm_info table (xen-rdm.md section 10).
+module placement and the hvm_info table (tools/libs/guest/xg_dom_x86.c: meminit_hvm,
+alloc_magic_pages_hvm, build_hvm_info; docs/xen/flow.md#libxc-populate_physmap).
 
 Extents are run-length (gfn, order, count) so that a 16 TiB guest costs no more than a 4 GiB
 one: nothing here is proportional to guest RAM.

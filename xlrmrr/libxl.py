@@ -1,5 +1,5 @@
 """The libxl stage: defaults, guest memory layout, reserved-device-memory selection and the
-XENMEM_set_memory_map payload (xen-rdm.md sections 6-9).
+XENMEM_set_memory_map payload (docs/xen/flow.md#libxl-defaults and the libxl sections after it).
 
 Reproduces libxl__rdm_setdefault, libxl__device_pci_setdefault, the layout part of
 libxl__build_hvm, libxl__domain_device_construct_rdm and domain_construct_memmap, per Xen release.
@@ -64,7 +64,7 @@ class Rdm:
 
     policy is the entry's final policy: "invalid" means libxl will not put it in the memory map
     (never exposed to hvmloader). "unset" is a policy copied from uninitialised memory by xl
-    (see xen-rdm.md 5.3): libxl treats it like relaxed in the conflict pass but exposes it.
+    (docs/xen/flow.md#xl-rdm): libxl treats it like relaxed in the conflict pass but exposes it.
     """
 
     start: int
@@ -419,7 +419,7 @@ def setdefault_refusal(domain: DomainConfig, host: Host, version: XenVersion, po
 
 def _construct_rdm(domain, host, version, devices, strategy, policy, boundary, hap,
                    lowmem_end, highmem_end, findings):
-    """libxl__domain_device_construct_rdm (xen-rdm.md 8). Returns
+    """libxl__domain_device_construct_rdm (docs/xen/flow.md#libxl-construct-rdm). Returns
     (rdms, lowmem_end, highmem_end, ran, ok)."""
     if strategy == STRATEGY_IGNORE and not domain.pci:
         return [], lowmem_end, highmem_end, False, True
@@ -515,7 +515,8 @@ def _construct_rdm(domain, host, version, devices, strategy, policy, boundary, h
 
 
 def _construct_memmap(pvh, lowmem_end, highmem_end, rdms, findings):
-    """domain_construct_memmap (xen-rdm.md 9): the XENMEM_set_memory_map entries, unsorted."""
+    """domain_construct_memmap (docs/xen/flow.md#libxl-the-memory-map): the XENMEM_set_memory_map
+    entries, unsorted."""
     exposed = [r for r in rdms if r.exposed]
     highmem_size = highmem_end - FOUR_GB if highmem_end > FOUR_GB else 0
     count = 1 + len(exposed) + (1 if pvh else 0) + (1 if highmem_size else 0)

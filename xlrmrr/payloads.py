@@ -1,4 +1,4 @@
-"""Binary layouts Xen exchanges in the RDM flow, as construct Structs (xen-rdm.md 2.1-2.3):
+"""Binary layouts Xen exchanges in the RDM flow, as construct Structs (docs/xen/flow.md#binary-layouts):
 the hvm_info_table, the packed e820entry and xen_foreign_memory_map."""
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Firmware checks on a decoded DMAR, with the words Linux, ACPICA and fwts print (dmar.md 4).
+"""Firmware checks on a decoded DMAR, with the words Linux, ACPICA and fwts print
+(docs/dmar.md#firmware-checks).
 
 These are facts about the table (component "firmware"); what Xen does about them (reject the
 table, ignore an RMRR) is modelled in xlrmrr.host.build with component "xen".

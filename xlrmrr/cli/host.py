@@ -53,7 +53,8 @@ def add_arguments(p):
 
 
 def _xen_meaning(host, rmrr) -> list[str]:
-    """What an RMRR's placement means for a guest (xen-rdm.md 7-11, in one line each)."""
+    """What an RMRR's placement means for a guest (docs/xen/flow.md#libxl-construct-rdm and
+    #hvmloader-pci_setup, in one line each)."""
     from xlrmrr.common import FOUR_GB, MB
 
     notes = []

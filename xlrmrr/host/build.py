@@ -1,6 +1,6 @@
 """Build the Host: what Xen registers from the DMAR (acpi_parse_dmar) plus `rmrr=` ranges.
 
-Xen's rules are modelled per release (xen-rdm.md 3.1-3.6, dmar.md 4): any failing structure
+Xen's rules are modelled per release (docs/xen/flow.md#hypervisor-rmrr-registration): any failing structure
 rejects the whole DMAR ("Failed to parse ACPI DMAR.  Disabling VT-d.") and leaves no RMRR at
 all; an RMRR with no device is dropped; an RMRR none of whose devices exists is ignored; RMRRs
 are kept in reverse table order (list_add at the head), `rmrr=` ranges in front of them.
@@ -392,7 +392,7 @@ def _pages_apart(u: UserRmrr) -> int:
 
 def parse_limits(user: tuple[UserRmrr, ...], version: XenVersion
                  ) -> tuple[list[UserRmrr], list[Finding]]:
-    """What parse_rmrr_param keeps of the rmrr= parameters (xen-rdm.md 3.6): at most
+    """What parse_rmrr_param keeps of the rmrr= parameters (vtd/dmar.c): at most
     MAX_USER_RMRR ranges over all parameters (the next one makes it return -E2BIG: every
     later range is lost, the first ten stay); at most MAX_USER_RMRR_DEV devices per range (its
     device loop stops at the 20th, keeps the range, and the rest of that parameter is a syntax

@@ -1,7 +1,7 @@
 """xl's parse_config_data for the keys the RDM flow needs: settings -> DomainConfig + findings.
 
 Follows tools/xl/xl_parse.c key by key, in xl's order (so getter warnings come out in the order
-xl prints them), with the release differences of xen-rdm.md 1 and 5.3: the PCI_SPEC_STRING
+xl prints them), with the release differences of docs/xen/flow.md#xl-rdm: the PCI_SPEC_STRING
 parser (4.15+) versus the BDF state machine (<= 4.14), the three `rdm=` parsers, and the
 4.13.0-4.16.0 order that parses `pci=` before `rdm=`.
 """
@@ -359,7 +359,7 @@ class _XlReader:
                 f["gfx_passthru"] = low
 
 
-# What libxl uses instead when xl drops a number it cannot read (xen-rdm.md 5-6).
+# What libxl uses instead when xl drops a number it cannot read (docs/xen/flow.md#libxl-defaults).
 _NUMBER_DEFAULTS = {
     "memory": "libxl's default size (maxmem if set, else 32 MiB)",
     "maxmem": "maxmem equal to memory",
