@@ -39,9 +39,11 @@ def read_input(path: str, what: str = "file", limit: int = MAX_INPUT) -> bytes:
     return data
 
 
-def write_atomic(path: str, data: bytes) -> None:
-    """Write data to path via a temporary file in the same directory and rename(). tempfile
-    (and random, which it loads) is imported here: only writers pay for it."""
+def write_atomic(path: str, data: bytes, exclusive: bool = False, mode: int = 0o644) -> None:
+    """Write data to path via a temporary file in the same directory, then rename() it over
+    path, or, exclusive, link() it to path, which fails (FileExistsError) where path exists,
+    even one created meanwhile: never over an existing file. tempfile (and random, which it
+    loads) is imported here: only writers pay for it."""
     import tempfile
 
     directory = os.path.dirname(os.path.abspath(path))
@@ -51,8 +53,19 @@ def write_atomic(path: str, data: bytes) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
+        os.chmod(tmp, mode)
+        if exclusive:
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                raise
+            except OSError:     # no hard links here (vfat, some FUSE): claim the name first
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode))
+                os.replace(tmp, path)
+            else:
+                os.unlink(tmp)
+        else:
+            os.replace(tmp, path)
     except BaseException:
         try:
             os.unlink(tmp)

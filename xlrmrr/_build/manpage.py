@@ -72,6 +72,9 @@ EXAMPLES = (
     (("create",), ["create", "guest.cfg", "--dry-run", "--dmar", "DMAR.bin",
                    "--xen-version", "4.17"],
      "The same, offline and unprivileged, from a copy of the host's DMAR, as Xen 4.17 does it."),
+    (("create",), ["create", "guest.cfg", "--dry-run", "--fix", "--write"],
+     "Print the recommended change as a diff of guest.cfg and write the changed file as "
+     "guest.cfg.new (guest.cfg itself is left as it is)."),
     (("create",), ["create", "/etc/xen/guest.cfg"],
      "Plan, then run xl create /etc/xen/guest.cfg when the plan is clean (in place of xl create)."),
     (("host",), ["host", "snapshot", "host.tar.gz"],

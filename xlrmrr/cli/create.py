@@ -43,6 +43,11 @@ same reservation. Where no real spelling can (from 4.15 xl drops an rdm= line th
 valid policy, so the global policy of `strategy=host` is undefined), xlrmrr says what differs
 and does not run xl unless --accept-difference is given.
 
+With --fix (and --dry-run) the report is replaced by the change xlrmrr recommends (the proposals
+are ranked: keep what the file says, then the guest's memory and every RMRR mapped 1:1; never a
+relaxed IGD, never a key xl ignores), as a unified diff of GUEST.cfg that changes only the lines
+it must, verified by planning the changed file again; --write also saves it as GUEST.cfg.new.
+
 GUEST.cfg that is not a file is looked up as /etc/xen/GUEST.cfg, then /etc/xen/GUEST (below
 --root DIR if given), and the file used is said on stderr; xl itself reads only the path it is
 given, so that is the path xlrmrr passes it.
@@ -82,6 +87,16 @@ def _add_options(p) -> None:
                         "reach, e.g. after a libxl failure, is removed, not left stale)")
     p.add_argument("--force", action="store_true",
                    help="with --emit: replace those names in DIR even if xlrmrr did not write them")
+    p.add_argument("--fix", action="store_true",
+                   help="with --dry-run: print the recommended change instead of the report, as a "
+                        "unified diff of GUEST.cfg (--- GUEST.cfg / +++ GUEST.cfg.new, for patch(1)) "
+                        "that edits only the lines it must, after a few `#` lines saying the change, "
+                        "why it is recommended and the verdict it was planned to; the exit status "
+                        "stays that of GUEST.cfg as it is")
+    p.add_argument("--write", action="store_true",
+                   help="with --fix: also write the changed file as GUEST.cfg.new (atomically; "
+                        "never over an existing file: exit 2 if it exists); GUEST.cfg itself is "
+                        "never modified")
     add_host_arguments(p)
     g = p.add_argument_group("modelling parameters (firmware-build dependent; defaults documented)")
     g.add_argument("--no-hap", action="store_true",
@@ -391,6 +406,12 @@ def _run(args) -> int:
     if args.force and not args.emit:
         raise InputError("--force only applies with --emit DIR (it lets --emit replace files "
                          "xlrmrr did not write); add --emit DIR or drop --force")
+    if args.write and not args.fix:
+        raise InputError("--write only applies with --fix (it writes the fixed file as "
+                         "GUEST.cfg.new); add --fix")
+    if args.fix and not args.dry_run:
+        raise InputError("--fix only applies with --dry-run: xlrmrr never launches a config it "
+                         "changed; add --dry-run, review the diff, then create the guest")
     from xlrmrr.hvmloader import firmware_parameter_error
     bad = firmware_parameter_error(args.bios_base, args.acpi_end)
     if bad:
@@ -400,6 +421,9 @@ def _run(args) -> int:
 
     xl_flags = [short for short, _l, _h in XL_FLAGS if getattr(args, flag_dest(short), False)]
     xml = _libvirt_xml(raw, args, [*xl_flags, *items])
+    if xml and args.fix:
+        raise InputError(f"{args.config} is libvirt domain XML: --fix edits xl config files; "
+                         f"make the change the report proposes with `virsh edit`")
     data = config_data(raw, items)
     load_host = host_loader(args)
     host, version, version_note = host_and_version(args, load_host)
@@ -424,7 +448,8 @@ def _run(args) -> int:
     options = Options(hap_available=not args.no_hap, bios_base=args.bios_base, acpi_end=args.acpi_end,
                       firmware_sizes=sizes, xen_domain=xen_domain, compare_versions=compare,
                       host_for_version=load_host.for_band,
-                      domain_for_version=lambda v: _raise_or(domains[str(v)]))
+                      domain_for_version=lambda v: _raise_or(domains[str(v)]),
+                      reread=None if xml else rereader(raw, items, args.config, version))
     if compare:
         result = plan(domain, host, version, options)
     else:       # xl exits while reading the file: libxl and everything after never run
@@ -449,11 +474,90 @@ def _run(args) -> int:
 
     if args.emit:
         _emit(args.emit, payload_files(result), args.force)
+    if args.fix:
+        return _fix(args, result, raw)
     out = json_text(result) if args.json else text(result, args.config)
     if args.dry_run:
         sys.stdout.write(out)
         return result.exit_status
     return _launch(args, result, out, raw, items, host, version, domain, xen_domain)
+
+
+NEUTRAL_FORCECHECK = b'\nrdm_forcecheck = "ignored by xl"\n'     # xl's reading: no effect
+
+
+def rereader(raw: bytes, items, source: str, version):
+    """driver.Options.reread for this file: the file with a remedy's config lines written in
+    (remedies.cfgtext), KEY=VALUE items appended after it as xl appends them, read again as
+    this release's xl reads it; InputError where xl would refuse the result."""
+
+    def reread(edits):
+        from xlrmrr.cli.guest import refuse_if_xl_exits
+        from xlrmrr.integration.xl import config_data
+        from xlrmrr.remedies.cfgtext import apply_bytes
+        from xlrmrr.xlcfg import load_domain
+
+        data = config_data(apply_bytes(raw, edits), items)
+        domain, findings, _parse = _load_guest(data, source, version)
+        refuse_if_xl_exits(findings, source)
+        xen_domain = None
+        if domain.rdm_forcecheck is not None:
+            xen_domain = load_domain(data + NEUTRAL_FORCECHECK, source, version)[0]
+        return domain, xen_domain
+
+    return reread
+
+
+def _fix(args, result, raw: bytes) -> int:
+    """--fix: the recommended change as a diff of the file (and, --write, GUEST.cfg.new)."""
+    import json
+    import os
+    import sys
+
+    from xlrmrr.common import InputError
+    from xlrmrr.remedies.cfgtext import apply_bytes, unified_diff
+    from xlrmrr.remedies.rank import why_line
+
+    fix = next((r for r in result.remediation if r.recommended), None)
+    new_name = args.config + ".new"
+    state = (f"{args.config}: {result.verdict.upper()} on Xen {result.xen_version} "
+             f"(exit {result.exit_status})")
+    head, diff, written = [], "", None
+    if fix is None:
+        head.append(f"# {state}: nothing to change" if result.verdict == "ok" else
+                    f"# {state}: no verified change fixes it; `xlrmrr create {args.config} "
+                    f"--dry-run` explains why")
+    else:
+        new = apply_bytes(raw, fix.edits)
+        diff = unified_diff(raw, new, args.config)
+        head += [f"# {state}; the recommended change, planned again: verdict {fix.verdict}",
+                 f"# change: {fix.change}", f"# why: {why_line(fix)}"]
+        if args.write:
+            try:
+                mode = os.stat(args.config).st_mode & 0o7777
+                from xlrmrr.files import write_atomic
+
+                write_atomic(new_name, new, exclusive=True, mode=mode)
+            except FileExistsError:
+                raise InputError(f"{new_name} exists; not replacing it: remove or rename it, "
+                                 f"then run --fix --write again") from None
+            except OSError as e:
+                raise InputError(f"{new_name}: cannot write it: {e.strerror or e}") from None
+            written = new_name
+    if args.json:
+        out = {"config": args.config, "xen_version": str(result.xen_version),
+               "verdict": result.verdict, "exit_status": result.exit_status,
+               "fix": None if fix is None else {**fix.to_json(), "diff": diff,
+                                                "written": written}}
+        sys.stdout.write(json.dumps(out, indent=2) + "\n")
+    else:
+        from xlrmrr.report import escape
+
+        sys.stdout.write("".join(escape(line) + "\n" for line in head) + diff)
+    if written:
+        _note(f"wrote {written} ({args.config} is unchanged): review it, then move it over "
+              f"{args.config}")
+    return result.exit_status
 
 
 def _host_files(args) -> list[str]:

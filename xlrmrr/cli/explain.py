@@ -147,6 +147,7 @@ def run(args) -> int:
 
 
 def _replan(args, host, version):
+    from xlrmrr.cli.create import rereader
     from xlrmrr.cli.guest import load_guest, refuse_if_xl_exits
     from xlrmrr.driver import Options, plan
     from xlrmrr.files import read_input
@@ -154,8 +155,12 @@ def _replan(args, host, version):
     data = read_input(args.cfg, "xl config")
     domain, xl_findings, _parse = load_guest(data, args.cfg, version)
     refuse_if_xl_exits(xl_findings, args.cfg)
+    # the fixes verified on the file as --fix edits it (not for libvirt XML)
+    from xlrmrr.xlcfg import is_domain_xml
+
+    reread = None if is_domain_xml(data) else rereader(data, (), args.cfg, version)
     p = plan(domain, host, version, Options(hap_available=not args.no_hap,
-                                             compare_versions=False))
+                                             compare_versions=False, reread=reread))
     from dataclasses import replace
 
     return replace(p, findings=tuple(xl_findings) + p.findings)
@@ -185,6 +190,8 @@ def _json(args, messages, lines_read, fitting, version, outcome, status, notes, 
             "config": args.cfg, "verdict": result.verdict,
             "reproduced": [reproduced(m, result) for m in messages],
             "fix": None if fix is None else fix.to_json(),
+            "fix_as_diff": (f"xlrmrr create {args.cfg} --dry-run --fix"
+                            if fix is not None and result.options.reread is not None else None),
             "other_fixes": sum(1 for r in result.remediation if r.verified and r is not fix),
             "findings": [f.to_json() for f in result.findings if f.severity == "error"],
         }
@@ -276,6 +283,8 @@ def _text(r) -> list[str]:
             lines.append(f"  fix (recommended): {fix['change']}")
             lines.append(f"      why: {fix['why']}")
             lines.append(f"      {fix['result']}")
+            if p["fix_as_diff"]:
+                lines.append(f"  {p['fix_as_diff']} prints it as a diff of {p['config']}")
             if p["other_fixes"]:
                 lines.append(f"  {p['other_fixes']} other verified change(s): xlrmrr create "
                              f"{p['config']} --dry-run lists them")

@@ -276,7 +276,7 @@ def text(plan, name: str = "") -> str:
         out.append(f"Xen itself (rdm_forcecheck ignored by xl): {plan.xen_verdict}")
     out.append("")
     if lx.stopped:
-        _stopped_lines(plan, out)
+        _stopped_lines(plan, out, name)
         return _lines(out)
     out.append(f"Reserved device memory (strategy {lx.strategy}, global policy {lx.policy}, "
                f"rdm_mem_boundary {hexa(lx.rdm_mem_boundary)})")
@@ -323,12 +323,12 @@ def text(plan, name: str = "") -> str:
         out.extend(text_lines(plan.hypervisor))
         out.append("")
     _findings_lines(plan, out)
-    _remediation_lines(plan, out)
+    _remediation_lines(plan, out, name)
     _other_releases_lines(plan, out)
     return _lines(out)
 
 
-def _stopped_lines(plan, out: list) -> None:
+def _stopped_lines(plan, out: list, name: str = "") -> None:
     """A guest libxl built no layout for: what stopped it instead of the layout sections."""
     lx = plan.libxl
     if lx.stopped == "setdefault":
@@ -341,13 +341,17 @@ def _stopped_lines(plan, out: list) -> None:
                    f"the findings")
     out.append("")
     _findings_lines(plan, out)
-    _remediation_lines(plan, out)
+    _remediation_lines(plan, out, name)
     _other_releases_lines(plan, out)
 
 
-def _remediation_lines(plan, out: list) -> None:
+def _remediation_lines(plan, out: list, name: str = "") -> None:
     if plan.remediation:
         out.extend(remediation_lines(plan.remediation))
+        if plan.options.reread is not None and any(r.recommended for r in plan.remediation):
+            cfg = name or plan.domain.source or "GUEST.cfg"
+            out.append(f"  `xlrmrr create {cfg} --dry-run --fix` prints the recommended change as a "
+                       f"diff of {cfg}; --fix --write saves it as {cfg}.new")
         out.append("")
 
 
