@@ -4,7 +4,7 @@ this source tree.
 
 1. No file of the project mentions the fact sheets by name (xen-rdm.md, xlcfg.md, and dmar.md
    other than the project's own docs/dmar.md) or the shared reference directory.
-2. Every docs/FILE.md#anchor cited anywhere, and every link inside docs/, names a file that
+2. Every docs/<file>.md#<anchor> cited anywhere, and every link inside docs/, names a file that
    exists and a heading of it (the anchor as GitHub renders the heading).
 3. Messages, help texts, the man page and the snapshot README name no path of this repository
    (xlrmrr/host/topology.py and the like): checked on every string constant of the package that
