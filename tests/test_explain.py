@@ -272,3 +272,27 @@ def test_cfg_gives_the_recommended_fix_for_a_shared_rmrr(capsys, tmp_path):
     out = capsys.readouterr().out
     assert f"  fix (recommended): {line}" in out
     assert "      why: plans ok; assigns the whole RMRR sharing group" in out
+
+
+def test_cfg_fix_is_the_recommended_not_the_first_verified(capsys):
+    # usb-strict-boundary (00:14.0, 8192 MiB, rdm_mem_boundary 4096) on usb-shared: the shared
+    # RMRR at 0xab80a000 is below the boundary. In PROPOSALS order the first verified change is
+    # rdm_policy=relaxed on 00:14.0 alone (degraded: RAM over the range, the group split); the
+    # recommended one is the whole group relaxed and rdm_mem_boundary = (0xab80a000 - 1) >> 20
+    # = 2744 (ok). explain prints the recommended one.
+    from xlrmrr.remedies.create import PROPOSALS, relax, whole_group
+
+    assert PROPOSALS.index(relax) < PROPOSALS.index(whole_group)
+    cfg = str(FIXTURES / "guests" / "usb-strict-boundary.cfg")
+    code, j = explain_json(capsys, str(LOGS / "dmesg-shared-rmrr-4.17.log"), "--cfg", cfg,
+                           *SHARED, "--xen-version", "4.17")
+    fix = j["plan"]["fix"]
+    assert fix["recommended"] and fix["verdict"] == "ok"
+    assert fix["change"].endswith("(the whole RMRR sharing group, rdm_policy=relaxed) and "
+                                  "rdm_mem_boundary = 2744")
+    main(["create", cfg, "--dry-run", "--json", *SHARED, "--xen-version", "4.17"])
+    rem = json.loads(capsys.readouterr().out)["remediation"]
+    alone = [r for r in rem if r["change"] == "pci = [ '00:14.0,rdm_policy=relaxed' ] "
+                                               "(rdm_policy=relaxed)"]
+    assert alone and alone[0]["verified"] and alone[0]["verdict"] == "degraded"
+    assert not alone[0]["recommended"] and rem[0]["change"] == fix["change"]

@@ -160,11 +160,12 @@ def _run(domain: DomainConfig, host: Host, version: XenVersion, options: Options
     verdicts = dict((p, x.verdict) for p, x in plans)
     note = Finding(
         "warning", "rdm-policy-uninitialised", "xl",
-        f"rdm= has no valid policy=: xl copies an uninitialised stack value into the global RDM policy "
-        f"(xen-rdm.md 5.3), and pci= entries without rdm_policy= inherit it. Read as 0 ({POLICY_STRICT}, "
-        f"a zeroed stack) the verdict is {verdicts[POLICY_STRICT]}; as 1 ({POLICY_RELAXED}) "
-        f"{verdicts[POLICY_RELAXED]}; as any other value (libxl only warns on a conflict, and refuses "
-        f"the device at assignment: unknown rdm check flag) {verdicts[POLICY_UNSET]}. Modelled: the worst, "
+        f"rdm= has no valid policy=: xl copies an uninitialised stack value into the global RDM "
+        f"policy (tools/xl/xl_parse.c:parse_config_data), and pci= entries without rdm_policy= "
+        f"inherit it. Read as 0 ({POLICY_STRICT}, a zeroed stack) the verdict is "
+        f"{verdicts[POLICY_STRICT]}; as 1 ({POLICY_RELAXED}) {verdicts[POLICY_RELAXED]}; as any "
+        f"other value (libxl only warns on a conflict, and refuses the device at assignment: "
+        f"unknown rdm check flag) {verdicts[POLICY_UNSET]}. Modelled: the worst, "
         f"{pol if pol != POLICY_UNSET else 'another value'}. Make the policy explicit; {write}")
     return replace(worst, findings=(note,) + worst.findings)
 

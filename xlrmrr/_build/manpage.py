@@ -14,6 +14,7 @@ import time
 
 from xlrmrr import __version__
 from xlrmrr._build import Command, program, walk
+from xlrmrr.host import snapshot, topology
 
 XENDOMAINS_DROPIN = "/usr/share/xlrmrr/xlrmrr.conf"
 XENDOMAINS_DIR = "/etc/systemd/system/xendomains.service.d"
@@ -170,6 +171,12 @@ def _tagged(items) -> list[str]:
     return out + [".ad b"]
 
 
+def file_format(module) -> list[str]:
+    """A file format xlrmrr reads, from the docstring of the module that reads it (the format's
+    one home): the first line sums the module up for developers, the rest is the format."""
+    return _paragraphs(module.__doc__.split("\n", 1)[1])
+
+
 def examples(prog: Command) -> list:
     """The EXAMPLES entries whose command exists in this build's parser."""
     paths = {c.path[1:] for c in walk(prog)}
@@ -212,6 +219,8 @@ def render() -> str:
     out += _tagged(EXIT_STATUS)
     out += [".SH ENVIRONMENT"] + _tagged(ENVIRONMENT)
     out += [".SH FILES"] + _tagged(FILES)
+    out += [".SH HOST DESCRIPTION"] + file_format(topology)
+    out += [".SH HOST SNAPSHOTS"] + file_format(snapshot)
     out += [".SH EXAMPLES"]
     for _path, argv, what in examples(prog):
         out += [".PP", esc(what), ".RS", ".nf", "\\fB" + esc(" ".join(["xlrmrr", *argv])) + "\\fR",

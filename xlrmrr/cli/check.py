@@ -31,7 +31,8 @@ xendomains starts at boot: every file (not only *.cfg; dot files never) in the d
 XENDOMAINS_AUTO names in /etc/default/xendomains or /etc/sysconfig/xendomains, /etc/xen/auto
 when neither sets it; XENDOMAINS_AUTO set empty or a missing directory starts nothing (exit 0).
 --root DIR reads all of these, and the live /sys, below DIR (a test tree, a chroot, an image).
-The xendomains drop-in (contrib/xendomains/xlrmrr.conf) runs `check --auto` before xendomains
+The xendomains drop-in (/usr/share/xlrmrr/xlrmrr.conf, shipped disabled: FILES in xlrmrr(1)
+says how to enable it) runs `check --auto` before xendomains
 starts: a failing guest is reported in the journal (warn) and xendomains still starts every
 guest; xlrmrr never moves or edits files in the auto directory.
 """

@@ -23,9 +23,6 @@ class Edit:
     value: str | None
     if_set: bool = False
 
-    def line(self) -> str:
-        return f"{self.key} = {self.value}" if self.value is not None else f"no {self.key}= line"
-
     def to_json(self) -> dict:
         return {"key": self.key, "value": self.value, "only_if_set": self.if_set}
 
