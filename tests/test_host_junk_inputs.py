@@ -31,7 +31,7 @@ def test_dmar_fixture_source_as_host_json(capsys):
     assert rc == 2 and out == "" and err.count("\n") == 1
     assert err == (f"xlrmrr create: error: {src}: not a host description: unknown top-level "
                    f"key(s) 'description', 'host', 'expect', 'table'; the known keys are "
-                   f"xen_version, e820, devices, format, notes (format: xlrmrr/host/topology.py)\n")
+                   f"xen_version, e820, devices, format, notes (format: HOST DESCRIPTION in xlrmrr(1))\n")
 
 
 @pytest.mark.parametrize("doc", [{}, {"xen_version": "4.17"}, {"e820": []}, {"devices": None}])

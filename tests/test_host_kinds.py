@@ -143,3 +143,72 @@ def test_log_of_only_unparsed_lines_is_not_called_rmrr_free(capsys, tmp_path):
     rc, out, _ = run(capsys, "host", "--xen-log", log, "--json")
     codes = [f["code"] for f in json.loads(out)["findings"]]
     assert "log-rmrr-unparsed" in codes and "log-no-rmrr" not in codes
+
+
+# A boot log that does not list the host's RMRRs cannot decide a guest that passes devices
+# through: verdict "unknown", exit 2 (input that cannot answer), no fix proposed (no config
+# change supplies host data), and check marks the devices "?" instead of "1:1".
+NO_RMRR_LOG = "(XEN) Xen version 4.17.3 (x) (gcc) debug=n\n(XEN) Intel VT-d Snoop Control enabled.\n"
+ONE_RMRR_LOG = ("(XEN) [VT-D]found ACPI_DMAR_RMRR:\n(XEN) [VT-D] endpoint: 0000:00:14.0\n"
+                "(XEN) [VT-D]  RMRR region: base_addr ab80a000 end_address ab81dfff\n")
+SMALL = FIXTURES / "guests" / "small.cfg"          # pci = [ '00:14.0' ], default rdm=
+
+
+@pytest.fixture
+def log(tmp_path):
+    def make(text):
+        p = tmp_path / "xl-dmesg.txt"
+        p.write_text(text)
+        return p
+    return make
+
+
+def test_log_without_rmrr_lines_gives_unknown_for_a_passthrough_guest(capsys, log):
+    path = log(NO_RMRR_LOG)
+    rc, out, err = run(capsys, "create", SMALL, "--dry-run", "--xen-log", path)
+    # exit 2, so exactly one stderr line naming the input, as for every exit 2
+    assert err == (f"xlrmrr create: error: {path}: no RMRR line: the host's RMRRs are unknown, so "
+                   f"this plan cannot tell whether the guest works (verdict unknown)\n")
+    first = out.splitlines()[0]
+    assert rc == 2 and first.startswith(f"{SMALL}: UNKNOWN: the host data does not say which RMRRs")
+    assert first.endswith("(exit 2)") and "Remediation" not in out
+    rc, out, _ = run(capsys, "create", SMALL, "--dry-run", "--xen-log", path, "--json")
+    doc = json.loads(out)
+    assert (rc, doc["verdict"], doc["exit_status"]) == (2, "unknown", 2)
+    msg = next(f["message"] for f in doc["findings"] if f["code"] == "rmrrs-unknown")
+    assert msg.startswith(f"{path}: no RMRR line, so whether this guest's devices have RMRRs "
+                          f"cannot be told")
+
+
+def test_guest_without_passthrough_stays_ok(capsys, log, tmp_path):
+    no_pci = tmp_path / "plain.cfg"
+    no_pci.write_text('name = "plain"\ntype = "hvm"\nmemory = 2048\n')
+    rc, out, _ = run(capsys, "create", no_pci, "--dry-run", "--xen-log", log(NO_RMRR_LOG), "--json")
+    doc = json.loads(out)
+    assert (rc, doc["verdict"]) == (0, "ok")
+    assert "rmrrs-unknown" not in {f["code"] for f in doc["findings"]}
+
+
+def test_log_with_rmrr_lines_is_decided(capsys, log):
+    rc, out, _ = run(capsys, "create", SMALL, "--dry-run", "--xen-log", log(ONE_RMRR_LOG), "--json")
+    assert json.loads(out)["verdict"] != "unknown" and rc != 2
+
+
+def test_one_unparsed_rmrr_line_makes_it_unknown(capsys, log):
+    path = log(ONE_RMRR_LOG + "(XEN) [VT-D]  RMRR region: base_addr ad000000 end_addr\n")
+    rc, out, _ = run(capsys, "create", SMALL, "--dry-run", "--xen-log", path, "--json")
+    doc = json.loads(out)
+    if doc["verdict"] in ("blocked", "degraded"):
+        pytest.fail("the parsed RMRR alone should plan fine for small.cfg")
+    assert (rc, doc["verdict"]) == (2, "unknown")
+    msg = next(f["message"] for f in doc["findings"] if f["code"] == "rmrrs-unknown")
+    assert msg.startswith(f"{path}:4: an RMRR line that does not parse, so")
+
+
+def test_check_marks_unknown_devices_and_exits_2(capsys, log):
+    rc, out, err = run(capsys, "check", SMALL, "--xen-log", log(NO_RMRR_LOG))
+    assert rc == 2 and err.count("\n") == 1 and err.startswith("xlrmrr check: error: ")
+    row = next(line for line in out.splitlines() if line.strip().startswith(str(SMALL))
+               and line.rstrip().endswith("?"))
+    assert row.split()[-1] == "?"
+    assert "; ? = assigned, RMRRs unknown" in out and "UNKNOWN" in out.splitlines()[-1]

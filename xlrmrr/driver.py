@@ -44,8 +44,12 @@ from xlrmrr.xlcfg.domain import (
 VERDICT_OK = "ok"
 VERDICT_BLOCKED = "blocked"
 VERDICT_DEGRADED = "degraded"
-EXIT_FOR = {VERDICT_OK: EXIT_OK, VERDICT_BLOCKED: EXIT_FAIL, VERDICT_DEGRADED: EXIT_DEGRADED}
-RANK = {VERDICT_OK: 0, VERDICT_DEGRADED: 1, VERDICT_BLOCKED: 2}
+# The host data cannot tell (Host.rmrrs_unknown) whether the guest's devices have RMRRs, and
+# nothing else is wrong: exit 2, as for input that cannot answer the question.
+VERDICT_UNKNOWN = "unknown"
+EXIT_FOR = {VERDICT_OK: EXIT_OK, VERDICT_BLOCKED: EXIT_FAIL, VERDICT_DEGRADED: EXIT_DEGRADED,
+            VERDICT_UNKNOWN: EXIT_INPUT}
+RANK = {VERDICT_OK: 0, VERDICT_UNKNOWN: 1, VERDICT_DEGRADED: 2, VERDICT_BLOCKED: 3}
 
 
 
@@ -123,7 +127,8 @@ def plan(domain: DomainConfig, host: Host, xen_version: XenVersion | None = None
     if options.compare_versions:
         deltas = _version_deltas(domain, host, version, options, base)
     remediation: tuple[Remediation, ...] = ()
-    if options.remediate and (base.verdict != VERDICT_OK or any(r.conflict for r in base.libxl.rdms)):
+    if options.remediate and base.verdict != VERDICT_UNKNOWN and (
+            base.verdict != VERDICT_OK or any(r.conflict for r in base.libxl.rdms)):
         from xlrmrr.remedies import propose
 
         remediation = propose(base, host, version, options, domain)
@@ -155,11 +160,12 @@ def _run(domain: DomainConfig, host: Host, version: XenVersion, options: Options
     verdicts = dict((p, x.verdict) for p, x in plans)
     note = Finding(
         "warning", "rdm-policy-uninitialised", "xl",
-        f"rdm= has no valid policy=: xl copies an uninitialised stack value into the global RDM policy "
-        f"(xen-rdm.md 5.3), and pci= entries without rdm_policy= inherit it. Read as 0 ({POLICY_STRICT}, "
-        f"a zeroed stack) the verdict is {verdicts[POLICY_STRICT]}; as 1 ({POLICY_RELAXED}) "
-        f"{verdicts[POLICY_RELAXED]}; as any other value (libxl only warns on a conflict, and refuses "
-        f"the device at assignment: unknown rdm check flag) {verdicts[POLICY_UNSET]}. Modelled: the worst, "
+        f"rdm= has no valid policy=: xl copies an uninitialised stack value into the global RDM "
+        f"policy (tools/xl/xl_parse.c:parse_config_data), and pci= entries without rdm_policy= "
+        f"inherit it. Read as 0 ({POLICY_STRICT}, a zeroed stack) the verdict is "
+        f"{verdicts[POLICY_STRICT]}; as 1 ({POLICY_RELAXED}) {verdicts[POLICY_RELAXED]}; as any "
+        f"other value (libxl only warns on a conflict, and refuses the device at assignment: "
+        f"unknown rdm check flag) {verdicts[POLICY_UNSET]}. Modelled: the worst, "
         f"{pol if pol != POLICY_UNSET else 'another value'}. Make the policy explicit; {write}")
     return replace(worst, findings=(note,) + worst.findings)
 
@@ -256,6 +262,15 @@ def _run_stages(domain: DomainConfig, host: Host, version: XenVersion, options: 
         if r.assigned and r.conflict and not r.exposed:
             degraded = True
     verdict = VERDICT_BLOCKED if blocked else VERDICT_DEGRADED if degraded else VERDICT_OK
+    if verdict == VERDICT_OK and host.rmrrs_unknown and (
+            domain.pci or domain.rdm.strategy == STRATEGY_HOST):
+        verdict = VERDICT_UNKNOWN
+        findings.append(Finding(
+            "warning", "rmrrs-unknown", "xen",
+            f"{host.rmrrs_unknown}, so whether this guest's "
+            f"{'devices have RMRRs' if domain.pci else 'rdm strategy=host reserves any RMRR'} "
+            f"cannot be told: the layout shown is the one without RMRRs; give the DMAR table "
+            f"(--dmar, --acpidump, --snapshot) or `xl dmesg` of a boot with iommu=verbose"))
     return Plan(domain, host, version, layout, xc, info, hv, loader, unique(findings), verdict,
                 EXIT_FOR[verdict], options=options)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from xlrmrr.common import EXIT_DEGRADED, EXIT_FAIL, EXIT_OK, Finding, Sbdf
+from xlrmrr.common import EXIT_DEGRADED, EXIT_FAIL, EXIT_INPUT, EXIT_OK, Finding, Sbdf
 from xlrmrr.host.model import Host, Rmrr
 from xlrmrr.hypervisor import (
     GROUP_PARTIAL,
@@ -30,7 +30,7 @@ class GuestCheck:
 
     label: str                          # the config file as given
     name: str
-    verdict: str                        # the planner's: ok | blocked | degraded
+    verdict: str                        # the planner's: ok | blocked | degraded | unknown
     functions: tuple[Sbdf, ...]
     assign: AssignResult | None         # None: the create fails before assignment
     findings: tuple[Finding, ...] = ()
@@ -47,6 +47,8 @@ class GuestCheck:
             if d.sbdf == sbdf:
                 if not d.assigned:
                     return "FAILS"
+                if self.verdict == "unknown":
+                    return "?"          # assigned, but the host data does not list the RMRRs
                 return "1:1" if d.honoured else "relaxed"
         return "not reached" if self.assign.blocked else "no RMRR"
 
@@ -153,6 +155,8 @@ def check_guests(host: Host, guests: Sequence[GuestCheck]) -> HostCheck:
     elif any(g.verdict == "degraded" for g in guests) or any(
             f.code == "group-dom0" for f in findings):
         status = EXIT_DEGRADED
+    elif any(g.verdict == "unknown" for g in guests):
+        status = EXIT_INPUT
     else:
         status = EXIT_OK
     return HostCheck(tuple(guests), groups, tuple(placement), tuple(split), duplicates,

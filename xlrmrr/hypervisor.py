@@ -628,8 +628,10 @@ def assign_devices(domain: DomainConfig, host: Host, rdms=(), populated=(),
             findings.append(Finding(
                 "error", "rdm-flag-unknown", "libxl",
                 f"{sbdf}: unknown rdm check flag. (rdm_policy is {policy!r}: xl copied an "
-                f"uninitialised value, xen-rdm.md 5.3; libxl fails the assignment unless the "
-                f"value happens to be 0 (strict) or 1 (relaxed). Write rdm_policy=strict or "
+                f"uninitialised value (tools/xl/xl_parse.c:parse_config_data copies the rdm= policy "
+                f"xlu_rdm_parse never set); libxl fails the assignment "
+                f"(tools/libs/light/libxl_pci.c:pci_add_dm_done) unless the value happens to be "
+                f"0 (strict) or 1 (relaxed). Write rdm_policy=strict or "
                 f"rdm_policy=relaxed in the pci= entry)"))
             blocked = True
             break

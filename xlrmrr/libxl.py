@@ -268,8 +268,9 @@ def build(domain: DomainConfig, host: Host, version: XenVersion | None = None,
     if strategy == POLICY_UNSET or domain.rdm.policy == POLICY_UNSET:
         findings.append(_finding(
             "warning", "rdm-unset",
-            "xl copied an uninitialised value into b_info.u.hvm.rdm (a key missing from rdm=, "
-            "xen-rdm.md 5.3): the outcome depends on stack contents; modelled as neither strict nor "
+            "xl copied an uninitialised value into b_info.u.hvm.rdm (a key missing from rdm=: "
+            "tools/xl/xl_parse.c:parse_config_data copies the whole struct xlu_rdm_parse filled in): "
+            "the outcome depends on stack contents; modelled as neither strict nor "
             "ignore", component="xl"))
     refusal = setdefault_refusal(domain, host, version, pod, vf)
     stopped = STOPPED_SETDEFAULT if refusal else ""
@@ -282,7 +283,8 @@ def build(domain: DomainConfig, host: Host, version: XenVersion | None = None,
         findings.append(_finding(
             "info", "pv-guest",
             "PV guest: libxl builds no guest memory map and runs no reserved-device-memory check; "
-            "assigned devices' RMRRs are only entered into the IOMMU (xen-rdm.md 4.3)"))
+            "assigned devices' RMRRs are only entered into the IOMMU "
+            "(xen/arch/x86/mm/physmap.c:set_identity_p2m_entry)"))
     if pvh and domain.pci and not stopped:
         # Before 4.13 libxl has no check for it (LIBXL_PASSTHROUGH_SETDEFAULT): it builds the
         # guest and adds the device as for a PV guest, which xlrmrr does not follow.

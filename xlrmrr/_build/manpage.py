@@ -14,6 +14,7 @@ import time
 
 from xlrmrr import __version__
 from xlrmrr._build import Command, program, walk
+from xlrmrr.host import snapshot, topology
 
 XENDOMAINS_DROPIN = "/usr/share/xlrmrr/xlrmrr.conf"
 XENDOMAINS_DIR = "/etc/systemd/system/xendomains.service.d"
@@ -25,7 +26,9 @@ EXIT_STATUS = (
     ("1", "the plan fails: creation or the attach would fail, an RMRR sharing group is split "
           "across guests, or (xlrmrr host) Xen would disable VT-d."),
     ("2", "bad input or usage: a one-line error names the file and the line, byte offset, JSON "
-          "path or tar member; with --json the error is also printed as a JSON object."),
+          "path or tar member; with --json the error is also printed as a JSON object. Also the "
+          "verdict UNKNOWN: the host data (a boot log without RMRR lines, or with RMRR lines "
+          "that do not parse) cannot tell whether a guest's devices have RMRRs."),
     ("3", "the guest starts, but an RMRR of an assigned device is not honoured (relaxed "
           "policy)."),
     ("130", "interrupted (SIGINT)."),
@@ -168,6 +171,12 @@ def _tagged(items) -> list[str]:
     return out + [".ad b"]
 
 
+def file_format(module) -> list[str]:
+    """A file format xlrmrr reads, from the docstring of the module that reads it (the format's
+    one home): the first line sums the module up for developers, the rest is the format."""
+    return _paragraphs(module.__doc__.split("\n", 1)[1])
+
+
 def examples(prog: Command) -> list:
     """The EXAMPLES entries whose command exists in this build's parser."""
     paths = {c.path[1:] for c in walk(prog)}
@@ -210,6 +219,8 @@ def render() -> str:
     out += _tagged(EXIT_STATUS)
     out += [".SH ENVIRONMENT"] + _tagged(ENVIRONMENT)
     out += [".SH FILES"] + _tagged(FILES)
+    out += [".SH HOST DESCRIPTION"] + file_format(topology)
+    out += [".SH HOST SNAPSHOTS"] + file_format(snapshot)
     out += [".SH EXAMPLES"]
     for _path, argv, what in examples(prog):
         out += [".PP", esc(what), ".RS", ".nf", "\\fB" + esc(" ".join(["xlrmrr", *argv])) + "\\fR",

@@ -34,7 +34,7 @@ _PLAN_STATUS = """\
 exit status:
   0  fine: {what} and {who} gets all its RMRRs
   1  {fails}
-  2  bad input or usage
+  2  bad input or usage, or UNKNOWN: the host data (a boot log) does not list the RMRRs
   3  {starts}, but an RMRR of {one} is not honoured (relaxed policy)
 
 """ + HOST_DATA

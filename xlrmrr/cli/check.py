@@ -31,7 +31,8 @@ xendomains starts at boot: every file (not only *.cfg; dot files never) in the d
 XENDOMAINS_AUTO names in /etc/default/xendomains or /etc/sysconfig/xendomains, /etc/xen/auto
 when neither sets it; XENDOMAINS_AUTO set empty or a missing directory starts nothing (exit 0).
 --root DIR reads all of these, and the live /sys, below DIR (a test tree, a chroot, an image).
-The xendomains drop-in (contrib/xendomains/xlrmrr.conf) runs `check --auto` before xendomains
+The xendomains drop-in (/usr/share/xlrmrr/xlrmrr.conf, shipped disabled: FILES in xlrmrr(1)
+says how to enable it) runs `check --auto` before xendomains
 starts: a failing guest is reported in the journal (warn) and xendomains still starts every
 guest; xlrmrr never moves or edits files in the auto directory.
 """
@@ -59,6 +60,7 @@ def run(args) -> int:
 
     from xlrmrr.cli.guest import load_guest, refuse_if_xl_exits
     from xlrmrr.cli.hostargs import host_and_version, host_loader
+    from xlrmrr.common import EXIT_INPUT
     from xlrmrr.driver import Options, plan
     from xlrmrr.files import read_input
     from xlrmrr.hostcheck import GuestCheck, check_guests
@@ -90,6 +92,12 @@ def run(args) -> int:
     host_findings = tuple(f for f in getattr(host, "findings", ()) if f.severity != "info")
     hc = replace(hc, findings=tuple(version_note) + host_findings + hc.findings)
     sys.stdout.write(json_text(hc, version) if args.json else text(hc, version))
+    if hc.exit_status == EXIT_INPUT:            # some guest's verdict is unknown: name the input
+        from xlrmrr.report import escape
+
+        print(escape(f"xlrmrr check: error: {host.rmrrs_unknown}: the host's RMRRs are unknown, "
+                     f"so the guests passing devices through cannot be checked (verdict "
+                     f"unknown)"), file=sys.stderr)
     return hc.exit_status
 
 

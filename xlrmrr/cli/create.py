@@ -479,6 +479,9 @@ def _run(args) -> int:
     out = json_text(result) if args.json else text(result, args.config)
     if args.dry_run:
         sys.stdout.write(out)
+        if result.verdict == "unknown":         # exit 2: the one line naming the input
+            _error_line(f"{host.rmrrs_unknown}: the host's RMRRs are unknown, so this plan "
+                        f"cannot tell whether the guest works (verdict unknown)")
         return result.exit_status
     return _launch(args, result, out, raw, items, host, version, domain, xen_domain)
 

@@ -53,8 +53,8 @@ def add_arguments(p):
 
 
 def _xen_meaning(host, rmrr) -> list[str]:
-    """What an RMRR's placement means for a guest (docs/xen/flow.md#libxl-construct-rdm and
-    #hvmloader-pci_setup, in one line each)."""
+    """What an RMRR's placement means for a guest, in one line each (docs/xen/flow.md#libxl-construct-rdm,
+    docs/xen/flow.md#hvmloader-pci_setup)."""
     from xlrmrr.common import FOUR_GB, MB
 
     notes = []

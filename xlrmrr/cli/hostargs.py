@@ -27,7 +27,7 @@ def add_host_arguments(p: argparse.ArgumentParser) -> None:
                    help="a snapshot made by `xlrmrr host snapshot` (DMAR, PCI topology, e820, "
                         "Xen version); --dmar/--acpidump/--xen-log replace its table")
     g.add_argument("--host-json", metavar="FILE",
-                   help="PCI topology and e820 as JSON (format: xlrmrr/host/topology.py); "
+                   help="PCI topology and e820 as JSON (format: HOST DESCRIPTION in xlrmrr(1)); "
                         "with --snapshot it replaces the snapshot's")
     g.add_argument("--rmrr", metavar="SPEC", action="append", default=[],
                    help="extra ranges from Xen's command line, in its syntax: "

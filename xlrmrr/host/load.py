@@ -62,6 +62,7 @@ class HostInputs:
     log_rmrrs: tuple = ()
     user: tuple = ()
     log_findings: tuple[Finding, ...] = ()     # what the boot log leaves unknown
+    rmrrs_unknown: str = ""                     # Host.rmrrs_unknown
     source: str = ""
     facts: object = None        # host.build.TableFacts of table and desc (None: no table)
 
@@ -85,6 +86,7 @@ def read_host_inputs(dmar: bytes | None = None, snapshot: str | None = None,
     sources = []
     log_findings: tuple[Finding, ...] = ()
     log_rmrrs = ()
+    rmrrs_unknown = ""
     if dmar is not None:
         kinds.expect(dmar, dmar_name, kinds.DMAR)
     if snapshot:
@@ -112,7 +114,8 @@ def read_host_inputs(dmar: bytes | None = None, snapshot: str | None = None,
     if xen_log and dmar is None:
         raw = read_input(xen_log, "boot log")
         kinds.expect(raw, xen_log, kinds.BOOT_LOG)
-        log_rmrrs, log_findings, desc = _read_boot_log(raw.decode("latin-1"), xen_log, desc)
+        log_rmrrs, log_findings, desc, rmrrs_unknown = _read_boot_log(
+            raw.decode("latin-1"), xen_log, desc)
         sources.append(xen_log)
     if dmar is None and xen_log is None and (live or live is None):
         import os
@@ -138,23 +141,29 @@ def read_host_inputs(dmar: bytes | None = None, snapshot: str | None = None,
 
         facts = table_facts(table, desc)
     return HostInputs(table, desc, tuple(log_rmrrs), _user_rmrrs(extra_rmrrs), log_findings,
-                      ", ".join(sources), facts)
+                      rmrrs_unknown if table is None else "", ", ".join(sources), facts)
 
 
 def _read_boot_log(text: str, name: str, desc: HostDescription):
-    """(RMRRs, findings, desc) from a boot log: the ranges it prints, a warning per line that
-    looks like an RMRR line but does not parse, a warning when it has no RMRR line at all, and
-    the Xen release its banner prints as the host data's release (unless desc has one)."""
+    """(RMRRs, findings, desc, why RMRRs are unknown) from a boot log: the ranges it prints, a
+    warning per line that looks like an RMRR line but does not parse, a warning when it has no
+    RMRR line at all (either way the host's RMRRs are not known: the reason, else ""), and the
+    Xen release its banner prints as the host data's release (unless desc has one)."""
     from xlrmrr.acpi.readers import rmrrs_from_log, unparsed_rmrr_lines, xen_version_from_log
 
     rmrrs = rmrrs_from_log(text, name)
+    unparsed = unparsed_rmrr_lines(text)
     findings = [Finding(
         "warning", "log-rmrr-unparsed", "xen",
         f"{name}:{lineno}: {line[:100]!r} looks like an RMRR line but does not read as Xen's "
         f"\"RMRR region: base_addr B end_address E\", \" RMRR: [B,E]\" or Linux's \"DMAR: RMRR "
         f"base: 0xB end: 0xE\": this range is not modelled; fix the line or give the table "
-        f"(--dmar, --acpidump)") for lineno, line in unparsed_rmrr_lines(text)]
+        f"(--dmar, --acpidump)") for lineno, line in unparsed]
+    unknown = (f"{name}:{unparsed[0][0]}: an RMRR line that does not parse"
+               + (f" (and {len(unparsed) - 1} more)" if len(unparsed) > 1 else "")
+               if unparsed else "")
     if not rmrrs and not findings:
+        unknown = f"{name}: no RMRR line"
         findings.append(Finding(
             "warning", "log-no-rmrr", "xen",
             f"{name}: no RMRR line. Either the host has no RMRR, or the log is not "
@@ -168,7 +177,7 @@ def _read_boot_log(text: str, name: str, desc: HostDescription):
         except InputError as e:
             findings.append(Finding("warning", "log-xen-version", "xen",
                                     f"{e}; the log's release is not used"))
-    return rmrrs, tuple(findings), desc
+    return rmrrs, tuple(findings), desc, unknown
 
 
 def host_for(inputs: HostInputs, xen_version: XenVersion | None = None) -> Host:
@@ -178,7 +187,8 @@ def host_for(inputs: HostInputs, xen_version: XenVersion | None = None) -> Host:
     host = build_host(inputs.table, inputs.desc, xen_version=version, user=inputs.user,
                       log_rmrrs=inputs.log_rmrrs, source=inputs.source, facts=inputs.facts)
     if inputs.log_findings and inputs.table is None:
-        host = replace(host, findings=host.findings + inputs.log_findings)
+        host = replace(host, findings=host.findings + inputs.log_findings,
+                       rmrrs_unknown=inputs.rmrrs_unknown)
     return replace(host, xen_version=inputs.desc.xen_version)
 
 

@@ -78,6 +78,9 @@ class Host:
     # ANDD entries: (ACPI device number, object name, offsets of the DRHDs whose namespace
     # scopes name it). Xen ignores them; listed so that nobody tries to pass them through.
     namespace_devices: tuple[tuple[int, str, tuple[int, ...]], ...] = ()
+    # Why the host data cannot tell every RMRR (a boot log without RMRR lines, or with lines that
+    # do not parse); "" when it can. A guest whose devices could have RMRRs is then "unknown".
+    rmrrs_unknown: str = ""
 
     def device(self, sbdf: Sbdf) -> PciFunction | None:
         for d in self.devices:

@@ -6,8 +6,8 @@ Snapshot layout (a gzip-compressed tar; members at the top level, read by name o
     DMAR        the raw DMAR table from /sys/firmware/acpi/tables/DMAR (absent if unreadable,
                 e.g. collected without root; `xlrmrr host` then says so)
     host.json   {"format": "xlrmrr-snapshot-1", "xen_version": "4.17.2", "e820": [...],
-                 "devices": [...], "notes": [...]} -- the host description documented in
-                xlrmrr/host/topology.py: PCI config headers (first 64 bytes, hex), class codes,
+                 "devices": [...], "notes": [...]} -- the host description (HOST DESCRIPTION
+                above): PCI config headers (first 64 bytes, hex), class codes,
                 reset methods, IOMMU groups, BAR sizes (from sysfs `resource`), the firmware
                 memory map (/sys/firmware/memmap) and the Xen version (/sys/hypervisor/version:
                 X.Y.Z when `extra` names the point release, else X.Y; older snapshots have X.Y)
@@ -46,7 +46,7 @@ from xlrmrr.host.topology import (
 FORMAT = "xlrmrr-snapshot-1"
 MEMBER_LIMIT = 64 << 20
 README = (b"xlrmrr host snapshot: DMAR is the raw ACPI DMAR table, host.json the PCI topology, "
-          b"e820 and Xen version (format described in xlrmrr/host/snapshot.py). Use it with "
+          b"e820 and Xen version (format: HOST SNAPSHOTS in xlrmrr(1)). Use it with "
           b"`xlrmrr host --snapshot FILE` or any command's --snapshot option.\n")
 
 _MEMMAP_TYPES = {"System RAM": E820_RAM, "Reserved": E820_RESERVED, "ACPI Tables": E820_ACPI,

@@ -239,7 +239,7 @@ def description_from_json(obj, name: str, require_devices: bool = False) -> Host
     if unknown:
         raise InputError(f"{name}: not a host description: unknown top-level key(s) "
                          f"{', '.join(map(repr, unknown))}; the known keys are "
-                         f"{', '.join(KNOWN_KEYS)} (format: xlrmrr/host/topology.py)")
+                         f"{', '.join(KNOWN_KEYS)} (format: HOST DESCRIPTION in xlrmrr(1))")
     if require_devices and obj.get("devices") is None:
         raise InputError(f"{name}: no \"devices\": a host description lists the host's PCI "
                          f"functions (\"devices\": [{{\"sbdf\": \"0000:00:14.0\", ...}}]); "

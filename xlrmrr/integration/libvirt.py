@@ -127,6 +127,10 @@ def host_args(environ) -> tuple[list[str], str]:
 
 def failure_paragraph(name: str, plan, host_where: str) -> str:
     """One paragraph for libvirt's log and `virsh start`: what, why, what to change."""
+    if plan.verdict == "unknown":
+        why = next(f.message for f in plan.findings if f.code == "rmrrs-unknown")
+        return (f"xlrmrr: domain '{name}' was not checked against the host's RMRRs on Xen "
+                f"{plan.xen_version} (verdict unknown): {why}. Host data: {host_where}.")
     errors = [f for f in plan.findings if f.severity == "error"]
     first = errors[0] if errors else None
     what = (f"[{first.component}] {first.message}" if first else

@@ -8,7 +8,8 @@ from xlrmrr.common import hexa
 from xlrmrr.report import lines_text
 from xlrmrr.report.hypervisor import findings_lines, text_lines
 
-VERDICT_WORDS = {0: "fine", 1: "FAILS", 3: "starts, but some RMRR is not honoured"}
+VERDICT_WORDS = {0: "fine", 1: "FAILS", 2: "UNKNOWN: the host data does not list the host's RMRRs",
+                 3: "starts, but some RMRR is not honoured"}
 
 
 def to_json(hc, xen_version) -> dict:
@@ -34,7 +35,9 @@ def text(hc, xen_version) -> str:
     if hc.devices:
         out.append("")
         out.append("Summary (1:1 = every RMRR identity-mapped; relaxed = assigned, RMRR not "
-                   "honoured; FAILS = assignment refused; - = not in this guest):")
+                   "honoured; FAILS = assignment refused; - = not in this guest"
+                   + ("; ? = assigned, RMRRs unknown" if any(g.verdict == "unknown" for g in hc.guests)
+                      else "") + "):")
         rows = [["guest"] + [str(s) for s in hc.devices]]
         rows += [[g.label] + [g.cell(s) for s in hc.devices] for g in hc.guests]
         out.extend(_table(rows))

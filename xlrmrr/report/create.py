@@ -253,7 +253,9 @@ def text(plan, name: str = "") -> str:
     out = []
     head = {"ok": "OK: the guest can be created and every assigned device gets all its RMRRs",
             "blocked": "BLOCKED: creating this guest would fail",
-            "degraded": "DEGRADED: the guest starts, but an assigned device's RMRR is not honoured"}
+            "degraded": "DEGRADED: the guest starts, but an assigned device's RMRR is not honoured",
+            "unknown": "UNKNOWN: the host data does not say which RMRRs this host has, so whether "
+                       "the guest's devices get theirs cannot be told"}
     if plan.verdict == "ok" and not d.pci:
         head["ok"] = ("OK: the guest can be created; it passes no PCI device through, so no RMRR "
                       "applies" if lx is None or not lx.rdms else

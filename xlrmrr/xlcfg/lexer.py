@@ -38,7 +38,8 @@ class CfgLexer:
     def build(self, **kwargs):
         from xlrmrr.xlcfg import lextab
         if lextab._tabversion != lex.__tabversion__:
-            raise RuntimeError("xlrmrr/xlcfg/lextab.py was made by another ply; regenerate it")
+            raise RuntimeError("the lexer table xlrmrr.xlcfg.lextab was made by another ply; "
+                               "regenerate it: python -m xlrmrr.xlcfg.gentables")
         self.lexer = lex.lex(object=self, optimize=True, lextab=lextab, **kwargs)
 
     def reset(self, ctx) -> None:

@@ -88,7 +88,7 @@ def load_domain(data: bytes, source: str, xen_version: XenVersion | None = None,
 
 
 def pci_before_rdm(version: XenVersion) -> bool:
-    """xl reads pci= before rdm= (docs/xen/xl.md): from 4.13.0 until the fix that reverts it
+    """xl reads pci= before rdm= (docs/xen/flow.md#xl-parse-order): from 4.13.0 until the fix that reverts it
     (releases.XL_RDM_BEFORE_PCI_AGAIN) reached each line."""
     return effective(XL_PCI_BEFORE_RDM, version)
 
