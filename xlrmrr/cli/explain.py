@@ -5,8 +5,9 @@ mean, which Xen rule printed each, whose range it is, and (with --cfg) the verif
 fit the log), xen_version (modelled), outcome (fails | vtd-disabled | degraded | info),
 exit_status, messages (code, component, where, outcome, releases, source, line, text, domid,
 sbdf, addrs, base, end, errno, count, meaning, change, owners [{base, end, devices, classes,
-shared}]), notes, and plan (null without --cfg: config, verdict, reproduced per message, fix
-{change, verified, result, verdict, recommended} or null, other_fixes).
+shared}]), notes, and plan (null without --cfg: config, guest, verdict, reproduced per
+message, fix {change, verified, result, verdict, recommended, why, edits} or null,
+fix_as_diff, other_fixes, findings); xlrmrr/schemas/explain.json is exact (docs/json.md).
 """
 
 from __future__ import annotations
@@ -136,9 +137,9 @@ def run(args) -> int:
     report = _json(args, messages, lines_read, fitting, version, outcome, status, notes, host,
                    result)
     if args.json:
-        import json
+        from xlrmrr.report.document import dumps
 
-        sys.stdout.write(json.dumps(report, indent=2) + "\n")
+        sys.stdout.write(dumps("explain", report, indent=2))
     else:
         from xlrmrr.report import lines_text
 
@@ -187,7 +188,7 @@ def _json(args, messages, lines_read, fitting, version, outcome, status, notes, 
     if result is not None:
         fix = choose_fix(result.remediation)
         plan_j = {
-            "config": args.cfg, "verdict": result.verdict,
+            "config": args.cfg, "guest": result.domain.name, "verdict": result.verdict,
             "reproduced": [reproduced(m, result) for m in messages],
             "fix": None if fix is None else fix.to_json(),
             "fix_as_diff": (f"xlrmrr create {args.cfg} --dry-run --fix"
