@@ -185,7 +185,7 @@ def _rules() -> tuple[Rule, ...]:
         Rule("hvmloader-dynamic-conflict", "hvmloader", "tools/firmware/hvmloader/e820.c:"
              "memory_map_setup", FAILS,
              "a reserved entry of the guest memory map overlaps hvmloader's own dynamic area "
-             "(0xfc100000-0xfe000000; 0xfc001000- up to 4.13.1 and in 4.14.0): hvmloader "
+             "(0xfc100000-0xfe000000; from 0xfc001000 up to 4.12.3, 4.13.1 and in 4.14.0): hvmloader "
              "stops (BUG) and the guest never boots, although xl create succeeded",
              "do not reserve that range in this guest (an RMRR there cannot be honoured by "
              "hvmloader): leave the device out, or drop rdm=\"strategy=host\" if another "
@@ -397,6 +397,8 @@ class Message:
     end: int | None = None
     errno: str | None = None
     count: int = 1
+    # libxl's "FILE:LINE:FUNCTION: " prefix of the line (libxl__logv), when it has one
+    site: tuple[str, int, str] | None = None
 
     def to_json(self) -> dict:
         return {"code": self.rule.code, "component": self.rule.component,
@@ -404,10 +406,13 @@ class Message:
                 "releases": self.form.releases, "source": self.source, "line": self.line,
                 "text": self.text, "domid": self.dom, "sbdf": self.sbdf,
                 "addrs": list(self.addrs), "base": self.base, "end": self.end,
-                "errno": self.errno, "count": self.count}
+                "errno": self.errno, "count": self.count,
+                "printed_at": None if self.site is None else ":".join(map(str, self.site))}
 
 
 _DOMAIN_PREFIX = re.compile(r"Domain (\d+):")
+# libxl__logv (libxl_internal.c): "libxl: error: libxl_dm.c:620:libxl__domain_device_construct_rdm: "
+_LIBXL_SITE = re.compile(r"libxl: \w+: ([\w.-]+\.c):(\d+):(\w+): ")
 
 
 def _compiled():
@@ -479,13 +484,19 @@ def _message(rule: Rule, form: Form, m, source: str, no: int, line: str) -> Mess
             dom = int(value)
         elif name == "errno":
             errno = value.strip()
+    site = None
+    if rule.component == "libxl":
+        at = _LIBXL_SITE.search(line[:m.start()])
+        if at:
+            site = (at.group(1), int(at.group(2)), at.group(3))
     if dom is None:
         d = _DOMAIN_PREFIX.search(line[:m.start()])
         if d:
             dom = int(d.group(1))
     if base is not None and not addrs:
         addrs.append(base)
-    return Message(rule, form, source, no, line.strip(), dom, sbdf, tuple(addrs), base, end, errno)
+    return Message(rule, form, source, no, line.strip(), dom, sbdf, tuple(addrs), base, end, errno,
+                   site=site)
 
 
 def fitting_releases(messages) -> frozenset:
@@ -494,6 +505,55 @@ def fitting_releases(messages) -> frozenset:
     for m in messages:
         out &= release_set(m.form.releases)
     return out
+
+
+def site_releases(message: Message) -> frozenset | None:
+    """The candidate releases whose libxl prints the message at the file, line and function its
+    prefix names (xlrmrr/libxl_sites.py, read from the release tags); None when the line has no
+    prefix or the rule no table. Empty: no release tag prints it there (a distribution's
+    patches or a build between tags)."""
+    if message.site is None:
+        return None
+    from xlrmrr.libxl_sites import SITES
+
+    sites = SITES.get(message.rule.code)
+    if sites is None:
+        return None
+    path, line, func = message.site
+    out: set = set()
+    for f, fn, first, last, tags in sites:
+        if f == path and fn == func and first <= line <= last:
+            out.update(_tag_candidates(tags))
+    return frozenset(out)
+
+
+def _tag_candidates(spec: str) -> set:
+    from xlrmrr.libxl_sites import TAGS
+
+    out = set()
+    for part in spec.split(","):
+        first, _, last = part.partition("-")
+        i, j = TAGS.index(first), TAGS.index(last or first)
+        for tag in TAGS[i:j + 1]:
+            out.add(candidate_of(XenVersion.parse(tag)))
+    return out
+
+
+def located_releases(messages, fitting) -> tuple[frozenset, tuple[Message, ...]]:
+    """`fitting` narrowed by the libxl source lines the messages name, and the messages whose
+    line no release tag prints them at (not used). When the lines together fit none of
+    `fitting` (a patched build, or logs of several releases), `fitting` itself."""
+    out = frozenset(fitting)
+    unplaced = []
+    for m in messages:
+        at = site_releases(m)
+        if at is None:
+            continue
+        if not at:
+            unplaced.append(m)
+            continue
+        out &= at
+    return (out if out else frozenset(fitting)), tuple(unplaced)
 
 
 def worst_outcome(messages) -> str:

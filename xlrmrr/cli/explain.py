@@ -2,10 +2,11 @@
 mean, which Xen rule printed each, whose range it is, and (with --cfg) the verified fix.
 
 `--json` prints one object: sources, lines_read, releases (the releases whose message forms
-fit the log), xen_version (modelled), outcome (fails | vtd-disabled | degraded | info),
-exit_status, messages (code, component, where, outcome, releases, source, line, text, domid,
-sbdf, addrs, base, end, errno, count, meaning, change, owners [{base, end, devices, classes,
-shared}]), notes, and plan (null without --cfg: config, verdict, reproduced per message, fix
+fit the log), releases_by_source_line (those narrowed by libxl's FILE:LINE prefixes), xen_version
+(modelled), outcome (fails | vtd-disabled | degraded | info), exit_status, messages (code,
+component, where, outcome, releases, source, line, text, domid, sbdf, addrs, base, end, errno,
+count, printed_at (libxl's FILE:LINE:FUNCTION or null), meaning, change, owners [{base, end,
+devices, classes, shared}]), notes, and plan (null without --cfg: config, verdict, reproduced per message, fix
 {change, verified, result, verdict, recommended} or null, other_fixes).
 """
 
@@ -29,9 +30,13 @@ For each: the rule that fired (Xen component, source file and function, the rele
 print it in that form), what it means for the guest, the range and (with host data) the
 RMRR and device it belongs to. The forms changed between releases ("Dom1" became "d1",
 "(base,end]" became "[base,end]"), so the log also says which releases could have printed it.
+libxl's messages carry the source file, line and function that printed them, and the lines
+move between releases: where they match a release tag's, they narrow the release further (a
+distribution's patches can shift the lines; a line no tag has is said and not used).
 
 With --cfg the guest is planned again for the release modelled (--xen-version; else the one
-the host data was recorded under; else the newest release whose forms fit the log), the
+the host data was recorded under; else the newest release whose forms and libxl source lines
+fit the log), the
 report says whether the plan reproduces each message, and prints the fix: the recommended
 verified change where the planner marks one, else the first verified one.
 """
@@ -76,6 +81,7 @@ def run(args) -> int:
         candidate_of,
         describe_releases,
         fitting_releases,
+        located_releases,
         recognise,
         version_for,
         worst_outcome,
@@ -95,8 +101,13 @@ def run(args) -> int:
                          f"{lines_read} line(s); give the stderr of xl create / xl pci-attach "
                          f"or the output of xl dmesg")
     fitting = fitting_releases(messages)
+    located, unplaced = located_releases(messages, fitting)
     host = None
     notes: list[str] = []
+    for m in unplaced:
+        notes.append(f"no release tag's libxl prints '{m.rule.code}' at {m.site[0]}:{m.site[1]} "
+                     f"({m.site[2]}): a distribution's patches or a build between tags; that "
+                     f"line is not used to tell the release")
     wants_host = any(getattr(args, k, None) for k in _HOST_OPTIONS) or args.cfg
     load_host = None
     if wants_host:
@@ -115,9 +126,14 @@ def run(args) -> int:
             notes.append(f"the host data was recorded under Xen {recorded}, but that release "
                          f"does not print these messages in these forms")
     if version is None:
-        newest = max(fitting) if fitting else CANDIDATES[-1]
+        newest = max(located) if located else CANDIDATES[-1]
         version = version_for(newest)
-        if fitting:
+        if located != fitting:
+            notes.append(f"modelling Xen {version}, the newest release whose libxl prints these "
+                         f"messages at the source lines the log names (libxl's FILE:LINE "
+                         f"prefixes fit {describe_releases(located)}; a distribution's patches "
+                         f"can shift them); --xen-version models another")
+        elif fitting:
             notes.append(f"modelling Xen {version}, the newest release whose messages fit the "
                          f"log; --xen-version models another")
     if not fitting:
@@ -126,6 +142,10 @@ def run(args) -> int:
     elif candidate_of(version) not in fitting:
         notes.append(f"Xen {version} does not print these messages in these forms (they fit "
                      f"{describe_releases(fitting)}): the log comes from another release")
+    elif candidate_of(version) not in located:
+        notes.append(f"Xen {version}'s libxl prints these messages at other source lines than "
+                     f"the log names (those of {describe_releases(located)}): the log comes "
+                     f"from another release, or from a build with patches")
     if load_host is not None and (host is None or host.xen_version != version):
         host = load_host(version)
     result = None
@@ -134,7 +154,7 @@ def run(args) -> int:
     outcome = worst_outcome(messages)
     status = EXIT_OK if outcome == INFO else EXIT_DEGRADED if outcome == DEGRADED else EXIT_FAIL
     report = _json(args, messages, lines_read, fitting, version, outcome, status, notes, host,
-                   result)
+                   result, located)
     if args.json:
         import json
 
@@ -171,7 +191,8 @@ def choose_fix(remediation):
     return next((r for r in remediation if r.recommended), None)
 
 
-def _json(args, messages, lines_read, fitting, version, outcome, status, notes, host, result):
+def _json(args, messages, lines_read, fitting, version, outcome, status, notes, host, result,
+          located):
     from xlrmrr.explain import describe_releases, owners, reproduced
 
     out_messages = []
@@ -196,7 +217,9 @@ def _json(args, messages, lines_read, fitting, version, outcome, status, notes, 
             "findings": [f.to_json() for f in result.findings if f.severity == "error"],
         }
     return {"sources": list(args.logs), "lines_read": lines_read,
-            "releases": describe_releases(fitting), "xen_version": str(version),
+            "releases": describe_releases(fitting),
+            "releases_by_source_line": describe_releases(located),
+            "xen_version": str(version),
             "host": (host.source or "host data") if host is not None else None,
             "outcome": outcome, "exit_status": status, "messages": out_messages,
             "notes": notes, "plan": plan_j}
@@ -236,7 +259,10 @@ def _text(r) -> list[str]:
     n = len(r["messages"])
     lines = [f"{', '.join(r['sources'])}: {n} RDM-related message{'s' if n != 1 else ''} in "
              f"{r['lines_read']} lines; {_HEADLINE[r['outcome']]} (exit {r['exit_status']})",
-             f"message forms fit Xen {r['releases']}; modelling Xen {r['xen_version']}"
+             f"message forms fit Xen {r['releases']}"
+             + (f", libxl's source lines {r['releases_by_source_line']}"
+                if r["releases_by_source_line"] != r["releases"] else "")
+             + f"; modelling Xen {r['xen_version']}"
              + (f"; host: {r['host']}" if r["host"] else "; no host data (give --dmar or "
                 "--snapshot to name the devices)")]
     for note in r["notes"]:
