@@ -108,8 +108,8 @@ def test_version_bands_follow_the_reference_boundaries():
     # 4.19, 4.21, 4.22; plus Xen's rmrr= option (4.8) and its RMRR device-presence checks (4.12),
     # both modelled in host/build.py.
     assert [b for _f, _l, b in VERSION_BANDS] == [
-        "4.6", "4.7", "4.8-4.9", "4.10-4.11", "4.12", "4.13", "4.14", "4.15", "4.16", "4.17-4.18",
-        "4.19-4.20", "4.21", "4.22"]
+        "4.6", "4.7", "4.8-4.9", "4.10-4.11", "4.12", "4.13", "4.14", "4.15", "4.16", "4.17",
+        "4.18", "4.19-4.20", "4.21", "4.22"]
 
 
 def test_comparison_plans_each_distinct_behaviour_once(monkeypatch):

@@ -98,11 +98,14 @@ def test_table_rows_are_complete():
 
 
 def test_bands_are_derived_from_the_table():
-    starts = sorted({OLDEST_XEN} | {c.first for c in releases.CHANGES})
+    # every change's first release, and each line a backport reached with the line after it
+    lines = {XenVersion(p[0], p[1] + k) for c in releases.CHANGES for p in c.points
+             for k in (0, 1)}
+    starts = sorted({OLDEST_XEN} | {c.first for c in releases.CHANGES} | lines)
     assert list(releases.BAND_STARTS) == starts
     assert [b for _f, _l, b in releases.VERSION_BANDS] == [
-        "4.6", "4.7", "4.8-4.9", "4.10-4.11", "4.12", "4.13", "4.14", "4.15", "4.16", "4.17-4.18",
-        "4.19-4.20", "4.21", "4.22"]
+        "4.6", "4.7", "4.8-4.9", "4.10-4.11", "4.12", "4.13", "4.14", "4.15", "4.16", "4.17",
+        "4.18", "4.19-4.20", "4.21", "4.22"]
     assert releases.STAGE_BOUNDARIES == tuple(sorted(
         {c.first for c in releases.CHANGES if c.kind == releases.STAGE}))
     from xlrmrr import driver
@@ -129,7 +132,9 @@ def test_point_releases_follow_the_backports():
     assert [str(v) for v in releases.point_releases(XenVersion(4, 14, 3))] == ["4.14.5"]
     assert [str(v) for v in releases.point_releases(XenVersion(4, 14, 5))] == []
     assert [str(v) for v in releases.point_releases(XenVersion(4, 12))] == ["4.12.4"]
-    assert [str(v) for v in releases.point_releases(XenVersion(4, 17))] == []
+    # 4.17.4 and 4.18.1: hvmloader's huge-BAR placement (57acad12a0)
+    assert [str(v) for v in releases.point_releases(XenVersion(4, 17))] == ["4.17.4"]
+    assert [str(v) for v in releases.point_releases(XenVersion(4, 19))] == []
 
 
 def test_every_backported_line_is_a_band_of_its_own():

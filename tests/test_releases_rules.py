@@ -540,3 +540,33 @@ def test_single_rmrr_failure_still_blocks():
     for text in ("4.6", "4.16", "4.22"):
         p = _assign(text, (SPECIAL,))
         assert p.verdict == "blocked" and p.hypervisor.devices[0].rc == -16, text
+
+
+# ---- found on the way: huge 64-bit BARs (hvmloader pci.c) ------------------------------------
+# tools/firmware/hvmloader/pci.c:pci_setup:RELEASE-4.19.0 (57acad12a0, backported to
+# RELEASE-4.17.4 and RELEASE-4.18.1): a 64-bit BAR over BAR_RELOC_THRESH (1 GiB) sets
+# bar64_relocate, is left out of mmio_total and goes above 4 GiB unconditionally. At
+# RELEASE-4.18.0 it counts in mmio_total, so the hole grows: for a 1 GiB guest (low_mem_end
+# 0x3f800000) pci_mem_start 0xf0000000 << 1 ... stops at 0x80000000 (the next shift is 0);
+# 0x80000000 + 16 MiB (xen-platform) still exceed [0x80000000, 0xfc000000), so the 2 GiB BAR
+# goes high (4 GiB, 2 GiB aligned) and the platform BAR lands at 0x80000000.
+
+@pytest.mark.parametrize("text,pci_mem_start,platform", [
+    ("4.17.3", 0x80000000, 0x80000000), ("4.17.4", 0xF0000000, 0xF0000000),
+    ("4.18", 0x80000000, 0x80000000), ("4.18.1", 0xF0000000, 0xF0000000),
+    ("4.19", 0xF0000000, 0xF0000000), ("4.14", 0x80000000, 0x80000000),
+])
+def test_huge_64bit_bar_and_the_low_hole(text, pci_mem_start, platform):
+    from xlrmrr.host.model import Bar, PciFunction
+    from xlrmrr.hvmloader import build as hvmloader_build
+
+    gpu = PciFunction(IGD, class_code=0x030000, vendor=0x8086,
+                      bars=(Bar(0, 1 << 31, is_64bit=True, prefetchable=True),))
+    host = Host(rmrrs=(), devices=(gpu,))
+    d = dom(V(text), mem_mb=1024, pci=(pci(IGD),), gfx_passthru="igd")
+    lx = build(d, host)
+    h = hvmloader_build(lx, d, host, V(text))
+    assert h.pci_mem_start == pci_mem_start
+    bars = {(b.device, b.index): b for b in h.bars}
+    assert bars[("0000:00:02.0", 0)].high and bars[("0000:00:02.0", 0)].base == 0x100000000
+    assert bars[("xen-platform", 1)].base == platform

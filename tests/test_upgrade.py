@@ -56,8 +56,9 @@ def test_verdict_table_across_every_band(capsys):
     assert [v[r] for r in ("4.10", "4.11", "4.12.0", "4.12.4")] == ["degraded"] * 4
     assert [v[r] for r in ("4.13.0", "4.13.2", "4.14.0", "4.14.1")] == ["blocked"] * 4
     assert v["4.14.5"] == "degraded"
-    assert all(v[r] == "blocked" for r in ("4.15.0", "4.15.3", "4.16.0", "4.16.1", "4.17",
-                                           "4.18", "4.19", "4.20", "4.21", "4.22"))
+    assert all(v[r] == "blocked" for r in ("4.15.0", "4.15.3", "4.16.0", "4.16.1", "4.17.0",
+                                           "4.17.4", "4.18.0", "4.18.1", "4.19", "4.20", "4.21",
+                                           "4.22"))
 
 
 def test_rdm_trap_4_14_to_4_15(capsys):

@@ -486,6 +486,11 @@ def _cannot_matter(domain: DomainConfig, host: Host) -> frozenset:
         out.add(r.LIBXL_PASSTHROUGH_SETDEFAULT)
     if all(x.nr_pages for x in host.rmrrs):
         out.add(r.XEN_RDM_ZERO_PAGES_SKIPPED)
+    # only a passed-through 64-bit BAR over 1 GiB is placed differently (hvmloader pci_setup)
+    slots = {(d.sbdf.seg, d.sbdf.bus, d.sbdf.dev) for d in domain.pci if d.sbdf is not None}
+    if not any(b.is_64bit and b.size > 1 << 30 for f in host.devices
+               if (f.sbdf.seg, f.sbdf.bus, f.sbdf.dev) in slots for b in f.bars):
+        out.add(r.HVMLOADER_HUGE_BARS_HIGH)
     # -EADDRINUSE (or, before, shared pages) needs two different RMRRs that overlap; Xen's own
     # DMAR and rmrr= parsing refuse those, only host data given otherwise can have them
     ranges = sorted((x.base, x.end) for x in host.rmrrs)

@@ -32,6 +32,7 @@ from xlrmrr.releases import (
     HVMLOADER_DYNAMIC_START,
     HVMLOADER_FIND_NEXT_RMRR,
     HVMLOADER_HIGHMEM_ENTRY,
+    HVMLOADER_HUGE_BARS_HIGH,
 )
 
 RESERVED_MEMBASE = 0xFC000000
@@ -246,8 +247,15 @@ def build(layout, domain, host: Host, version: XenVersion, bios_base: int | None
     devs = _guest_devices(domain, host)
     bars = sorted(((name, b, assumed) for name, bl, assumed, _igd in devs for b in bl),
                   key=lambda x: -x[1].size)
-    mmio_total = sum(b.size for _n, b, _a in bars if not _huge64(b))
-    bar64_relocate = any(_huge64(b) for _n, b, _a in bars)
+    # From 57acad12a0 (4.19; 4.17.4, 4.18.1) a 64-bit BAR over BAR_RELOC_THRESH goes high
+    # unconditionally and does not count in mmio_total; before, it counts like any other.
+    huge_high = HVMLOADER_HUGE_BARS_HIGH.in_effect(version)
+
+    def huge(b: Bar) -> bool:
+        return huge_high and _huge64(b)
+
+    mmio_total = sum(b.size for _n, b, _a in bars if not huge(b))
+    bar64_relocate = any(huge(b) for _n, b, _a in bars)
     if any(a for n, _b, a in bars if n not in ("xen-platform", "vga")):
         findings.append(_f("info", "bar-size-assumed",
                            f"BAR sizes of passthrough devices without host PCI data are assumed "
@@ -272,7 +280,12 @@ def build(layout, domain, host: Host, version: XenVersion, bios_base: int | None
                 f"an RDM lies in the MMIO hole [{hexa(pci_mem_start)}, {hexa(PCI_MEM_END)}): pci_setup "
                 f"lowers pci_mem_start to low_mem_end {hexa(low_mem_end)} and places BARs around it"))
             pci_mem_start = low_mem_end
-    if mmio_total > PCI_MEM_END - pci_mem_start:
+    if mmio_total <= PCI_MEM_END - pci_mem_start and bar64_relocate:
+        findings.append(_f("info", "bars-to-64bit",
+                           f"Low MMIO hole not large enough for all devices, relocating some BARs "
+                           f"to 64-bit (Xen {version} hvmloader prints this whenever a 64-bit BAR "
+                           f"is over 1 GiB: it places such BARs above 4 GiB unconditionally)"))
+    elif mmio_total > PCI_MEM_END - pci_mem_start:
         findings.append(_f("warning", "bars-to-64bit",
                            "Low MMIO hole not large enough for all devices, relocating some BARs to "
                            "64-bit (hvmloader does not move guest RAM to grow the hole: libxl writes "
@@ -306,8 +319,8 @@ def build(layout, domain, host: Host, version: XenVersion, bios_base: int | None
     fixed_next_rmrr = HVMLOADER_FIND_NEXT_RMRR.in_effect(version)
     for name, b, assumed in bars:
         using_64bar = b.is_64bit and bar64_relocate and (
-            mmio_total > PCI_MEM_END - base_cursor or b.size > BAR_RELOC_THRESH)
-        if not _huge64(b):
+            mmio_total > PCI_MEM_END - base_cursor or huge(b))
+        if not huge(b):
             mmio_total -= b.size
         if using_64bar:
             base = (high_cursor + b.size - 1) & ~(b.size - 1)

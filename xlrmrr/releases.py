@@ -193,6 +193,15 @@ LIBXL_HAP_2M_ROUNDING = Change(
 # 8efa46516c and de6d188a51 reached 4.12.4, 4.13.2 and 4.14.1 together (tools/firmware/
 # hvmloader/config.h and e820.c at each tag): the NVS entry and the new dynamic start below.
 HVMLOADER_BACKPORTS = ((4, 12, 4), (4, 13, 2), (4, 14, 1))
+HVMLOADER_HUGE_BARS_HIGH = Change(
+    "hvmloader-huge-bars-high", _v("4.19"), "hvmloader", "57acad12a0",
+    "pci_setup puts 64-bit BARs larger than 1 GiB (BAR_RELOC_THRESH) above 4 GiB unconditionally "
+    "and leaves them out of the low MMIO hole's size; before, they count in mmio_total, grow "
+    "the hole (pci_mem_start down to low_mem_end) and go high only when the hole is too small",
+    points=((4, 17, 4), (4, 18, 1)),
+    alters=LAYOUT,
+    upgrade="hvmloader sends 64-bit BARs over 1 GiB above 4 GiB and no longer grows the low "
+            "MMIO hole for them")
 HVMLOADER_ACPI_NVS = Change(
     "hvmloader-acpi-nvs", _v("4.15"), "hvmloader", "8efa46516c/de6d188a51",
     "build_e820_table types the ACPI area [0xfc000000, ACPI_END) NVS, a separate entry",
@@ -259,7 +268,11 @@ CHANGES: tuple[Change, ...] = tuple(
 
 
 def _derive():
-    starts = sorted({OLDEST_XEN} | {c.first for c in CHANGES})
+    # A line that got a backport is a band of its own (its point releases are planned from
+    # the band's last release, driver._candidates): it and the line after it start bands.
+    lines = {XenVersion(p[0], p[1] + k) for c in CHANGES for p in c.points for k in (0, 1)}
+    starts = sorted({OLDEST_XEN} | {c.first for c in CHANGES}
+                    | {v for v in lines if v <= NEWEST_XEN})
     bands = []
     for i, start in enumerate(starts):
         end = XenVersion(4, starts[i + 1].minor - 1) if i + 1 < len(starts) else NEWEST_XEN

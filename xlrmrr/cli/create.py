@@ -18,9 +18,10 @@ config changes that fix each problem, each one checked by planning again.
 
 Without --xen-version the release the host data was collected under (snapshot or host JSON) is
 modelled, else the running hypervisor's, else the newest; the report compares the outcome with
-every release band (4.6, 4.7, 4.8-4.9, 4.10-4.11, 4.12, 4.13, 4.14, 4.15, 4.16, 4.17-4.18,
-4.19-4.20, 4.21, 4.22; a line whose point release xl reads differently, 4.14.5, 4.15.3 or
-4.16.1 reading rdm= before pci= again, in two rows) and says where it differs. Out of scope:
+every release band (4.6, 4.7, 4.8-4.9, 4.10-4.11, 4.12, 4.13, 4.14, 4.15, 4.16, 4.17, 4.18,
+4.19-4.20, 4.21, 4.22; a line whose point releases behave differently, through the backports
+to 4.12.4, 4.13.2, 4.13.5, 4.14.1, 4.14.3, 4.14.5, 4.15.1, 4.15.3, 4.16.1, 4.17.4 or 4.18.1,
+in one part per behaviour) and says where it differs; releases that differ alike share a row. Out of scope:
 AMD IVMD ranges (reported by Xen from 4.16; xlrmrr reads Intel DMAR tables only) and PVH ACPI
 module typing (4.21; passthrough is planned for HVM guests only).
 
