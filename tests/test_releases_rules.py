@@ -406,3 +406,63 @@ def test_comparison_lists_each_part_of_each_line():
     assert {d.band: d.verdict for d in p.version_deltas} == {
         "4.12.4 and later 4.12.x, 4.13.2 and later 4.13.x, 4.14.1 and later 4.14.x, 4.15-4.22":
         "ok"}
+
+
+# ---- rule 6: no e820 after hvmloader BUG()s -------------------------------------------------
+# tools/firmware/hvmloader/hvmloader.c:main:RELEASE-4.14.0 calls memory_map_setup first and
+# bios->e820_setup (build_e820_table) last; e820.c:memory_map_setup BUG()s on a reserved entry in
+# the dynamic area, before pci_setup: no BAR is placed and no e820 exists.
+# e820.c:build_e820_table:RELEASE-4.22.0 has BUG_ON(low_mem_end < MB(2)) after the fixed
+# entries and before the memory map is copied: pci_setup has placed the BARs, but the table is
+# never finished nor handed to the BIOS.
+
+def test_memory_map_setup_bug_leaves_no_bars_and_no_e820():
+    p = _hvm_plan("4.14", Rmrr(0xFC010000, 0xFC01FFFF, 0, (NIC,), 1))
+    h = p.hvmloader
+    assert h.bug == "memory_map_setup" and h.failed
+    assert h.e820 == () and h.bars == ()
+    # the release after (4.14.1) builds it: the rule does not apply there
+    p = _hvm_plan("4.14.1", Rmrr(0xFC010000, 0xFC01FFFF, 0, (NIC,), 1))
+    assert p.hvmloader.bug == "" and p.hvmloader.e820 and p.hvmloader.bars
+
+
+def test_build_e820_table_bug_on_keeps_the_bars_but_no_e820():
+    # rdm_mem_boundary = 0 and an RMRR at 0xe8000 (start > 0 = boundary): construct_rdm moves
+    # lowmem_end to 0xe8000 (libxl_dm.c:libxl__domain_device_construct_rdm:RELEASE-4.22.0), so
+    # hvm_info's low_mem_pgend is 0xe8 and low_mem_end 0xe8000 < 2 MiB.
+    usb = Rmrr(0xE8000, 0xEFFFF, 0, (NIC,), 1)
+    p = _hvm_plan("4.22", usb, mem_mb=1024, rdm_mem_boundary_memkb=0)
+    h = p.hvmloader
+    assert p.libxl.lowmem_end == 0xE8000
+    assert h.bug == "build_e820_table" and h.e820 == () and len(h.bars) == 4
+
+
+def test_emit_writes_no_e820_after_a_bug(tmp_path, capsys):
+    table = laptop_table()
+    nic = copy.deepcopy(table["structures"][2])
+    nic.update(base="0xfc010000", end="0xfc01ffff")
+    nic["scopes"][0]["path"] = [["0x1c", 0]]
+    table["structures"].insert(2, nic)
+    dmar = write_dmar(tmp_path, table)
+    cfg = tmp_path / "g.cfg"
+    cfg.write_text('name = "g"\ntype = "hvm"\nmemory = 4096\npci = [ "00:1c.0" ]\n')
+    out_dir = tmp_path / "emit"
+    # 4.14.1: hvmloader builds the e820 (0xfc100000 start): all four payloads
+    rc = main(["create", str(cfg), "--dry-run", "--dmar", dmar, "--xen-version", "4.14.1",
+               "--emit", str(out_dir)])
+    capsys.readouterr()
+    import os
+    assert rc == 0 and sorted(os.listdir(out_dir)) == [
+        "e820.bin", "hvm_info.bin", "memory_map.bin", "plan.json"]
+    # 4.14.0: memory_map_setup BUG()s; xl create has built the memory map and hvm_info, so those
+    # are written, and the e820 of the earlier run is removed
+    rc = main(["create", str(cfg), "--dry-run", "--dmar", dmar, "--xen-version", "4.14.0",
+               "--emit", str(out_dir)])
+    out = capsys.readouterr().out
+    assert rc == 1 and sorted(os.listdir(out_dir)) == ["hvm_info.bin", "memory_map.bin",
+                                                       "plan.json"]
+    j = json.loads((out_dir / "plan.json").read_text())
+    assert j["e820"] == [] and j["hvmloader"]["bars"] == []
+    assert j["hvmloader"]["pci_mem_start"] is None
+    assert "xl create succeeds, but the guest never boots" in out.splitlines()[0]
+    assert "Guest e820 (hvmloader)" not in out and "MMIO BARs" not in out

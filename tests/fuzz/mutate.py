@@ -91,7 +91,9 @@ def length_lie(data: bytes, rng: random.Random) -> bytes:
     b = bytearray(data)
     if rng.random() < 0.5:
         i = rng.randrange(len(b) - 1)
-        struct.pack_into("<H", b, i, rng.choice(INTERESTING16 + [len(b), len(b) + 1]))
+        # the input's own length where a u16 holds it (inputs of over 64 KiB occur)
+        struct.pack_into("<H", b, i, rng.choice(INTERESTING16 + [len(b) & 0xFFFF,
+                                                                 (len(b) + 1) & 0xFFFF]))
     else:
         i = rng.randrange(len(b) - 3)
         struct.pack_into("<I", b, i, rng.choice(INTERESTING32 + [len(b), len(b) - 1, 1 << 24]))

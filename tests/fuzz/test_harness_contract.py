@@ -32,3 +32,15 @@ def test_located_or_whole_file_errors_count_as_named(rest):
 ])
 def test_errors_without_a_location_are_unnamed(rest):
     assert not named(rest), rest
+
+
+def test_length_lie_on_inputs_over_64_kib():
+    """The long run stopped on a 70,000-byte acpidump input: its length does not fit the u16
+    the mutator wrote it into (struct.error)."""
+    import random
+
+    from mutate import length_lie
+
+    data = bytes(70_000)
+    for seed in range(200):
+        assert len(length_lie(data, random.Random(seed))) == len(data)
