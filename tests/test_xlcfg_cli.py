@@ -255,3 +255,28 @@ def test_json_of_a_utf8_file_says_utf8(capsys, tmp_path):
     rc, out, _, _ = run(capsys, tmp_path, 'name = "gé\u2028"\n'.encode(), "--json")
     doc = json.loads(out)
     assert rc == 0 and doc["encoding"] == "utf-8" and doc["settings"]["name"]["value"] == "gé\u2028"
+
+
+@pytest.mark.parametrize("data, said", [
+    # tools/xl/xl_parse.c:parse_config_data (4.17): no name= -> "Domain name must be
+    # specified." and exit(1); gfx_passthru = "nvidia" -> 'ERROR: invalid value "nvidia" for
+    # "gfx_passthru"' and exit(1). libxlutil itself parses both files (2 and 3 settings).
+    (b'type = "hvm"\nmemory = 512\n',
+     "libxlutil parses it (2 settings), but xl then exits: Domain name must be specified."),
+    (b'name = "g"\ntype = "hvm"\ngfx_passthru = "nvidia"\n',
+     'libxlutil parses it (3 settings), but xl then exits on line 3: ERROR: invalid value '
+     '"nvidia" for "gfx_passthru"'),
+])
+def test_headline_agrees_with_the_refusal(capsys, tmp_path, data, said):
+    # Issue 11 item 2: the first line said "xl accepts this file" while stderr said "xl would
+    # not accept" and the status was 2. Now all three say xl refuses it, and why.
+    import libxlu_oracle as oracle
+
+    rc, out, err, path = run(capsys, tmp_path, data, "--xen-version", "4.17")
+    first = out.splitlines()[0]
+    assert rc == 2 and err.startswith(f"xlrmrr cfg: error: xl would not accept {path}")
+    assert first == f"{path}: xl would not accept this file: {said}"
+    assert "xl accepts" not in out
+    assert "as far as xl read it before exiting (xl hands nothing to libxl)" in out
+    if oracle.available():      # the file does parse in Xen's own libxlutil
+        assert oracle.parse(data)["ok"] is True

@@ -57,8 +57,7 @@ def run(args) -> int:
     out = json_text(cfg, domain, findings, latin1=not _utf8(data, args.config)) if args.json \
         else text(cfg, domain, findings)
     _write(out)
-    fatal = [f for f in findings if f.severity == "error" and f.component == "xl"
-             and f.code in ("xl-parse-error", "xl-abort", "xl-exit")]
+    fatal = _fatal(findings)
     if fatal:
         why = cfg.diagnostics.split("\n", 1)[0] if not cfg.ok and not cfg.aborted \
             else fatal[0].message
@@ -66,6 +65,23 @@ def run(args) -> int:
               file=sys.stderr)
         return EXIT_INPUT
     return EXIT_OK
+
+
+def _fatal(findings) -> list:
+    """The findings that make xl refuse the file: libxlutil cannot parse it (or aborts), or
+    xl's parse_config_data exits on a setting."""
+    return [f for f in findings if f.severity == "error" and f.component == "xl"
+            and f.code in ("xl-parse-error", "xl-abort", "xl-exit")]
+
+
+def _exit_reason(message: str, source: str) -> str:
+    """An xl-exit finding's message without its trailing explanation: xl's own words, after
+    " on line N" when it names the setting's line (FILE:N: ...)."""
+    said = message.split(" (xl stops here", 1)[0]
+    line, sep, rest = said[len(source) + 1:].partition(": ")
+    if said.startswith(source + ":") and sep and line.isdigit():
+        return f" on line {line}: {rest}"
+    return f": {said}"
 
 
 def _run_xml(args, data: bytes, version) -> int:
@@ -167,8 +183,15 @@ def text(cfg, domain, findings) -> str:
     from xlrmrr.xlcfg.settings import value_json
 
     out = []
-    if cfg.ok:
-        out.append(f"{cfg.source}: xl accepts this file ({len(cfg.settings)} settings)")
+    exits = [f for f in _fatal(findings) if f.code == "xl-exit"]
+    if cfg.ok and exits:
+        # libxlutil parses the file, but xl's parse_config_data exits on a setting: the first
+        # line says so, as stderr and the exit status (2) do.
+        out.append(f"{cfg.source}: xl would not accept this file: libxlutil parses it "
+                   f"({_settings(cfg)}), but xl then exits"
+                   f"{_exit_reason(exits[0].message, cfg.source)}")
+    elif cfg.ok:
+        out.append(f"{cfg.source}: xl accepts this file ({_settings(cfg)})")
     elif cfg.aborted:
         out.append(f"{cfg.source}: xl would abort here (libxlutil SIGABRT: {cfg.abort_reason})")
     else:
@@ -194,7 +217,9 @@ def text(cfg, domain, findings) -> str:
         out.append("  (none)")
     if cfg.ok:
         out.append("")
-        out.append(f"typed config for Xen {domain.xen_version} (what xl hands to libxl):")
+        out.append(f"typed config for Xen {domain.xen_version} (what xl hands to libxl):" if not exits
+                   else f"typed config for Xen {domain.xen_version}, as far as xl read it before "
+                        f"exiting (xl hands nothing to libxl):")
         dj = domain_json(domain)
         for key in ("name", "type", "target_memkb", "max_memkb", "video_memkb", "vga",
                     "device_model_version", "shadow_memkb", "hap", "mmio_hole_memkb", "vcpus",
@@ -221,6 +246,11 @@ def text(cfg, domain, findings) -> str:
     for f in findings:
         out.append(f"  {f.severity:<7} [{f.code}] {f.message}")
     return lines_text(out)
+
+
+def _settings(cfg) -> str:
+    n = len(cfg.settings)
+    return f"{n} setting{'' if n == 1 else 's'}"
 
 
 def _show(v) -> str:
