@@ -68,7 +68,7 @@ class HostCheck:
     def to_json(self) -> dict:
         return {
             "exit_status": self.exit_status,
-            "guests": [{"config": g.label, "name": g.name, "verdict": g.verdict,
+            "guests": [{"config": g.label, "guest": g.name or None, "verdict": g.verdict,
                         "devices": {str(s): g.cell(s) for s in self.devices},
                         "hypervisor": g.assign.to_json() if g.assign else None,
                         "findings": [f.to_json() for f in g.findings]} for g in self.guests],

@@ -44,3 +44,21 @@ def test_length_lie_on_inputs_over_64_kib():
     data = bytes(70_000)
     for seed in range(200):
         assert len(length_lie(data, random.Random(seed))) == len(data)
+
+
+def test_dmar_mutations_chained_stay_in_range():
+    """Mutations applied to already-mutated tables (structure lengths 0 or 0xFFFF, scopes past
+    their structure) wrote values out of u16/u8 range (struct.error, ValueError) and stopped
+    the long run; chained here as the long run's inputs can be."""
+    import random
+
+    import mutate
+    from readers import DMAR_SEEDS
+
+    for i in range(300):
+        rng = random.Random(i)
+        data = rng.choice(DMAR_SEEDS)
+        for _ in range(3):
+            data = mutate.mutate_bytes(mutate.dmar_mutate(data, rng), rng)
+            if len(data) > 200_000:
+                break
