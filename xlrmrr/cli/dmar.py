@@ -10,6 +10,7 @@ output containing it. Prints every remapping structure and device scope, then wh
 ACPICA, fwts and Xen would complain about. --json prints the decoding, with the field names of
 a normalised `iasl -d`, and the same findings."""
 
+
 def add_arguments(p):
     from xlrmrr.cli import add_common
 
