@@ -20,6 +20,7 @@ def named(rest: str) -> bool:
     ": member host.json is not a regular file of at most 4 MiB",
     ": xl refuses this config: Domain name must be specified. (xl stops here ...)",
     ": no RMRR line: the host's RMRRs are unknown",
+    ": this is a binary ACPI DMAR table, not acpidump text (--acpidump): give it with --dmar d.txt",
 ])
 def test_located_or_whole_file_errors_count_as_named(rest):
     assert named(rest), rest
