@@ -41,16 +41,28 @@ def json_policy(policy: str) -> str:
 
 
 def _xl_only_json(plan) -> dict:
-    """A config xl exits on: no layout exists, so the layout keys are null and the lists empty."""
+    """A config xl exits on: no layout exists, so the layout keys are null and the lists empty
+    (the keys of to_json's object, in its order)."""
     return {
-        "xen_version": str(plan.xen_version), "verdict": plan.verdict, "exit_status": plan.exit_status,
-        "semantics": plan.semantics, "guest_type": plan.domain.type, "stages": ["xl"],
-        "lowmem_end": None, "highmem_end": None, "mmio_start": None, "rdms": [], "memory_map": [],
-        "hvm_info": None,
+        "config": plan.domain.source, "guest": plan.domain.name,
+        "xen_version": str(plan.xen_version), "verdict": plan.verdict,
+        "exit_status": plan.exit_status, "semantics": plan.semantics, "stages": _stages(plan),
+        "guest_type": plan.domain.type, "hap": None, "mem_size": None, "lowmem_end": None,
+        "highmem_end": None, "mmio_start": None, "mmio_size": None, "lowmem_end_initial": None,
+        "highmem_end_initial": None, "rdm_mem_boundary": None, "rdm_strategy": None,
+        "rdm_policy": None, "rdms": [], "memory_map": [], "hvm_info": None,
         "populate_physmap": {"extents": [], "special_pages": [], "pod": False, "pages_4k": 0,
                              "extents_2m": 0, "extents_1g": 0},
         "e820": [], "findings": [f.to_json() for f in plan.findings], "remediation": [],
-        "other_versions": []}
+        "other_versions": [], "hvmloader": None, "xen_verdict": plan.xen_verdict,
+        "hypervisor": None}
+
+
+def _stages(plan) -> list[str]:
+    """The components the plan reached, in the flow's order (a stage that stopped included)."""
+    reached = (("libxl", plan.libxl), ("libxc", plan.libxc), ("xen", plan.hypervisor),
+               ("hvmloader", plan.hvmloader))
+    return ["xl"] + [name for name, result in reached if result is not None]
 
 
 def to_json(plan) -> dict:
@@ -69,10 +81,13 @@ def to_json(plan) -> dict:
         info["bytes"] = xc.hvm_info.hex()
     built = not lx.stopped      # a layout libxl computed (null where it stopped before)
     out = {
+        "config": plan.domain.source,
+        "guest": plan.domain.name,
         "xen_version": str(plan.xen_version),
         "verdict": plan.verdict,
         "exit_status": plan.exit_status,
         "semantics": plan.semantics,
+        "stages": _stages(plan),
         "guest_type": lx.guest_type,
         "hap": lx.hap,
         "mem_size": lx.mem_size if built else None,
@@ -126,9 +141,9 @@ def to_json(plan) -> dict:
 
 
 def json_text(plan) -> str:
-    import json
+    from xlrmrr.report.document import dumps
 
-    return json.dumps(to_json(plan), indent=2, sort_keys=False) + "\n"
+    return dumps("create", to_json(plan), indent=2)
 
 
 # ----------------------------------------------------------------------------------------------
