@@ -4,6 +4,7 @@ import json
 from dataclasses import replace
 
 import pytest
+from conftest import row_for
 
 from xlrmrr.common import Sbdf, XenVersion
 from xlrmrr.driver import Options, plan
@@ -82,18 +83,23 @@ def test_version_deltas_reported():
     # 0xab80a000) = 0x253ff6000 against + (0xf0000000 - 0xab800000) = 0x254000000.
     h = Host(rmrrs=(RMRR_IGD, Rmrr(0xAB80A000, 0xAB81DFFF, 0, (USB,), 1)))
     p = plan(dom(8192, rdm=RdmReserve("host", "relaxed")), h)
-    bands = {d.band: d for d in p.version_deltas}
+    deltas = p.version_deltas
     # 4.6 (no highmem entry added by hvmloader, but libxl <= 4.13 always has one) and 4.7-4.13
-    # produce the same summary: one merged row.
-    assert set(bands) == {"4.6-4.13", "4.14"}
-    assert bands["4.6-4.13"].differences[:2] == ("lowmem_end 0xab80a000 instead of 0xab800000",
-                                                  "highmem_end 0x253ff6000 instead of 0x254000000")
-    # 4.14: no NVS entry before 4.15: one RESERVED [0xfc000000, 4G) instead of NVS [0xfc000000,
-    # 0xfc00a000) + RESERVED [0xfc00a000, 4G) (default ACPI end 0xfc00a000).
-    assert bands["4.14"].differences == (
+    # produce the same summary, up to hvmloader's ACPI NVS entry, which 4.12.4 and 4.13.2 have
+    # (hvmloader e820.c:build_e820_table at RELEASE-4.12.4, RELEASE-4.13.2): two rows.
+    for release in ("4.6", "4.11", "4.12.3", "4.13.1", "4.12.4", "4.13.2", "4.13.5"):
+        assert row_for(deltas, release).differences[:2] == (
+            "lowmem_end 0xab80a000 instead of 0xab800000",
+            "highmem_end 0x253ff6000 instead of 0x254000000"), release
+    assert row_for(deltas, "4.13.1") is row_for(deltas, "4.6")
+    assert row_for(deltas, "4.13.2") is not row_for(deltas, "4.13.1")
+    # 4.14.0: no NVS entry yet: one RESERVED [0xfc000000, 4G) instead of NVS [0xfc000000,
+    # 0xfc00a000) + RESERVED [0xfc00a000, 4G) (default ACPI end 0xfc00a000); from 4.14.1 as 4.22.
+    assert row_for(deltas, "4.14.0").differences == (
         "guest e820 has RESERVED [0xfc000000, 0x100000000); lacks NVS [0xfc000000, 0xfc00a000), "
         "RESERVED [0xfc00a000, 0x100000000)",)
-    assert "Xen 4.6-4.13: " in text(p, "g.cfg")
+    assert row_for(deltas, "4.14.1") is None and row_for(deltas, "4.15") is None
+    assert "Xen 4.6-4.11, 4.12.0-4.12.3, 4.13.0-4.13.1: " in text(p, "g.cfg")
 
 
 def test_version_bands_follow_the_reference_boundaries():
@@ -108,15 +114,18 @@ def test_version_bands_follow_the_reference_boundaries():
 
 def test_comparison_plans_each_distinct_behaviour_once(monkeypatch):
     # Same domain and host for every release: only the stages' own boundaries (4.7, 4.10, 4.14,
-    # 4.15, 4.16) separate plans, i.e. 6 stage bands; each band is planned at its last release
-    # (4.6, 4.7, 4.9, 4.11, 4.12, 4.13, ...), the first of each stage band wins, and 4.16-4.22
-    # share the modelled release's: 5 plans besides the modelled one.
+    # 4.15, 4.16) and hvmloader's backport to 4.12.4, 4.13.2, 4.14.1 separate plans; each band
+    # is planned at its last release (4.6, 4.7, 4.9, 4.11, 4.12, 4.13, ...) and its point
+    # releases, the first of each stage behaviour wins (4.13.2 plans like 4.12.4, 4.14.5 like
+    # 4.14.1: the PoD text and the no-IOMMU refusal cannot matter for this guest), and 4.16-4.22
+    # share the modelled release's: 7 plans besides the modelled one.
     import xlrmrr.driver as drv
     calls = []
     real = drv._run
     monkeypatch.setattr(drv, "_run", lambda d, h, v, o: calls.append(v) or real(d, h, v, o))
     plan(dom(pci=(dev(IGD),)), HOST, NEW, Options(remediate=False))
-    assert [str(v) for v in calls] == ["4.22", "4.6", "4.7", "4.11", "4.14", "4.15"]
+    assert [str(v) for v in calls] == ["4.22", "4.6", "4.7", "4.11", "4.12.4", "4.14", "4.14.1",
+                                       "4.15"]
 
 
 def test_domain_for_version_is_used():
@@ -128,13 +137,13 @@ def test_domain_for_version_is_used():
     p = plan(dom(), HOST, NEW, Options(domain_for_version=reparse))
     # the own band is read too, and left out when it reads the file alike
     assert XenVersion(4, 13) in seen and NEW in seen
-    bands = {d.band: d.differences for d in p.version_deltas}
-    assert "4.22.0" not in bands
+    assert row_for(p.version_deltas, "4.22") is None
     # only the 4.13 reading assigns the IGD: its RMRR at 0xad000000 (above the 2 GiB boundary)
     # moves lowmem_end there from min(4 GiB - 8 MiB video, 0xf0000000) = 0xf0000000; 4.13 leaves
     # the device's policy INVALID (no defaulting before 4.14), so the RMRR is not exposed: degraded
-    assert bands["4.13"][:2] == ("verdict degraded instead of ok",
-                                 "lowmem_end 0xad000000 instead of 0xf0000000")
+    for release in ("4.13", "4.13.1", "4.13.2"):
+        assert row_for(p.version_deltas, release).differences[:2] == (
+            "verdict degraded instead of ok", "lowmem_end 0xad000000 instead of 0xf0000000")
 
 
 def test_pv_guest_plans_without_hvm_stages():

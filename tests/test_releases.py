@@ -121,9 +121,23 @@ def test_backported_change_per_point_release(text, expect):
 
 
 def test_point_releases_follow_the_backports():
-    assert [str(v) for v in releases.point_releases(XenVersion(4, 14))] == ["4.14.5"]
+    # 4.14.1: hvmloader's ACPI/dynamic-area change (8efa46516c, de6d188a51); 4.14.5: xl's rdm=
+    # order and the PoD text (e45ad0b1b0, 07449ecfa4)
+    assert [str(v) for v in releases.point_releases(XenVersion(4, 14))] == ["4.14.1", "4.14.5"]
+    assert [str(v) for v in releases.point_releases(XenVersion(4, 14, 3))] == ["4.14.5"]
     assert [str(v) for v in releases.point_releases(XenVersion(4, 14, 5))] == []
+    assert [str(v) for v in releases.point_releases(XenVersion(4, 12))] == ["4.12.4"]
     assert [str(v) for v in releases.point_releases(XenVersion(4, 17))] == []
+
+
+def test_every_backported_line_is_a_band_of_its_own():
+    # The comparison plans a line's point releases from the band's last release
+    # (driver._line_points): a backport to a line that is not the last of its band would
+    # never be planned.
+    lasts = {(last.major, last.minor) for _f, last, _b in releases.VERSION_BANDS}
+    for c in releases.CHANGES:
+        for p in c.points:
+            assert (p[0], p[1]) in lasts, (c.name, p)
 
 
 def test_guard_catches_a_gate_through_a_constant(tmp_path):

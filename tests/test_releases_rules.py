@@ -297,8 +297,8 @@ def test_cli_refusal_shows_no_layout(tmp_path, capsys):
     assert POD_NEW in out
     # the comparison names each part of each line by the text its libxl prints
     rows = out.split("Other Xen releases")[1]
-    for band in ("4.10-4.13", "4.14.0-4.14.4", "4.15.0-4.15.2", "4.16.0"):
-        assert f"Xen {band}: fails in libxl: {POD_OLD}" in rows, band
+    assert f"Xen 4.10-4.13, 4.14.0-4.14.4, 4.15.0-4.15.2, 4.16.0: fails in libxl: {POD_OLD}" \
+        in rows
     assert "Xen 4.17" not in rows
     rc = main(["create", str(cfg), "--dry-run", "--dmar", dmar, "--json"])
     j = json.loads(capsys.readouterr().out)
@@ -337,3 +337,72 @@ def test_traditional_cirrus_videoram_only_warns():
     lx = build(dom(V("4.14"), device_model_version="qemu-xen-traditional", vga="qxl"), LAPTOP)
     assert errors(lx) == ["qemu upstream required for qxl vga",
                           "Unable to set domain build info defaults"]
+
+
+# ---- rule 1: hvmloader's dynamic reserved area --------------------------------------------
+# tools/firmware/hvmloader/config.h: RESERVED_MEMORY_DYNAMIC_START is 0xFC001000 at
+# RELEASE-4.6.0 ... RELEASE-4.12.3, RELEASE-4.13.0, 4.13.1 and RELEASE-4.14.0, and 0xFC100000
+# at RELEASE-4.12.4, RELEASE-4.13.2, RELEASE-4.14.1 and RELEASE-4.15.0 onwards (8efa46516c
+# "hvmloader: indicate ACPI tables with "ACPI data" type in e820", backported with its NVS
+# follow-up de6d188a51 as 0ca821f197/0108b011e1, f63b20a213/dc38c1103c, 43eceee913/7b1e587f25).
+# e820.c:memory_map_setup BUG()s ("Fail to setup memory map due to conflict on dynamic reserved
+# memory range.") when an E820_RESERVED entry of the memory map satisfies check_overlap(
+# RESERVED_MEMORY_DYNAMIC_START, RESERVED_MEMORY_DYNAMIC_END - START, addr, size), i.e.
+# addr + size > START && addr < 0xFE000000.
+DYN_OLD = ("4.6", "4.11", "4.12", "4.12.3", "4.13", "4.13.1", "4.14", "4.14.0")
+DYN_NEW = ("4.12.4", "4.13.2", "4.13.5", "4.14.1", "4.14.6", "4.15", "4.22")
+
+
+def _hvm_plan(text, rmrr, **kw):
+    from xlrmrr.driver import Options, plan
+
+    d = dom(V(text), pci=(pci(NIC, "strict"),), **kw)
+    return plan(d, Host(rmrrs=(rmrr,)), options=Options(compare_versions=False, remediate=False))
+
+
+@pytest.mark.parametrize("text", DYN_OLD + DYN_NEW)
+def test_rdm_between_the_two_dynamic_starts(text):
+    # [0xfc010000, 0xfc01ffff]: in the MMIO hole, no guest RAM there, so libxl exposes it
+    # (E820_RESERVED in the memory map). It overlaps [0xfc001000, 0xfe000000) but not
+    # [0xfc100000, 0xfe000000).
+    p = _hvm_plan(text, Rmrr(0xFC010000, 0xFC01FFFF, 0, (NIC,), 1))
+    conflict = "hvmloader-dynamic-conflict" in codes(p.findings)
+    assert conflict is (text in DYN_OLD), text
+    assert p.verdict == ("blocked" if text in DYN_OLD else "ok"), text
+
+
+@pytest.mark.parametrize("text", ("4.6", "4.14", "4.14.1", "4.22"))
+def test_rdm_in_the_new_dynamic_area_stops_hvmloader_on_every_release(text):
+    # [0xfc100000, 0xfc10ffff] overlaps both areas; [0xfc000000, 0xfc000fff] ends exactly at
+    # 0xfc001000, so check_overlap (addr + size > start) is false for both.
+    p = _hvm_plan(text, Rmrr(0xFC100000, 0xFC10FFFF, 0, (NIC,), 1))
+    assert "hvmloader-dynamic-conflict" in codes(p.findings) and p.verdict == "blocked"
+    p = _hvm_plan(text, Rmrr(0xFC000000, 0xFC000FFF, 0, (NIC,), 1))
+    assert "hvmloader-dynamic-conflict" not in codes(p.findings)
+
+
+@pytest.mark.parametrize("text,nvs", [
+    ("4.12.3", False), ("4.12.4", True), ("4.13.1", False), ("4.13.2", True),
+    ("4.14.0", False), ("4.14.1", True), ("4.15", True),
+])
+def test_acpi_nvs_entry_reached_the_same_point_releases(text, nvs):
+    # e820.c:build_e820_table at those tags: acpi_mem_end and the E820_NVS entry
+    # [RESERVED_MEMBASE, acpi_mem_end) exist exactly where the dynamic start moved.
+    p = _hvm_plan(text, Rmrr(0xAD000000, 0xAF7FFFFF, 0, (NIC,), 1))
+    assert any(e.addr == 0xFC000000 and e.type == 4 for e in p.hvmloader.e820) is nvs
+
+
+def test_comparison_lists_each_part_of_each_line():
+    from xlrmrr.driver import plan
+
+    host = Host(rmrrs=(Rmrr(0xFC010000, 0xFC01FFFF, 0, (NIC,), 1),))
+    p = plan(dom(V("4.22"), pci=(pci(NIC, "strict"),)), host)
+    rows = {d.band: d.verdict for d in p.version_deltas}
+    # 4.6-4.11 whole bands (no backport there), then the part of each later line before its
+    # backport; everything else behaves like 4.22
+    assert rows == {"4.6-4.11, 4.12.0-4.12.3, 4.13.0-4.13.1, 4.14.0": "blocked"}
+    # planned at 4.14.0, the other parts of its own line are rows of their own
+    p = plan(dom(V("4.14.0"), pci=(pci(NIC, "strict"),)), host)
+    assert {d.band: d.verdict for d in p.version_deltas} == {
+        "4.12.4 and later 4.12.x, 4.13.2 and later 4.13.x, 4.14.1 and later 4.14.x, 4.15-4.22":
+        "ok"}

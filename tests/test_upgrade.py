@@ -43,15 +43,18 @@ def test_path_has_every_step():
         "4.14.4", "4.14.5", "4.15"]
     assert [str(v) for v in path(XenVersion.parse("4.17"), XenVersion.parse("4.15.3"))] == [
         "4.17", "4.16.1", "4.16.0", "4.15.3"]
+    # hvmloader's ACPI/dynamic-area change reached 4.12.4 (config.h and e820.c at RELEASE-4.12.4)
     assert [str(v) for v in path(XenVersion.parse("4.12"), XenVersion.parse("4.13"))] == [
-        "4.12", "4.13"]
+        "4.12", "4.12.4", "4.13"]
+    assert [str(v) for v in path(XenVersion.parse("4.11"), XenVersion.parse("4.12"))] == [
+        "4.11", "4.12"]
 
 
 def test_verdict_table_across_every_band(capsys):
     _code, j = upgrade(capsys, "4.10", "4.22", "usb-host-relaxed")
     v = j["guests"][0]["verdicts"]
-    assert [v[r] for r in ("4.10", "4.11", "4.12")] == ["degraded"] * 3
-    assert [v[r] for r in ("4.13", "4.14.0")] == ["blocked"] * 2
+    assert [v[r] for r in ("4.10", "4.11", "4.12.0", "4.12.4")] == ["degraded"] * 4
+    assert [v[r] for r in ("4.13.0", "4.13.2", "4.14.0", "4.14.1")] == ["blocked"] * 4
     assert v["4.14.5"] == "degraded"
     assert all(v[r] == "blocked" for r in ("4.15.0", "4.15.3", "4.16.0", "4.16.1", "4.17",
                                            "4.18", "4.19", "4.20", "4.21", "4.22"))

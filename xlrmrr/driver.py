@@ -582,7 +582,15 @@ def _version_deltas(domain, host, version, options, base: Plan) -> tuple[Version
             g[2] = f"{VERSION_BANDS[g[0]][0]}-{VERSION_BANDS[i][1]}"
         else:
             groups.append([i, i, name, verdict, diffs, whole])
-    return tuple(VersionDelta(g[2], g[3], g[4]) for g in groups)
+    # One row per outcome: releases apart that differ from the planned one alike (the parts of
+    # several lines a backport split, say 4.12.0-4.12.3 and 4.13.0-4.13.1) are listed together,
+    # at the place of the first.
+    rows_by_outcome: dict[tuple, list] = {}
+    for g in groups:
+        row = rows_by_outcome.setdefault((g[3], g[4]), [[], g[3], g[4]])
+        row[0].append(g[2])
+    return tuple(VersionDelta(", ".join(names), verdict, diffs)
+                 for names, verdict, diffs in rows_by_outcome.values())
 
 
 def _band_rows(i: int, releases, results, version: XenVersion):

@@ -185,7 +185,7 @@ def _rules() -> tuple[Rule, ...]:
         Rule("hvmloader-dynamic-conflict", "hvmloader", "tools/firmware/hvmloader/e820.c:"
              "memory_map_setup", FAILS,
              "a reserved entry of the guest memory map overlaps hvmloader's own dynamic area "
-             "(0xfc100000-0xfe000000; 0xfc001000- up to 4.13.1 and in 4.14.0): hvmloader "
+             "(0xfc100000-0xfe000000; from 0xfc001000 up to 4.12.3, 4.13.1 and in 4.14.0): hvmloader "
              "stops (BUG) and the guest never boots, although xl create succeeded",
              "do not reserve that range in this guest (an RMRR there cannot be honoured by "
              "hvmloader): leave the device out, or drop rdm=\"strategy=host\" if another "

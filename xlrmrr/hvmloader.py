@@ -27,12 +27,19 @@ from xlrmrr.common import (
 )
 from xlrmrr.host.model import Bar, Host
 from xlrmrr.records import record
-from xlrmrr.releases import HVMLOADER_ACPI_NVS, HVMLOADER_FIND_NEXT_RMRR, HVMLOADER_HIGHMEM_ENTRY
+from xlrmrr.releases import (
+    HVMLOADER_ACPI_NVS,
+    HVMLOADER_DYNAMIC_START,
+    HVMLOADER_FIND_NEXT_RMRR,
+    HVMLOADER_HIGHMEM_ENTRY,
+)
 
 RESERVED_MEMBASE = 0xFC000000
 ACPI_INFO_PHYSICAL_ADDRESS = 0xFC000000
 ACPI_MEMORY_DYNAMIC_START = 0xFC001000
 RESERVED_MEMORY_DYNAMIC_START = 0xFC100000
+# ... before 8efa46516c (4.15.0; 4.12.4, 4.13.2, 4.14.1): releases.HVMLOADER_DYNAMIC_START
+RESERVED_MEMORY_DYNAMIC_START_OLD = ACPI_MEMORY_DYNAMIC_START
 RESERVED_MEMORY_DYNAMIC_END = 0xFE000000
 PCI_MEM_START = 0xF0000000
 PCI_MEM_END = 0xFC000000
@@ -205,16 +212,20 @@ def build(layout, domain, host: Host, version: XenVersion, bios_base: int | None
     high_mem_end = layout.highmem_end
     reserved = [e for e in memory_map if e.type == E820_RESERVED]
 
+    dynamic_start = (RESERVED_MEMORY_DYNAMIC_START if HVMLOADER_DYNAMIC_START.in_effect(version)
+                     else RESERVED_MEMORY_DYNAMIC_START_OLD)
     for e in reserved:
-        if e.addr < RESERVED_MEMORY_DYNAMIC_END and RESERVED_MEMORY_DYNAMIC_START < e.end:
+        # memory_map_setup: check_overlap(alloc_addr, alloc_size, addr, size)
+        if e.addr < RESERVED_MEMORY_DYNAMIC_END and dynamic_start < e.end:
             findings.append(_f(
                 "error", "hvmloader-dynamic-conflict",
                 "Fail to setup memory map due to conflict on dynamic reserved memory range.", e.addr))
             findings.append(_f(
                 "error", "hvmloader-bug",
                 f"*** HVMLoader bug at e820.c:52 (the RDM [{hexa(e.addr)}, {hexa(e.end - 1)}] overlaps "
-                f"hvmloader's dynamic area [{hexa(RESERVED_MEMORY_DYNAMIC_START)}, "
-                f"{hexa(RESERVED_MEMORY_DYNAMIC_END)}); the guest crashes in hvmloader)", e.addr))
+                f"hvmloader's dynamic area [{hexa(dynamic_start)}, "
+                f"{hexa(RESERVED_MEMORY_DYNAMIC_END)}) of Xen {version}; the guest crashes in "
+                f"hvmloader)", e.addr))
             failed = True
             break
 

@@ -190,11 +190,24 @@ LIBXL_HAP_2M_ROUNDING = Change(
     "with HAP, lowmem_end moved below an RDM is rounded down to 2 MiB",
     alters=("lowmem_end", "highmem_end", "e820"), matters="hap",
     upgrade="HAP guests: lowmem_end below an RDM is rounded down to 2 MiB")
+# 8efa46516c and de6d188a51 reached 4.12.4, 4.13.2 and 4.14.1 together (tools/firmware/
+# hvmloader/config.h and e820.c at each tag): the NVS entry and the new dynamic start below.
+HVMLOADER_BACKPORTS = ((4, 12, 4), (4, 13, 2), (4, 14, 1))
 HVMLOADER_ACPI_NVS = Change(
     "hvmloader-acpi-nvs", _v("4.15"), "hvmloader", "8efa46516c/de6d188a51",
     "build_e820_table types the ACPI area [0xfc000000, ACPI_END) NVS, a separate entry",
+    points=HVMLOADER_BACKPORTS,
     alters=("e820",),
     upgrade="hvmloader types its ACPI area NVS (an extra e820 entry [0xfc000000, ACPI end))")
+HVMLOADER_DYNAMIC_START = Change(
+    "hvmloader-dynamic-reserved-start", _v("4.15"), "hvmloader", "8efa46516c",
+    "RESERVED_MEMORY_DYNAMIC_START (config.h) moves from 0xfc001000 to 0xfc100000 (1 MiB for "
+    "the ACPI tables), so memory_map_setup's BUG() for a reserved entry overlapping the dynamic "
+    "area no longer fires for [0xfc001000, 0xfc100000)",
+    points=HVMLOADER_BACKPORTS,
+    alters=LAYOUT,
+    upgrade="hvmloader's dynamic reserved area starts at 0xfc100000 (was 0xfc001000): an RDM "
+            "in between no longer stops hvmloader")
 XEN_PD_FORMAT = Change(
     "xen-pd-format", _v("4.15"), "xen", "1ee1441835",
     "the VT-d assignment messages print the domain as d1 (%pd), not Dom1",

@@ -149,7 +149,9 @@ class Case:
 # What an error line may use to say where the problem is, after naming the input.
 _LOCATOR = re.compile(
     r"(:\d+\b|\bline \d+|\blines? \d+|offset (0x)?[0-9a-f]+|\bbyte \d+|\bcharacter \d+"
-    r"|\[\d+\]|\bmember\b|:[\w.-]+(\.json|DMAR)\b|\bcolumn \d+|\bat \d+)", re.I)
+    r"|\[\d+\]|\bmember\b|:[\w.-]+(\.json|DMAR)\b|\bcolumn \d+|\bat \d+"
+    # a JSON path right after the file name: "host.json: xen_version: ...", "e820[2].type: ..."
+    r"|^: [A-Za-z_]\w*(\[\d+\])*(\.[A-Za-z_]\w*(\[\d+\])*)*: )", re.I)
 
 
 class Contract:
@@ -228,7 +230,9 @@ class Contract:
 _WHOLE_FILE = re.compile(
     r"cannot read|is a directory|is not a file|not a regular file|larger than|is empty"
     r"|no DMAR table|no line of one|not a Xen or Linux boot log|no \"devices\"|no host\.json"
-    r"|has no DMAR|unknown top-level key|is a JSON object, got|exceeds|no RMRR")
+    r"|has no DMAR|unknown top-level key|is a JSON object, got|exceeds|no RMRR"
+    # xl's refusal of a file without name= (xl_parse.c parse_config_data): no line to name
+    r"|Domain name must be specified")
 
 
 def _whole_file(rest: str) -> bool:
