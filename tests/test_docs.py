@@ -39,7 +39,11 @@ REPO_PATH = re.compile(r"(?<![\w./])(?:(?:xlrmrr|tests|fixtures|benchmarks|contr
 DOC_CITE = re.compile(r"(?<![\w/.-])docs/((?:[\w-]+/)*[\w-]+\.md)(?:#([\w-]+))?")
 MD_LINK = re.compile(r"\]\(([^)#\s]*)(?:#([^)\s]+))?\)")
 # Generated-file headers are for the developer who regenerates them, not for users.
-NOT_USER_VISIBLE = {("xlrmrr/xlcfg/gentables.py", "xlrmrr/xlcfg/parser.py.")}
+# Strings of the build tools (run by developers and packagers in a checkout, never by the
+# installed command): they name the checkout's files on purpose.
+NOT_USER_VISIBLE = {("xlrmrr/xlcfg/gentables.py", "xlrmrr/xlcfg/parser.py."),
+                    ("xlrmrr/_build/__main__.py", "xlrmrr/libxl_sites.py"),
+                    ("xlrmrr/_build/libxl_sites.py", "xlrmrr/_build/libxl_sites.py")}
 
 
 def _project_files() -> list[Path]:
