@@ -111,3 +111,11 @@ def test_readme_install_commands_are_the_ones_ci_runs():
     assert "sudo apt-get build-dep ./ && dpkg-buildpackage -us -uc -b" in readme
     assert f"sudo apt-get install ../xlrmrr_{xlrmrr.__version__}_all.deb" in readme
     assert f"rpmbuild -ta dist/xlrmrr-{xlrmrr.__version__}.tar.gz" in readme
+
+
+def test_both_packages_install_docs_at_the_same_place():
+    """Debian copies docs/. into /usr/share/doc/xlrmrr (debian/rules); the RPM's %doc of
+    docs/* does the same, so the docs' own links and docs/index.md's paths hold on both."""
+    assert "cp -r --no-preserve=mode docs/. debian/xlrmrr/usr/share/doc/xlrmrr/" in (
+        REPO / "debian" / "rules").read_text()
+    assert re.search(r"^%doc README.md docs/\*$", SPEC.read_text(), re.M)
