@@ -212,3 +212,21 @@ def test_check_marks_unknown_devices_and_exits_2(capsys, log):
                and line.rstrip().endswith("?"))
     assert row.split()[-1] == "?"
     assert "; ? = assigned, RMRRs unknown" in out and "UNKNOWN" in out.splitlines()[-1]
+
+
+def test_pci_attach_with_unknown_rmrrs_is_unknown(capsys, log):
+    path = log(NO_RMRR_LOG)
+    rc, out, err = run(capsys, "pci-attach", SMALL, "00:1a.0", "--dry-run", "--xen-log", path)
+    assert rc == 2 and err.count("\n") == 1
+    assert err.startswith(f"xlrmrr pci-attach: error: {path}: no RMRR line: the host's RMRRs are "
+                          f"unknown")
+    assert out.rstrip().endswith("Verdict: UNKNOWN: `xl pci-attach` assigns the device, but the "
+                                 "host data does not list the host's RMRRs")
+    rc, out, _ = run(capsys, "pci-attach", SMALL, "00:1a.0", "--dry-run", "--xen-log", path, "--json")
+    doc = json.loads(out)
+    assert (rc, doc["exit_status"], doc["rmrrs_known"]) == (2, 2, False)
+    # with a log that lists the RMRRs the same attach is decided (the device has none listed)
+    rc, out, _ = run(capsys, "pci-attach", SMALL, "00:1a.0", "--dry-run", "--xen-log",
+                     log(ONE_RMRR_LOG), "--json")
+    doc = json.loads(out)
+    assert doc["rmrrs_known"] is True and rc != 2

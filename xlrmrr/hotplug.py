@@ -30,6 +30,7 @@ class AttachCheck:
     ok: bool
     honoured: bool
     group_partial: bool = False         # the attach leaves part of an RMRR sharing group out
+    rmrrs_unknown: str = ""             # Host.rmrrs_unknown: the host data does not list RMRRs
 
     @property
     def clean(self) -> bool:
@@ -39,6 +40,7 @@ class AttachCheck:
     def to_json(self) -> dict:
         return {"device": str(self.sbdf), "policy": self.policy, "ok": self.ok,
                 "honoured": self.honoured, "group_partial": self.group_partial,
+                "rmrrs_known": not self.rmrrs_unknown,
                 "assignment": self.device.to_json() if self.device else None,
                 "findings": [f.to_json() for f in self.findings]}
 
@@ -87,8 +89,15 @@ def attach_check(plan, sbdf: Sbdf, policy: str = POLICY_STRICT, spec: str = "") 
     partial = device.assigned and any(
         u.kind == GROUP_PARTIAL and sbdf in u.here
         and before.get(u.group.members) != GROUP_PARTIAL for u in result.groups)
+    unknown = plan.host.rmrrs_unknown if device.assigned else ""
+    if unknown:
+        findings.append(Finding(
+            "warning", "rmrrs-unknown", "xen",
+            f"{unknown}, so whether {sbdf} has RMRRs cannot be told: 'every RMRR 1:1' above is "
+            f"the answer without RMRRs; give the DMAR table (--dmar, --acpidump, --snapshot) or "
+            f"`xl dmesg` of a boot with iommu=verbose"))
     return AttachCheck(sbdf, policy, created, result, device, tuple(findings), device.assigned,
-                       device.honoured, partial)
+                       device.honoured, partial, unknown)
 
 
 def parse_attach_spec(text: str) -> tuple[Sbdf, str]:

@@ -87,7 +87,7 @@ def run(args) -> int:
 
     from xlrmrr.cli.guest import load_guest, refuse_if_xl_exits
     from xlrmrr.cli.hostargs import host_and_version, host_loader
-    from xlrmrr.common import EXIT_DEGRADED, EXIT_FAIL, EXIT_OK, InputError, hexa
+    from xlrmrr.common import EXIT_DEGRADED, EXIT_FAIL, EXIT_INPUT, EXIT_OK, InputError, hexa
     from xlrmrr.driver import Options, plan, plan_readings
     from xlrmrr.files import read_input
     from xlrmrr.hotplug import attach_check, parse_attach_spec
@@ -118,6 +118,8 @@ def run(args) -> int:
                                      plan_readings(changed, host, version, options))
             remedies.append((change, checks))
     status = EXIT_OK if att.clean else EXIT_DEGRADED if att.ok else EXIT_FAIL
+    if status == EXIT_OK and att.rmrrs_unknown:
+        status = EXIT_INPUT                     # verdict unknown: said on stderr, below
     name = domain.name or ""
     if args.json:
         out = dict(att.to_json(), guest=name, config=args.config, xen_version=str(version),
@@ -141,6 +143,9 @@ def run(args) -> int:
                      "RAM for a later hot-plug\n")
         if status == EXIT_OK:
             text += "\nVerdict: `xl pci-attach` succeeds and every RMRR is identity-mapped\n"
+        elif status == EXIT_INPUT:
+            text += ("\nVerdict: UNKNOWN: `xl pci-attach` assigns the device, but the host data "
+                     "does not list the host's RMRRs\n")
         elif status == EXIT_DEGRADED:
             why = ("an RMRR is not honoured" if not att.honoured else
                    "it splits an RMRR sharing group: a member stays in dom0 (or in another guest)")
@@ -148,7 +153,15 @@ def run(args) -> int:
         else:
             text += "\nVerdict: `xl pci-attach` FAILS\n"
         sys.stdout.write(text)
+    if status == EXIT_INPUT:                    # exit 2: the one line naming the input
+        from xlrmrr.report import escape
+
+        print(escape(f"xlrmrr pci-attach: error: {att.rmrrs_unknown}: the host's RMRRs are "
+                     f"unknown, so this check cannot tell whether {sbdf} gets its RMRRs (verdict "
+                     f"unknown)"), file=sys.stderr)
     if args.dry_run:
+        return status
+    if status == EXIT_INPUT:
         return status
     if status == EXIT_FAIL or (status == EXIT_DEGRADED and not args.allow_degraded):
         print(f"xlrmrr pci-attach: not running xl pci-attach: the check says "
