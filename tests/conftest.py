@@ -26,6 +26,60 @@ def need(condition: bool, why: str) -> None:
     pytest.skip(why)
 
 
+# The oracles: Debian's libxlutil (libxlu_oracle), iasl and acpidump (acpica-tools), and
+# libxenlight's own code (test_explain_sites). A test that reaches one of these names, directly
+# or through a helper function of its module, is marked `oracle` at collection, so that
+# `pytest -m "not oracle"` is the fast loop that needs no Debian package (README, Development).
+ORACLE_MODULES = {"libxlu_oracle", "iasl_oracle"}
+ORACLE_NAMES = {"IASL", "ACPIDUMP", "LIBXENLIGHT"}
+ORACLE_PROGRAMS = {"iasl", "acpidump"}
+
+
+def _oracle_functions(path: str) -> frozenset[str]:
+    """Names of the module's functions (tests and helpers) that reach an oracle."""
+    import ast
+
+    tree = ast.parse(Path(path).read_text())
+    direct = set(ORACLE_NAMES)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            direct |= {a.asname or a.name for a in node.names if a.name in ORACLE_MODULES}
+        elif isinstance(node, ast.ImportFrom) and node.module in ORACLE_MODULES:
+            direct |= {a.asname or a.name for a in node.names}
+    funcs = {n.name: n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)}
+
+    def reaches(fn: ast.FunctionDef, names: set) -> bool:
+        for n in ast.walk(fn):
+            if isinstance(n, ast.Name) and n.id in names:
+                return True
+            if isinstance(n, ast.alias) and (n.name in ORACLE_MODULES):
+                return True
+            if (isinstance(n, ast.ImportFrom) and n.module in ORACLE_MODULES):
+                return True
+            if isinstance(n, ast.Constant) and n.value in ORACLE_PROGRAMS:
+                return True
+        return False
+
+    found = {name for name, fn in funcs.items() if reaches(fn, direct)}
+    while True:
+        more = {name for name, fn in funcs.items() if name not in found and reaches(fn, found)}
+        if not more:
+            return frozenset(found)
+        found |= more
+
+
+def pytest_collection_modifyitems(config, items):
+    cache: dict[str, frozenset[str]] = {}
+    for item in items:
+        path = str(item.fspath)
+        if path not in cache:
+            cache[path] = _oracle_functions(path)
+        name = getattr(item, "originalname", None) or item.name.split("[")[0]
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if name in cache[path] or fixtures & cache[path]:
+            item.add_marker(pytest.mark.oracle)
+
+
 @pytest.fixture
 def corpus() -> Path:
     need(CORPUS.is_dir(), f"shared corpus not found at {CORPUS}")

@@ -35,7 +35,7 @@ DMAR_MD = re.compile(r"[\w./-]*dmar\.md")
 # paths (/usr/share/xlrmrr/grammar: the lookbehind), module names (xlrmrr.host.topology), and
 # Xen's own tree (docs/misc/vtd.txt, tools/..., xen/...).
 REPO_PATH = re.compile(r"(?<![\w./])(?:(?:xlrmrr|tests|fixtures|benchmarks|contrib|debian|grammar)/[\w./-]+"
-                       r"|docs/(?:xen/|dmar\.md|index\.md)[\w./#-]*)")
+                       r"|docs/(?:xen/|dmar\.md|index\.md|json\.md)[\w./#-]*)")
 DOC_CITE = re.compile(r"(?<![\w/.-])docs/((?:[\w-]+/)*[\w-]+\.md)(?:#([\w-]+))?")
 MD_LINK = re.compile(r"\]\(([^)#\s]*)(?:#([^)\s]+))?\)")
 # Generated-file headers are for the developer who regenerates them, not for users.

@@ -202,3 +202,18 @@ def test_snapshot_refuses_a_root_without_sys(capsys, tmp_path):
         assert rc == 2 and out == "" and not snap.exists()
         assert err.startswith(f"xlrmrr host: error: --root {root}: {why}; give the directory")
         assert err.count("\n") == 1
+
+
+def test_snapshot_json_is_one_object(capsys, tmp_path):
+    # --json: what the text line says, as one object (it printed the text line: not JSON)
+    root = tmp_path / "root"
+    fake_sys(str(root), (FIXTURES / "dmar" / "laptop-typical.bin").read_bytes(), "laptop")
+    snap = tmp_path / "snap.tar.gz"
+    rc, out, _ = run(capsys, "host", "snapshot", snap, "--root", root, "--json")
+    desc = read_host_json(str(FIXTURES / "hosts" / "laptop.json"))
+    doc = json.loads(out)
+    assert rc == 0 and snap.is_file()
+    assert doc == {"schema_version": 1, "command": "host snapshot", "written": str(snap),
+                   "dmar": True, "pci_functions": len(desc.devices),
+                   "e820_entries": len(desc.e820), "xen_version": "4.17",
+                   "notes": doc["notes"]} and doc["notes"]

@@ -406,3 +406,137 @@ def test_comparison_lists_each_part_of_each_line():
     assert {d.band: d.verdict for d in p.version_deltas} == {
         "4.12.4 and later 4.12.x, 4.13.2 and later 4.13.x, 4.14.1 and later 4.14.x, 4.15-4.22":
         "ok"}
+
+
+# ---- rule 6: no e820 after hvmloader BUG()s -------------------------------------------------
+# tools/firmware/hvmloader/hvmloader.c:main:RELEASE-4.14.0 calls memory_map_setup first and
+# bios->e820_setup (build_e820_table) last; e820.c:memory_map_setup BUG()s on a reserved entry in
+# the dynamic area, before pci_setup: no BAR is placed and no e820 exists.
+# e820.c:build_e820_table:RELEASE-4.22.0 has BUG_ON(low_mem_end < MB(2)) after the fixed
+# entries and before the memory map is copied: pci_setup has placed the BARs, but the table is
+# never finished nor handed to the BIOS.
+
+def test_memory_map_setup_bug_leaves_no_bars_and_no_e820():
+    p = _hvm_plan("4.14", Rmrr(0xFC010000, 0xFC01FFFF, 0, (NIC,), 1))
+    h = p.hvmloader
+    assert h.bug == "memory_map_setup" and h.failed
+    assert h.e820 == () and h.bars == ()
+    # the release after (4.14.1) builds it: the rule does not apply there
+    p = _hvm_plan("4.14.1", Rmrr(0xFC010000, 0xFC01FFFF, 0, (NIC,), 1))
+    assert p.hvmloader.bug == "" and p.hvmloader.e820 and p.hvmloader.bars
+
+
+def test_build_e820_table_bug_on_keeps_the_bars_but_no_e820():
+    # rdm_mem_boundary = 0 and an RMRR at 0xe8000 (start > 0 = boundary): construct_rdm moves
+    # lowmem_end to 0xe8000 (libxl_dm.c:libxl__domain_device_construct_rdm:RELEASE-4.22.0), so
+    # hvm_info's low_mem_pgend is 0xe8 and low_mem_end 0xe8000 < 2 MiB.
+    usb = Rmrr(0xE8000, 0xEFFFF, 0, (NIC,), 1)
+    p = _hvm_plan("4.22", usb, mem_mb=1024, rdm_mem_boundary_memkb=0)
+    h = p.hvmloader
+    assert p.libxl.lowmem_end == 0xE8000
+    assert h.bug == "build_e820_table" and h.e820 == () and len(h.bars) == 4
+
+
+def test_emit_writes_no_e820_after_a_bug(tmp_path, capsys):
+    table = laptop_table()
+    nic = copy.deepcopy(table["structures"][2])
+    nic.update(base="0xfc010000", end="0xfc01ffff")
+    nic["scopes"][0]["path"] = [["0x1c", 0]]
+    table["structures"].insert(2, nic)
+    dmar = write_dmar(tmp_path, table)
+    cfg = tmp_path / "g.cfg"
+    cfg.write_text('name = "g"\ntype = "hvm"\nmemory = 4096\npci = [ "00:1c.0" ]\n')
+    out_dir = tmp_path / "emit"
+    # 4.14.1: hvmloader builds the e820 (0xfc100000 start): all four payloads
+    rc = main(["create", str(cfg), "--dry-run", "--dmar", dmar, "--xen-version", "4.14.1",
+               "--emit", str(out_dir)])
+    capsys.readouterr()
+    import os
+    assert rc == 0 and sorted(os.listdir(out_dir)) == [
+        "e820.bin", "hvm_info.bin", "memory_map.bin", "plan.json"]
+    # 4.14.0: memory_map_setup BUG()s; xl create has built the memory map and hvm_info, so those
+    # are written, and the e820 of the earlier run is removed
+    rc = main(["create", str(cfg), "--dry-run", "--dmar", dmar, "--xen-version", "4.14.0",
+               "--emit", str(out_dir)])
+    out = capsys.readouterr().out
+    assert rc == 1 and sorted(os.listdir(out_dir)) == ["hvm_info.bin", "memory_map.bin",
+                                                       "plan.json"]
+    j = json.loads((out_dir / "plan.json").read_text())
+    assert j["e820"] == [] and j["hvmloader"]["bars"] == []
+    assert j["hvmloader"]["pci_mem_start"] is None
+    assert "xl create succeeds, but the guest never boots" in out.splitlines()[0]
+    assert "Guest e820 (hvmloader)" not in out and "MMIO BARs" not in out
+
+
+# ---- rule 2: an identity-map failure that a later RMRR of the device hides -------------------
+# vtd/dmar.h:for_each_rmrr_device is two nested loops (the RMRR list, each RMRR's scope);
+# vtd/iommu.c:intel_iommu_assign_device's `break` after "cannot map reserved region" leaves
+# only the inner one, so each RMRR of the device is mapped in Xen's list order and `ret` is the
+# result of the last.
+# - RELEASE-4.16.0 (and 4.6.0 ... 4.13.4, 4.14.4, 4.15.2): reassign_device_ownership(s, d) runs
+#   before the maps; a failing map calls reassign_device_ownership(d, s) (back to the previous
+#   owner) and prints " cannot map reserved region (%lx,%lx] for Dom%d (%d)".
+# - RELEASE-4.17.0 (78a40f8b5d, XSA-400; backported to 4.13.5, 4.14.5, 4.15.3, 4.16.1): the
+#   maps come first, "%pd: cannot map reserved region [%lx,%lx]: %d"; `if ( !ret )` hands the
+#   device over; else every RMRR of the device is unmapped with p2m_access_x.
+# The failing map here: the page 0xfeff8000 holds one of libxc's special pages
+# (xg_dom_x86.c: X86_HVM_END_SPECIAL_REGION 0xff000, 8 pages from 0xfeff8), so
+# p2m_add_identity_entry / set_identity_p2m_entry refuses it under the strict policy (-EBUSY).
+# libxl reserves the RMRR (it is in the MMIO hole, no RAM conflict), hvmloader accepts it (above
+# RESERVED_MEMORY_DYNAMIC_END 0xfe000000).
+SPECIAL = Rmrr(0xFEFF8000, 0xFEFF8FFF, 0, (NIC,), 1)      # fails: special page
+HOLE = Rmrr(0xF8000000, 0xF800FFFF, 0, (NIC,), 1)         # maps: nothing there
+
+
+def _assign(text, rmrrs):
+    from xlrmrr.driver import Options, plan
+
+    d = dom(V(text), mem_mb=2048, pci=(pci(NIC, "strict"),))
+    return plan(d, Host(rmrrs=rmrrs), options=Options(compare_versions=False, remediate=False))
+
+
+@pytest.mark.parametrize("text,handed_back,message", [
+    ("4.6", True, "[VT-D] cannot map reserved region (feff8000,feff8fff] for Dom1 (-16)"),
+    ("4.14.4", True, "[VT-D] cannot map reserved region (feff8000,feff8fff] for Dom1 (-16)"),
+    ("4.16", True, "[VT-D] cannot map reserved region (feff8000,feff8fff] for Dom1 (-16)"),
+    ("4.13.5", False, "[VT-D]d1: cannot map reserved region [feff8000,feff8fff]: -16"),
+    ("4.14.5", False, "[VT-D]d1: cannot map reserved region [feff8000,feff8fff]: -16"),
+    ("4.16.1", False, "[VT-D]d1: cannot map reserved region [feff8000,feff8fff]: -16"),
+    ("4.17", False, "[VT-D]d1: cannot map reserved region [feff8000,feff8fff]: -16"),
+    ("4.22", False, "[VT-D]d1: cannot map reserved region [feff8000,feff8fff]: -16"),
+])
+def test_failure_hidden_by_a_later_rmrr(text, handed_back, message):
+    # Xen's list order SPECIAL, HOLE: SPECIAL fails (-EBUSY), HOLE maps, ret = 0: xl create
+    # succeeds. Up to XSA-400 the device is back with its previous owner; from it, the device
+    # is the guest's with SPECIAL unmapped. Either way it does not work: degraded, not blocked.
+    p = _assign(text, (SPECIAL, HOLE))
+    d = p.hypervisor.devices[0]
+    assert (d.rc, d.succeeds, d.handed_back, d.assigned) == (0, True, handed_back,
+                                                             not handed_back)
+    assert [o.rc for o in d.outcomes] == [-16, 0]      # both RMRRs tried
+    assert message in d.log
+    assert p.verdict == "degraded" and not p.hypervisor.blocked
+    assert "identity-failure-hidden" in codes(p.findings)
+    assert not [f for f in p.findings if f.severity == "error"]
+
+
+@pytest.mark.parametrize("text,undone", [("4.16", False), ("4.16.1", True), ("4.22", True)])
+def test_failure_of_the_last_rmrr_fails_the_assignment(text, undone):
+    # Xen's list order HOLE, SPECIAL: the last map fails, ret = -EBUSY: xc_assign_device
+    # fails and xl create with it (blocked, as before). From XSA-400 the HOLE map is undone
+    # (iommu_identity_mapping(d, p2m_access_x, ...): count 1 -> 0, pages cleared, unlisted);
+    # before, nothing undoes it.
+    p = _assign(text, (HOLE, SPECIAL))
+    d = p.hypervisor.devices[0]
+    assert d.rc == -16 and not d.succeeds and not d.handed_back and p.verdict == "blocked"
+    assert d.undone is undone
+    assert [(m.base, m.count) for m in p.hypervisor.identity_maps] == (
+        [] if undone else [(0xF8000000, 1)])
+    assert "identity-failure-hidden" not in codes(p.findings)
+
+
+def test_single_rmrr_failure_still_blocks():
+    # one RMRR: it is the last, so its failure is the result on every release
+    for text in ("4.6", "4.16", "4.22"):
+        p = _assign(text, (SPECIAL,))
+        assert p.verdict == "blocked" and p.hypervisor.devices[0].rc == -16, text

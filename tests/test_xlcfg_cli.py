@@ -48,12 +48,17 @@ def test_text_output(capsys, tmp_path):
     assert "[rdm-ignored]" in out and "[pci-nested-list]" in out and "[unknown-key]" in out
 
 
+# Every cfg object's keys, in order, whatever the outcome (docs/json.md).
+KEYS = ["schema_version", "command", "config", "guest", "format", "ok", "settings", "diagnostics",
+        "domain", "libxl_domain_config", "findings", "encoding"]
+
+
 def test_json_shape(capsys, tmp_path):
     rc, out, _, path = run(capsys, tmp_path, GOOD, "--json", "--xen-version", "4.14")
     doc = json.loads(out)
-    assert rc == 0 and list(doc) == ["ok", "settings", "diagnostics", "domain", "findings",
-                                     "encoding"]
-    assert doc["ok"] is True and doc["diagnostics"] == ""
+    assert rc == 0 and list(doc) == KEYS
+    assert doc["ok"] is True and doc["diagnostics"] == "" and doc["format"] == "xl"
+    assert doc["config"] == path and doc["guest"] == "g" and doc["libxl_domain_config"] is None
     assert doc["settings"]["pci"] == {"kind": "list", "value": ["01:00.0,rdm_policy=strict",
                                                                ["02:00.0"]],
                                       "line": 6, "op": "="}
@@ -71,7 +76,7 @@ def test_rejected_file_exit_2_and_no_settings(capsys, tmp_path):
     doc = json.loads(out)
     # the keys of an accepted file's object, settings empty: xl discards what it stored
     assert rc == 2 and doc["ok"] is False and doc["settings"] == {}
-    assert list(doc) == ["ok", "settings", "diagnostics", "domain", "findings", "encoding"]
+    assert list(doc) == KEYS and doc["config"] == path
     assert doc["diagnostics"].startswith(f"{path}:1: config parsing error near `.5': lexical error")
     assert err.count("\n") == 1 and err.startswith("xlrmrr cfg: error: xl would not accept")
 
@@ -129,7 +134,7 @@ def test_json_for_an_unreadable_file(capsys, tmp_path, make, why):
     assert main(["cfg", str(path), "--json"]) == 2
     out, err = capsys.readouterr()
     doc = json.loads(out)
-    assert list(doc) == ["ok", "settings", "diagnostics", "domain", "findings", "encoding"]
+    assert list(doc) == KEYS and doc["config"] == str(path) and doc["guest"] is None
     assert doc["ok"] is False and doc["settings"] == {} and doc["domain"] is None
     assert doc["diagnostics"] == "" and len(doc["findings"]) == 1 and doc["encoding"] == "utf-8"
     f = doc["findings"][0]
@@ -255,3 +260,28 @@ def test_json_of_a_utf8_file_says_utf8(capsys, tmp_path):
     rc, out, _, _ = run(capsys, tmp_path, 'name = "gé\u2028"\n'.encode(), "--json")
     doc = json.loads(out)
     assert rc == 0 and doc["encoding"] == "utf-8" and doc["settings"]["name"]["value"] == "gé\u2028"
+
+
+@pytest.mark.parametrize("data, said", [
+    # tools/xl/xl_parse.c:parse_config_data (4.17): no name= -> "Domain name must be
+    # specified." and exit(1); gfx_passthru = "nvidia" -> 'ERROR: invalid value "nvidia" for
+    # "gfx_passthru"' and exit(1). libxlutil itself parses both files (2 and 3 settings).
+    (b'type = "hvm"\nmemory = 512\n',
+     "libxlutil parses it (2 settings), but xl then exits: Domain name must be specified."),
+    (b'name = "g"\ntype = "hvm"\ngfx_passthru = "nvidia"\n',
+     'libxlutil parses it (3 settings), but xl then exits on line 3: ERROR: invalid value '
+     '"nvidia" for "gfx_passthru"'),
+])
+def test_headline_agrees_with_the_refusal(capsys, tmp_path, data, said):
+    # Issue 11 item 2: the first line said "xl accepts this file" while stderr said "xl would
+    # not accept" and the status was 2. Now all three say xl refuses it, and why.
+    import libxlu_oracle as oracle
+
+    rc, out, err, path = run(capsys, tmp_path, data, "--xen-version", "4.17")
+    first = out.splitlines()[0]
+    assert rc == 2 and err.startswith(f"xlrmrr cfg: error: xl would not accept {path}")
+    assert first == f"{path}: xl would not accept this file: {said}"
+    assert "xl accepts" not in out
+    assert "as far as xl read it before exiting (xl hands nothing to libxl)" in out
+    if oracle.available():      # the file does parse in Xen's own libxlutil
+        assert oracle.parse(data)["ok"] is True

@@ -158,3 +158,30 @@ def test_rdm_parse_by_release():
     assert (r.rc, r.strategy, r.policy, r.report) == (0, "host", None, "Unknown RDM policy: bogus")
     assert rdm_parse("strategy=host, policy=relaxed", (4, 17)).report == \
         "Unknown RDM state option:  policy"
+
+
+@pytest.mark.parametrize("version", ["4.14", "4.17"])
+def test_syntax_hint_shows_the_grammar_xl_has(version):
+    # Issue 11 item 2: the hint said `[[SSSS:]BB:]DD.F' (bus optional); xl's parsers need the
+    # bus (libxlu_pci.c: xlu_pci_parse_spec_string from 4.16, parse_bdf before). Xen's own
+    # 4.17 libxlutil decides: every example the hint gives parses, an entry without the bus
+    # does not, and a hint that offers a rewrite offers one xl takes.
+    from xlrmrr.common import XenVersion
+    from xlrmrr.xlcfg.xlparse import PCI_ENTRY_GRAMMAR, pci_hint
+
+    v = XenVersion.parse(version)
+    assert PCI_ENTRY_GRAMMAR == "[SSSS:]BB:DD.F[@VSLOT][,KEY=VALUE...]"
+    hint = pci_hint("zz", "", v)
+    assert PCI_ENTRY_GRAMMAR in hint and "[[SSSS:]BB:]" not in hint and "bus is required" in hint
+    assert parse_spec_string("14.0").rc != 0 and parse_bdf_old("14.0").rc != 0
+    assert pci_hint("14.0,rdm_policy=relaxed", "", v) == (
+        "xl needs the bus: a device is BB:DD.F, as lspci prints it; for `14.0' on bus 0 write "
+        "`00:14.0,rdm_policy=relaxed'")
+    need(oracle.available(), "libxlutil.so.4.17 (Debian libxenmisc4.17) is not installed")
+    for old in (False, True):
+        assert oracle.pci_spec("14.0", old_bdf=old)["rc"] != 0        # no bus: refused
+        assert oracle.pci_spec("00:14.0", old_bdf=old)["rc"] == 0
+        assert oracle.pci_spec("0000:00:14.0", old_bdf=old)["rc"] == 0
+    for example in ("00:14.0", "0000:00:14.0,rdm_policy=relaxed", "00:14.0,rdm_policy=relaxed",
+                    "00:14.0@3"):
+        assert oracle.pci_spec(example)["rc"] == 0, example

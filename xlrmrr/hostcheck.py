@@ -45,8 +45,10 @@ class GuestCheck:
             return "absent"
         for d in self.assign.devices:
             if d.sbdf == sbdf:
-                if not d.assigned:
+                if not d.succeeds:
                     return "FAILS"
+                if d.handed_back:
+                    return "not assigned"      # returns 0, the device went back (pre-XSA-400)
                 if self.verdict == "unknown":
                     return "?"          # assigned, but the host data does not list the RMRRs
                 return "1:1" if d.honoured else "relaxed"
@@ -68,7 +70,7 @@ class HostCheck:
     def to_json(self) -> dict:
         return {
             "exit_status": self.exit_status,
-            "guests": [{"config": g.label, "name": g.name, "verdict": g.verdict,
+            "guests": [{"config": g.label, "guest": g.name or None, "verdict": g.verdict,
                         "devices": {str(s): g.cell(s) for s in self.devices},
                         "hypervisor": g.assign.to_json() if g.assign else None,
                         "findings": [f.to_json() for f in g.findings]} for g in self.guests],

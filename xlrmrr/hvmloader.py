@@ -114,9 +114,18 @@ class HvmloaderResult:
     failed: bool
     low_mem_end: int = 0                  # after pci_setup (moves only when RAM is relocated)
     high_mem_end: int = 0
+    # Where hvmloader BUG()s, "" if it does not: BUG_MEMORY_MAP (memory_map_setup: nothing
+    # after it runs, so no BARs and no e820) or BUG_E820 (build_e820_table's BUG_ON: the BARs
+    # are placed, no e820 exists). e820 is then () and pci_mem_start means nothing for
+    # BUG_MEMORY_MAP.
+    bug: str = ""
 
     def dump(self) -> str:
         return dump_e820_table(self.e820)
+
+
+BUG_MEMORY_MAP = "memory_map_setup"
+BUG_E820 = "build_e820_table"
 
 
 def _f(severity, code, message, *addrs) -> Finding:
@@ -226,8 +235,11 @@ def build(layout, domain, host: Host, version: XenVersion, bios_base: int | None
                 f"hvmloader's dynamic area [{hexa(dynamic_start)}, "
                 f"{hexa(RESERVED_MEMORY_DYNAMIC_END)}) of Xen {version}; the guest crashes in "
                 f"hvmloader)", e.addr))
-            failed = True
-            break
+            # hvmloader.c:main: memory_map_setup is the first thing it does; after the BUG()
+            # nothing runs: no pci_setup, no adjust_memory_map, no e820.
+            return HvmloaderResult(tuple(memory_map), PCI_MEM_START, 0, (), None, 0, 0, (),
+                                   tuple(findings), True, low_mem_end, high_mem_end,
+                                   BUG_MEMORY_MAP)
 
     allow_relocate = domain.device_model_version == "qemu-xen-traditional"
     # pci_setup: size the BARs (largest first; equal sizes keep devfn order), choose pci_mem_start.
@@ -387,8 +399,13 @@ def build(layout, domain, host: Host, version: XenVersion, bios_base: int | None
     if low_mem_end < 2 * MB:
         findings.append(_f("error", "hvmloader-bug",
                            f"*** HVMLoader bug: BUG_ON(low_mem_end < 2 MiB) in build_e820_table "
-                           f"(low_mem_end {hexa(low_mem_end)})", low_mem_end))
-        failed = True
+                           f"(low_mem_end {hexa(low_mem_end)}): the guest stops in hvmloader "
+                           f"before its e820 exists", low_mem_end))
+        # The BARs are placed (pci_setup ran before), the table is not: nothing after the
+        # BUG_ON copies the memory map, sorts, or hands an e820 to the BIOS.
+        return HvmloaderResult(tuple(adjusted), pci_mem_start, mmio_total, tuple(placements),
+                               opregion, bbase, aend, (), tuple(findings), True, low_mem_end,
+                               high_mem_end, BUG_E820)
     e820.extend(adjusted)
     if domain.bios in ("seabios", "ovmf") and len(e820) > E820_SCRATCH_ENTRIES:
         findings.append(_f("error", "e820-overflow",

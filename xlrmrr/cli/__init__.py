@@ -174,17 +174,30 @@ def build_parser(commands=COMMANDS) -> argparse.ArgumentParser:
     return parser
 
 
-def error_json(message: str) -> str:
+def error_json(message: str, command: str | None = None) -> str:
     """--json's object when bad input or a usage error ends a command (exit status 2): a script
-    reading stdout always gets an answer."""
-    import json
+    reading stdout always gets an answer (report.document.error; docs/json.md#errors)."""
+    from xlrmrr.report.document import error
 
-    return json.dumps({"ok": False, "error": message, "exit_status": EXIT_INPUT})
+    return error(message, command, EXIT_INPUT)
 
 
 def _asks_json(argv: list[str]) -> bool:
     """--json among xlrmrr's own arguments (not after the `--` that starts xl's)."""
     return "--json" in (argv[:argv.index("--")] if "--" in argv else argv)
+
+
+def _command(argv: list[str], args=None) -> str | None:
+    """The error object's `command`: the command (with host's action, create's --fix), None
+    when the usage error comes before it."""
+    name = argv[0] if argv and argv[0] in COMMANDS else None
+    action = getattr(args, "action", None) if args is not None else (argv[1:2] or [None])[0]
+    if name == "host" and action in ("snapshot", "diff"):
+        return f"host {action}"
+    own = argv[:argv.index("--")] if "--" in argv else argv
+    if name == "create" and (getattr(args, "fix", False) or "--fix" in own):
+        return "create --fix"
+    return name
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -196,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as e:
         if e.code == EXIT_INPUT and _asks_json(argv):
-            print(error_json(getattr(e, "message", "usage error")))
+            print(error_json(getattr(e, "message", "usage error"), _command(argv)), end="")
         raise
     if not getattr(args, "_run", None):
         parser.print_help(sys.stderr)
@@ -211,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
         # options after GUEST.cfg); cfg prints its own object once it has read the file.
         if (getattr(args, "json", False) or _asks_json(argv)) and not getattr(
                 args, "json_written", False):
-            print(error_json(str(e)))
+            print(error_json(str(e), _command(argv, args)), end="")
         return EXIT_INPUT
     except BrokenPipeError:
         devnull = os.open(os.devnull, os.O_WRONLY)

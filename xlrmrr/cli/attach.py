@@ -81,7 +81,6 @@ def _remedy_json(lines_: tuple, results) -> dict:
 
 
 def run(args) -> int:
-    import json
     import sys
     from dataclasses import replace
 
@@ -122,10 +121,12 @@ def run(args) -> int:
         status = EXIT_INPUT                     # verdict unknown: said on stderr, below
     name = domain.name or ""
     if args.json:
-        out = dict(att.to_json(), guest=name, config=args.config, xen_version=str(version),
-                   exit_status=status,
+        from xlrmrr.report.document import dumps
+
+        out = dict(att.to_json(), guest=domain.name, config=args.config,
+                   xen_version=str(version), exit_status=status,
                    remedies=[_remedy_json(c, rs) for c, rs in remedies])
-        sys.stdout.write(json.dumps(out, indent=2, sort_keys=True) + "\n")
+        sys.stdout.write(dumps("pci-attach", out, indent=2, sort_keys=True))
     else:
         text = attach_text(att, name or args.config, version)
         lines = [line for change, rs in remedies for line in _remedy_lines(change, rs)]

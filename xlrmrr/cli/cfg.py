@@ -47,18 +47,17 @@ def run(args) -> int:
         data = read_input(args.config, "xl config", limit=MAX_CONFIG)
     except InputError as e:
         if args.json:
-            _write(unreadable_json(str(e), latin1=not _utf8(b"", args.config)))
+            _write(unreadable_json(str(e), args.config, latin1=not _utf8(b"", args.config)))
             args.json_written = True
         raise
     from xlrmrr.xlcfg import is_domain_xml
     if is_domain_xml(data):
         return _run_xml(args, data, version)
     domain, findings, cfg = load_domain(data, args.config, version)
-    out = json_text(cfg, domain, findings, latin1=not _utf8(data, args.config)) if args.json \
-        else text(cfg, domain, findings)
+    out = (json_text(cfg, domain, findings, args.config, latin1=not _utf8(data, args.config))
+           if args.json else text(cfg, domain, findings))
     _write(out)
-    fatal = [f for f in findings if f.severity == "error" and f.component == "xl"
-             and f.code in ("xl-parse-error", "xl-abort", "xl-exit")]
+    fatal = _fatal(findings)
     if fatal:
         why = cfg.diagnostics.split("\n", 1)[0] if not cfg.ok and not cfg.aborted \
             else fatal[0].message
@@ -66,6 +65,23 @@ def run(args) -> int:
               file=sys.stderr)
         return EXIT_INPUT
     return EXIT_OK
+
+
+def _fatal(findings) -> list:
+    """The findings that make xl refuse the file: libxlutil cannot parse it (or aborts), or
+    xl's parse_config_data exits on a setting."""
+    return [f for f in findings if f.severity == "error" and f.component == "xl"
+            and f.code in ("xl-parse-error", "xl-abort", "xl-exit")]
+
+
+def _exit_reason(message: str, source: str) -> str:
+    """An xl-exit finding's message without its trailing explanation: xl's own words, after
+    " on line N" when it names the setting's line (FILE:N: ...)."""
+    said = message.split(" (xl stops here", 1)[0]
+    line, sep, rest = said[len(source) + 1:].partition(": ")
+    if said.startswith(source + ":") and sep and line.isdigit():
+        return f" on line {line}: {rest}"
+    return f": {said}"
 
 
 def _run_xml(args, data: bytes, version) -> int:
@@ -78,10 +94,10 @@ def _run_xml(args, data: bytes, version) -> int:
         domain, findings, lv = load_domain(data, args.config, version)
     except InputError as e:
         if args.json:
-            _write(unreadable_json(str(e)).replace('"unreadable", "component": "xl"',
-                                                   '"libvirt-xml", "component": "libvirt"'))
+            _write(unreadable_json(str(e), args.config, xml=True))
+            args.json_written = True        # one object: not main()'s error object as well
         raise
-    _write(report.json_text(domain, findings, lv) if args.json else
+    _write(report.json_text(domain, findings, lv, args.config) if args.json else
            report.text(domain, findings, lv))
     return 0
 
@@ -94,17 +110,28 @@ def _write(out: str) -> None:
     sys.stdout.flush()
 
 
-def unreadable_json(error: str, latin1: bool = False) -> str:
-    """--json for a file xlrmrr cannot read (missing, a directory, over the size limit): not
-    parsed, so no settings and no domain; libxlu printed nothing."""
+def unreadable_json(error: str, config: str, latin1: bool = False, xml: bool = False) -> str:
+    """--json for a file xlrmrr cannot read (missing, a directory, over the size limit; xml: a
+    domain XML libvirt's driver would refuse): not parsed, so no settings and no domain; libxlu
+    printed nothing."""
     import json
 
-    doc = {"ok": False, "settings": {}, "diagnostics": "", "domain": None,
-           "findings": [{"severity": "error", "code": "unreadable", "component": "xl",
-                         "message": error}], "encoding": "latin-1" if latin1 else "utf-8"}
+    from xlrmrr.report.document import document, made
+
+    code, component = ("libvirt-xml", "libvirt") if xml else ("unreadable", "xl")
+    doc = document("cfg", {
+        "config": config, "guest": None, "format": FORMATS[xml], "ok": False,
+        "settings": None if xml else {}, "diagnostics": None if xml else "", "domain": None,
+        "libxl_domain_config": None,
+        "findings": [{"severity": "error", "code": code, "component": component,
+                      "message": error}], "encoding": "latin-1" if latin1 else "utf-8"})
     if not latin1:
-        return json.dumps(doc) + "\n"
-    return _latin1(json.dumps(doc, ensure_ascii=False) + "\n")
+        return made("cfg", json.dumps(doc) + "\n")
+    return made("cfg", _latin1(json.dumps(doc, ensure_ascii=False) + "\n"))
+
+
+# The --json "format": how the file was read.
+FORMATS = {False: "xl", True: "libvirt-domain-xml"}
 
 
 def _latin1(out: str) -> str:
@@ -141,13 +168,18 @@ def _utf8(data: bytes, source: str) -> bool:
 _LATIN1_ESCAPES = {c: f"\\u{c:04x}" for c in range(0x80, 0x100)}
 
 
-def json_text(cfg, domain, findings, latin1: bool = False) -> str:
+def json_text(cfg, domain, findings, config: str, latin1: bool = False) -> str:
     """The --json object. latin1: the file or its name is not UTF-8, so every string is given as
     the Latin-1 reading of its bytes (U+0000-U+00FF, one per byte) and "encoding" says so."""
     import json
 
+    from xlrmrr.report.document import SCHEMA_VERSION, made
+
     ascii_ = not latin1
-    parts = [f'"ok": {json.dumps(cfg.ok)}']
+    parts = [f'"schema_version": {SCHEMA_VERSION}', '"command": "cfg"',
+             f'"config": {json.dumps(config, ensure_ascii=ascii_)}',
+             f'"guest": {json.dumps(domain.name, ensure_ascii=ascii_)}', '"format": "xl"',
+             f'"ok": {json.dumps(cfg.ok)}']
     # The same keys whatever the outcome: a file xl rejects has no settings (xl discards those
     # stored before the error), and "encoding" says "utf-8" when it is not "latin-1".
     items = ", ".join(f"{json.dumps(k)}: {s.to_json_text(ascii_)}"
@@ -156,19 +188,27 @@ def json_text(cfg, domain, findings, latin1: bool = False) -> str:
     parts.append(f'"diagnostics": {json.dumps(cfg.diagnostics, ensure_ascii=ascii_)}')
     parts.append(f'"domain": '
                  f'{json.dumps(domain_json(domain), sort_keys=True, ensure_ascii=ascii_)}')
+    parts.append('"libxl_domain_config": null')
     parts.append(f'"findings": '
                  f'{json.dumps([f.to_json() for f in findings], ensure_ascii=ascii_)}')
     parts.append(f'"encoding": "{"latin-1" if latin1 else "utf-8"}"')
     out = "{" + ", ".join(parts) + "}\n"
-    return _latin1(out) if latin1 else out
+    return made("cfg", _latin1(out) if latin1 else out)
 
 
 def text(cfg, domain, findings) -> str:
     from xlrmrr.xlcfg.settings import value_json
 
     out = []
-    if cfg.ok:
-        out.append(f"{cfg.source}: xl accepts this file ({len(cfg.settings)} settings)")
+    exits = [f for f in _fatal(findings) if f.code == "xl-exit"]
+    if cfg.ok and exits:
+        # libxlutil parses the file, but xl's parse_config_data exits on a setting: the first
+        # line says so, as stderr and the exit status (2) do.
+        out.append(f"{cfg.source}: xl would not accept this file: libxlutil parses it "
+                   f"({_settings(cfg)}), but xl then exits"
+                   f"{_exit_reason(exits[0].message, cfg.source)}")
+    elif cfg.ok:
+        out.append(f"{cfg.source}: xl accepts this file ({_settings(cfg)})")
     elif cfg.aborted:
         out.append(f"{cfg.source}: xl would abort here (libxlutil SIGABRT: {cfg.abort_reason})")
     else:
@@ -194,7 +234,9 @@ def text(cfg, domain, findings) -> str:
         out.append("  (none)")
     if cfg.ok:
         out.append("")
-        out.append(f"typed config for Xen {domain.xen_version} (what xl hands to libxl):")
+        out.append(f"typed config for Xen {domain.xen_version} (what xl hands to libxl):" if not exits
+                   else f"typed config for Xen {domain.xen_version}, as far as xl read it before "
+                        f"exiting (xl hands nothing to libxl):")
         dj = domain_json(domain)
         for key in ("name", "type", "target_memkb", "max_memkb", "video_memkb", "vga",
                     "device_model_version", "shadow_memkb", "hap", "mmio_hole_memkb", "vcpus",
@@ -221,6 +263,11 @@ def text(cfg, domain, findings) -> str:
     for f in findings:
         out.append(f"  {f.severity:<7} [{f.code}] {f.message}")
     return lines_text(out)
+
+
+def _settings(cfg) -> str:
+    n = len(cfg.settings)
+    return f"{n} setting{'' if n == 1 else 's'}"
 
 
 def _show(v) -> str:

@@ -70,6 +70,12 @@ def run(args) -> int:
     paths = _guest_paths(args)
     if not paths:
         print("xlrmrr check: no guest to check", file=sys.stderr)
+        if args.json:       # the object of no guests (no host data read: nothing to check)
+            from xlrmrr.cli import xen_version
+            from xlrmrr.hostcheck import HostCheck
+
+            sys.stdout.write(json_text(HostCheck((), (), (), (), (), (), (), (), 0),
+                                       xen_version(args)))
         return 0
     host, version, version_note = host_and_version(args, host_loader(args))
     guests = []

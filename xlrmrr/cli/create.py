@@ -336,7 +336,7 @@ def run(args) -> int:
         _error_line(str(e))
         if args.json:
             from xlrmrr.cli import error_json
-            print(error_json(str(e)))
+            print(error_json(str(e), "create --fix" if args.fix else "create"), end="")
         return EXIT_INPUT
 
 
@@ -523,7 +523,6 @@ def rereader(raw: bytes, items, source: str, version):
 
 def _fix(args, result, raw: bytes) -> int:
     """--fix: the recommended change as a diff of the file (and, --write, GUEST.cfg.new)."""
-    import json
     import os
     import sys
 
@@ -558,11 +557,14 @@ def _fix(args, result, raw: bytes) -> int:
                 raise InputError(f"{new_name}: cannot write it: {e.strerror or e}") from None
             written = new_name
     if args.json:
-        out = {"config": args.config, "xen_version": str(result.xen_version),
-               "verdict": result.verdict, "exit_status": result.exit_status,
+        from xlrmrr.report.document import dumps
+
+        out = {"config": args.config, "guest": result.domain.name,
+               "xen_version": str(result.xen_version), "verdict": result.verdict,
+               "exit_status": result.exit_status,
                "fix": None if fix is None else {**fix.to_json(), "diff": diff,
                                                 "written": written}}
-        sys.stdout.write(json.dumps(out, indent=2) + "\n")
+        sys.stdout.write(dumps("create --fix", out, indent=2))
     else:
         from xlrmrr.report import escape
 

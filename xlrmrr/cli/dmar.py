@@ -7,8 +7,8 @@ DESCRIPTION = """\
 Decode an ACPI DMAR table: the raw binary (default /sys/firmware/acpi/tables/DMAR, which needs
 root; in a Xen dom0 .../RMAD, as Xen renames the table after parsing it) or `acpidump` text
 output containing it. Prints every remapping structure and device scope, then what Linux,
-ACPICA, fwts and Xen would complain about. --json prints the decoding only, with the field
-names of a normalised `iasl -d`."""
+ACPICA, fwts and Xen would complain about. --json prints the decoding, with the field names of
+a normalised `iasl -d`, and the same findings."""
 
 DMAR_FLAGS = ((0x1, "INTR_REMAP"), (0x2, "X2APIC_OPT_OUT"), (0x4, "DMA_CTRL_PLATFORM_OPT_IN"))
 
@@ -87,15 +87,22 @@ def render_text(dmar, path: str, findings) -> str:
 
 
 def run(args) -> int:
-    import json
-
     from xlrmrr.acpi.checks import firmware_findings
     from xlrmrr.acpi.readers import sysfs_dmar_path
 
     path = args.file or sysfs_dmar_path()
     dmar = read_table(path)
     if args.json:
-        print(json.dumps(dmar.to_json(), indent=2))
+        print(json_text(dmar, path, firmware_findings(dmar)), end="")
     else:
         print(render_text(dmar, path, firmware_findings(dmar)), end="")
     return 0
+
+
+def json_text(dmar, path: str, findings) -> str:
+    """--json: the table's fields as decoded (Dmar.to_json, the form fixtures are written in),
+    the file, and the firmware findings the text lists."""
+    from xlrmrr.report.document import dumps
+
+    return dumps("dmar", {"source": path, **dmar.to_json(),
+                          "findings": [f.to_json() for f in findings]}, indent=2)

@@ -6,8 +6,9 @@ fit the log), releases_by_source_line (those narrowed by libxl's FILE:LINE prefi
 (modelled), outcome (fails | vtd-disabled | degraded | info), exit_status, messages (code,
 component, where, outcome, releases, source, line, text, domid, sbdf, addrs, base, end, errno,
 count, printed_at (libxl's FILE:LINE:FUNCTION or null), meaning, change, owners [{base, end,
-devices, classes, shared}]), notes, and plan (null without --cfg: config, verdict, reproduced per message, fix
-{change, verified, result, verdict, recommended} or null, other_fixes).
+devices, classes, shared}]), notes, and plan (null without --cfg: config, guest, verdict,
+reproduced per message, fix {change, verified, result, verdict, recommended, why, edits} or
+null, fix_as_diff, other_fixes, findings); docs/json.md has the conventions.
 """
 
 from __future__ import annotations
@@ -156,9 +157,9 @@ def run(args) -> int:
     report = _json(args, messages, lines_read, fitting, version, outcome, status, notes, host,
                    result, located)
     if args.json:
-        import json
+        from xlrmrr.report.document import dumps
 
-        sys.stdout.write(json.dumps(report, indent=2) + "\n")
+        sys.stdout.write(dumps("explain", report, indent=2))
     else:
         from xlrmrr.report import lines_text
 
@@ -208,7 +209,7 @@ def _json(args, messages, lines_read, fitting, version, outcome, status, notes, 
     if result is not None:
         fix = choose_fix(result.remediation)
         plan_j = {
-            "config": args.cfg, "verdict": result.verdict,
+            "config": args.cfg, "guest": result.domain.name, "verdict": result.verdict,
             "reproduced": [reproduced(m, result) for m in messages],
             "fix": None if fix is None else fix.to_json(),
             "fix_as_diff": (f"xlrmrr create {args.cfg} --dry-run --fix"

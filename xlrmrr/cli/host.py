@@ -250,6 +250,15 @@ def _snapshot(args) -> int:
         write_atomic(args.out, write_snapshot(dmar, desc, notes))
     except OSError as e:
         raise InputError(f"{args.out}: cannot write the snapshot: {e.strerror or e}") from None
+    if args.json:
+        from xlrmrr.report.document import dumps
+
+        print(dumps("host snapshot", {
+            "written": args.out, "dmar": dmar is not None, "pci_functions": len(desc.devices),
+            "e820_entries": len(desc.e820),
+            "xen_version": str(desc.xen_version) if desc.xen_version else None,
+            "notes": list(notes)}, indent=2), end="")
+        return 0
     print(f"wrote {args.out}: DMAR {'included' if dmar else 'MISSING'}, {len(desc.devices)} PCI "
           f"functions, {len(desc.e820)} e820 entries, Xen "
           f"{desc.xen_version or 'version unknown'}")
@@ -259,8 +268,6 @@ def _snapshot(args) -> int:
 
 
 def run(args) -> int:
-    import json
-
     from xlrmrr.cli import running_xen_version
     from xlrmrr.cli.hostargs import host_from_args
     from xlrmrr.common import EXIT_FAIL, NEWEST_XEN, XenVersion
@@ -285,7 +292,9 @@ def run(args) -> int:
     if version != (explicit or host.xen_version or NEWEST_XEN):
         host = host_from_args(args, version)
     if args.json:
-        print(json.dumps(host_json(host, version), indent=2))
+        from xlrmrr.report.document import dumps
+
+        print(dumps("host", host_json(host, version), indent=2), end="")
     else:
         print(render_text(host, version), end="")
     return 0 if host.vtd_enabled else EXIT_FAIL

@@ -4,7 +4,8 @@ which guests change verdict. Called by `xlrmrr host` (cli/host.py) for its diff 
 `--json` prints one object: a, b (source and kind), xen_version, differences (the count),
 vtd_enabled [A, B], rmrrs_added, rmrrs_removed, rmrrs_moved, rmrrs_resized, scope_changed
 ({from, to} of {base, end, segment, devices}), groups_added, groups_removed, findings_new,
-findings_gone, guests [{config, a, b}] (verdicts), exit_status.
+findings_gone, guests [{config, guest, a, b, why}] (verdicts), exit_status; schema_version and
+command first (docs/json.md).
 """
 
 from __future__ import annotations
@@ -72,13 +73,13 @@ def run(args) -> int:
     n = len(lines) + len(changed)
     status = 0 if n == 0 else 1
     if args.json:
-        import json
+        from xlrmrr.report.document import dumps
 
         out = {"a": {"source": args.out, "kind": kind_a}, "b": {"source": args.other,
                                                                 "kind": kind_b},
                "xen_version": str(version), "differences": n, **diff_json(d),
                "guests": guests, "exit_status": status}
-        sys.stdout.write(json.dumps(out, indent=2) + "\n")
+        sys.stdout.write(dumps("host diff", out, indent=2))
         return status
     from xlrmrr.report import lines_text
 
@@ -108,4 +109,4 @@ def _guest(cfg: str, a, b, version, args) -> dict:
     pa, pb = plan(domain, a, version, options), plan(domain, b, version, options)
     errors = [f for f in pb.findings if f.severity == "error"]
     why = f"{errors[0].component}: {errors[0].message.split('. ')[0]}" if errors else ""
-    return {"config": cfg, "a": pa.verdict, "b": pb.verdict, "why": why}
+    return {"config": cfg, "guest": domain.name, "a": pa.verdict, "b": pb.verdict, "why": why}

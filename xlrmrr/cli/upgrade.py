@@ -1,9 +1,10 @@
 """`xlrmrr upgrade --from X.Y[.Z] --to X.Y[.Z] GUEST.cfg...`: what a Xen upgrade changes per
 guest, and why.
 
-`--json` prints one object: from, to, host, steps (the releases planned), exit_status, guests
-[{config, name, from_verdict, to_verdict, worse ("stops" | "degrades" | ""), changes [{aspect,
-from, to, at [{release, changes [{component, commit, what}]}]}]}].
+`--json` prints one object (xlrmrr/schemas/upgrade.json, docs/json.md): from, to, host, steps
+(the releases planned), exit_status, guests [{config, guest, from_verdict, to_verdict, worse
+("stops" | "degrades" | ""), verdicts, changes [{aspect, from, to, at [{release, changes
+[{component, commit, what, takes_effect}]}]}]}].
 """
 
 from __future__ import annotations
@@ -94,14 +95,14 @@ def run(args) -> int:
     host0 = hosts[str(steps_v[0])]
     report = {"from": str(frm), "to": str(to), "host": host0.source or "this host",
               "steps": [str(v) for v in steps_v], "exit_status": status,
-              "guests": [{"config": g.config, "name": g.name, "from_verdict": g.before,
+              "guests": [{"config": g.config, "guest": g.name or None, "from_verdict": g.before,
                           "to_verdict": g.after, "worse": g.worse,
                           "verdicts": dict(zip((str(v) for v in steps_v), g.verdicts)),
                           "changes": [c.to_json() for c in g.changes]} for g in results]}
     if args.json:
-        import json
+        from xlrmrr.report.document import dumps
 
-        sys.stdout.write(json.dumps(report, indent=2) + "\n")
+        sys.stdout.write(dumps("upgrade", report, indent=2))
     else:
         from xlrmrr.report import lines_text
 
@@ -128,7 +129,7 @@ def _text(r) -> list[str]:
 
     for g in r["guests"]:
         lines.append("")
-        label = f"{g['config']}" + (f" ({g['name']})" if g["name"] else "")
+        label = f"{g['config']}" + (f" ({g['guest']})" if g["guest"] else "")
         tag = f"  <- {_WORSE[g['worse']]}" if g["worse"] else ""
         lines.append(f"{label}: {g['from_verdict']} -> {g['to_verdict']}{tag}")
         if not g["changes"]:

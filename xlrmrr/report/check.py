@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 from xlrmrr.common import hexa
 from xlrmrr.report import lines_text
 from xlrmrr.report.hypervisor import findings_lines, text_lines
@@ -19,7 +17,9 @@ def to_json(hc, xen_version) -> dict:
 
 
 def json_text(hc, xen_version) -> str:
-    return json.dumps(to_json(hc, xen_version), indent=2, sort_keys=True) + "\n"
+    from xlrmrr.report.document import dumps
+
+    return dumps("check", to_json(hc, xen_version), indent=2, sort_keys=True)
 
 
 def _table(rows: list[list[str]]) -> list[str]:

@@ -41,16 +41,28 @@ def json_policy(policy: str) -> str:
 
 
 def _xl_only_json(plan) -> dict:
-    """A config xl exits on: no layout exists, so the layout keys are null and the lists empty."""
+    """A config xl exits on: no layout exists, so the layout keys are null and the lists empty
+    (the keys of to_json's object, in its order)."""
     return {
-        "xen_version": str(plan.xen_version), "verdict": plan.verdict, "exit_status": plan.exit_status,
-        "semantics": plan.semantics, "guest_type": plan.domain.type, "stages": ["xl"],
-        "lowmem_end": None, "highmem_end": None, "mmio_start": None, "rdms": [], "memory_map": [],
-        "hvm_info": None,
+        "config": plan.domain.source, "guest": plan.domain.name,
+        "xen_version": str(plan.xen_version), "verdict": plan.verdict,
+        "exit_status": plan.exit_status, "semantics": plan.semantics, "stages": _stages(plan),
+        "guest_type": plan.domain.type, "hap": None, "mem_size": None, "lowmem_end": None,
+        "highmem_end": None, "mmio_start": None, "mmio_size": None, "lowmem_end_initial": None,
+        "highmem_end_initial": None, "rdm_mem_boundary": None, "rdm_strategy": None,
+        "rdm_policy": None, "rdms": [], "memory_map": [], "hvm_info": None,
         "populate_physmap": {"extents": [], "special_pages": [], "pod": False, "pages_4k": 0,
                              "extents_2m": 0, "extents_1g": 0},
         "e820": [], "findings": [f.to_json() for f in plan.findings], "remediation": [],
-        "other_versions": []}
+        "other_versions": [], "hvmloader": None, "xen_verdict": plan.xen_verdict,
+        "hypervisor": None}
+
+
+def _stages(plan) -> list[str]:
+    """The components the plan reached, in the flow's order (a stage that stopped included)."""
+    reached = (("libxl", plan.libxl), ("libxc", plan.libxc), ("xen", plan.hypervisor),
+               ("hvmloader", plan.hvmloader))
+    return ["xl"] + [name for name, result in reached if result is not None]
 
 
 def to_json(plan) -> dict:
@@ -69,10 +81,13 @@ def to_json(plan) -> dict:
         info["bytes"] = xc.hvm_info.hex()
     built = not lx.stopped      # a layout libxl computed (null where it stopped before)
     out = {
+        "config": plan.domain.source,
+        "guest": plan.domain.name,
         "xen_version": str(plan.xen_version),
         "verdict": plan.verdict,
         "exit_status": plan.exit_status,
         "semantics": plan.semantics,
+        "stages": _stages(plan),
         "guest_type": lx.guest_type,
         "hap": lx.hap,
         "mem_size": lx.mem_size if built else None,
@@ -112,8 +127,11 @@ def to_json(plan) -> dict:
     out["hvmloader"] = None
     if plan.hvmloader:
         h = plan.hvmloader
+        setup = h.bug != "memory_map_setup"     # pci_setup and the rest ran
         out["hvmloader"] = {
-            "pci_mem_start": h.pci_mem_start, "bios_base": h.bios_base, "acpi_end": h.acpi_end,
+            "pci_mem_start": h.pci_mem_start if setup else None,
+            "bios_base": h.bios_base if setup else None,
+            "acpi_end": h.acpi_end if setup else None,
             "opregion": h.opregion,
             "bars": [{"device": b.device, "bar": b.index, "size": b.size, "base": b.base, "high": b.high,
                       "assumed": b.assumed} for b in h.bars]}
@@ -123,9 +141,9 @@ def to_json(plan) -> dict:
 
 
 def json_text(plan) -> str:
-    import json
+    from xlrmrr.report.document import dumps
 
-    return json.dumps(to_json(plan), indent=2, sort_keys=False) + "\n"
+    return dumps("create", to_json(plan), indent=2)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -142,7 +160,8 @@ def _regions(plan):
     for s, e in _ram(plan):
         out.append((s, e, "#", 1))
     if lx.guest_type == "hvm":
-        pci_start = plan.hvmloader.pci_mem_start if plan.hvmloader else lx.mmio_start
+        h = plan.hvmloader
+        pci_start = h.pci_mem_start if h and h.bug != "memory_map_setup" else lx.mmio_start
         out.append((pci_start, 0xFC000000, "m", 2))
         out.append((0xFC000000, FOUR_GB, "f", 2))
     else:
@@ -210,7 +229,7 @@ def _layout_lines(plan, out: list) -> None:
                f"{lx.video_memkb // 1024} MiB -> mem_size {hexa(lx.mem_size)} ({size_str(lx.mem_size)})")
     out.append(f"  mmio hole [{hexa(lx.mmio_start)}, 4G) ({size_str(lx.mmio_size)})"
                + (f"; hvmloader pci_mem_start {hexa(plan.hvmloader.pci_mem_start)}"
-                  if plan.hvmloader else ""))
+                  if plan.hvmloader and plan.hvmloader.bug != "memory_map_setup" else ""))
     moved = lx.lowmem_end != lx.lowmem_end_initial
     out.append(f"  lowmem_end  {hexa(lx.lowmem_end)}"
                + (f" (was {hexa(lx.lowmem_end_initial)})" if moved else ""))
@@ -261,6 +280,11 @@ def text(plan, name: str = "") -> str:
                       "applies" if lx is None or not lx.rdms else
                       "OK: the guest can be created; it passes no PCI device through (rdm= "
                       "reserves the host RMRRs listed below)")
+    h = plan.hvmloader
+    if plan.verdict == "blocked" and h is not None and h.bug and (
+            plan.hypervisor is None or not plan.hypervisor.blocked):
+        head["blocked"] = (f"BLOCKED: xl create succeeds, but the guest never boots: hvmloader "
+                           f"stops (BUG) in {h.bug}")
     out.append(f"{name or d.name or 'guest'}: {head[plan.verdict]} (exit {plan.exit_status})")
     if lx is None:
         out.append(f"modelled: Xen {plan.xen_version} (xl only): xl exits while reading the file, so "
@@ -306,7 +330,11 @@ def text(plan, name: str = "") -> str:
         out.append("Guest physical address space")
         out.extend(picture(plan))
         out.append("")
-    if plan.hvmloader is not None:
+    if plan.hvmloader is not None and plan.hvmloader.bug == "memory_map_setup":
+        out.append("hvmloader: stopped in memory_map_setup (BUG()): it places no BAR and builds no "
+                   "e820; the guest never gets past hvmloader")
+        out.append("")
+    elif plan.hvmloader is not None:
         h = plan.hvmloader
         out.append(f"MMIO BARs (hvmloader pci_setup, largest first; pci_mem_start {hexa(h.pci_mem_start)})")
         rows = [(b.device, f"{b.index}", size_str(b.size),
@@ -317,8 +345,12 @@ def text(plan, name: str = "") -> str:
         if h.opregion is not None:
             out.append(f"  IGD OpRegion: NVS [{hexa(h.opregion)}, {hexa(h.opregion + 0x3000)})")
         out.append("")
-        out.append("Guest e820 (hvmloader)")
-        out.extend("  " + line for line in h.dump().splitlines())
+        if h.bug:
+            out.append("Guest e820: none: hvmloader stopped in build_e820_table "
+                       "(BUG_ON(low_mem_end < 2 MiB)) before the table existed")
+        else:
+            out.append("Guest e820 (hvmloader)")
+            out.extend("  " + line for line in h.dump().splitlines())
         out.append("")
     if plan.hypervisor is not None:
         from xlrmrr.report.hypervisor import text_lines
@@ -393,12 +425,12 @@ def _lines(out: list) -> str:
 
 def payload_files(plan) -> dict[str, bytes]:
     """The --emit files: name -> bytes; only the payloads the flow reaches (a plan blocked in
-    libxl has no memory map, hvm_info or e820)."""
+    libxl has no memory map, hvm_info or e820; one whose hvmloader BUG()s has no e820)."""
     files = {"plan.json": json_text(plan).encode()}
     if plan.hvm_info is not None:
         files["hvm_info.bin"] = plan.hvm_info
     if plan.libxl is not None and plan.libxl.memory_map:
         files["memory_map.bin"] = e820_bytes(plan.libxl.memory_map)
-    if plan.hvmloader is not None:
+    if plan.hvmloader is not None and not plan.hvmloader.bug:     # no e820 after a BUG()
         files["e820.bin"] = e820_bytes(plan.hvmloader.e820)
     return files

@@ -6,14 +6,17 @@ from __future__ import annotations
 from xlrmrr.report import lines_text
 
 
-def json_text(domain, findings, lv) -> str:
-    import json
-
+def json_text(domain, findings, lv, config: str) -> str:
+    """cfg --json for a domain XML: the keys of an xl config's object (cli.cfg.json_text); the
+    xl-only ones null (no xl settings, no libxlu messages)."""
     from xlrmrr.cli.cfg import domain_json
+    from xlrmrr.report.document import dumps
 
-    doc = {"ok": True, "format": "libvirt-domain-xml", "libxl_domain_config": lv.libxl,
-           "domain": domain_json(domain), "findings": [f.to_json() for f in findings]}
-    return json.dumps(doc, sort_keys=True) + "\n"
+    return dumps("cfg", {
+        "config": config, "guest": domain.name, "format": "libvirt-domain-xml", "ok": True,
+        "settings": None, "diagnostics": None, "domain": domain_json(domain),
+        "libxl_domain_config": lv.libxl, "findings": [f.to_json() for f in findings],
+        "encoding": "utf-8"}, sort_keys=True)
 
 
 def _ranges(ids) -> str:

@@ -431,6 +431,10 @@ def dropped_values(cfg: ConfigParse, report) -> list:
 
 
 _BDF_NO_FUNC = re.compile(r"(?:[0-9a-fA-F]{1,4}:)?[0-9a-fA-F]{1,2}:[0-9a-fA-F]{1,2}")
+_DF_NO_BUS = re.compile(r"[0-9a-fA-F]{1,2}\.(?:[0-7]|\*)")
+# What xl's PCI parsers take (tools/libs/util/libxlu_pci.c: xlu_pci_parse_spec_string from
+# 4.16, parse_bdf before): the segment is optional, the bus is not.
+PCI_ENTRY_GRAMMAR = "[SSSS:]BB:DD.F[@VSLOT][,KEY=VALUE...]"
 
 
 def pci_hint(item: str, report: str, version: XenVersion) -> str:
@@ -443,13 +447,18 @@ def pci_hint(item: str, report: str, version: XenVersion) -> str:
         return (f"a device is BB:DD.F such as 00:14.0 (lspci's notation, function included): "
                 f"write `{fixed}'" if parse(fixed).rc == 0 else
                 "a device is BB:DD.F such as 00:14.0 (lspci's notation, function included)")
+    if _DF_NO_BUS.fullmatch(bdf.strip()):
+        fixed = "00:" + bdf.strip() + head[len(bdf):].strip() + sep + rest
+        if parse(fixed).rc == 0:
+            return (f"xl needs the bus: a device is BB:DD.F, as lspci prints it; for "
+                    f"`{bdf.strip()}' on bus 0 write `{fixed}'")
     squeezed = ",".join(p.strip() for p in item.split(","))
     if squeezed != item and parse(squeezed).rc == 0:
         return f"xl does not trim blanks: write `{squeezed}'"
     if "RDM policy" in report or "RDM property policy" in report:
         return f"xl printed `{report}': rdm_policy= takes strict or relaxed"
     said = f"xl printed `{report}'; " if report else ""
-    return (f"{said}an entry is [[SSSS:]BB:]DD.F[@VSLOT][,KEY=VALUE...], e.g. `00:14.0' or "
+    return (f"{said}an entry is {PCI_ENTRY_GRAMMAR} (the bus is required), e.g. `00:14.0' or "
             f"`0000:00:14.0,rdm_policy=relaxed'")
 
 
