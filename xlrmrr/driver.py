@@ -301,7 +301,9 @@ def _run_stages(domain: DomainConfig, host: Host, version: XenVersion, options: 
     not_exposed: set[int] = set()
     if domain.type == "hvm" and not blocked:
         exposed = {r.start for r in layout.rdms if r.exposed}
-        not_exposed = (starts if starts is not None else _assigned_rmrr_starts(domain, host)) - exposed
+        if starts is None:
+            starts = _assigned_rmrr_starts(domain, host)
+        not_exposed = starts - exposed
         degraded = degraded or bool(not_exposed)
         missing = sorted(not_exposed - {r.start for r in layout.rdms})     # libxl never saw these
         if missing:
@@ -325,7 +327,7 @@ def _run_stages(domain: DomainConfig, host: Host, version: XenVersion, options: 
     if verdict == VERDICT_BLOCKED:
         causes = (Cause(_blocked_cause(layout, xc, hv, dup_findings, loader)),)
     elif verdict == VERDICT_DEGRADED:
-        causes = _degraded_causes(domain, host, layout, hv, loader, not_exposed)
+        causes = _degraded_causes(domain, host, layout, hv, loader, not_exposed, starts)
     if verdict == VERDICT_OK and host.rmrrs_unknown and (
             domain.pci or domain.rdm.strategy == STRATEGY_HOST):
         verdict = VERDICT_UNKNOWN
@@ -374,7 +376,7 @@ def _blocked_cause(layout, xc, hv, dup_findings, loader) -> str:
     return "see the findings"
 
 
-def _degraded_causes(domain, host, layout, hv, loader, not_exposed) -> tuple[Cause, ...]:
+def _degraded_causes(domain, host, layout, hv, loader, not_exposed, starts=None) -> tuple[Cause, ...]:
     """Why the guest starts without every assigned device's RMRR honoured, one Cause per
     reason, the root cause of each RMRR said once: libxl dropping it (relaxed) before the
     hypervisor leaving guest RAM over it."""
@@ -421,7 +423,8 @@ def _degraded_causes(domain, host, layout, hv, loader, not_exposed) -> tuple[Cau
                 out.append(Cause(f"{text}: it gets no 1:1 mapping of the range",
                                  (sbdf,) if sbdf else (), CELL_BRIDGE))
     if loader is not None:
-        starts = _assigned_rmrr_starts(domain, host)
+        if starts is None:
+            starts = _assigned_rmrr_starts(domain, host)
         for f in loader.findings:
             hit = starts.intersection(f.addrs)
             if f.code == "ram-relocated-over-rdm" and hit:
