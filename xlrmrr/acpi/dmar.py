@@ -404,7 +404,9 @@ def from_json(obj: dict) -> Dmar:
 
     Extra keys understood: `checksum` null or absent (computed), `reserved` per structure,
     `name_padding` (ANDD: NUL bytes after the name's terminating NUL), `data` (hex, unknown
-    types).
+    types). The field names of `xlrmrr dmar --json` (cli.dmar.json_text) are read too:
+    host_address_width_field, a DRHD's size_field, an RMRR's base_address and end_address; its
+    other keys (an RMRR's start and size, findings, ...) are ignored.
     """
     def n(v) -> int:
         return int(v, 0) if isinstance(v, str) else int(v)
@@ -420,6 +422,11 @@ def from_json(obj: dict) -> Dmar:
         t = n(d["type"])
         kw = {k: n(d[k]) for k in ("flags", "size", "segment", "register_base", "base", "end",
                                    "reserved", "proximity_domain", "device_number") if k in d}
+        if t == 0 and "size_field" in d:
+            kw["size"] = n(d["size_field"])
+        if t == 1:      # an RMRR has no size field: `dmar --json` gives its range's size
+            kw.pop("size", None)
+            kw.update({k: n(d[f"{k}_address"]) for k in ("base", "end") if f"{k}_address" in d})
         if t == 4:
             kw["name"] = (d.get("device_name", "").encode("latin-1") + b"\0"
                           + bytes(d.get("name_padding", 0)))
@@ -435,7 +442,8 @@ def from_json(obj: dict) -> Dmar:
                 oem_revision=n(obj.get("oem_revision", 1)),
                 asl_compiler_id=_padded(obj.get("asl_compiler_id", "XLRM"), 4, "asl_compiler_id"),
                 asl_compiler_revision=n(obj.get("asl_compiler_revision", 1)),
-                host_address_width=n(obj.get("host_address_width", 38)),
+                host_address_width=n(obj.get("host_address_width",
+                                             obj.get("host_address_width_field", 38))),
                 flags=n(obj.get("flags", 1)),
                 structures=tuple(structures))
     return with_offsets(dmar)
