@@ -12,9 +12,11 @@ Expectations by hand:
   down to 2 MiB).
 - `Dom%d` and `%04x:%02x:%02x.%u` in the shared-RMRR message: 4.6-4.14
   (vtd/iommu.c:intel_iommu_assign_device); `%pp`/`%pd` ("d2"): 4.15 on.
-- "cannot map reserved region (b,e] for Dom1 (-16)": 4.6-4.16; "d1: cannot map reserved
-  region [b,e]: -16": 4.17 on. Together with "Cannot setup identity map d1:..." (every
-  release) the 4.12 log fits 4.6-4.16.
+- "cannot map reserved region (b,e] for Dom1 (-16)": 4.6-4.14.4, 4.15.0-4.15.2, 4.16.0; "d1:
+  cannot map reserved region [b,e]: -16": 4.17 on and the XSA-400 backports 4.14.5, 4.15.3,
+  4.16.1 (78a40f8b5d; vtd/iommu.c:intel_iommu_assign_device at RELEASE-4.14.5, 4.15.3, 4.16.1;
+  also 4.13.5, which explain's release candidates do not have). Together with "Cannot setup
+  identity map d1:..." (every release) the 4.12 log fits the former.
 - PoD: "PCI device assignment for HVM guest failed due to PoD enabled" up to 4.14.4, 4.15.0-
   4.15.2 and 4.16.0; "IOMMU required ... together with PoD" from 4.14.5, 4.15.3, 4.16.1 and
   4.17 (libxl_create.c:libxl__domain_config_setdefault at each tag).
@@ -63,8 +65,9 @@ CASES = [
     ("dmesg-shared-rmrr-4.17.log", ["shared-rmrr"], [2], "4.15-4.22"),
     ("dmesg-risky-4.10.log", ["shared-rmrr-risky"], [1], "4.6-4.14"),
     ("identity-map-4.12.log", ["identity-map-busy", "cannot-map-rmrr", "assign-failed"],
-     [1, 1, 1], "4.6-4.16"),
-    ("cannot-map-4.17.log", ["cannot-map-rmrr"], [1], "4.17-4.22"),
+     [1, 1, 1], "4.6-4.14.4, 4.15.0-4.15.2, 4.16.0"),
+    ("cannot-map-4.17.log", ["cannot-map-rmrr"], [1],
+     "4.14.5 and later 4.14.x, 4.15.3 and later 4.15.x, 4.16.1-4.22"),
     ("pod-4.14.4.log", ["pod-passthrough"], [None], "4.6-4.14.4, 4.15.0-4.15.2, 4.16.0"),
     ("pod-4.17.log", ["pod-passthrough"], [None],
      "4.14.5 and later 4.14.x, 4.15.3 and later 4.15.x, 4.16.1-4.22"),

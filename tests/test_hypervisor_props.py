@@ -220,7 +220,15 @@ def test_check_status_and_split_groups(host, domains):
 
 def xen_page_by_page(rmrrs_per_device, relaxed_per_device, ram_pages, version_16=True):
     """intel_iommu_assign_device / iommu_identity_mapping / p2m_add_identity_entry, one page at a
-    time on a dict p2m, as the C code loops. Returns per device (rc, per RMRR page states)."""
+    time on a dict p2m, as the C code loops. Returns per device (rc, per RMRR page states).
+
+    version_16: xen/drivers/passthrough/vtd/iommu.c and x86/iommu.c at RELEASE-4.22.0 (the
+    XSA-378 overlap check, -EADDRINUSE; the XSA-400 order: every RMRR mapped, then, if the result
+    is an error, this device's maps undone with p2m_access_x); else RELEASE-4.14.0
+    (rmrr_identity_mapping: no overlap check; the device was handed over first and nothing is
+    undone). On both, for_each_rmrr_device (vtd/dmar.h) is two nested loops and the `break`
+    after "cannot map reserved region" leaves only the inner one: every RMRR of the device is
+    tried, and `ret` is the result of the last."""
     p2m = {pfn: "ram" for pfn in ram_pages}
     listed = []                                   # [base, end, count]
     out = []
@@ -228,17 +236,19 @@ def xen_page_by_page(rmrrs_per_device, relaxed_per_device, ram_pages, version_16
         if any(r.shared for r in rmrrs) and not relaxed:
             out.append((-1, []))
             break
-        rc, states = 0, []
+        rc, states, mine = 0, [], []
         for r in rmrrs:
+            rc = 0
             hit = next((m for m in listed if m[0] == r.base and m[1] == r.end), None)
             if hit:
                 hit[2] += 1
                 states.append("counted")
+                mine.append(hit)
                 continue
             if version_16 and any(r.end >= m[0] and m[1] >= r.base for m in listed):
                 rc = -98
                 states.append("overlap")
-                break
+                continue
             pages = {}
             for pfn in range(r.base >> 12, (r.end + 0xFFF) >> 12):
                 cur = p2m.get(pfn)
@@ -255,8 +265,17 @@ def xen_page_by_page(rmrrs_per_device, relaxed_per_device, ram_pages, version_16
                     break
             states.append(pages)
             if rc:
-                break
+                continue
             listed.append([r.base, r.end, 1])
+            mine.append(listed[-1])
+        if rc and version_16:
+            for m in mine:
+                m[2] -= 1
+                if m[2] == 0:
+                    for pfn in range(m[0] >> 12, (m[1] + 0xFFF) >> 12):
+                        if p2m.get(pfn) == "id":
+                            del p2m[pfn]
+                    listed.remove(m)
         out.append((rc, states))
         if rc:
             break

@@ -121,9 +121,11 @@ def test_backported_change_per_point_release(text, expect):
 
 
 def test_point_releases_follow_the_backports():
-    # 4.14.1: hvmloader's ACPI/dynamic-area change (8efa46516c, de6d188a51); 4.14.5: xl's rdm=
-    # order and the PoD text (e45ad0b1b0, 07449ecfa4)
-    assert [str(v) for v in releases.point_releases(XenVersion(4, 14))] == ["4.14.1", "4.14.5"]
+    # 4.14.1: hvmloader's ACPI/dynamic-area change (8efa46516c, de6d188a51); 4.14.3: XSA-378's
+    # iommu_identity_mapping (fe6da097d4); 4.14.5: xl's rdm= order, the PoD text and XSA-400's
+    # assignment order (e45ad0b1b0, 07449ecfa4, 78a40f8b5d)
+    assert [str(v) for v in releases.point_releases(XenVersion(4, 14))] == [
+        "4.14.1", "4.14.3", "4.14.5"]
     assert [str(v) for v in releases.point_releases(XenVersion(4, 14, 3))] == ["4.14.5"]
     assert [str(v) for v in releases.point_releases(XenVersion(4, 14, 5))] == []
     assert [str(v) for v in releases.point_releases(XenVersion(4, 12))] == ["4.12.4"]

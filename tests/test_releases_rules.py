@@ -466,3 +466,77 @@ def test_emit_writes_no_e820_after_a_bug(tmp_path, capsys):
     assert j["hvmloader"]["pci_mem_start"] is None
     assert "xl create succeeds, but the guest never boots" in out.splitlines()[0]
     assert "Guest e820 (hvmloader)" not in out and "MMIO BARs" not in out
+
+
+# ---- rule 2: an identity-map failure that a later RMRR of the device hides -------------------
+# vtd/dmar.h:for_each_rmrr_device is two nested loops (the RMRR list, each RMRR's scope);
+# vtd/iommu.c:intel_iommu_assign_device's `break` after "cannot map reserved region" leaves
+# only the inner one, so each RMRR of the device is mapped in Xen's list order and `ret` is the
+# result of the last.
+# - RELEASE-4.16.0 (and 4.6.0 ... 4.13.4, 4.14.4, 4.15.2): reassign_device_ownership(s, d) runs
+#   before the maps; a failing map calls reassign_device_ownership(d, s) (back to the previous
+#   owner) and prints " cannot map reserved region (%lx,%lx] for Dom%d (%d)".
+# - RELEASE-4.17.0 (78a40f8b5d, XSA-400; backported to 4.13.5, 4.14.5, 4.15.3, 4.16.1): the
+#   maps come first, "%pd: cannot map reserved region [%lx,%lx]: %d"; `if ( !ret )` hands the
+#   device over; else every RMRR of the device is unmapped with p2m_access_x.
+# The failing map here: the page 0xfeff8000 holds one of libxc's special pages
+# (xg_dom_x86.c: X86_HVM_END_SPECIAL_REGION 0xff000, 8 pages from 0xfeff8), so
+# p2m_add_identity_entry / set_identity_p2m_entry refuses it under the strict policy (-EBUSY).
+# libxl reserves the RMRR (it is in the MMIO hole, no RAM conflict), hvmloader accepts it (above
+# RESERVED_MEMORY_DYNAMIC_END 0xfe000000).
+SPECIAL = Rmrr(0xFEFF8000, 0xFEFF8FFF, 0, (NIC,), 1)      # fails: special page
+HOLE = Rmrr(0xF8000000, 0xF800FFFF, 0, (NIC,), 1)         # maps: nothing there
+
+
+def _assign(text, rmrrs):
+    from xlrmrr.driver import Options, plan
+
+    d = dom(V(text), mem_mb=2048, pci=(pci(NIC, "strict"),))
+    return plan(d, Host(rmrrs=rmrrs), options=Options(compare_versions=False, remediate=False))
+
+
+@pytest.mark.parametrize("text,handed_back,message", [
+    ("4.6", True, "[VT-D] cannot map reserved region (feff8000,feff8fff] for Dom1 (-16)"),
+    ("4.14.4", True, "[VT-D] cannot map reserved region (feff8000,feff8fff] for Dom1 (-16)"),
+    ("4.16", True, "[VT-D] cannot map reserved region (feff8000,feff8fff] for Dom1 (-16)"),
+    ("4.13.5", False, "[VT-D]d1: cannot map reserved region [feff8000,feff8fff]: -16"),
+    ("4.14.5", False, "[VT-D]d1: cannot map reserved region [feff8000,feff8fff]: -16"),
+    ("4.16.1", False, "[VT-D]d1: cannot map reserved region [feff8000,feff8fff]: -16"),
+    ("4.17", False, "[VT-D]d1: cannot map reserved region [feff8000,feff8fff]: -16"),
+    ("4.22", False, "[VT-D]d1: cannot map reserved region [feff8000,feff8fff]: -16"),
+])
+def test_failure_hidden_by_a_later_rmrr(text, handed_back, message):
+    # Xen's list order SPECIAL, HOLE: SPECIAL fails (-EBUSY), HOLE maps, ret = 0: xl create
+    # succeeds. Up to XSA-400 the device is back with its previous owner; from it, the device
+    # is the guest's with SPECIAL unmapped. Either way it does not work: degraded, not blocked.
+    p = _assign(text, (SPECIAL, HOLE))
+    d = p.hypervisor.devices[0]
+    assert (d.rc, d.succeeds, d.handed_back, d.assigned) == (0, True, handed_back,
+                                                             not handed_back)
+    assert [o.rc for o in d.outcomes] == [-16, 0]      # both RMRRs tried
+    assert message in d.log
+    assert p.verdict == "degraded" and not p.hypervisor.blocked
+    assert "identity-failure-hidden" in codes(p.findings)
+    assert not [f for f in p.findings if f.severity == "error"]
+
+
+@pytest.mark.parametrize("text,undone", [("4.16", False), ("4.16.1", True), ("4.22", True)])
+def test_failure_of_the_last_rmrr_fails_the_assignment(text, undone):
+    # Xen's list order HOLE, SPECIAL: the last map fails, ret = -EBUSY: xc_assign_device
+    # fails and xl create with it (blocked, as before). From XSA-400 the HOLE map is undone
+    # (iommu_identity_mapping(d, p2m_access_x, ...): count 1 -> 0, pages cleared, unlisted);
+    # before, nothing undoes it.
+    p = _assign(text, (HOLE, SPECIAL))
+    d = p.hypervisor.devices[0]
+    assert d.rc == -16 and not d.succeeds and not d.handed_back and p.verdict == "blocked"
+    assert d.undone is undone
+    assert [(m.base, m.count) for m in p.hypervisor.identity_maps] == (
+        [] if undone else [(0xF8000000, 1)])
+    assert "identity-failure-hidden" not in codes(p.findings)
+
+
+def test_single_rmrr_failure_still_blocks():
+    # one RMRR: it is the last, so its failure is the result on every release
+    for text in ("4.6", "4.16", "4.22"):
+        p = _assign(text, (SPECIAL,))
+        assert p.verdict == "blocked" and p.hypervisor.devices[0].rc == -16, text

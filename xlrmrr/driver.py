@@ -448,10 +448,27 @@ def _first_sentence(message: str) -> str:
     return re.split(r"(?<=\.)\s+(?=[A-Z])", message, maxsplit=1)[0]
 
 
-def _stage_band(v: XenVersion, domain: DomainConfig, host: Host) -> tuple[bool, ...]:
+def _stage_band(v: XenVersion, domain: DomainConfig, host: Host, lite: bool = False
+                ) -> tuple[bool, ...]:
+    """The stage changes in effect at v that can alter this guest's plan; lite: without those
+    that alter a plan only where an identity map fails (_ON_MAP_FAILURE)."""
     from xlrmrr.releases import stage_key
 
-    return stage_key(v, _cannot_matter(domain, host))
+    ignore = _cannot_matter(domain, host)
+    return stage_key(v, ignore | _on_map_failure() if lite else ignore)
+
+
+def _on_map_failure() -> frozenset:
+    """Changes that alter a plan only where an identity map of an assigned device fails: two
+    releases differing only by them plan alike unless one of them has such a failure."""
+    from xlrmrr.releases import XEN_ASSIGN_MAPS_FIRST
+
+    return frozenset({XEN_ASSIGN_MAPS_FIRST})
+
+
+def _map_failed(p: Plan) -> bool:
+    return p.hypervisor is not None and any(
+        o.rc for d in p.hypervisor.devices for o in d.outcomes)
 
 
 def _cannot_matter(domain: DomainConfig, host: Host) -> frozenset:
@@ -469,6 +486,11 @@ def _cannot_matter(domain: DomainConfig, host: Host) -> frozenset:
         out.add(r.LIBXL_PASSTHROUGH_SETDEFAULT)
     if all(x.nr_pages for x in host.rmrrs):
         out.add(r.XEN_RDM_ZERO_PAGES_SKIPPED)
+    # -EADDRINUSE (or, before, shared pages) needs two different RMRRs that overlap; Xen's own
+    # DMAR and rmrr= parsing refuse those, only host data given otherwise can have them
+    ranges = sorted((x.base, x.end) for x in host.rmrrs)
+    if all(b[0] > a[1] for a, b in zip(ranges, ranges[1:])):
+        out.add(r.XEN_IOMMU_IDENTITY_MAPPING)
     return frozenset(out)
 
 
@@ -531,7 +553,10 @@ def _version_deltas(domain, host, version, options, base: Plan) -> tuple[Version
     quiet = replace(options, remediate=False, compare_versions=False, xen_domain=None)
     mine = _summary(base)
     own_key = (_stage_band(version, domain, host), _dom_key(domain), _host_key(host))
+    own_lite = (_stage_band(version, domain, host, lite=True),) + own_key[1:]
+    own_quiet = not _map_failed(base)
     planned: list[tuple[tuple, tuple]] = []     # (key, (verdict, differences))
+    planned_lite: list[tuple[tuple, tuple]] = []    # (lite key, result) of plans without a failed map
     rows: list[tuple[int, str, bool, str, tuple[str, ...]]] = []    # (band, name, whole, verdict, diffs)
     by_band: dict[int, list[tuple[str, XenVersion]]] = {}
     for i, part, release in _candidates(version):
@@ -563,14 +588,20 @@ def _version_deltas(domain, host, version, options, base: Plan) -> tuple[Version
             if key is None:
                 results.append((VERDICT_BLOCKED, ("xl", got)))      # named below, per row
                 continue
-            if key == own_key:
+            lite = (_stage_band(release, got[0], got[1], lite=True),) + key[1:]
+            if key == own_key or (own_quiet and lite == own_lite):
                 results.append(None)
                 continue
             result = next((g for k, g in planned if k == key), None)
             if result is None:
-                theirs = _summary(plan(got[0], got[1], release, quiet))
+                result = next((g for k, g in planned_lite if k == lite), None)
+            if result is None:
+                other = plan(got[0], got[1], release, quiet)
+                theirs = _summary(other)
                 result = (theirs["verdict"], _differences(theirs, mine))
                 planned.append((key, result))
+                if not _map_failed(other):
+                    planned_lite.append((lite, result))
             results.append(result if result[1] else None)
         rows.extend(_band_rows(i, [c[1] for c in cands][:len(results)], results, version))
     # [first band index, last band index, name, verdict, diffs, whole bands only]

@@ -168,9 +168,12 @@ def _rules() -> tuple[Rule, ...]:
              "EBUSY guest RAM is there, -98 EADDRINUSE it overlaps another mapped range)",
              "keep guest RAM off the range (the re-plan says how), or use rdm_policy=relaxed",
              (Form(r"\[VT-D\]\s*cannot map reserved region \(" + _HEX + "," + _HEX
-                   + r"\] for Dom(\d+) \((-?\d+)\)", "4.6-4.16", ("base", "end", "dom", "errno")),
+                   + r"\] for Dom(\d+) \((-?\d+)\)", "4.6-4.14.4,4.15.0-4.15.2,4.16.0",
+                   ("base", "end", "dom", "errno")),
+              # XSA-400 (78a40f8b5d): 4.17, and 4.13.5 (not a candidate here), 4.14.5, 4.15.3,
+              # 4.16.1
               Form(r"d(\d+): cannot map reserved region \[" + _HEX + "," + _HEX + r"\]: (-?\d+)",
-                   "4.17-4.22", ("dom", "base", "end", "errno"))),
+                   "4.14.5-4.14,4.15.3-4.15,4.16.1-4.22", ("dom", "base", "end", "errno"))),
              ("identity-busy", "identity-overlap", "assign-failed")),
         Rule("identity-map-busy", "xen", "xen/arch/x86/mm/p2m.c:p2m_add_identity_entry "
              "(set_identity_p2m_entry up to 4.16)", FAILS,

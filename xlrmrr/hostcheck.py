@@ -45,8 +45,10 @@ class GuestCheck:
             return "absent"
         for d in self.assign.devices:
             if d.sbdf == sbdf:
-                if not d.assigned:
+                if not d.succeeds:
                     return "FAILS"
+                if d.handed_back:
+                    return "not assigned"      # returns 0, the device went back (pre-XSA-400)
                 if self.verdict == "unknown":
                     return "?"          # assigned, but the host data does not list the RMRRs
                 return "1:1" if d.honoured else "relaxed"

@@ -96,7 +96,7 @@ def attach_check(plan, sbdf: Sbdf, policy: str = POLICY_STRICT, spec: str = "") 
             f"{unknown}, so whether {sbdf} has RMRRs cannot be told: 'every RMRR 1:1' above is "
             f"the answer without RMRRs; give the DMAR table (--dmar, --acpidump, --snapshot) or "
             f"`xl dmesg` of a boot with iommu=verbose"))
-    return AttachCheck(sbdf, policy, created, result, device, tuple(findings), device.assigned,
+    return AttachCheck(sbdf, policy, created, result, device, tuple(findings), device.succeeds,
                        device.honoured, partial, unknown)
 
 

@@ -35,7 +35,7 @@ from xlrmrr.common import (
 from xlrmrr.host.model import Host, Rmrr
 from xlrmrr.host.query import device_roots
 from xlrmrr.records import record
-from xlrmrr.releases import XEN_IOMMU_IDENTITY_MAPPING, XEN_PD_FORMAT
+from xlrmrr.releases import XEN_ASSIGN_MAPS_FIRST, XEN_IOMMU_IDENTITY_MAPPING, XEN_PD_FORMAT
 from xlrmrr.xlcfg.domain import (
     LIBXL_PCI_FUNC_ALL,
     POLICY_INVALID,
@@ -144,18 +144,34 @@ class DeviceAssignment:
     spec: str
     policy: str                        # after libxl__device_pci_setdefault
     relaxed: bool                      # XEN_DOMCTL_DEV_RDM_RELAXED in the flags
-    rc: int
+    rc: int                            # what XEN_DOMCTL_assign_device returns
     outcomes: tuple[IdentityOutcome, ...]
     log: tuple[str, ...]               # Xen console lines, in order
     hotplug: bool = False
+    # Up to the XSA-400 fix (XEN_ASSIGN_MAPS_FIRST): a failing map handed the device back to
+    # its previous owner, yet a later RMRR of the device that maps made the call return 0.
+    handed_back: bool = False
+    undone: bool = False               # XSA-400 on: the call failed and this device's maps were undone
+
+    @property
+    def succeeds(self) -> bool:
+        """xc_assign_device returns 0: libxl goes on, xl create (or pci-attach) succeeds."""
+        return self.rc == 0
 
     @property
     def assigned(self) -> bool:
-        return self.rc == 0
+        """The device is the guest's afterwards."""
+        return self.rc == 0 and not self.handed_back
 
     @property
     def honoured(self) -> bool:
         return self.assigned and all(o.honoured for o in self.outcomes)
+
+    @property
+    def hidden_failures(self) -> tuple[IdentityOutcome, ...]:
+        """RMRRs whose map failed although the assignment returns 0 (a later RMRR of the device
+        mapped: intel_iommu_assign_device's `break` leaves only the inner loop)."""
+        return tuple(o for o in self.outcomes if o.rc) if self.rc == 0 else ()
 
     def to_json(self) -> dict:
         return {"sbdf": str(self.sbdf), "spec": self.spec, "policy": self.policy,
@@ -311,13 +327,13 @@ def shared_rmrr_message(sbdf: Sbdf, rmrr: Rmrr, relaxed: bool, version: XenVersi
 
 
 def map_failed_message(rmrr: Rmrr, rc: int, version: XenVersion, domid: int = DOMID) -> str:
-    """The assignment's report of a failed identity map: the iommu_identity_mapping text from
-    4.16, the 4.6 rmrr_identity_mapping text before (read from 4.6; releases 4.12-4.15 may
-    already print the domain as %pd, which is not verified)."""
-    if XEN_IOMMU_IDENTITY_MAPPING.in_effect(version):
+    """intel_iommu_assign_device's report of a failed identity map (vtd/iommu.c): the XSA-400
+    text ("%pd: ...", 78a40f8b5d: 4.17, 4.13.5, 4.14.5, 4.15.3, 4.16.1), before it the 4.6 text,
+    which prints Dom%d on every release that has it (4.16.0 included)."""
+    if XEN_ASSIGN_MAPS_FIRST.in_effect(version):
         return f"[VT-D]d{domid}: cannot map reserved region [{rmrr.base:x},{rmrr.end:x}]: {rc}"
     return (f"[VT-D] cannot map reserved region ({rmrr.base:x},{rmrr.end:x}] for "
-            f"{_dom(version, domid)} ({rc})")
+            f"Dom{domid} ({rc})")
 
 
 def busy_message(gfn: int, domid: int = DOMID) -> str:
@@ -485,6 +501,11 @@ class _Domain:
                 log.append(busy_message(s >> PAGE_SHIFT, self.domid))
                 if s + PAGE_SIZE < end:
                     runs.append(PageRun(s + PAGE_SIZE, end, RUN_NOT_REACHED))
+                # the pages before the failing one stay 1:1 (set_identity_p2m_entry is called
+                # page by page and nothing undoes them; the range is not listed)
+                for r in runs:
+                    if r.state == RUN_MAPPED:
+                        bisect.insort(self.identity, (r.start, r.end))
                 return tuple(runs), -EBUSY, log
             cur = e
         if cur < end:
@@ -533,21 +554,49 @@ class _Domain:
                                                      MAP_SKIPPED, (), 0) for r in rmrrs)
                     return DeviceAssignment(sbdf, spec, policy, relaxed, -EPERM, outcomes,
                                             tuple(log), hotplug)
+        # for_each_rmrr_device is two nested loops (vtd/dmar.h): the `break` after a failing
+        # map leaves only the inner one, so every RMRR of the device is tried and the call
+        # returns the result of the last. Up to XSA-400 the device is handed to the guest
+        # first and back to its previous owner at each failure; from XSA-400 it is handed over
+        # only if that result is 0, else this device's maps are undone.
+        maps_first = XEN_ASSIGN_MAPS_FIRST.in_effect(self.version)
         outcomes = []
         rc = 0
+        handed_back = False
+        undo = []
         for rmrr in rmrrs:
-            if rc:
-                outcomes.append(IdentityOutcome(rmrr, _sharers(rmrr, sbdf),
-                                                index.is_exposed(rmrr), MAP_SKIPPED, (), 0))
-                continue
             action, runs, rc, lines, count = self.identity_mapping(rmrr, relaxed, sbdf)
             log.extend(lines)
             if rc:
                 log.append(map_failed_message(rmrr, rc, self.version, self.domid))
+                handed_back = handed_back or not maps_first
+            elif action in (MAP_NEW, MAP_COUNTED):
+                undo.append((rmrr.base, rmrr.end))
             outcomes.append(IdentityOutcome(rmrr, _sharers(rmrr, sbdf), index.is_exposed(rmrr),
                                             action, runs, rc, count))
+        if rc and maps_first:
+            for key in undo:
+                self.unmap(key, sbdf)
         return DeviceAssignment(sbdf, spec, policy, relaxed, rc, tuple(outcomes), tuple(log),
-                                hotplug)
+                                hotplug, handed_back and rc == 0, bool(rc and maps_first and undo))
+
+    def unmap(self, key: tuple[int, int], sbdf: Sbdf) -> None:
+        """iommu_identity_mapping(d, p2m_access_x, base, end, 0): count--, and at 0 the range's
+        pages leave the p2m and the list."""
+        m = self.maps.get(key)
+        if m is None:
+            return
+        m[0] -= 1
+        if sbdf in m[1]:
+            m[1].remove(sbdf)
+        if m[0] == 0:
+            del self.maps[key]
+            self.sorted_maps.remove(key)
+            base = key[0] >> PAGE_SHIFT << PAGE_SHIFT
+            end = (key[1] + PAGE_SIZE - 1) >> PAGE_SHIFT << PAGE_SHIFT
+            self.identity = [r for part in self.identity
+                             for r in ((part[0], min(part[1], base)), (max(part[0], end), part[1]))
+                             if r[1] > r[0]]
 
 
 def absent_device_finding(sbdf: Sbdf, host: Host, translated: bool, hotplug: bool) -> Finding:
@@ -647,7 +696,7 @@ def assign_devices(domain: DomainConfig, host: Host, rdms=(), populated=(),
         da = dom.assign(index, spec, sbdf, policy, hotplug)
         devices.append(da)
         findings.extend(_device_findings(index, da, version, domid))
-        if not da.assigned:
+        if not da.succeeds:
             findings.append(Finding(
                 "error", "assign-failed", "libxl",
                 "xc_assign_device failed" + (
@@ -682,7 +731,7 @@ def assign_devices(domain: DomainConfig, host: Host, rdms=(), populated=(),
         for o in d.outcomes:
             if o.action != MAP_SKIPPED and o.rmrr.start_pfn not in covered:
                 covered.add(o.rmrr.start_pfn)
-                tables.append(page_table_state(o, shared_pt, translated))
+                tables.append(page_table_state(o, shared_pt, translated, d))
     tables.extend(_unused_rdm_state(r) for r in rdms
                   if getattr(r, "policy", POLICY_STRICT) != POLICY_INVALID
                   and (r.start >> PAGE_SHIFT) not in covered and translated)
@@ -720,8 +769,8 @@ PRE_4_6_TABLES = (
     "4.6 (5ae03990c1) made the identity map a p2m entry in both modes, as modelled here")
 
 
-def page_table_state(o: IdentityOutcome, shared_pt: bool, translated: bool = True
-                     ) -> PageTableState:
+def page_table_state(o: IdentityOutcome, shared_pt: bool, translated: bool = True,
+                     device: DeviceAssignment | None = None) -> PageTableState:
     """What the p2m and the IOMMU hold for one RMRR after the assignment.
 
     With a shared page table (HAP/EPT with iommu=sharept, the default on VT-d when EPT and the
@@ -735,12 +784,30 @@ def page_table_state(o: IdentityOutcome, shared_pt: bool, translated: bool = Tru
                               "the guest maps the machine pages itself if allowed",
                               "reaches the host's reserved range")
     kept = any(r.state == RUN_KEPT for r in o.runs)
+    if device is not None and device.undone:
+        return PageTableState(o.rmrr, o.exposed, "nothing (mapped, then undone: the assignment "
+                              "failed)", "nothing for this range", "nothing for this range",
+                              dc.ACCESS_UNMAPPED, "the device is not assigned")
     if o.honoured:
         p2m = "gfn == mfn, p2m_mmio_direct, rw"
         cpu, dma = dc.ACCESS_IDENTITY, "reaches the host's reserved range (1:1)"
     elif kept:
         p2m = "guest RAM pages (gfn -> the guest's own mfn), unchanged: relaxed skip"
         cpu, dma = dc.ACCESS_RAM, "lands in guest RAM, not in the host's reserved range"
+    elif device is not None and device.succeeds and o.rc:
+        # a failed map the device's later RMRR hid: the assignment returned 0
+        held = next((r.occupant for r in o.runs if r.state == RUN_BUSY), "") or "what was there"
+        p2m = (f"not 1:1: the map failed ({ERRNO_NAMES.get(o.rc, o.rc)}); what the guest had "
+               f"there ({held}) stays, pages before the failing one are 1:1, the range is not "
+               f"listed")
+        cpu = (f"the p2m's entries there are unchanged ({held}): the guest accesses its own "
+               f"pages, not the host's reserved memory")
+        dma = ("the device went back to its previous owner: its DMA is not translated for this "
+               "guest" if device.handed_back else
+               f"does not reach the host's reserved range: it lands in {held} where the p2m "
+               f"holds it, and faults where nothing is mapped")
+        return PageTableState(o.rmrr, o.exposed, p2m, "the EPT itself: the same entries",
+                              "a copy of the same entries (mirrored on every p2m change)", cpu, dma)
     else:
         p2m = "nothing new (the assignment failed and is rolled back)"
         cpu, dma = dc.ACCESS_UNMAPPED, "the device is not assigned"
@@ -796,7 +863,9 @@ def _class_findings(domain: DomainConfig, index: _HostIndex,
 def _class_info(d: DeviceAssignment, cls) -> Finding:
     """Why a USB controller or an IGD has its RMRRs, whatever became of them."""
     ranges = ", ".join(rmrr_range(o.rmrr) for o in d.outcomes)
-    if not d.assigned:
+    if d.handed_back:
+        state = "the device went back to its previous owner, so it does not use this guest's maps"
+    elif not d.assigned:
         state = "the assignment fails, so the range is not mapped into this guest"
     elif d.honoured:
         state = "here every range is honoured (identity-mapped 1:1), as the device needs"
@@ -835,9 +904,10 @@ def _device_findings(index: _HostIndex, da: DeviceAssignment, version: XenVersio
                 f"{da.sbdf}: {shared_rmrr_message(da.sbdf, r, True, version, domid)} (the RMRR "
                 f"{rmrr_range(r)} is also in the scope of {_names(o.sharers, r)}; see the group verdict)",
                 (r.base, r.end)))
+        hidden = o.rc != 0 and da.rc == 0     # a later RMRR of the device mapped (see below)
         if o.action == MAP_OVERLAP:
             out.append(Finding(
-                "error", "identity-overlap", "xen",
+                "warning" if hidden else "error", "identity-overlap", "xen",
                 f"{da.sbdf}: {map_failed_message(r, o.rc, version, domid)}: the RMRR "
                 f"{rmrr_range(r)} overlaps a different range already identity-mapped into this guest; "
                 f"iommu_identity_mapping refuses with -EADDRINUSE whatever the policy",
@@ -846,7 +916,7 @@ def _device_findings(index: _HostIndex, da: DeviceAssignment, version: XenVersio
             out.append(Finding(
                 "warning", "identity-overlap-old", "xen",
                 f"{da.sbdf}: RMRR {rmrr_range(r)} overlaps a different range already identity-mapped "
-                f"into this guest. Xen {version}.0 has no check for this and shares the pages; "
+                f"into this guest. Xen {version} has no check for this and shares the pages; "
                 f"the XSA-378 fixes (in 4.16, backported to 4.13.4, 4.14.3, 4.15.1 and later "
                 f"point releases) refuse it with -EADDRINUSE, failing the assignment",
                 (r.base, r.end)))
@@ -855,7 +925,7 @@ def _device_findings(index: _HostIndex, da: DeviceAssignment, version: XenVersio
         if busy:
             b = busy[0]
             out.append(Finding(
-                "error", "identity-busy", "xen",
+                "warning" if hidden else "error", "identity-busy", "xen",
                 f"{da.sbdf}: {busy_message(b.start >> PAGE_SHIFT, domid)} then "
                 f"{map_failed_message(r, o.rc, version, domid)}: the RMRR {rmrr_range(r)} lies in "
                 f"{b.occupant} at {hexa(b.start)}; with the strict policy Xen refuses the 1:1 "
@@ -869,7 +939,40 @@ def _device_findings(index: _HostIndex, da: DeviceAssignment, version: XenVersio
                 f"identity map ...\" once per page) and the device's DMA to this range lands in "
                 f"guest RAM, not in the host's reserved memory. {_class_text(cls)}",
                 (r.base, r.end)))
+    if da.hidden_failures:
+        out.append(_hidden_failure_finding(da, version))
     return out
+
+
+def _hidden_failure_finding(da: DeviceAssignment, version: XenVersion) -> Finding:
+    """A failing identity map that a later RMRR of the same device hides (vtd/iommu.c
+    intel_iommu_assign_device;
+    docs/xen/hypervisor.md#device-assignment-a-failing-map-that-a-later-rmrr-hides)."""
+    failed = da.hidden_failures
+    last = da.outcomes[-1].rmrr
+    ranges = ", ".join(rmrr_range(o.rmrr) for o in failed)
+    errs = ", ".join(ERRNO_NAMES.get(o.rc, str(o.rc)) for o in failed)
+    why = (f"XEN_DOMCTL_assign_device still returns 0: the `break` after \"cannot map reserved "
+           f"region\" leaves only the inner of for_each_rmrr_device's two loops, and the device's "
+           f"later RMRR {rmrr_range(last)} maps and sets the result back to 0, so xl create "
+           f"succeeds")
+    if da.handed_back:
+        what = (f"Xen {version} handed the device to the guest before mapping and back to its "
+                f"previous owner (dom0, or dom_io when quarantined) at the failure: the guest "
+                f"sees the device through the device model, but the IOMMU does not translate "
+                f"its DMA for the guest. The device will not work (its DMA faults, or reaches "
+                f"the previous owner's memory)")
+    else:
+        what = (f"Xen {version} maps first and hands the device over when the result is 0: the "
+                f"device is the guest's with {ranges} not (fully) mapped 1:1, so its DMA there "
+                f"does not reach the host's reserved memory (it lands in what the guest has at "
+                f"those addresses, or faults where nothing is mapped: DMAR faults in `xl "
+                f"dmesg`) and what needs that range will not work")
+    return Finding(
+        "warning", "identity-failure-hidden", "xen",
+        f"{da.sbdf}: the 1:1 mapping of RMRR {ranges} fails ({errs}), yet {why}. {what}. Keep "
+        f"guest RAM off the range (it must be reserved in the guest's e820: policy strict and "
+        f"lowmem_end below it) or leave the device out", tuple(o.rmrr.base for o in failed))
 
 
 def _class_text(cls) -> str:

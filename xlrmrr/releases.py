@@ -222,8 +222,21 @@ XEN_RDM_ZERO_PAGES_SKIPPED = Change(
 XEN_IOMMU_IDENTITY_MAPPING = Change(
     "xen-iommu-identity-mapping", _v("4.16"), "xen", "c0e19d7c6c",
     "iommu_identity_mapping (XSA-378) replaces rmrr_identity_mapping: an RMRR overlapping a "
-    "different range already mapped is refused with -EADDRINUSE; new message text",
-    alters=("verdict",))
+    "different range already mapped is refused with -EADDRINUSE",
+    points=((4, 13, 4), (4, 14, 3), (4, 15, 1)),
+    alters=("verdict",), matters="rmrr-overlap")
+XEN_ASSIGN_MAPS_FIRST = Change(
+    "xen-assign-maps-first", _v("4.17"), "xen", "78a40f8b5d",
+    "intel_iommu_assign_device (XSA-400) identity-maps the device's RMRRs before handing the "
+    "device to the guest, and undoes them when the result is an error; before, it hands the "
+    "device over first and back to its previous owner at a failing map, and a later RMRR that "
+    "maps still makes the call return 0. The failure reads '%pd: cannot map reserved region "
+    "[b,e]: rc' (was ' cannot map reserved region (b,e] for Dom%d (rc)')",
+    points=((4, 13, 5), (4, 14, 5), (4, 15, 3), (4, 16, 1)),
+    alters=("verdict",), matters="rmrrs-per-device",
+    upgrade="Xen maps a device's RMRRs before it hands the device to the guest (XSA-400): a "
+            "failing map that a later RMRR of the device hides leaves the device assigned "
+            "with that RMRR unmapped, instead of back with its previous owner")
 
 # ---- not modelled ----------------------------------------------------------------------------
 AMD_IVMD = Change(

@@ -40,6 +40,11 @@ def _host_key(step):
     return None if host is None else (host.vtd_enabled, host.rmrrs)
 
 
+def _overlapping(rmrrs) -> bool:
+    ranges = sorted((r.base, r.end) for r in rmrrs)
+    return any(b[0] <= a[1] for a, b in zip(ranges, ranges[1:]))
+
+
 # When a change can matter for the guest (Change.matters), from the two steps around it.
 MATTERS = {
     "rdm": _rdm_given,
@@ -56,6 +61,13 @@ MATTERS = {
     "no-iommu": lambda steps: any(
         s.domain is not None and s.domain.pci and s.plan is not None
         and (not s.plan.host.vtd_enabled or s.domain.type == "pvh") for s in steps),
+    # a device with several RMRRs: how intel_iommu_assign_device ends after a failing map
+    "rmrrs-per-device": lambda steps: any(
+        s.plan is not None and s.plan.hypervisor is not None
+        and any(len(d.outcomes) > 1 for d in s.plan.hypervisor.devices) for s in steps),
+    # two different RMRRs that overlap (Xen's DMAR parsing refuses them; host data may not)
+    "rmrr-overlap": lambda steps: any(
+        s.plan is not None and _overlapping(s.plan.host.rmrrs) for s in steps),
     # memory < maxmem with pci=: the PoD refusal
     "pod": lambda steps: any(
         s.domain is not None and s.domain.pci and s.plan is not None

@@ -232,7 +232,9 @@ _WHOLE_FILE = re.compile(
     r"|no DMAR table|no line of one|not a Xen or Linux boot log|no \"devices\"|no host\.json"
     r"|has no DMAR|unknown top-level key|is a JSON object, got|exceeds|no RMRR"
     # xl's refusal of a file without name= (xl_parse.c parse_config_data): no line to name
-    r"|Domain name must be specified")
+    r"|Domain name must be specified"
+    # host data given to the wrong option: what the file as a whole is (xlrmrr/host/kinds.py)
+    r"|^: this is .+, not .+ \(--[a-z-]+\): give it with --")
 
 
 def _whole_file(rest: str) -> bool:

@@ -174,7 +174,7 @@ def dmar_mutate(data: bytes, rng: random.Random, others=()) -> bytes:
     if op == 1 and structs:                             # a structure's length
         off, _, length = rng.choice(structs)
         struct.pack_into("<H", b, off + 2, rng.choice(
-            INTERESTING16 + [length + d for d in (-4, -2, -1, 1, 2, 8)] + [0, 1, 3]))
+            INTERESTING16 + [(length + d) & 0xFFFF for d in (-4, -2, -1, 1, 2, 8)] + [0, 1, 3]))
     elif op == 2 and structs:                           # a structure's type
         off, _, _ = rng.choice(structs)
         struct.pack_into("<H", b, off, rng.choice([0, 1, 2, 3, 4, 5, 6, 7, 0x80, 0xFFFF]))
@@ -184,7 +184,7 @@ def dmar_mutate(data: bytes, rng: random.Random, others=()) -> bytes:
         if scopes:
             s, slen = rng.choice(scopes)
             if op == 3:
-                b[s + 1] = rng.choice([0, 1, 2, 5, 6, 7, 8, 9, slen + 2, 0xFF])
+                b[s + 1] = rng.choice([0, 1, 2, 5, 6, 7, 8, 9, (slen + 2) & 0xFF, 0xFF])
             else:                                       # scope type, bus, path entries
                 field_ = rng.choice([0, 4, 5] + list(range(6, slen)))
                 if field_ < len(b) - s:
@@ -199,7 +199,7 @@ def dmar_mutate(data: bytes, rng: random.Random, others=()) -> bytes:
             new = bytes([b[s], min(6 + 2 * depth, 0xFF)]) + bytes(b[s + 2:s + 6]) + path
             new = new[:0xFF]
             b[s:s + slen] = new
-            struct.pack_into("<H", b, off + 2, min(0xFFFF, length - slen + len(new)))
+            struct.pack_into("<H", b, off + 2, max(0, min(0xFFFF, length - slen + len(new))))
     elif op == 6 and structs:                           # many copies of one structure
         off, _, length = rng.choice(structs)
         b[off:off] = bytes(b[off:off + length]) * rng.choice([2, 10, 200, 2000])

@@ -9,9 +9,9 @@ from xlrmrr.report import lines_text
 RUN_WORDS = {
     "mapped": "mapped 1:1 (p2m_mmio_direct, rw)",
     "identity": "already 1:1: nothing to do",
-    "busy": "-EBUSY, the assignment stops",
+    "busy": "-EBUSY: the map of this RMRR stops here",
     "kept": "left as it is (relaxed): the device's DMA lands there",
-    "not-reached": "not reached",
+    "not-reached": "not reached (the map of this RMRR stopped)",
     "iommu": "1:1 in the IOMMU only (PV guest)",
 }
 ACTION_WORDS = {
@@ -30,11 +30,16 @@ def _rng(base: int, end: int) -> str:
 def device_lines(d, indent: str = "  ") -> list[str]:
     flag = "XEN_DOMCTL_DEV_RDM_RELAXED" if d.relaxed else "0"
     state = ("assigned, every RMRR 1:1" if d.honoured else "assigned, RMRR NOT honoured"
-             if d.assigned else f"FAILS ({d.rc})")
+             if d.assigned else
+             "returns 0, but the device went back to its previous owner at a failed map"
+             if d.handed_back else f"FAILS ({d.rc})")
     out = [f"{indent}{d.sbdf}{' (hot-plug)' if d.hotplug else ''}: rdm_policy {d.policy}, "
            f"flag {flag}: {state}"]
     if not d.outcomes:
         out.append(f"{indent}  no RMRR lists this device: nothing to identity-map")
+    if d.undone:
+        out.append(f"{indent}  the result is an error, so Xen undoes this device's maps "
+                   f"(p2m_access_x) and does not hand it over")
     for o in d.outcomes:
         r = o.rmrr
         pages = (o.end - o.start) >> 12
@@ -42,7 +47,9 @@ def device_lines(d, indent: str = "  ") -> list[str]:
         out.append(f"{indent}  RMRR {_rng(r.base, r.end)} ({pages} pages, {size_str(pages << 12)})"
                    f"{shared}; in the guest e820: {'yes' if o.exposed else 'no'}")
         out.append(f"{indent}    {ACTION_WORDS[o.action]}"
-                   + (f" (count {o.count})" if o.count else ""))
+                   + (f" (count {o.count})" if o.count else "")
+                   + (f"; the map fails ({o.rc}): the range is not listed"
+                      if o.rc and o.action == "new" else ""))
         for run in o.runs:
             what = RUN_WORDS.get(run.state, run.state)
             if run.state in ("busy", "kept"):
