@@ -7,6 +7,7 @@ from conftest import CORPUS, FIXTURES, need
 from iasl_oracle import IASL, comparable, iasl_decode_many, reserved_fields
 
 from xlrmrr.acpi.dmar import build, decode, from_json
+from xlrmrr.acpi.spec import DmarType
 from xlrmrr.common import InputError
 
 
@@ -42,7 +43,7 @@ def test_every_field_equals_iasl(iasl_results):
         d = decode(raw, name)
         mine: list = [d.reserved]
         for st in d.structures[:len(theirs["structures"])]:
-            if st.type != 0:
+            if st.type != DmarType.DRHD:
                 mine.append((st.offset, st.reserved))
             mine.extend((sc.offset, sc.reserved) for sc in st.scopes)
         assert mine == reserved_fields(theirs), name

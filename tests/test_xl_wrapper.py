@@ -262,10 +262,22 @@ def test_translation_that_misses_the_reservation_is_refused(capsys, tmp_path, mo
     assert "rdm_forcecheck = 1 cannot be spelled for Xen 4.17's xl" in err
     assert "RDMs reserved: 0xad000000+0x2800000 instead of 0xad000000+0x2800000, 0xab80a000+0x14000" in err
     assert "--accept-difference runs xl with these" in err
-    assert out.startswith(f"{cfg}: OK")          # the report of what was planned
+    # the report printed says what happens (issue 11 item 2): xlrmrr does not run xl, so the
+    # verdict is blocked, exit 1, and the first line names the refusal
+    first = f"{cfg}: BLOCKED: under rdm_forcecheck = 1, as `xlrmrr create` launches it, "
+    assert out.startswith(first + "creating this guest would fail: `xlrmrr create` would not "
+                          "run xl: rdm_forcecheck = 1 cannot be spelled for Xen 4.17's xl")
+    # and the dry run says the same, with the same exit status
+    rc_dry, out_dry, _err = run(capsys, "create", cfg, *HOST, "--xen-version", "4.17", "--dry-run")
+    assert rc_dry == 1 and out_dry.splitlines()[0] == out.splitlines()[0]
     rc, _out, err = run(capsys, "create", cfg, *HOST, "--xen-version", "4.17", "--accept-difference")
     assert rc == 0 and xl.argv[-2] == "rdm='strategy=ignore'"
     assert "--accept-difference: handing xl" in err
+    rc_dry, out_dry, _err = run(capsys, "create", cfg, *HOST, "--xen-version", "4.17", "--dry-run",
+                                "--accept-difference")
+    assert rc_dry == 0 and out_dry.startswith(f"{cfg}: OK: under rdm_forcecheck = 1")
+    assert "launch: rdm_forcecheck = 1 is unknown to xl" in out_dry
+    assert "--accept-difference: handing xl rdm" in out_dry
 
 
 @pytest.mark.parametrize("argv, said", [
@@ -299,3 +311,36 @@ def test_dry_run_never_runs_xl_and_dryrun_is_its_xl_spelling(capsys, tmp_path, m
         rc, out, err = run(capsys, "create", IGD, flag, *HOST)
         assert rc == 0 and out.startswith(f"{IGD}: OK") and not xl.ran
         assert "planning from files" not in err       # said only before a launch
+
+
+@pytest.mark.parametrize("version", ["4.6", "4.13", "4.14", "4.17", "4.22"])
+@pytest.mark.parametrize("text", [
+    FORCECHECK,                                                 # clean under the design
+    (FIXTURES / "guests" / "forcecheck.cfg").read_text(),       # blocked under the design
+    FORCECHECK.replace("rdm_forcecheck = 1", 'rdm_forcecheck = 0\nrdm = "strategy=host"'),
+    # the IGD's RMRR (0xad000000) above rdm_mem_boundary 2760 MiB moves lowmem_end below it;
+    # the relaxed xHCI's (0xab80a000) is then under guest RAM: dropped, degraded (exit 3)
+    FORCECHECK.replace("'00:02.0'", "'00:14.0,rdm_policy=relaxed'").replace(
+        "memory = 4096", "memory = 8192\nrdm_mem_boundary = 2760"),
+])
+@pytest.mark.parametrize("allow", [[], ["--allow-degraded"]])
+def test_forcecheck_dry_run_says_what_the_launch_does(capsys, tmp_path, monkeypatch, version,
+                                                      text, allow):
+    # Issue 11 item 2: with rdm_forcecheck the dry run's verdict and exit status are those of
+    # `xlrmrr create` without --dry-run (xl exits 0 here, so a launch returns 0 exactly when
+    # xl runs; --allow-degraded runs a degraded plan, exit 3 in the dry run), and its
+    # "launch:" line is what the launch says on stderr before running xl.
+    xl = FakeXl(tmp_path, monkeypatch, "0")
+    cfg = tmp_path / "fc.cfg"
+    cfg.write_text(text)
+    host = [*HOST, "--xen-version", version, *allow]
+    rc_dry, out, _ = run(capsys, "create", cfg, "--dry-run", *host)
+    launch = next(line for line in out.splitlines() if line.startswith("launch: "))
+    rc, _out, err = run(capsys, "create", cfg, *host)
+    assert xl.ran == (rc_dry == 0 or (rc_dry == 3 and bool(allow)))
+    assert rc == (0 if xl.ran else rc_dry)
+    if xl.ran:
+        said = launch[len("launch: "):].split(". Plain `xl create`")[0]
+        assert f"xlrmrr create: {said}\n" in err
+    else:
+        assert "does not run xl" in launch and "not running `xl create" in err

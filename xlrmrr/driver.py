@@ -14,6 +14,7 @@ from xlrmrr.common import (
     NEWEST_XEN,
     Finding,
     InputError,
+    Sbdf,
     XenVersion,
     hexa,
 )
@@ -77,6 +78,28 @@ class Options:
     # CLI passes it for an xl config, so that every proposal is verified on the file it edits.
     reread: Callable[[tuple], tuple[DomainConfig, DomainConfig | None]] | None = field(
         default=None, compare=False)
+    # Keys of the file xl does not know that are one edit from a key it does (xlcfg.keys
+    # .key_typos), with the value as written: (key, key meant, value text). Each is proposed
+    # renamed (remedies.create.typos), also for a plan that is otherwise clean.
+    typos: tuple[tuple[str, str, str], ...] = ()
+
+
+# What a Cause means for one device, as `xlrmrr check`'s summary cell says it.
+CELL_RELAXED = "relaxed"            # assigned, its RMRR not mapped 1:1 (guest RAM over it)
+CELL_NOT_IN_E820 = "not in e820"    # mapped, but the guest's e820 does not reserve it
+CELL_SPLIT = "split"                # 1:1 here, but another domain maps the same range
+CELL_BRIDGE = "bridge"              # below a bridge in an RMRR's scope: no 1:1 mapping
+CELL_OVERLAID = "overlaid"          # hvmloader puts a BAR or RAM over its RMRR
+
+
+@record
+class Cause:
+    """One reason for a verdict that is not ok, in words (the report's first line), with the
+    guest's devices it concerns and what it means for them (CELL_*; "" for a blocked plan)."""
+
+    text: str
+    devices: tuple[Sbdf, ...] = ()
+    kind: str = ""
 
 
 @record(eq=False)
@@ -106,8 +129,16 @@ class Plan:
     remediation: tuple[Remediation, ...] = ()
     version_deltas: tuple[VersionDelta, ...] = ()
     semantics: str = "xen"           # "xen", or "design" when rdm_forcecheck chose the rules
+    rdm_forcecheck: int | None = None  # semantics "design": the file's value (domain: the design's)
     xen_verdict: str | None = None   # with rdm_forcecheck: what Xen itself would do
     options: Options = field(default_factory=Options)
+    # Why the verdict is not ok, in words, from the stages' facts: blocked, the one thing that
+    # stops creation; degraded, each reason an assigned device's RMRR is not honoured (or its
+    # sharing group is split). The report's first line names them.
+    causes: tuple[Cause, ...] = ()
+    # With rdm_forcecheck: what `xlrmrr create` hands xl when it launches the guest, in words
+    # (the CLI decides it with the plan, cli.create._forcecheck_launch); "" otherwise.
+    launch: str = ""
 
 
 def plan(domain: DomainConfig, host: Host, xen_version: XenVersion | None = None,
@@ -128,12 +159,13 @@ def plan(domain: DomainConfig, host: Host, xen_version: XenVersion | None = None
         deltas = _version_deltas(domain, host, version, options, base)
     remediation: tuple[Remediation, ...] = ()
     if options.remediate and base.verdict != VERDICT_UNKNOWN and (
-            base.verdict != VERDICT_OK or any(r.conflict for r in base.libxl.rdms)):
+            base.verdict != VERDICT_OK or any(r.conflict for r in base.libxl.rdms)
+            or options.typos):
         from xlrmrr.remedies import propose
 
         remediation = propose(base, host, version, options, domain)
     return replace(base, remediation=remediation, version_deltas=deltas, semantics=semantics,
-                   xen_verdict=xen_verdict)
+                   xen_verdict=xen_verdict, rdm_forcecheck=domain.rdm_forcecheck)
 
 
 def refused_by_xl(domain: DomainConfig, host: Host, version: XenVersion, options: Options | None = None,
@@ -151,22 +183,44 @@ def _run(domain: DomainConfig, host: Host, version: XenVersion, options: Options
         return _run_stages(domain, host, version, options)
     plans = [(pol, _run_stages(d, host, version, options)) for pol, d in readings]
     pol, worst = sorted(plans, key=lambda x: -RANK[x[1].verdict])[0]
+    verdicts = dict((p, x.verdict) for p, x in plans)
+    readings_said = (
+        f"Read as 0 ({POLICY_STRICT}, a zeroed stack) the verdict is {verdicts[POLICY_STRICT]}; as "
+        f"1 ({POLICY_RELAXED}) {verdicts[POLICY_RELAXED]}; as any other value (libxl only warns on "
+        f"a conflict, and refuses the device at assignment: unknown rdm check flag) "
+        f"{verdicts[POLICY_UNSET]}")
+    modelled = f"Modelled: the worst, {pol if pol != POLICY_UNSET else 'another value'}"
+    own = all(d.rdm_policy != POLICY_UNSET for d in domain.pci)
+    if XL_RDM_POLICY_INVERTED.in_effect(version) and own:
+        # Nothing in the file can define the global policy with strategy=host on this release
+        # (a policy= makes xl drop the rdm= line), and every device already has its own: said
+        # once, as the best the release allows, and a warning only where the reading decides
+        # the verdict.
+        same = len(set(verdicts.values())) == 1
+        note = Finding(
+            "info" if same else "warning", "rdm-policy-uninitialised", "xl",
+            f'rdm = "strategy=host" with no policy is the best Xen {version} allows: its xl drops '
+            f"an rdm= line that carries a valid policy= (tools/libs/util/libxlu_pci.c:"
+            f"xlu_rdm_parse, since 4.15, commit bdc0799fe2), so the global RDM policy is an "
+            f"uninitialised stack value (tools/xl/xl_parse.c:parse_config_data)"
+            + (", and every pci= entry sets its own rdm_policy=, so it decides only the host "
+               "RMRRs of no assigned device" if domain.pci else
+               "; it decides every host RMRR reserved") + f". {readings_said}"
+            + (": the same whatever value xl reads, so nothing needs changing" if same else
+               f". {modelled}. Drop rdm= if only the assigned devices' RMRRs must be reserved "
+               f"(no hotplug of other devices)"))
+        return replace(worst, findings=(note,) + worst.findings)
     if XL_RDM_POLICY_INVERTED.in_effect(version):
         write = ("Xen 4.15+ xl drops an rdm= line that carries a valid policy, so give every pci= entry "
                  "its own rdm_policy= and drop rdm= unless the other devices' RMRRs must be reserved "
                  "(hotplug)")
     else:
         write = 'write it: rdm = "strategy=host,policy=strict" (or policy=relaxed)'
-    verdicts = dict((p, x.verdict) for p, x in plans)
     note = Finding(
         "warning", "rdm-policy-uninitialised", "xl",
         f"rdm= has no valid policy=: xl copies an uninitialised stack value into the global RDM "
         f"policy (tools/xl/xl_parse.c:parse_config_data), and pci= entries without rdm_policy= "
-        f"inherit it. Read as 0 ({POLICY_STRICT}, a zeroed stack) the verdict is "
-        f"{verdicts[POLICY_STRICT]}; as 1 ({POLICY_RELAXED}) {verdicts[POLICY_RELAXED]}; as any "
-        f"other value (libxl only warns on a conflict, and refuses the device at assignment: "
-        f"unknown rdm check flag) {verdicts[POLICY_UNSET]}. Modelled: the worst, "
-        f"{pol if pol != POLICY_UNSET else 'another value'}. Make the policy explicit; {write}")
+        f"inherit it. {readings_said}. {modelled}. Make the policy explicit; {write}")
     return replace(worst, findings=(note,) + worst.findings)
 
 
@@ -208,6 +262,7 @@ def _run_stages(domain: DomainConfig, host: Host, version: XenVersion, options: 
     degraded = False
     xc = hv = loader = None
     info = None
+    dup_findings: list[Finding] = []
     if domain.type != "pv" and not layout.failed:
         xc = libxc.build(layout, domain.max_vcpus or domain.vcpus, domain.vcpus, domain.apic,
                          options.firmware_sizes, options.hvmloader_size)
@@ -220,7 +275,8 @@ def _run_stages(domain: DomainConfig, host: Host, version: XenVersion, options: 
             findings.extend(hv.findings)
             blocked, degraded = hv.blocked, hv.degraded
             if duplicates:
-                findings.extend(_duplicate_findings(duplicates, domain.type))
+                dup_findings = _duplicate_findings(duplicates, domain.type)
+                findings.extend(dup_findings)
                 blocked = True
         if not blocked and domain.type == "hvm":
             loader = hvmloader.build(layout, replace(domain, video_memkb=layout.video_memkb), host, version,
@@ -238,8 +294,10 @@ def _run_stages(domain: DomainConfig, host: Host, version: XenVersion, options: 
         findings.extend(hv.findings)
         blocked, degraded = hv.blocked, hv.degraded
         if duplicates:
-            findings.extend(_duplicate_findings(duplicates, domain.type))
+            dup_findings = _duplicate_findings(duplicates, domain.type)
+            findings.extend(dup_findings)
             blocked = True
+    not_exposed: set[int] = set()
     if domain.type == "hvm" and not blocked:
         exposed = {r.start for r in layout.rdms if r.exposed}
         not_exposed = _assigned_rmrr_starts(domain, host) - exposed
@@ -262,6 +320,11 @@ def _run_stages(domain: DomainConfig, host: Host, version: XenVersion, options: 
         if r.assigned and r.conflict and not r.exposed:
             degraded = True
     verdict = VERDICT_BLOCKED if blocked else VERDICT_DEGRADED if degraded else VERDICT_OK
+    causes: tuple[Cause, ...] = ()
+    if verdict == VERDICT_BLOCKED:
+        causes = (Cause(_blocked_cause(layout, xc, hv, dup_findings, loader)),)
+    elif verdict == VERDICT_DEGRADED:
+        causes = _degraded_causes(domain, host, layout, hv, loader, not_exposed)
     if verdict == VERDICT_OK and host.rmrrs_unknown and (
             domain.pci or domain.rdm.strategy == STRATEGY_HOST):
         verdict = VERDICT_UNKNOWN
@@ -272,15 +335,134 @@ def _run_stages(domain: DomainConfig, host: Host, version: XenVersion, options: 
             f"cannot be told: the layout shown is the one without RMRRs; give the DMAR table "
             f"(--dmar, --acpidump, --snapshot) or `xl dmesg` of a boot with iommu=verbose"))
     return Plan(domain, host, version, layout, xc, info, hv, loader, unique(findings), verdict,
-                EXIT_FOR[verdict], options=options)
+                EXIT_FOR[verdict], options=options, causes=causes)
+
+
+def _first_error(findings) -> str:
+    """`component: its first sentence` of the first error among a stage's findings (any full
+    stop and blank ends the sentence here: a headline, the findings say the rest)."""
+    import re
+
+    f = next((f for f in findings if f.severity == "error"), None)
+    if f is None:
+        return "see the findings"
+    first = re.split(r"(?<=[.!?])\s+", f.message, maxsplit=1)[0]
+    return f"{f.component}: {first}"
+
+
+def _blocked_cause(layout, xc, hv, dup_findings, loader) -> str:
+    """Why creation fails, from the stage that stops it (not the first error of any kind: a
+    firmware finding of the host comes before the stages' own)."""
+    if layout.failed:
+        strict = next((r for r in layout.rdms if r.conflict and r.policy == POLICY_STRICT), None)
+        if strict is not None:
+            who = (f"of {_names(strict.assigned)}" if strict.assigned else
+                   f"of {_names(strict.devices)}, which this guest does not have" if strict.devices
+                   else "of no device of this guest")
+            return (f"libxl: the RMRR at {hexa(strict.start)} ({who}; policy strict) overlaps "
+                    f"guest RAM: \"RDM conflict at {hexa(strict.start)}.\"")
+        return _first_error(layout.findings)
+    if xc is not None and xc.failed:
+        return _first_error(xc.findings)
+    if hv is not None and hv.blocked:
+        return _first_error(hv.findings)
+    if dup_findings:
+        return _first_error(dup_findings)
+    if loader is not None and loader.failed:
+        return _first_error(loader.findings)
+    return "see the findings"
+
+
+def _degraded_causes(domain, host, layout, hv, loader, not_exposed) -> tuple[Cause, ...]:
+    """Why the guest starts without every assigned device's RMRR honoured, one Cause per
+    reason, the root cause of each RMRR said once: libxl dropping it (relaxed) before the
+    hypervisor leaving guest RAM over it."""
+    from xlrmrr.hypervisor import GROUP_PARTIAL, RUN_BUSY, RUN_IDENTITY, RUN_IOMMU, RUN_MAPPED
+
+    out: list[Cause] = []
+    said: set[int] = set()          # RMRR starts already explained
+    for r in layout.rdms:
+        if r.assigned and r.conflict and not r.exposed:
+            out.append(Cause(f"libxl drops the RMRR at {hexa(r.start)} of {_names(r.assigned)} "
+                             f"(policy {r.requested_policy}): guest RAM stays over it",
+                             r.assigned, CELL_RELAXED))
+            said.add(r.start)
+        elif r.assigned and not r.exposed and not r.conflict:
+            out.append(Cause(f"the RMRR at {hexa(r.start)} of {_names(r.assigned)} keeps policy "
+                             f"INVALID: it is not in the guest's e820", r.assigned, CELL_NOT_IN_E820))
+            said.add(r.start)
+    if hv is not None:
+        for d in hv.devices:
+            if not d.assigned:
+                continue
+            for o in d.outcomes:
+                if o.honoured or o.start in said:
+                    continue
+                said.add(o.start)
+                held = next((run.occupant or run.state for run in o.runs
+                             if run.state not in (RUN_MAPPED, RUN_IDENTITY, RUN_IOMMU, RUN_BUSY)),
+                            "")
+                out.append(Cause(f"the RMRR [{hexa(o.rmrr.base)}, {hexa(o.rmrr.end)}] of {d.sbdf} "
+                                 f"is not mapped 1:1 (policy {d.policy}"
+                                 + (f"; {held} stays there)" if held else ")"),
+                                 (d.sbdf,), CELL_RELAXED))
+        for u in hv.groups:
+            if u.kind == GROUP_PARTIAL:
+                one = len(u.elsewhere) == 1
+                out.append(Cause(f"the RMRR sharing group of {_names(u.here)} is split: "
+                                 f"{_names(u.elsewhere)} {'stays' if one else 'stay'} in dom0 or "
+                                 f"another guest, which {'keeps its' if one else 'keep their'} "
+                                 f"1:1 mapping of the same range", u.here, CELL_SPLIT))
+        for f in hv.findings:
+            if f.code == "rmrr-below-bridge":
+                text = f.message.split(": Xen keeps", 1)[0]
+                sbdf = next((d.sbdf for d in hv.devices if text.startswith(str(d.sbdf))), None)
+                out.append(Cause(f"{text}: it gets no 1:1 mapping of the range",
+                                 (sbdf,) if sbdf else (), CELL_BRIDGE))
+    if loader is not None:
+        starts = _assigned_rmrr_starts(domain, host)
+        for f in loader.findings:
+            hit = starts.intersection(f.addrs)
+            if f.code == "ram-relocated-over-rdm" and hit:
+                # "hvmloader moves guest RAM to [...] over the RDM at X that libxl did not check"
+                out.append(Cause(f.message, _owners(domain, host, layout, hit), CELL_OVERLAID))
+            elif f.code in ("bar-over-rdm", "bar64-over-rdm") and hit:
+                # "pci dev D bar N at B overlaps the RDM at X"
+                out.append(Cause("hvmloader: " + f.message.split(": ", 1)[0],
+                                 _owners(domain, host, layout, hit), CELL_OVERLAID))
+    for start in sorted(not_exposed - said - {r.start for r in layout.rdms}):
+        owners = _owners(domain, host, layout, {start})
+        out.append(Cause(f"the RMRR at {hexa(start)} of {_names(owners) or 'an assigned device'} "
+                         f"is not in the guest's e820 (libxl never selected it)", owners,
+                         CELL_NOT_IN_E820))
+    return tuple(dict.fromkeys(out)) or (Cause("see the findings"),)
+
+
+def _owners(domain, host, layout, starts) -> tuple[Sbdf, ...]:
+    """The guest's devices whose RMRRs start at these addresses: libxl's view where it selected
+    the RDM, else the host RMRRs' scopes."""
+    out = [s for r in layout.rdms if r.start in starts for s in r.assigned]
+    if not out:
+        mine = {d.sbdf for d in domain.pci if d.sbdf is not None}
+        out = [dev for rmrr in host.rmrrs if rmrr.start_pfn << 12 in starts
+               for dev in rmrr.devices if dev in mine]
+    return tuple(dict.fromkeys(out))
+
+
+# xl lint findings (xlcfg) that a plan finding says again with more (code of the lint -> code of
+# the plan's): the same warning is said once.
+RESTATED = {"rdm-policy-unset": "rdm-policy-uninitialised"}
 
 
 def unique(findings) -> tuple[Finding, ...]:
     """The findings without repeats (two pci= entries of one device used to say everything about
-    it twice), in first-seen order."""
+    it twice; an xl lint line that a plan finding restates, RESTATED), in first-seen order."""
+    codes = {f.code for f in findings}
     seen: set = set()
     out = []
     for f in findings:
+        if RESTATED.get(f.code) in codes:
+            continue
         key = (f.severity, f.code, f.component, f.message)
         if key not in seen:
             seen.add(key)

@@ -34,6 +34,7 @@ class GuestCheck:
     functions: tuple[Sbdf, ...]
     assign: AssignResult | None         # None: the create fails before assignment
     findings: tuple[Finding, ...] = ()
+    causes: tuple = ()                  # the planner's driver.Cause for a degraded verdict
 
     def cell(self, sbdf: Sbdf) -> str:
         """The summary-table cell for one device."""
@@ -51,7 +52,10 @@ class GuestCheck:
                     return "not assigned"      # returns 0, the device went back (pre-XSA-400)
                 if self.verdict == "unknown":
                     return "?"          # assigned, but the host data does not list the RMRRs
-                return "1:1" if d.honoured else "relaxed"
+                # a degraded guest: what its cause means for this device (a split sharing
+                # group, an RMRR outside the e820 ...), never "1:1" for what is not
+                kind = next((c.kind for c in self.causes if sbdf in c.devices and c.kind), "")
+                return kind or ("1:1" if d.honoured else "relaxed")
         return "not reached" if self.assign.blocked else "no RMRR"
 
 

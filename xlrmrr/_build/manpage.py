@@ -30,7 +30,8 @@ EXIT_STATUS = (
           "verdict UNKNOWN: the host data (a boot log without RMRR lines, or with RMRR lines "
           "that do not parse) cannot tell whether a guest's devices have RMRRs."),
     ("3", "the guest starts, but an RMRR of an assigned device is not honoured (relaxed "
-          "policy)."),
+          "policy, outside the guest's e820 or under a BAR), or its RMRR sharing group is split "
+          "(another domain maps the same range)."),
     ("130", "interrupted (SIGINT)."),
     ("other", "when xlrmrr runs xl (xlrmrr create without --dry-run), xl's own exit status."),
 )

@@ -7,7 +7,8 @@ table, ignore an RMRR) is modelled in xlrmrr.host.build with component "xen".
 
 from __future__ import annotations
 
-from xlrmrr.acpi.dmar import Dmar
+from xlrmrr.acpi.model import Dmar
+from xlrmrr.acpi.spec import PCI_SCOPES, SCOPE_NAMES, DmarType, DrhdFlags, ScopeType
 from xlrmrr.common import E820_NVS, E820_RAM, E820_RESERVED, PAGE_SIZE, Finding, hexa
 
 
@@ -41,18 +42,18 @@ def firmware_findings(dmar: Dmar, devices=(), topology_known: bool = False,
     if not dmar.drhds:
         out.append(_fw("error", "no-drhd", 'Linux: "No DRHD structure found in DMAR table": '
                                            "there is no remapping unit, so no IOMMU."))
-    include_all = [s for s in dmar.drhds if s.flags & 1]
+    include_all = [s for s in dmar.drhds if s.flags & DrhdFlags.INCLUDE_PCI_ALL]
     if len(include_all) > 1:
         out.append(_fw("warning", "multiple-include-all",
                        'fwts: "Multiple drhds have include_all flag set." (DRHDs at offsets '
                        + ", ".join(f"{s.offset:#x}" for s in include_all) + ")."))
     bases = {s.register_base for s in dmar.drhds}
-    andd_numbers = {s.device_number for s in dmar.of_type(4)}
+    andd_numbers = {s.device_number for s in dmar.of_type(DmarType.ANDD)}
     out.extend(_overlaps(dmar))
     devmap = {f.sbdf: f for f in devices}
     for s in dmar.structures:
         where = f"{s.type_name} at offset {s.offset:#x}"
-        if s.type == 0:
+        if s.type == DmarType.DRHD:
             if s.register_base == 0:
                 out.append(_fw("error", "drhd-base-zero",
                                f'{where}: Register Base Address 0. Linux: "Your BIOS is broken; '
@@ -63,18 +64,18 @@ def firmware_findings(dmar: Dmar, devices=(), topology_known: bool = False,
                                f"{where}: Register Base Address {hexa(s.register_base)} is not "
                                f'4 KiB aligned. fwts: "Invalid drhd register address."',
                                s.register_base))
-        elif s.type == 1:
+        elif s.type == DmarType.RMRR:
             out.extend(_rmrr_checks(s, where, dmar, e820))
-        elif s.type == 3 and s.register_base not in bases:
+        elif s.type == DmarType.RHSA and s.register_base not in bases:
             out.append(_fw("warning", "rhsa-no-drhd",
                            f'{where}: Linux: "Your BIOS is broken; RHSA refers to non-existent '
                            f'DMAR unit at {s.register_base:x}"', s.register_base))
-        elif s.type == 4:
+        elif s.type == DmarType.ANDD:
             if b"\0" not in s.name:
                 out.append(_fw("warning", "andd-name", f'{where}: Linux: "Your BIOS is broken; '
                                                       f'ANDD object name is not NUL-terminated"'))
             users = [sc for d in dmar.drhds for sc in d.scopes
-                     if sc.type == 5 and sc.enumeration_id == s.device_number]
+                     if sc.type == ScopeType.NAMESPACE and sc.enumeration_id == s.device_number]
             out.append(_fw("info", "namespace-device",
                            f"{where}: ACPI namespace device {s.device_name} (number "
                            f"{s.device_number}) " + ("is in a DRHD's scope" if users else
@@ -83,7 +84,7 @@ def firmware_findings(dmar: Dmar, devices=(), topology_known: bool = False,
                            "passed through."))
         for sc in s.scopes:
             swhere = f"device scope at offset {sc.offset:#x} ({where})"
-            if sc.type == 0 or sc.type > 5:
+            if sc.type not in SCOPE_NAMES:
                 out.append(_fw("warning", "unknown-scope-type",
                                f'{swhere}: type {sc.type}. Linux: "Unsupported device scope"; '
                                f'fwts: "Unknown device scope type."; Xen skips it '
@@ -92,22 +93,22 @@ def firmware_findings(dmar: Dmar, devices=(), topology_known: bool = False,
                 out.append(_fw("error", "bad-scope-length",
                                f'{swhere}: length {sc.length:#x} (no path). fwts: "Invalid device '
                                f'scope entry."; Xen: "Invalid device scope" (table rejected).'))
-            if sc.type == 5 and s.type != 0:
+            if sc.type == ScopeType.NAMESPACE and s.type != DmarType.DRHD:
                 out.append(_fw("warning", "namespace-scope-outside-drhd",
                                f"{swhere}: ACPI namespace scopes belong in DRHDs only."))
-            if sc.type == 5 and sc.enumeration_id not in andd_numbers:
+            if sc.type == ScopeType.NAMESPACE and sc.enumeration_id not in andd_numbers:
                 out.append(_fw("warning", "namespace-scope-no-andd",
                                f"{swhere}: names ACPI device number {sc.enumeration_id}, which "
                                f"no ANDD declares (Linux: \"No IOMMU scope found for ANDD "
                                f"enumeration ID ...\" is the reverse case); Xen ignores it."))
-            if s.type == 1 and sc.type not in (1, 2):
+            if s.type == DmarType.RMRR and sc.type not in PCI_SCOPES:
                 out.append(_fw("warning", "rmrr-scope-type",
                                f"{swhere}: an RMRR scope of type {sc.type} ({sc.type_name}); the "
                                f"VT-d specification allows only PCI endpoint and sub-hierarchy "
                                f"scopes here."))
-            if sc.type == 5:
+            if sc.type == ScopeType.NAMESPACE:
                 continue
-            if topology_known and sc.type in (1, 2) and sc.path:
+            if topology_known and sc.type in PCI_SCOPES and sc.path:
                 r = resolve_scope(s.segment, sc, devmap, True)
                 if r.sbdf is None or r.sbdf not in devmap:
                     dev = str(r.sbdf) if r.sbdf else sc.path_str()
@@ -117,7 +118,7 @@ def firmware_findings(dmar: Dmar, devices=(), topology_known: bool = False,
                                    (f" ({r.unresolved})" if r.unresolved else "")))
                 else:
                     bridge = is_bridge(devmap[r.sbdf])
-                    if (sc.type == 1) == bridge:
+                    if (sc.type == ScopeType.ENDPOINT) == bridge:
                         out.append(_fw("warning", "scope-type-mismatch",
                                        f"{swhere}: a {sc.type_name} scope names {r.sbdf}, which "
                                        f"is {'a' if bridge else 'not a'} bridge. Linux: \"Device "

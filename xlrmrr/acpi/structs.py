@@ -1,9 +1,20 @@
-"""construct structures for the ACPI table header and the DMAR table (ACPICA actbl1.h names).
+"""construct structures for the ACPI table header and the DMAR table: one Struct per table of the
+Intel VT-d specification (chapter 8), named as the specification names it, with ACPICA's
+(actbl1.h) field names.
 
-One Struct per table of the VT-d specification. Every structure keeps its reserved fields, so
-that building a decoded structure gives back the same bytes. Length fields are recomputed from
-the content when building; the decoder (xlrmrr.acpi.dmar) checks every length before handing a
-byte range to these structures, so they never see a lying length.
+Every structure keeps its reserved fields, so that building a decoded structure gives back the
+same bytes, and every field is a plain integer or byte string: flags stay the byte the table
+holds, reserved bits included (construct's FlagsEnum would keep only the named bits, and
+build(decode(x)) == x must hold for any table); their names are in xlrmrr.acpi.spec.
+
+A remapping structure's Length is built from the value given (the decoder's records compute it:
+the fixed part, sizeof() of the Struct without its variable tail, plus the tail); a device
+scope's Length is rebuilt from its path. The decoder (xlrmrr.acpi.dmar) checks every length
+before handing a byte range to these structures, so they never see a lying length.
+
+No field is computed by a Python function (construct's compiler cannot emit one): every Struct
+can be compiled with Struct.compile(), which tests/test_acpi_structs.py checks against the
+interpreted parse.
 """
 
 from __future__ import annotations
@@ -16,22 +27,17 @@ from construct import (
     GreedyRange,
     Int8ul,
     Int16ul,
+    Int24ul,
     Int32ul,
     Int64ul,
     Rebuild,
+    SizeofError,
     Struct,
+    len_,
     this,
 )
 
-from xlrmrr.acpi.dmar import SCOPE_HEADER_SIZE
-
-# ACPI_DMAR_TYPE_*
-TYPE_DRHD, TYPE_RMRR, TYPE_ATSR, TYPE_RHSA, TYPE_ANDD, TYPE_SATC, TYPE_SIDP = range(7)
-
-
-def _scopes_length(ctx) -> int:
-    return sum(SCOPE_HEADER_SIZE + 2 * len(s["path"]) for s in ctx.scopes)
-
+from xlrmrr.acpi.spec import PATH_ENTRY_SIZE, SCOPE_HEADER_SIZE, DmarType
 
 AcpiTableHeader = Struct(
     "signature" / Bytes(4),
@@ -47,14 +53,9 @@ AcpiTableHeader = Struct(
 
 DmarTable = Struct(
     "header" / AcpiTableHeader,
-    "host_address_width" / Int8ul,
-    "flags" / Int8ul,
+    "host_address_width" / Int8ul,      # N means N+1 address bits
+    "flags" / Int8ul,                   # spec.DmarFlags
     "reserved" / Bytes(10),
-)
-
-DmarHeader = Struct(
-    "type" / Int16ul,
-    "length" / Int16ul,
 )
 
 DmarPciPath = Struct(
@@ -63,92 +64,94 @@ DmarPciPath = Struct(
 )
 
 DeviceScope = Struct(
-    "type" / Int8ul,
-    "length" / Rebuild(Int8ul, lambda ctx: SCOPE_HEADER_SIZE + 2 * len(ctx.path)),
+    "type" / Int8ul,                    # spec.ScopeType
+    "length" / Rebuild(Int8ul, SCOPE_HEADER_SIZE + PATH_ENTRY_SIZE * len_(this.path)),
     "flags" / Int8ul,
     "reserved" / Int8ul,
     "enumeration_id" / Int8ul,
-    "bus" / Int8ul,
-    "path" / Array((this.length - SCOPE_HEADER_SIZE) // 2, DmarPciPath),
+    "bus" / Int8ul,                     # Start Bus Number
+    "path" / Array((this.length - SCOPE_HEADER_SIZE) // PATH_ENTRY_SIZE, DmarPciPath),
 )
 
 DeviceScopes = GreedyRange(DeviceScope)
 
 
-def _with_scopes(type_: int, fixed: int, *fields) -> Struct:
-    """A structure that ends in device scopes (DRHD, RMRR, ATSR, SATC, SIDP): Type, Length (the
-    `fixed` bytes up to the first scope plus the scopes, recomputed when building), its own
-    fields, then the scopes."""
-    return Struct(
-        "type" / Const(type_, Int16ul),
-        "length" / Rebuild(Int16ul, lambda ctx: fixed + _scopes_length(ctx)),
-        *fields,
-        "scopes" / DeviceScopes,
-    )
+def _header(type_: int | None) -> tuple:
+    """ACPI_DMAR_HEADER: Type (a constant for a known type) and Length."""
+    return ("type" / (Int16ul if type_ is None else Const(type_, Int16ul)),
+            "length" / Int16ul)
 
 
-DmarHardwareUnit = _with_scopes(
-    TYPE_DRHD, 16,
-    "flags" / Int8ul,
-    "size" / Int8ul,
+DRHD = Struct(
+    *_header(DmarType.DRHD),
+    "flags" / Int8ul,                   # spec.DrhdFlags
+    "size" / Int8ul,                    # bits 3:0: the register set is 2^N 4 KiB pages
     "segment" / Int16ul,
     "register_base" / Int64ul,
+    "scopes" / DeviceScopes,
 )
 
-DmarReservedMemory = _with_scopes(
-    TYPE_RMRR, 24,
+RMRR = Struct(
+    *_header(DmarType.RMRR),
     "reserved" / Int16ul,
     "segment" / Int16ul,
     "base" / Int64ul,
-    "end" / Int64ul,
+    "end" / Int64ul,                    # inclusive
+    "scopes" / DeviceScopes,
 )
 
-DmarAtsr = _with_scopes(
-    TYPE_ATSR, 8,
-    "flags" / Int8ul,
+ATSR = Struct(
+    *_header(DmarType.ATSR),
+    "flags" / Int8ul,                   # spec.AtsrFlags
     "reserved" / Int8ul,
     "segment" / Int16ul,
+    "scopes" / DeviceScopes,
 )
 
-DmarRhsa = Struct(
-    "type" / Const(TYPE_RHSA, Int16ul),
-    "length" / Const(20, Int16ul),
+RHSA = Struct(
+    *_header(DmarType.RHSA),
     "reserved" / Int32ul,
     "register_base" / Int64ul,
     "proximity_domain" / Int32ul,
 )
 
-DmarAndd = Struct(
-    "type" / Const(TYPE_ANDD, Int16ul),
-    "length" / Rebuild(Int16ul, lambda ctx: 8 + len(ctx.device_name)),
-    "reserved" / Bytes(3),
+ANDD = Struct(
+    *_header(DmarType.ANDD),
+    "reserved" / Int24ul,
     "device_number" / Int8ul,
-    "device_name" / GreedyBytes,       # raw: NUL-terminated ASCII, possibly padded
+    "name" / GreedyBytes,               # DeviceName: raw, NUL-terminated ASCII, possibly padded
 )
 
-DmarSatc = _with_scopes(
-    TYPE_SATC, 8,
-    "flags" / Int8ul,
+SATC = Struct(
+    *_header(DmarType.SATC),
+    "flags" / Int8ul,                   # spec.SatcFlags
     "reserved" / Int8ul,
     "segment" / Int16ul,
+    "scopes" / DeviceScopes,
 )
 
-DmarSidp = _with_scopes(
-    TYPE_SIDP, 8,
+SIDP = Struct(
+    *_header(DmarType.SIDP),
     "reserved" / Int16ul,
     "segment" / Int16ul,
+    "scopes" / DeviceScopes,
 )
 
-DmarUnknown = Struct(
-    "type" / Int16ul,
-    "length" / Rebuild(Int16ul, lambda ctx: 4 + len(ctx.data)),
+# A reserved type (7 and above): Linux and Xen skip it by its Length; kept as raw bytes.
+Unknown = Struct(
+    *_header(None),
     "data" / GreedyBytes,
 )
 
-# Aliases under the names the VT-d specification and Xen use.
-Drhd, Rmrr, Atsr, Rhsa, Andd, Satc, Sidp = (
-    DmarHardwareUnit, DmarReservedMemory, DmarAtsr, DmarRhsa, DmarAndd, DmarSatc, DmarSidp)
 
-__all__ = ["AcpiTableHeader", "DmarTable", "DmarHeader", "DeviceScope", "DmarHardwareUnit",
-           "DmarReservedMemory", "DmarAtsr", "DmarRhsa", "DmarAndd", "DmarSatc", "DmarSidp",
-           "DmarUnknown", "Drhd", "Rmrr", "Atsr", "Rhsa", "Andd", "Satc", "Sidp"]
+def fixed_size(struct: Struct) -> int:
+    """The bytes of a structure before its variable tail (its scopes, ANDD's name, an unknown
+    type's data): sizeof() of the Struct without its last field, or of all of it (RHSA)."""
+    try:
+        return struct.sizeof()
+    except SizeofError:                 # a greedy tail has no size
+        return Struct(*struct.subcons[:-1]).sizeof()
+
+
+__all__ = ["AcpiTableHeader", "DmarTable", "DmarPciPath", "DeviceScope", "DeviceScopes", "DRHD",
+           "RMRR", "ATSR", "RHSA", "ANDD", "SATC", "SIDP", "Unknown", "fixed_size"]

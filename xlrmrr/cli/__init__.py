@@ -27,7 +27,8 @@ files (--dmar FILE, --snapshot FILE), so the command can run unprivileged and of
 
 EPILOG = """\
 exit status: 0 fine, 1 the plan (or the host) fails, 2 bad input or usage, 3 the guest starts
-but an RMRR is not honoured (relaxed policy); each command's --help says what its codes mean.
+but an RMRR is not honoured (relaxed policy ...) or its sharing group is split; each command's
+--help says what its codes mean.
 """
 
 _PLAN_STATUS = """\
@@ -35,9 +36,13 @@ exit status:
   0  fine: {what} and {who} gets all its RMRRs
   1  {fails}
   2  bad input or usage, or UNKNOWN: the host data (a boot log) does not list the RMRRs
-  3  {starts}, but an RMRR of {one} is not honoured (relaxed policy)
+  3  {starts}, but an RMRR of {one} is not honoured ({how})
 
 """ + HOST_DATA
+
+# Exit 3 of create and check: every reason a started guest is degraded (driver.Cause).
+_SPLIT_TOO = ("relaxed policy, outside the guest's e820\n     or under a BAR), or its RMRR "
+              "sharing group is split (another domain maps the same range")
 
 # Each command's epilog: the exit statuses it uses, and where host data comes from where it
 # reads any (cfg and dmar take none).
@@ -49,7 +54,7 @@ EPILOGS = {
             "or usage.\n\n" + HOST_DATA,
     "create": _PLAN_STATUS.format(what="the guest can be created", fails="creation would fail",
                                   starts="creation would succeed", who="every assigned device",
-                                  one="an assigned device").replace("\n\n", """
+                                  one="an assigned device", how=_SPLIT_TOO).replace("\n\n", """
   These are xlrmrr's when it does not run xl (--dry-run, a blocked plan, a degraded one
   without --allow-degraded: 3; rdm_forcecheck that cannot be spelled for the release's xl: 1).
   When it runs xl: exactly xl create's exit status (0 created; xl's own failures, e.g. 1, 2
@@ -60,14 +65,14 @@ EPILOGS = {
     "check": _PLAN_STATUS.format(
         what="every guest can be created", fails="some guest would fail, or an RMRR sharing "
         "group is split across guests", starts="every guest would start",
-        who="every assigned device", one="an assigned device"),
+        who="every assigned device", one="an assigned device", how=_SPLIT_TOO),
     "libvirt-hook": "exit status: 0 start the domain (or not `prepare begin`), 1 its creation "
                     "would fail (libvirt aborts the start), 2 bad input: the XML, the host data "
                     "or XLRMRR_HOST_ARGS (libvirt aborts too).\n",
     "pci-attach": _PLAN_STATUS.format(what="the attach would succeed",
                                       fails="the attach would fail",
                                       starts="the attach would succeed", who="the device",
-                                      one="the device"),
+                                      one="the device", how="relaxed policy"),
 }
 
 

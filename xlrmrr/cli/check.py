@@ -18,7 +18,8 @@ The release modelled is chosen as `xlrmrr create` chooses it: --xen-version, els
 host data was collected under, else the running hypervisor's, else the newest.
 
 Exit status 1 when any guest would fail or any group is split across guests (even where each
-device is relaxed), 3 when all start but some RMRR is not honoured, 0 otherwise. A whole group
+device is relaxed), 3 when all start but some RMRR is not honoured or a group is split between
+a guest and dom0, 0 otherwise. A whole group
 inside one guest under a relaxed policy is safe and reported as such.
 """
 
@@ -61,7 +62,7 @@ def run(args) -> int:
     from xlrmrr.cli.guest import load_guest, refuse_if_xl_exits
     from xlrmrr.cli.hostargs import host_and_version, host_loader
     from xlrmrr.common import EXIT_INPUT
-    from xlrmrr.driver import Options, plan
+    from xlrmrr.driver import Options, plan, unique
     from xlrmrr.files import read_input
     from xlrmrr.hostcheck import GuestCheck, check_guests
     from xlrmrr.hypervisor import assign_for_plan, guest_functions
@@ -93,7 +94,8 @@ def run(args) -> int:
         assign = assign_for_plan(p, domid=domid) if verdict != "blocked" or p.hypervisor else None
         guests.append(GuestCheck(path, domain.name or "", verdict,
                                  guest_functions(domain, host), assign,
-                                 tuple(xl_findings) + tuple(p.findings)))
+                                 unique(tuple(xl_findings) + tuple(p.findings)),
+                                 p.causes if verdict == "degraded" else ()))
     hc = check_guests(host, guests)
     host_findings = tuple(f for f in getattr(host, "findings", ()) if f.severity != "info")
     hc = replace(hc, findings=tuple(version_note) + host_findings + hc.findings)

@@ -449,7 +449,8 @@ def _run(args) -> int:
                       firmware_sizes=sizes, xen_domain=xen_domain, compare_versions=compare,
                       host_for_version=load_host.for_band,
                       domain_for_version=lambda v: _raise_or(domains[str(v)]),
-                      reread=None if xml else rereader(raw, items, args.config, version))
+                      reread=None if xml else rereader(raw, items, args.config, version),
+                      typos=() if xml else file_typos(raw, parse))
     if compare:
         result = plan(domain, host, version, options)
     else:       # xl exits while reading the file: libxl and everything after never run
@@ -469,6 +470,9 @@ def _run(args) -> int:
     if xml:
         from xlrmrr.integration.libvirt import apply_to_plan
         result = apply_to_plan(result, args.config)
+    args.forcecheck_launch = None
+    if domain.rdm_forcecheck is not None and not xml:
+        result = _forcecheck_launch(args, result, raw, items, host, version, domain, xen_domain)
 
     from xlrmrr.report.create import json_text, payload_files, text
 
@@ -484,6 +488,64 @@ def _run(args) -> int:
                         f"cannot tell whether the guest works (verdict unknown)")
         return result.exit_status
     return _launch(args, result, out, raw, items, host, version, domain, xen_domain)
+
+
+def _forcecheck_launch(args, result, raw, items, host, version, domain, xen_domain):
+    """With rdm_forcecheck, the plan as `xlrmrr create` will launch it, for the dry run and the
+    launch alike: the settings it hands xl (Plan.launch says them) or, where none reach the
+    planned reservation, its refusal to run xl, which is then the verdict and exit status
+    (blocked, 1), so that the dry run's first line says what the launch will do. A plan that
+    is not clean is not launched anyway (its verdict says so)."""
+    from dataclasses import replace
+
+    from xlrmrr.common import EXIT_DEGRADED
+    from xlrmrr.driver import EXIT_FOR, VERDICT_BLOCKED, VERDICT_DEGRADED, Cause
+
+    key = f"rdm_forcecheck = {domain.rdm_forcecheck}"
+    plain = (f". Plain `xl create`, which ignores the key, would give: {result.xen_verdict}"
+             if result.xen_verdict is not None else "")
+    if result.libxl is None or not _clean(result.verdict, args.allow_degraded):
+        return replace(result, launch=f"launch: {key}: `xlrmrr create` does not run xl (the "
+                                      f"plan is {result.verdict}){plain}")
+    args.accepted_verdict = None
+    extra, said, refusal = _translate(args, result, raw, items, host, version, domain, xen_domain)
+    args.forcecheck_launch = (extra, said, refusal)
+    if refusal is None and args.accepted_verdict not in (None, result.verdict):
+        # --accept-difference: Xen gets the nearest settings, whose plan is what happens
+        return replace(result, verdict=args.accepted_verdict,
+                       exit_status=EXIT_FOR[args.accepted_verdict],
+                       causes=(Cause(f"with the nearest settings xlrmrr create hands xl "
+                                     f"(--accept-difference): {said}"),),
+                       launch=f"launch: {said}{plain}")
+    if refusal is None:
+        return replace(result, launch=f"launch: {said}{plain}")
+    why, status = refusal
+    verdict = VERDICT_DEGRADED if status == EXIT_DEGRADED else VERDICT_BLOCKED
+    return replace(result, verdict=verdict, exit_status=status,
+                   causes=(Cause(f"`xlrmrr create` would not run xl: {why}"),),
+                   launch=f"launch: {key}: `xlrmrr create` does not run xl{plain}")
+
+
+def file_typos(raw: bytes, parse) -> tuple[tuple[str, str, str], ...]:
+    """driver.Options.typos: each key of the file xl does not know but one edit from a key it
+    does (xlcfg.keys.key_typos), with its value as the file writes it; a key given only as a
+    KEY=VALUE item, or appended to with +=, is not renamed in the file."""
+    from xlrmrr.xlcfg.keys import key_typos
+
+    if not parse.ok:
+        return ()
+    found = key_typos(parse.settings)
+    if not found:
+        return ()
+    from xlrmrr.remedies.cfgtext import assigned_value
+
+    text = raw.decode("latin-1")
+    out = []
+    for key, meant in found:
+        value = assigned_value(text, key)
+        if value is not None:
+            out.append((key, meant, value))
+    return tuple(out)
 
 
 NEUTRAL_FORCECHECK = b'\nrdm_forcecheck = "ignored by xl"\n'     # xl's reading: no effect
@@ -608,15 +670,17 @@ def _launch(args, result, out, raw, items, host, version, domain, xen_domain) ->
     if args.found_note:
         _note(args.found_note)
 
-    if not _clean(result.verdict, args.allow_degraded):
+    refused = args.forcecheck_launch is not None and args.forcecheck_launch[2] is not None
+    if not _clean(result.verdict, args.allow_degraded) and not refused:
         hint = "; --allow-degraded runs it anyway" if result.verdict != VERDICT_BLOCKED else ""
         return _refuse(args, result, out, f"the plan is {result.verdict} (see above{hint})",
                        result.exit_status)
     extra: tuple = ()
-    if domain.rdm_forcecheck is not None:
-        extra, refusal = _translate(args, result, raw, items, host, version, domain, xen_domain)
+    if args.forcecheck_launch is not None:       # rdm_forcecheck: decided with the plan
+        extra, said, refusal = args.forcecheck_launch
         if refusal is not None:
             return _refuse(args, result, out, *refusal)
+        _note(said)
     flags = [short for short, _long, _help in XL_FLAGS if getattr(args, flag_dest(short), False)]
     argv = xl_create_argv(args.config, flags, [*items, *extra])
     return run_xl("xlrmrr create", argv, f"plan {result.verdict} (Xen {result.xen_version})",
@@ -624,10 +688,12 @@ def _launch(args, result, out, raw, items, host, version, domain, xen_domain) ->
 
 
 def _translate(args, result, raw, items, host, version, domain, xen_domain):
-    """(KEY=VALUE items to add, None) when xl, given them, builds the guest planned under
-    rdm_forcecheck; else ((), (why, exit status)). Each candidate is planned again, under every
-    reading of a policy xl leaves undefined: nothing added when xl's own reading already gives
-    the planned reservation, else the release's spelling (integration.xl.translate_forcecheck)."""
+    """(KEY=VALUE items to add, what is handed to xl in words, None) when xl, given them,
+    builds the guest planned under rdm_forcecheck; else ((), "", (why, exit status)). Each
+    candidate is planned again, under every reading of a policy xl leaves undefined: nothing
+    added when xl's own reading already gives the planned reservation, else the release's
+    spelling (integration.xl.translate_forcecheck). No output: the launch says it on stderr,
+    the dry run in its report (the two say the same)."""
     from dataclasses import replace
 
     from xlrmrr.cli.guest import XL_EXITS, XL_UNPARSABLE
@@ -656,25 +722,24 @@ def _translate(args, result, raw, items, host, version, domain, xen_domain):
     key = f"rdm_forcecheck = {domain.rdm_forcecheck}"
     worst, diffs = planned(())
     if not diffs:
-        _note(f"{key} is unknown to xl, which ignores it; its own reading of the config already "
-              f"gives the planned reservation: nothing added")
-        return (), None
+        return (), (f"{key} is unknown to xl, which ignores it; its own reading of the config "
+                    f"already gives the planned reservation: nothing added"), None
     tr = translate_forcecheck(domain.rdm_forcecheck, design_domain(domain, xen_domain), xen_domain,
                               version)
     worst, diffs = planned(tr.items)
     spelled = "; ".join(tr.spelled)
     if not diffs:
-        _note(f"{tr.why}; handing xl these settings after the file's (planned again: the same "
-              f"reservation): {spelled}")
-        return tr.items, None
+        return tr.items, (f"{tr.why}; handing xl these settings after the file's (planned again: "
+                          f"the same reservation): {spelled}"), None
     what = "; ".join(dict.fromkeys(diffs))
     if not args.accept_difference:
-        return (), (f"{key} cannot be spelled for Xen {version}'s xl ({tr.why}): the nearest "
-                    f"settings, {spelled}, give {what}. Write the settings you want in the file, "
-                    f"or --accept-difference runs xl with these", EXIT_FAIL)
+        return (), "", (f"{key} cannot be spelled for Xen {version}'s xl ({tr.why}): the nearest "
+                        f"settings, {spelled}, give {what}. Write the settings you want in the "
+                        f"file, or --accept-difference runs xl with these", EXIT_FAIL)
     if worst is None or not _clean(worst.verdict, args.allow_degraded):
         verdict = worst.verdict if worst is not None else "refused by xl"
-        return (), (f"{key}: with the nearest settings for Xen {version}'s xl ({spelled}) the "
-                    f"plan is {verdict}", EXIT_DEGRADED if verdict == "degraded" else EXIT_FAIL)
-    _note(f"{tr.why}; --accept-difference: handing xl {spelled}, which give {what}")
-    return tr.items, None
+        return (), "", (f"{key}: with the nearest settings for Xen {version}'s xl ({spelled}) "
+                        f"the plan is {verdict}",
+                        EXIT_DEGRADED if verdict == "degraded" else EXIT_FAIL)
+    args.accepted_verdict = worst.verdict      # what Xen gets instead of the plan's verdict
+    return tr.items, f"{tr.why}; --accept-difference: handing xl {spelled}, which give {what}", None

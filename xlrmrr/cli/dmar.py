@@ -10,8 +10,6 @@ output containing it. Prints every remapping structure and device scope, then wh
 ACPICA, fwts and Xen would complain about. --json prints the decoding, with the field names of
 a normalised `iasl -d`, and the same findings."""
 
-DMAR_FLAGS = ((0x1, "INTR_REMAP"), (0x2, "X2APIC_OPT_OUT"), (0x4, "DMA_CTRL_PLATFORM_OPT_IN"))
-
 
 def add_arguments(p):
     from xlrmrr.cli import add_common
@@ -34,13 +32,40 @@ def read_table(path: str):
     return decode(raw, path)
 
 
-def _flags(value: int, names) -> str:
-    parts = [n for bit, n in names if value & bit]
+def _flags(value: int, flags) -> str:
+    """The Flags byte in hex, with the names of the bits set (xlrmrr.acpi.spec)."""
+    from xlrmrr.acpi.spec import flag_names
+
+    parts = [n for bit, n in flag_names(flags) if value & bit]
     return f"{value:#x}" + (f" ({', '.join(parts)})" if parts else "")
 
 
-def render_text(dmar, path: str, findings) -> str:
+def _structure_text(s) -> str:
+    """What one structure's line says after its offset and name."""
+    from xlrmrr.acpi.spec import DmarType
     from xlrmrr.common import hexa, size_str
+
+    t = s.type
+    if t == DmarType.DRHD:
+        return (f"segment {s.segment}, registers at {hexa(s.register_base)}"
+                f" ({1 << s.size} page{'s' if s.size else ''}), flags {_flags(s.flags, s.kind.flags)}")
+    if t == DmarType.RMRR:
+        size = s.end - s.base + 1 if s.end >= s.base else 0
+        return (f"segment {s.segment}, [{hexa(s.base)}, {hexa(s.end)}]"
+                + (f" ({size_str(size)})" if size else " (ends before it starts)"))
+    if t in (DmarType.ATSR, DmarType.SATC):
+        return f"segment {s.segment}, flags {_flags(s.flags, s.kind.flags)}"
+    if t == DmarType.RHSA:
+        return f"registers at {hexa(s.register_base)}, proximity domain {s.proximity_domain:#x}"
+    if t == DmarType.ANDD:
+        return f"ACPI device number {s.device_number}: {s.device_name}"
+    if t == DmarType.SIDP:
+        return f"segment {s.segment}"
+    return f"type {s.type}, {s.length} bytes (not decoded)"
+
+
+def render_text(dmar, path: str, findings) -> str:
+    from xlrmrr.acpi.spec import ENUMERATED_SCOPES, DmarFlags
 
     d = dmar
     lines = [f"DMAR table {path}: {d.length:#x} bytes, signature {d.signature.decode('latin-1')}, "
@@ -50,31 +75,11 @@ def render_text(dmar, path: str, findings) -> str:
              f"{d.oem_revision:#x}; compiler {d.to_json()['asl_compiler_id']!r} revision "
              f"{d.asl_compiler_revision:#x}",
              f"  host address width {d.host_address_width + 1} bits "
-             f"(field {d.host_address_width:#x}); flags {_flags(d.flags, DMAR_FLAGS)}"]
+             f"(field {d.host_address_width:#x}); flags {_flags(d.flags, DmarFlags)}"]
     for s in d.structures:
-        head = f"  {s.offset:#06x} {s.type_name:<5}"
-        if s.type == 0:
-            lines.append(f"{head} segment {s.segment}, registers at {hexa(s.register_base)}"
-                         f" ({1 << s.size} page{'s' if s.size else ''}), flags "
-                         f"{_flags(s.flags, ((1, 'INCLUDE_PCI_ALL'),))}")
-        elif s.type == 1:
-            size = s.end - s.base + 1 if s.end >= s.base else 0
-            lines.append(f"{head} segment {s.segment}, [{hexa(s.base)}, {hexa(s.end)}]"
-                         + (f" ({size_str(size)})" if size else " (ends before it starts)"))
-        elif s.type in (2, 5):
-            flag = ((1, "ALL_PORTS"),) if s.type == 2 else ((1, "ATC_REQUIRED"),)
-            lines.append(f"{head} segment {s.segment}, flags {_flags(s.flags, flag)}")
-        elif s.type == 3:
-            lines.append(f"{head} registers at {hexa(s.register_base)}, proximity domain "
-                         f"{s.proximity_domain:#x}")
-        elif s.type == 4:
-            lines.append(f"{head} ACPI device number {s.device_number}: {s.device_name}")
-        elif s.type == 6:
-            lines.append(f"{head} segment {s.segment}")
-        else:
-            lines.append(f"{head} type {s.type}, {s.length} bytes (not decoded)")
+        lines.append(f"  {s.offset:#06x} {s.type_name:<5} {_structure_text(s)}")
         for sc in s.scopes:
-            extra = f" id {sc.enumeration_id}" if sc.type in (3, 4, 5) else ""
+            extra = f" id {sc.enumeration_id}" if sc.type in ENUMERATED_SCOPES else ""
             flags = f" flags {sc.flags:#x}" if sc.flags else ""
             lines.append(f"         {sc.offset:#06x} {sc.type_name}{extra}: "
                          f"{sc.path_str()}{flags}")
@@ -101,17 +106,16 @@ def run(args) -> int:
 
 def json_text(dmar, path: str, findings) -> str:
     """--json: the file, the table's fields as decoded (Dmar.to_json, the form fixtures are
-    written in, with the two fields below renamed) and the firmware findings the text lists.
+    written in, with the fields below renamed) and the firmware findings the text lists.
 
     The header's Host Address Width field holds N for an N+1-bit platform (ACPI DMAR, VT-d
     spec 8.1; Xen's acpi_parse_dmar: dmar_host_address_width = dmar->width + 1): it is given
     as host_address_width_field (N) and host_address_width_bits (N + 1); a DRHD's Size field
     (the register set is 2^N 4 KiB pages) as size_field, since a "size" is bytes in every other
-    object. An RMRR's Base Address
-    and End Address (limit, inclusive) fields keep their names (base_address, end_address, as
-    Xen's acpi_dmar_reserved_memory) and the range is also given as every object gives one,
-    start and size (docs/json.md#addresses-and-ranges). acpi.dmar.from_json reads the object
-    back."""
+    object. An RMRR's Base Address and End Address (limit, inclusive) fields keep their names
+    (base_address, end_address, as Xen's acpi_dmar_reserved_memory) and the range is also
+    given as every object gives one, start and size (docs/json.md#addresses-and-ranges).
+    acpi.model.from_json reads the object back."""
     from xlrmrr.common import span
     from xlrmrr.report.document import dumps
 

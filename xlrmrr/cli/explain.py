@@ -169,23 +169,27 @@ def run(args) -> int:
 
 
 def _replan(args, host, version):
-    from xlrmrr.cli.create import rereader
+    from xlrmrr.cli.create import file_typos, rereader
     from xlrmrr.cli.guest import load_guest, refuse_if_xl_exits
     from xlrmrr.driver import Options, plan
     from xlrmrr.files import read_input
 
     data = read_input(args.cfg, "xl config")
-    domain, xl_findings, _parse = load_guest(data, args.cfg, version)
+    domain, xl_findings, parse = load_guest(data, args.cfg, version)
     refuse_if_xl_exits(xl_findings, args.cfg)
     # the fixes verified on the file as --fix edits it (not for libvirt XML)
     from xlrmrr.xlcfg import is_domain_xml
 
-    reread = None if is_domain_xml(data) else rereader(data, (), args.cfg, version)
+    xml = is_domain_xml(data)
+    reread = None if xml else rereader(data, (), args.cfg, version)
     p = plan(domain, host, version, Options(hap_available=not args.no_hap,
-                                             compare_versions=False, reread=reread))
+                                             compare_versions=False, reread=reread,
+                                             typos=() if xml else file_typos(data, parse)))
     from dataclasses import replace
 
-    return replace(p, findings=tuple(xl_findings) + p.findings)
+    from xlrmrr.driver import unique
+
+    return replace(p, findings=unique(tuple(xl_findings) + p.findings))
 
 
 def choose_fix(remediation):

@@ -12,7 +12,7 @@ from bisect import bisect_right
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from xlrmrr.acpi.dmar import Dmar, Structure
+from xlrmrr.acpi.spec import PCI_SCOPES, AtsrFlags, DmarType, DrhdFlags, ScopeType
 from xlrmrr.common import (
     E820_ACPI,
     E820_NVS,
@@ -42,13 +42,15 @@ from xlrmrr.releases import (
 )
 
 if TYPE_CHECKING:
+    from xlrmrr.acpi.model import Dmar, Structure
     from xlrmrr.acpi.readers import LogRmrr, UserRmrr
 
 XEN_DISABLED = "Failed to parse ACPI DMAR.  Disabling VT-d."
 MAX_USER_RMRR_PAGES = 16
 MAX_USER_RMRR = 10          # ranges, over every rmrr= parameter together (one static array)
 MAX_USER_RMRR_DEV = 20      # devices per range
-DEVICE_SCOPE_TYPES = (1, 2, 3, 4)     # what scope_device_count counts
+# What scope_device_count counts (not ACPI namespace devices).
+DEVICE_SCOPE_TYPES = (ScopeType.ENDPOINT, ScopeType.BRIDGE, ScopeType.IOAPIC, ScopeType.HPET)
 
 
 class _Registered:
@@ -239,10 +241,10 @@ def table_facts(dmar: Dmar, desc: HostDescription | None = None) -> TableFacts:
     devmap = {f.sbdf: f for f in desc.devices}
     topo = desc.topology_known
     resolved = {i: _resolve_all(s, devmap, topo) for i, s in enumerate(dmar.structures)
-                if s.type in (0, 1)}
+                if s.type in (DmarType.DRHD, DmarType.RMRR)}
     rmrr_at = {}
     for i, s in enumerate(dmar.structures):
-        if s.type != 1:
+        if s.type != DmarType.RMRR:
             continue
         res = resolved[i]
         rmrr_at[i] = Rmrr(base=s.base, end=s.end, segment=s.segment,
@@ -255,8 +257,9 @@ def table_facts(dmar: Dmar, desc: HostDescription | None = None) -> TableFacts:
     namespace = tuple(
         (a.device_number, a.device_name,
          tuple(d.offset for d in dmar.drhds
-               if any(sc.type == 5 and sc.enumeration_id == a.device_number for sc in d.scopes)))
-        for a in dmar.of_type(4))
+               if any(sc.type == ScopeType.NAMESPACE and sc.enumeration_id == a.device_number
+                      for sc in d.scopes)))
+        for a in dmar.of_type(DmarType.ANDD))
     return TableFacts(resolved, rmrr_at, tuple(rmrr_at.values()),
                       tuple(firmware_findings(dmar, desc.devices, topo, desc.e820)), e820_at, devmap,
                       frozenset(f.sbdf.seg for f in desc.devices), namespace)
@@ -281,13 +284,13 @@ def xen_parse_dmar(dmar: Dmar, devices: tuple[PciFunction, ...], topology_known:
                           "(the DMAR Host Address Width is 0).")
         for i, s in enumerate(dmar.structures):
             where = f"{s.type_name} at offset {s.offset:#x}"
-            if s.type == 0:
+            if s.type == DmarType.DRHD:
                 if s.register_base in (0, (1 << 64) - 1):
                     raise _reject("drhd-base-zero", f"DRHD at {hexa(s.register_base)}: -ENODEV",
                                   f"(the {where} has Register Base Address "
                                   f"{hexa(s.register_base)}).", s.register_base)
                 _scope_length_check(s)
-                if s.flags & 1:
+                if s.flags & DrhdFlags.INCLUDE_PCI_ALL:
                     if s.segment == 0 and include_all:
                         raise _reject("multiple-include-all",
                                       "Only one INCLUDE_ALL device scope is allowed",
@@ -298,18 +301,18 @@ def xen_parse_dmar(dmar: Dmar, devices: tuple[PciFunction, ...], topology_known:
                     # Warning only: the DRHD stays (the fatal "workaround_bios_bug" logic was
                     # dead code until it was dropped, 07c181c83e, before 4.12.0).
                     for r in facts.resolved[i]:
-                        if r.scope.type in (1, 2) and not _present(devmap, True, r.sbdf):
+                        if r.scope.type in PCI_SCOPES and not _present(devmap, True, r.sbdf):
                             findings.append(_xen(
                                 "warning", "drhd-device-absent",
                                 f'" Non-existent device ({r.sbdf or r.scope.path_str()}) in this '
                                 f'DRHD\'s scope!" ({where}); Xen keeps the unit.'))
-            elif s.type == 1:
+            elif s.type == DmarType.RMRR:
                 rmrr = _xen_rmrr(s, i, where, registered, facts, topology_known, e820, version,
                                  findings)
                 if rmrr is not None:
                     registered.add(rmrr)
-            elif s.type == 2:
-                if s.flags & 1:
+            elif s.type == DmarType.ATSR:
+                if s.flags & AtsrFlags.ALL_PORTS:
                     if s.segment == 0 and all_ports:
                         raise _reject("multiple-all-ports",
                                       "Only one ALL_PORTS device scope is allowed",
@@ -317,9 +320,9 @@ def xen_parse_dmar(dmar: Dmar, devices: tuple[PciFunction, ...], topology_known:
                     all_ports = all_ports or s.segment == 0
                 else:
                     _scope_length_check(s)
-            elif s.type == 3:
+            elif s.type == DmarType.RHSA:
                 pass
-            elif s.type == 5 and XEN_SATC.in_effect(version):
+            elif s.type == DmarType.SATC and XEN_SATC.in_effect(version):
                 _scope_length_check(s)
             else:
                 findings.append(_xen("info", "unknown-structure",

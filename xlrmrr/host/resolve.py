@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from xlrmrr.acpi.dmar import Scope
+from typing import TYPE_CHECKING
+
+from xlrmrr.acpi.spec import ScopeType
 from xlrmrr.common import Sbdf
 from xlrmrr.host.model import PciFunction
 from xlrmrr.records import record
+
+if TYPE_CHECKING:
+    from xlrmrr.acpi.model import Scope
 
 # PCI class codes (base class << 16 | subclass << 8 | prog-if) a planner cares about.
 CLASS_NAMES = {
@@ -80,7 +85,7 @@ def resolve_scope(segment: int, scope: Scope, devices: dict[Sbdf, PciFunction],
         bus = bridge.secondary_bus
     dev, fn = scope.path[-1]
     sbdf = Sbdf(segment, bus, dev, fn)
-    if scope.type != 2 or not topology_known:
+    if scope.type != ScopeType.BRIDGE or not topology_known:
         return Resolved(scope, sbdf)
     bridge = devices.get(sbdf)
     if not is_bridge(bridge) or bridge.secondary_bus is None:

@@ -7,8 +7,10 @@ identifiers and `= += ; [ ] ,`; an assignment is IDENT, `=` or `+=`, and one val
 running over lines to its closing `]`. Setting a key rewrites the value of its last `=`
 assignment in place (text before and after it, comments included, untouched) and removes the
 `+=` appends after it, so that the value is the one written (libxlu: the last assignment wins,
-`+=` appends to it); a key the file does not set is appended as a new last line. Removing a key
-removes every assignment of it, with its line when nothing else is on it.
+`+=` appends to it); a key the file does not set is appended as a new last line, or, where the
+same change removes a key (a rename: `memroy` to `memory`), written in place of the removed key's
+last assignment. Removing a key removes every assignment of it, with its line when nothing else
+is on it.
 """
 
 from __future__ import annotations
@@ -106,14 +108,21 @@ def apply(text: str, edits) -> str:
     stmts = statements(text)
     cuts: list[tuple[int, int, str]] = []       # (start, end, replacement)
     appended: list[str] = []
+    # A rename (a key removed and one the file does not set written, in one change): the new
+    # key takes the place of the removed key's last assignment instead of a new last line.
+    slots = [mine[-1] for k in dict.fromkeys(e.key for e in edits if e.value is None)
+             for mine in [[s for s in stmts if s.key == k]] if mine]
+    placed: dict[int, str] = {}                 # slot statement start -> its new text
     for e in edits:
         mine = [s for s in stmts if s.key == e.key]
         if e.value is None:
-            cuts.extend((*_line_span(text, s), "") for s in mine)
-            continue
+            continue                            # below, once the renames took their slots
         if not mine:
             if not e.if_set:
-                appended.append(f"{e.key} = {e.value}\n")
+                if slots:
+                    placed[slots.pop(0).start] = f"{e.key} = {e.value}"
+                else:
+                    appended.append(f"{e.key} = {e.value}\n")
             continue
         sets = [i for i, s in enumerate(mine) if s.op == "="]
         first = sets[-1] if sets else 0
@@ -123,6 +132,11 @@ def apply(text: str, edits) -> str:
         else:       # only appends: the first becomes the assignment
             cuts.append((head.start, head.end, f"{e.key} = {e.value}"))
         cuts.extend((*_line_span(text, s), "") for s in mine[first + 1:])
+    for e in edits:
+        if e.value is None:
+            for s in (s for s in stmts if s.key == e.key):
+                cuts.append((s.start, s.end, placed[s.start]) if s.start in placed
+                            else (*_line_span(text, s), ""))
     out = text
     for start, end, new in sorted(cuts, key=lambda c: c[0], reverse=True):
         out = out[:start] + new + out[end:]
@@ -131,6 +145,19 @@ def apply(text: str, edits) -> str:
             out += "\n"
         out += "".join(appended)
     return out
+
+
+def assigned_value(text: str, key: str) -> str | None:
+    """The value text of the last `key = VALUE` in the file, as written (a list with its line
+    breaks), or None when the file does not assign the key or appends to it with += (then no
+    one value is what xl reads); None too for text libxlu's scanner would reject."""
+    try:
+        mine = [s for s in statements(text) if s.key == key]
+    except Unscannable:
+        return None
+    if not mine or any(s.op != "=" for s in mine):
+        return None
+    return text[mine[-1].value_start:mine[-1].end]
 
 
 def apply_bytes(data: bytes, edits) -> bytes:

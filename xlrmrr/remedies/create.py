@@ -147,6 +147,20 @@ def duplicates(t: Trial, domain, original):
                       why="removes only the duplicate pci= entry; nothing else changes")
 
 
+def typos(t: Trial, domain, original):
+    """A key xl does not know, one edit from a key it does (`memroy = 8192`): renamed in place,
+    its value kept. Verified on the file as xl reads it after the rename (Options.reread)."""
+    if t.options.reread is None:
+        return
+    for key, meant, value in t.options.typos:
+        shown = value if len(value) <= 60 else value[:57] + "..."
+        yield t.check(f"{meant} = {shown} (the line `{key} = ...' renamed: xl does not know "
+                      f"{key})", domain, edits=(Edit(key, None), Edit(meant, value)),
+                      tier=rank.FIX_MISTAKE,
+                      why=f"renames the misspelt {key} to {meant}, so that xl reads the value "
+                          f"the file gives; nothing else changes")
+
+
 def no_pod(t: Trial, domain, original):
     """memory = maxmem: populate-on-demand and passthrough exclude each other."""
     lx = t.base.libxl
@@ -403,7 +417,7 @@ def host_relaxed(t: Trial, domain, original):
 # Never proposed (remedies.rank): rdm_forcecheck (xl ignores the key), relaxing an IGD, and
 # strategy=host for hotplug of devices the admin did not name (`xlrmrr pci-attach GUEST SBDF`
 # proposes it for the device named).
-PROPOSALS = (duplicates, no_pod, boundary, memory_below_low, mmio_hole, memory_below_high, relax,
+PROPOSALS = (typos, duplicates, no_pod, boundary, memory_below_low, mmio_hole, memory_below_high, relax,
              whole_group, explicit_strict, host_strict, host_relaxed)
 
 

@@ -7,7 +7,17 @@ from xlrmrr.report import lines_text
 from xlrmrr.report.hypervisor import findings_lines, text_lines
 
 VERDICT_WORDS = {0: "fine", 1: "FAILS", 2: "UNKNOWN: the host data does not list the host's RMRRs",
-                 3: "starts, but some RMRR is not honoured"}
+                 3: "every guest starts, but some assigned device's RMRR is not honoured or "
+                    "its RMRR sharing group is split"}
+
+
+# The summary's cells beyond 1:1, relaxed, FAILS and -, explained where they occur.
+CELL_WORDS = (("?", "assigned, RMRRs unknown"),
+              ("split", "1:1 here, but its RMRR sharing group is split (another domain maps the "
+                        "same range)"),
+              ("not in e820", "mapped, but the guest's e820 does not reserve the RMRR"),
+              ("bridge", "below a bridge in an RMRR's scope: no 1:1 mapping of that RMRR"),
+              ("overlaid", "hvmloader puts a BAR or guest RAM over its RMRR"))
 
 
 def to_json(hc, xen_version) -> dict:
@@ -31,15 +41,17 @@ def text(hc, xen_version) -> str:
     out = [f"xlrmrr check: {len(hc.guests)} guest(s) on one host, Xen {xen_version}", ""]
     out.append("Guests:")
     for g in hc.guests:
-        out.append(f"  {g.label} ({g.name or 'unnamed'}): {g.verdict}")
+        cause = f": {g.causes[0].text}" + (f" (and {len(g.causes) - 1} more)"
+                                           if len(g.causes) > 1 else "") if g.causes else ""
+        out.append(f"  {g.label} ({g.name or 'unnamed'}): {g.verdict}{cause}")
     if hc.devices:
         out.append("")
-        out.append("Summary (1:1 = every RMRR identity-mapped; relaxed = assigned, RMRR not "
-                   "honoured; FAILS = assignment refused; - = not in this guest"
-                   + ("; ? = assigned, RMRRs unknown" if any(g.verdict == "unknown" for g in hc.guests)
-                      else "") + "):")
         rows = [["guest"] + [str(s) for s in hc.devices]]
         rows += [[g.label] + [g.cell(s) for s in hc.devices] for g in hc.guests]
+        cells = {c for r in rows[1:] for c in r[1:]}
+        out.append("Summary (1:1 = every RMRR identity-mapped; relaxed = assigned, RMRR not "
+                   "honoured; FAILS = assignment refused; - = not in this guest"
+                   + "".join(f"; {c} = {what}" for c, what in CELL_WORDS if c in cells) + "):")
         out.extend(_table(rows))
     out.append("")
     if hc.groups:

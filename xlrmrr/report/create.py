@@ -269,23 +269,7 @@ def _findings_lines(plan, out: list) -> None:
 def text(plan, name: str = "") -> str:
     lx = plan.libxl
     d = plan.domain
-    out = []
-    head = {"ok": "OK: the guest can be created and every assigned device gets all its RMRRs",
-            "blocked": "BLOCKED: creating this guest would fail",
-            "degraded": "DEGRADED: the guest starts, but an assigned device's RMRR is not honoured",
-            "unknown": "UNKNOWN: the host data does not say which RMRRs this host has, so whether "
-                       "the guest's devices get theirs cannot be told"}
-    if plan.verdict == "ok" and not d.pci:
-        head["ok"] = ("OK: the guest can be created; it passes no PCI device through, so no RMRR "
-                      "applies" if lx is None or not lx.rdms else
-                      "OK: the guest can be created; it passes no PCI device through (rdm= "
-                      "reserves the host RMRRs listed below)")
-    h = plan.hvmloader
-    if plan.verdict == "blocked" and h is not None and h.bug and (
-            plan.hypervisor is None or not plan.hypervisor.blocked):
-        head["blocked"] = (f"BLOCKED: xl create succeeds, but the guest never boots: hvmloader "
-                           f"stops (BUG) in {h.bug}")
-    out.append(f"{name or d.name or 'guest'}: {head[plan.verdict]} (exit {plan.exit_status})")
+    out = [headline(plan, name)]
     if lx is None:
         out.append(f"modelled: Xen {plan.xen_version} (xl only): xl exits while reading the file, so "
                     f"libxl, libxc, the hypervisor and hvmloader never run and no layout exists")
@@ -298,7 +282,9 @@ def text(plan, name: str = "") -> str:
              + (f", firmware {d.bios}" if d.type == "hvm" else "") if d.type != "pv" else "PV guest")
     out.append(f"modelled: Xen {plan.xen_version} ({stages}); {guest}"
                + ("; rdm_forcecheck: the original design's semantics" if plan.semantics == "design" else ""))
-    if plan.xen_verdict is not None:
+    if plan.launch:
+        out.append(plan.launch)
+    elif plan.xen_verdict is not None:
         out.append(f"Xen itself (rdm_forcecheck ignored by xl): {plan.xen_verdict}")
     out.append("")
     if lx.stopped:
@@ -360,6 +346,50 @@ def text(plan, name: str = "") -> str:
     _remediation_lines(plan, out, name)
     _other_releases_lines(plan, out)
     return _lines(out)
+
+
+MAX_CAUSES = 2       # degraded: the reasons the first line names before "and N more"
+
+
+def headline(plan, name: str = "") -> str:
+    """The report's first line: the outcome and its real cause (Plan.causes, from the stages'
+    facts), the exit status, and a misspelt key that changes what the guest gets."""
+    d, lx, h = plan.domain, plan.libxl, plan.hvmloader
+    causes = plan.causes
+    if plan.verdict == "ok":
+        if d.pci:
+            head = "OK: the guest can be created and every assigned device gets all its RMRRs"
+        elif lx is None or not lx.rdms:
+            head = ("OK: the guest can be created; it passes no PCI device through, so no RMRR "
+                    "applies")
+        else:
+            head = ("OK: the guest can be created; it passes no PCI device through (rdm= "
+                    "reserves the host RMRRs listed below)")
+    elif plan.verdict == "blocked" and h is not None and h.bug and (
+            plan.hypervisor is None or not plan.hypervisor.blocked):
+        head = f"BLOCKED: xl create succeeds, but the guest never boots: hvmloader stops (BUG) in {h.bug}"
+    elif plan.verdict == "blocked":
+        head = "BLOCKED: creating this guest would fail" + (f": {causes[0].text}" if causes else "")
+    elif plan.verdict == "degraded":
+        more = len(causes) - MAX_CAUSES
+        head = ("DEGRADED: the guest starts, but " + "; ".join(c.text for c in causes[:MAX_CAUSES])
+                + (f" (and {more} more: see the findings)" if more > 0 else "")
+                if causes else "DEGRADED: the guest starts, but an assigned device's RMRR is "
+                               "not honoured")
+    else:
+        head = ("UNKNOWN: the host data does not say which RMRRs this host has, so whether the "
+                "guest's devices get theirs cannot be told")
+    if plan.semantics == "design":       # rdm_forcecheck: the verdict is the launch's
+        word, _, rest = head.partition(": ")
+        head = (f"{word}: under rdm_forcecheck = {plan.rdm_forcecheck}, as `xlrmrr create` "
+                f"launches it, {rest}")
+    line = f"{name or d.name or 'guest'}: {head} (exit {plan.exit_status})"
+    typos = [f for f in plan.findings if f.code == "key-typo" and f.severity == "warning"]
+    if typos:
+        line += f"; but {typos[0].message}" + (f" (and {len(typos) - 1} more misspelt key"
+                                                f"{'s' if len(typos) > 2 else ''})"
+                                                if len(typos) > 1 else "")
+    return line
 
 
 def _stopped_lines(plan, out: list, name: str = "") -> None:

@@ -33,7 +33,7 @@ from xlrmrr.xlcfg.domain import (
     RdmReserve,
 )
 from xlrmrr.xlcfg.getters import ESRCH, Getters
-from xlrmrr.xlcfg.keys import KNOWN_KEYS, NUMBER_KEYS
+from xlrmrr.xlcfg.keys import KNOWN_KEYS, NUMBER_KEYS, near_key
 from xlrmrr.xlcfg.pcispec import PciFields, _release, parse_bdf_old, parse_spec_string, rdm_parse
 from xlrmrr.xlcfg.settings import ConfigParse
 
@@ -450,6 +450,39 @@ def pci_hint(item: str, report: str, version: XenVersion) -> str:
             f"`0000:00:14.0,rdm_policy=relaxed'")
 
 
+def typo_outcome(meant: str, cfg: ConfigParse, xl: _XlReader | None) -> str:
+    """What the guest gets for the key `meant` when the file misspells it: the file's own
+    setting of that key where it has one, else xl's and libxl's default
+    (tools/xl/xl_parse.c:parse_config_data, libxl__domain_build_info_setdefault)."""
+    if meant in cfg.settings:
+        return f"and {meant} as set on line {cfg.settings[meant].line} applies"
+    dom = xl.partial() if xl is not None else None
+    if meant == "memory":
+        if dom is not None and dom.max_memkb is not None:
+            return f"so the guest gets memory = maxmem = {dom.max_memkb // 1024} MiB"
+        return "so the guest gets the default memory = 32 MiB"
+    if meant == "maxmem":
+        if dom is not None and dom.target_memkb is not None:
+            return f"so the guest gets maxmem = memory = {dom.target_memkb // 1024} MiB"
+        return "so the guest gets the default maxmem = memory = 32 MiB"
+    if meant == "vcpus":
+        return "so the guest gets the default vcpus = 1"
+    if meant in _NUMBER_DEFAULTS:
+        return f"so the guest gets {_NUMBER_DEFAULTS[meant]}"
+    return _TYPO_DEFAULTS.get(meant, f"so {meant} keeps its default")
+
+
+_TYPO_DEFAULTS = {
+    "pci": "so no PCI device is passed through (and no RMRR is reserved for one)",
+    "rdm": "so libxl's default applies: strategy ignore (only the assigned devices' RMRRs are "
+           "reserved)",
+    "name": "and without name= xl refuses the file",
+    "type": "so xl picks the guest type without it (builder= if set, else PV)",
+    "gfx_passthru": "so no graphics passthrough is set up",
+    "bios": "so the guest gets the default firmware (SeaBIOS with qemu-xen)",
+}
+
+
 def lint(data: bytes, cfg: ConfigParse, version: XenVersion, xl: _XlReader | None) -> list:
     """Plain-words explanations of what surprises people about how xl reads a file."""
     out: list[Finding] = []
@@ -466,8 +499,18 @@ def lint(data: bytes, cfg: ConfigParse, version: XenVersion, xl: _XlReader | Non
         return out
     for name, s in sorted(cfg.settings.items()):
         if name not in KNOWN_KEYS and name != "rdm_forcecheck":
-            out.append(_f("info", "unknown-key",
-                          f"{name} (line {s.line}) is not a key xl reads; it is ignored"))
+            meant = near_key(name)
+            if meant is None:
+                out.append(_f("info", "unknown-key",
+                              f"{name} (line {s.line}) is not a key xl reads; it is ignored"))
+            else:
+                # A warning, not an error: xl really does start the guest without the setting
+                # meant (the verdict and exit status stay those of that guest), but the admin
+                # almost certainly wanted it. Information only where the file sets the key
+                # meant as well: then the line changes nothing for the guest.
+                out.append(_f("info" if meant in cfg.settings else "warning", "key-typo",
+                              f"{name} (line {s.line}) is not an xl key (did you mean {meant}?): "
+                              f"xl ignores it, {typo_outcome(meant, cfg, xl)}"))
         if s.op == "+=" and name in NUMBER_KEYS:
             out.append(_f("warning", "plus-equals-number",
                           f"{name} (line {s.line}) was set with +=; xl refuses to read any "
@@ -542,10 +585,14 @@ def _lint_rdm(text: str, line: int, version: XenVersion, xl: _XlReader | None) -
                       "nothing more and the guest gets strategy=ignore (no RMRR is reserved "
                       "unless a device needs one)"))
     elif res.policy is None and XL_RDM_PARSER_REWRITE.in_effect(version):
+        best = (f"; on Xen {version} that is the best the release allows (xl drops an rdm= line "
+                f"with a valid policy=): give each pci= entry its own rdm_policy="
+                if XL_RDM_POLICY_INVERTED.in_effect(version) else
+                '; write rdm = "strategy=host,policy=strict" (or policy=relaxed)')
         out.append(_f("warning", "rdm-policy-unset",
                       f"rdm = \"{text}\" (line {line}) sets no policy; xl then copies an "
                       "uninitialised value into the global policy (undefined: libxl only "
-                      "defaults it when it happens to be INVALID)"))
+                      f"defaults it when it happens to be INVALID){best}"))
     elif res.report:
         out.append(_f("warning", "rdm-message", f"xlu_rdm_parse printed `{res.report}' but "
                       "returned success; the unknown policy is ignored"))
