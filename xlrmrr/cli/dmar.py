@@ -116,6 +116,7 @@ def json_text(dmar, path: str, findings) -> str:
     (base_address, end_address, as Xen's acpi_dmar_reserved_memory) and the range is also
     given as every object gives one, start and size (docs/json.md#addresses-and-ranges).
     acpi.model.from_json reads the object back."""
+    from xlrmrr.acpi.spec import DmarType
     from xlrmrr.common import span
     from xlrmrr.report.document import dumps
 
@@ -124,9 +125,9 @@ def json_text(dmar, path: str, findings) -> str:
                                                           "structures")}
     structures = []
     for s, j in zip(dmar.structures, table["structures"]):
-        if s.type == 0:     # "size" is the encoded field here, not a size in bytes
+        if s.type == DmarType.DRHD:     # "size" is the encoded field, not a size in bytes
             j = {("size_field" if k == "size" else k): v for k, v in j.items()}
-        elif s.type == 1:
+        elif s.type == DmarType.RMRR:
             scopes = j["scopes"]
             j = {k: v for k, v in j.items() if k not in ("base", "end", "scopes")}
             j.update(base_address=s.base, end_address=s.end, **span(s), scopes=scopes)
