@@ -251,7 +251,8 @@ def with_offsets(dmar: Dmar) -> Dmar:
 def _padded(text, size: int, what: str) -> bytes:
     raw = text.encode("latin-1") if isinstance(text, str) else bytes(text)
     if len(raw) > size:
-        raise InputError(f"DMAR source: {what} {text!r} is longer than {size} bytes")
+        raise InputError(f"DMAR source: {what} {text!r} is longer than {size} bytes",
+                         json_path=what)
     return raw + bytes(size - len(raw))
 
 
