@@ -32,8 +32,10 @@ __all__ = ["ACPI_HEADER_SIZE", "DMAR_HEADER_SIZE", "SCOPE_HEADER_SIZE", "SIGNATU
            "build", "decode", "from_json", "kind_of", "with_offsets"]
 
 
-def _err(name: str, what: str, msg: str) -> InputError:
-    return InputError(f"{name}: {what}: {msg}")
+def _err(name: str, what: str, msg: str, at: int) -> InputError:
+    """A structure or scope that cannot be decoded: `what` names it and its offset `at`, which
+    the error also carries as its `offset` field."""
+    return InputError(f"{name}: {what}: {msg}", source=name, offset=at)
 
 
 def decode(data: bytes, name: str = "DMAR") -> Dmar:
@@ -64,7 +66,7 @@ def decode(data: bytes, name: str = "DMAR") -> Dmar:
         if left < 4:
             raise _err(name, f"structure at offset {off:#x}",
                        f"only {left} bytes left before the table end ({length:#x}), less than "
-                       f"the 4-byte structure header")
+                       f"the 4-byte structure header", at=off)
         stype = int.from_bytes(data[off:off + 2], "little")
         slen = int.from_bytes(data[off + 2:off + 4], "little")
         kind = kind_of(stype)
@@ -72,17 +74,18 @@ def decode(data: bytes, name: str = "DMAR") -> Dmar:
                 f"({kind.name if kind is not UNKNOWN_TYPE else f'type {stype}'})")
         if slen == 0:
             raise _err(name, what, 'length 0 (Linux: "Invalid 0-length structure"; Xen: '
-                                   '"Invalid ACPI DMAR entry length: 0")')
+                                   '"Invalid ACPI DMAR entry length: 0")', at=off)
         fixed = kind.fixed
         if slen < fixed:
             raise _err(name, what, f"length {slen:#x} is shorter than the {fixed}-byte fixed part "
                                    f'(Xen: "Invalid ACPI DMAR entry length: {slen:#x}", VT-d '
-                                   f"disabled)")
+                                   f"disabled)", at=off)
         if off + slen > length:
             raise _err(name, what, f"length {slen:#x} runs past the table end at {length:#x} "
-                                   f'(Linux: "Record passes table end")')
+                                   f'(Linux: "Record passes table end")', at=off)
         if not kind.tail and slen != fixed:
-            raise _err(name, what, f"length {slen:#x} is not the {fixed}-byte {kind.name} size")
+            raise _err(name, what, f"length {slen:#x} is not the {fixed}-byte {kind.name} size",
+                       at=off)
         body = data[off:off + slen]
         structures.append(_decode_structure(kind, stype, body, off, name, what))
         off += slen
@@ -100,21 +103,22 @@ def _check_scopes(body: bytes, start: int, base: int, name: str, what: str) -> N
     pos = start
     while pos < len(body):
         left = len(body) - pos
-        where = f"device scope at offset {base + pos:#x} in {what}"
+        at = base + pos
+        where = f"device scope at offset {at:#x} in {what}"
         if left < 2:
-            raise _err(name, where, f"only {left} byte left, less than a scope header")
+            raise _err(name, where, f"only {left} byte left, less than a scope header", at=at)
         slen = body[pos + 1]
         if slen < SCOPE_HEADER_SIZE:
             raise _err(name, where, f"length {slen:#x} is shorter than the 6-byte scope header "
-                                    f"(Xen: \"Invalid device scope\")")
+                                    f"(Xen: \"Invalid device scope\")", at=at)
         if (slen - SCOPE_HEADER_SIZE) % 2:
             raise _err(name, where, f"length {slen:#x} leaves half a path entry "
                                     f"(6 + 2 bytes per path entry)"
                                     + (' (Xen: "Invalid device scope", VT-d disabled)'
-                                       if slen < 8 else ""))
+                                       if slen < 8 else ""), at=at)
         if pos + slen > len(body):
             raise _err(name, where, f"length {slen:#x} runs past the end of its structure at "
-                                    f"{base + len(body):#x}")
+                                    f"{base + len(body):#x}", at=at)
         pos += slen
 
 
