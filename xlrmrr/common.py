@@ -42,7 +42,7 @@ class InputError(Exception):
         self.json_path, self.member = json_path, member
 
 
-@record(order=True)
+@record(order=True, hot=True)
 class Sbdf:
     """A PCI function: segment, bus, device, function."""
 
