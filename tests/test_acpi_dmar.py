@@ -158,9 +158,19 @@ def test_corpus_statistics_match_the_fact_sheet(corpus):
 
 
 def test_builder_rejects_values_that_do_not_fit():
-    for bad in ({"structures": [{"type": 1, "base": -1, "end": 0}]},
-                {"structures": [{"type": 1, "base": 0, "end": 1 << 64}]},
-                {"host_address_width": 256},
-                {"structures": [{"type": 1, "scopes": [{"type": 1, "path": [[300, 0]]}]}]}):
-        with pytest.raises(InputError, match="DMAR source"):
+    """One line naming where the value is, also as the error's json_path field."""
+    for bad, path, text in (
+            ({"structures": [{"type": 1, "base": -1, "end": 0}]}, "structures[0]",
+             "structures[0] (RMRR): base: "),
+            ({"structures": [{"type": 0}, {"type": 1, "base": 0, "end": 1 << 64}]},
+             "structures[1]", "structures[1] (RMRR): end: "),
+            ({"host_address_width": 256}, "host_address_width", "host_address_width: "),
+            ({"structures": [{"type": 1, "scopes": [{"type": 1, "path": [[300, 0]]}]}]},
+             "structures[0]", "structures[0] (RMRR): scopes -> path -> device: "),
+            ({"structures": [{"type": 4, "reserved": 1 << 24}]}, "structures[0]",
+             "structures[0] (ANDD): reserved: "),
+            ({"oem_id": "TOOLONGID"}, "oem_id", "oem_id 'TOOLONGID' is longer than 6 bytes")):
+        with pytest.raises(InputError, match="DMAR source") as e:
             build(from_json(bad))
+        assert str(e.value).startswith(f"DMAR source: {text}") and "\n" not in str(e.value)
+        assert e.value.json_path == path

@@ -21,7 +21,17 @@ from __future__ import annotations
 import bisect
 from collections.abc import Iterable, Sequence
 
-from xlrmrr.common import FOUR_GB, PAGE_SHIFT, PAGE_SIZE, Finding, Sbdf, XenVersion, hexa, size_str
+from xlrmrr.common import (
+    FOUR_GB,
+    PAGE_SHIFT,
+    PAGE_SIZE,
+    Finding,
+    Sbdf,
+    XenVersion,
+    hexa,
+    size_str,
+    span,
+)
 from xlrmrr.host.model import Host, Rmrr
 from xlrmrr.host.query import device_roots
 from xlrmrr.records import record
@@ -85,7 +95,7 @@ class PageRun:
         return (self.end - self.start) >> PAGE_SHIFT
 
     def to_json(self) -> dict:
-        return {"start": self.start, "end": self.end, "state": self.state,
+        return {"start": self.start, "size": self.end - self.start, "state": self.state,
                 "occupant": self.occupant}
 
 
@@ -125,7 +135,7 @@ class IdentityOutcome:
         return (self.rmrr.end + PAGE_SIZE - 1) >> PAGE_SHIFT << PAGE_SHIFT
 
     def to_json(self) -> dict:
-        return {"base": self.rmrr.base, "end": self.rmrr.end, "shared": self.shared,
+        return {**span(self.rmrr), "shared": self.shared,
                 "sharers": [str(s) for s in self.sharers], "exposed": self.exposed,
                 "action": self.action, "rc": self.rc, "count": self.count,
                 "honoured": self.honoured, "runs": [r.to_json() for r in self.runs]}
@@ -191,8 +201,7 @@ class IdentityMap:
     devices: tuple[Sbdf, ...]
 
     def to_json(self) -> dict:
-        return {"base": self.base, "end": self.end, "count": self.count,
-                "devices": [str(d) for d in self.devices]}
+        return {**span(self), "count": self.count, "devices": [str(d) for d in self.devices]}
 
 
 @record(eq=False)
@@ -209,7 +218,7 @@ class SharingGroup:
 
     def to_json(self) -> dict:
         return {"members": [str(m) for m in self.members], "fixed": [str(m) for m in self.fixed],
-                "rmrrs": [[r.base, r.end] for r in self.rmrrs]}
+                "rmrrs": [span(r) for r in self.rmrrs]}
 
 
 @record(eq=False)
@@ -239,7 +248,7 @@ class PageTableState:
     dma: str
 
     def to_json(self) -> dict:
-        return {"base": self.rmrr.base, "end": self.rmrr.end, "exposed": self.exposed,
+        return {**span(self.rmrr), "exposed": self.exposed,
                 "p2m": self.p2m, "iommu_shared_ept": self.iommu_shared,
                 "iommu_separate": self.iommu_separate, "cpu_access": self.cpu_access,
                 "dma": self.dma}

@@ -165,15 +165,33 @@ def _build_structure(s: Structure) -> bytes:
     return kind.struct.build(obj)
 
 
+def _unfit(e: Exception, structure: str = "", what: str = "") -> InputError:
+    """A value of a Dmar (from its JSON form) that its field cannot hold, in one line naming
+    where it is: the structure's JSON path and construct's path to the field in it, or, for the
+    table header, the field's JSON key (either is the error's json_path field)."""
+    reason = str(e).split("\n")[-1]
+    fields = [p.strip() for p in (getattr(e, "path", None) or "").split("->")[1:]]
+    if structure:
+        where = f"{structure} ({what})" + (f": {' -> '.join(fields)}" if fields else "")
+        json_path = structure
+    else:
+        where = json_path = fields[-1] if fields else "header"
+    return InputError(f"DMAR source: {where}: the value does not fit its field ({reason})",
+                      json_path=json_path)
+
+
 def build(dmar: Dmar) -> bytes:
     """The table bytes. Lengths come from the content; the checksum from dmar.checksum, or is
     computed when that is None."""
     from construct import ConstructError
 
-    try:
-        body = b"".join(_build_structure(s) for s in dmar.structures)
-    except (ConstructError, ValueError, OverflowError) as e:
-        raise InputError(f"DMAR source: a value does not fit its field: {e}") from None
+    parts = []
+    for i, s in enumerate(dmar.structures):
+        try:
+            parts.append(_build_structure(s))
+        except (ConstructError, ValueError, OverflowError) as e:
+            raise _unfit(e, f"structures[{i}]", s.type_name) from None
+    body = b"".join(parts)
     length = DMAR_HEADER_SIZE + len(body)
     if length > 0xFFFFFFFF:
         raise InputError(f"DMAR: {length:#x} bytes do not fit the 32-bit table Length")
@@ -186,7 +204,7 @@ def build(dmar: Dmar) -> bytes:
                                                  host_address_width=dmar.host_address_width,
                                                  flags=dmar.flags, reserved=dmar.reserved)) + body)
     except (ConstructError, ValueError, OverflowError) as e:
-        raise InputError(f"DMAR source: a header value does not fit its field: {e}") from None
+        raise _unfit(e) from None
     if dmar.checksum is None:
         table[9] = (-sum(table)) & 0xFF
     return bytes(table)
