@@ -22,14 +22,16 @@ sys.path.insert(0, str(REPO))
 from _util import best  # noqa: E402
 
 from xlrmrr.acpi.dmar import Dmar, Scope, Structure, build, decode  # noqa: E402
+from xlrmrr.acpi.spec import DmarType, DrhdFlags, ScopeType  # noqa: E402
 
 
 def synthetic(n: int) -> bytes:
-    rmrrs = tuple(Structure(type=1, base=0x100000000 + i * 0x10000,
+    rmrrs = tuple(Structure(type=DmarType.RMRR, base=0x100000000 + i * 0x10000,
                             end=0x100000000 + i * 0x10000 + 0x3FFF,
-                            scopes=(Scope(type=1, bus=1 + i // 256, path=((i // 8 % 32, i % 8),)),))
+                            scopes=(Scope(type=ScopeType.ENDPOINT, bus=1 + i // 256,
+                                          path=((i // 8 % 32, i % 8),)),))
                   for i in range(n))
-    drhd = Structure(type=0, flags=1, register_base=0xFED91000)
+    drhd = Structure(type=DmarType.DRHD, flags=DrhdFlags.INCLUDE_PCI_ALL, register_base=0xFED91000)
     return build(Dmar(structures=(drhd,) + rmrrs))
 
 

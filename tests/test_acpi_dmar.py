@@ -76,37 +76,49 @@ def test_builder_computes_lengths_and_checksum():
     assert bad[9] == 0x42 and not decode(bad).checksum_valid
 
 
+def _rhsa() -> bytes:
+    return build(from_json({"structures": [{"type": 3, "register_base": 0xFED90000}]}))
+
+
 def _patch(raw: bytes, off: int, value: bytes) -> bytes:
     b = bytearray(raw)
     b[off:off + len(value)] = value
     return bytes(b)
 
 
-@pytest.mark.parametrize("mutate, message", [
-    (lambda r: r[:30], "table ends at offset 0x1e, inside the 36-byte ACPI table header"),
-    (lambda r: r[:80], "table Length 0x68 at offset 0x4 is larger than the 0x50 bytes"),
-    (lambda r: _patch(r, 0, b"XSDT"), "signature b'XSDT' at offset 0x0 is not DMAR"),
+@pytest.mark.parametrize("mutate, message, offset", [
+    (lambda r: r[:30], "table ends at offset 0x1e, inside the 36-byte ACPI table header", 0x1e),
+    (lambda r: r[:80], "table Length 0x68 at offset 0x4 is larger than the 0x50 bytes", 0x4),
+    (lambda r: _patch(r, 0, b"XSDT"), "signature b'XSDT' at offset 0x0 is not DMAR", 0x0),
     (lambda r: _patch(r, 4, (40).to_bytes(4, "little")), "table Length 0x28 at offset 0x4 is "
-                                                          "shorter than the 48-byte DMAR header"),
-    (lambda r: _patch(r, 0x32, b"\0\0"), "structure at offset 0x30 (DRHD): length 0"),
+                                                          "shorter than the 48-byte DMAR header", 0x4),
+    (lambda r: _patch(r, 0x32, b"\0\0"), "structure at offset 0x30 (DRHD): length 0", 0x30),
     (lambda r: _patch(r, 0x4A, b"\x10\0"), "structure at offset 0x48 (RMRR): length 0x10 is shorter "
-                                           "than the 24-byte fixed part"),
+                                           "than the 24-byte fixed part", 0x48),
     (lambda r: _patch(r, 0x4A, b"\x40\0"), "structure at offset 0x48 (RMRR): length 0x40 runs past "
-                                           "the table end at 0x68"),
+                                           "the table end at 0x68", 0x48),
     (lambda r: _patch(r, 0x61, b"\0"), "device scope at offset 0x60 in structure at offset 0x48 "
-                                       "(RMRR): length 0x0 is shorter than the 6-byte scope header"),
+                                       "(RMRR): length 0x0 is shorter than the 6-byte scope header", 0x60),
     (lambda r: _patch(r, 0x61, b"\x07"), "device scope at offset 0x60 in structure at offset 0x48 "
-                                         "(RMRR): length 0x7 leaves half a path entry"),
+                                         "(RMRR): length 0x7 leaves half a path entry", 0x60),
     (lambda r: _patch(r, 0x61, b"\x0a"), "device scope at offset 0x60 in structure at offset 0x48 "
-                                         "(RMRR): length 0xa runs past the end of its structure"),
+                                         "(RMRR): length 0xa runs past the end of its structure", 0x60),
     (lambda r: _patch(r, 4, (0x66).to_bytes(4, "little")), "structure at offset 0x48 (RMRR): "
-                                                           "length 0x20 runs past the table end"),
+                                                           "length 0x20 runs past the table end", 0x48),
+    (lambda r: _patch(r[:0x4A], 4, (0x4A).to_bytes(4, "little")),
+     "structure at offset 0x48: only 2 bytes left before the table end (0x4a)", 0x48),
+    (lambda r: _patch(_patch(r + b"\0", 4, (0x69).to_bytes(4, "little")), 0x4A, b"\x21\0"),
+     "device scope at offset 0x68 in structure at offset 0x48 (RMRR): only 1 byte left", 0x68),
+    (lambda r: _patch(_patch(_rhsa() + bytes(4), 4, (0x48).to_bytes(4, "little")), 0x32, b"\x18\0"),
+     "structure at offset 0x30 (RHSA): length 0x18 is not the 20-byte RHSA size", 0x30),
 ])
-def test_bad_lengths_name_offset_and_structure(mutate, message):
+def test_bad_lengths_name_offset_and_structure(mutate, message, offset):
     with pytest.raises(InputError) as e:
         decode(mutate(_minimal()), "t.bin")
     assert str(e.value).startswith("t.bin: ")
     assert message in str(e.value)
+    # the location as fields too: the file, and the byte offset the message names
+    assert (e.value.source, e.value.offset, e.value.line) == ("t.bin", offset, None)
 
 
 def test_unknown_types_kept_raw_and_rmad_accepted():
@@ -146,9 +158,19 @@ def test_corpus_statistics_match_the_fact_sheet(corpus):
 
 
 def test_builder_rejects_values_that_do_not_fit():
-    for bad in ({"structures": [{"type": 1, "base": -1, "end": 0}]},
-                {"structures": [{"type": 1, "base": 0, "end": 1 << 64}]},
-                {"host_address_width": 256},
-                {"structures": [{"type": 1, "scopes": [{"type": 1, "path": [[300, 0]]}]}]}):
-        with pytest.raises(InputError, match="DMAR source"):
+    """One line naming where the value is, also as the error's json_path field."""
+    for bad, path, text in (
+            ({"structures": [{"type": 1, "base": -1, "end": 0}]}, "structures[0]",
+             "structures[0] (RMRR): base: "),
+            ({"structures": [{"type": 0}, {"type": 1, "base": 0, "end": 1 << 64}]},
+             "structures[1]", "structures[1] (RMRR): end: "),
+            ({"host_address_width": 256}, "host_address_width", "host_address_width: "),
+            ({"structures": [{"type": 1, "scopes": [{"type": 1, "path": [[300, 0]]}]}]},
+             "structures[0]", "structures[0] (RMRR): scopes -> path -> device: "),
+            ({"structures": [{"type": 4, "reserved": 1 << 24}]}, "structures[0]",
+             "structures[0] (ANDD): reserved: "),
+            ({"oem_id": "TOOLONGID"}, "oem_id", "oem_id 'TOOLONGID' is longer than 6 bytes")):
+        with pytest.raises(InputError, match="DMAR source") as e:
             build(from_json(bad))
+        assert str(e.value).startswith(f"DMAR source: {text}") and "\n" not in str(e.value)
+        assert e.value.json_path == path

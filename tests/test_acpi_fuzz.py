@@ -36,6 +36,8 @@ def check(data: bytes) -> None:
     except InputError as e:
         assert "offset 0x" in str(e), str(e)
         assert "\n" not in str(e)
+        # the location as fields too: the offset is one the message names
+        assert e.source == "fuzz" and f"offset {e.offset:#x}" in str(e), (str(e), e.offset)
         return
     length = int.from_bytes(data[4:8], "little")
     assert build(d) == data[:length]

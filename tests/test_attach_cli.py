@@ -182,3 +182,34 @@ def test_check_and_attach_text_escape_control_bytes(tmp_path, capsys):
         main(argv)
         out = capsys.readouterr().out
         assert "\x1b" not in out and "g\\x1b[2Jx" in out, argv[0]
+
+
+def test_remedies_carry_their_edits_and_the_edits_are_the_change(capsys, tmp_path):
+    # s5 (4096 MiB, pci 00:1f.3 with no policy) attaching the xHCI 00:14.0 on the laptop host:
+    # two creation-time changes (remedies.attach.variants), rdm = "strategy=host" alone, and with
+    # the bare pci= entry made strict. Each remedy's edits, written into the file as --fix
+    # writes edits (remedies.cfgtext), give a file on which the attach does what the remedy
+    # says (its "ok" under every reading xl may give the undefined global policy).
+    from xlrmrr.remedies import Edit
+    from xlrmrr.remedies.cfgtext import apply_bytes
+
+    host = ["--dmar", str(FIXTURES / "dmar/laptop-typical.bin"),
+            "--host-json", str(FIXTURES / "hosts/laptop.json"), "--xen-version", "4.22"]
+    body = b'name="s5"\ntype="hvm"\nmemory=4096\npci=["00:1f.3"]\n'
+    s5 = tmp_path / "s5.cfg"
+    s5.write_bytes(body)
+    main(["pci-attach", str(s5), "00:14.0", "--dry-run", *host, "--json"])
+    remedies = json.loads(capsys.readouterr().out)["remedies"]
+    assert [[(e["key"], e["value"]) for e in r["edits"]] for r in remedies] == [
+        [("rdm", '"strategy=host"')],
+        [("rdm", '"strategy=host"'), ("pci", "[ '00:1f.3,rdm_policy=strict' ]")]]
+    for r in remedies:
+        assert r["change"] == " and ".join(f"{e['key']} = {e['value']}" for e in r["edits"])
+        changed = tmp_path / f"s5-{len(r['edits'])}.cfg"
+        changed.write_bytes(apply_bytes(body, [Edit(e["key"], e["value"], e["only_if_set"])
+                                               for e in r["edits"]]))
+        code = main(["pci-attach", str(changed), "00:14.0", "--dry-run", *host, "--json"])
+        doc = json.loads(capsys.readouterr().out)
+        if r["verified"]:
+            assert (code == 0) == r["ok"] and doc["ok"] == r["ok"]
+    assert remedies[1]["verified"] and remedies[1]["ok"]     # both strict: lowmem_end moves

@@ -70,15 +70,15 @@ def test_json_ok_layout_numbers(capsys):
     # reference checksum 0x91 for one vcpu; vcpus = maxvcpus = 2 adds 1 (nr_vcpus) + 2 (online
     # bitmap 0x03 instead of 0x01) to the byte sum: 0x91 - 3 = 0x8e
     assert j["hvm_info"]["checksum"] == 0x8E
-    assert j["memory_map"] == [{"addr": 0x100000, "size": 0xACF00000, "type": 1},
-                               {"addr": 0xAD000000, "size": 0x2800000, "type": 2},
-                               {"addr": 0x100000000, "size": 0x52800000, "type": 1}]
+    assert j["memory_map"] == [{"start": 0x100000, "size": 0xACF00000, "type": "RAM"},
+                               {"start": 0xAD000000, "size": 0x2800000, "type": "RESERVED"},
+                               {"start": 0x100000000, "size": 0x52800000, "type": "RAM"}]
     pp = j["populate_physmap"]
     assert pp["extents"][0] == {"gfn": 0, "order": 0, "count": 0xA0}
     assert sum(e["count"] << e["order"] for e in pp["extents"]) == 0xAD000 - 0x20 + 0x52800
     e820 = j["e820"]
-    assert [e["addr"] for e in e820] == sorted(e["addr"] for e in e820)
-    assert {"addr": 0xAD000000, "size": 0x2800000, "type": 2} in e820
+    assert [e["start"] for e in e820] == sorted(e["start"] for e in e820)
+    assert {"start": 0xAD000000, "size": 0x2800000, "type": "RESERVED"} in e820
 
 
 def test_text_report_sections(capsys):
@@ -352,7 +352,7 @@ def test_corpus_dmar_tables_never_crash(capsys, corpus):
                                "--dmar", str(path))
         j = json.loads(out)
         assert rc == want[j["verdict"]], path
-        assert [e["addr"] for e in j["e820"]] == sorted(e["addr"] for e in j["e820"]), path
+        assert [e["start"] for e in j["e820"]] == sorted(e["start"] for e in j["e820"]), path
 
 
 def test_corpus_configs_never_crash(capsys, corpus):

@@ -160,7 +160,8 @@ def test_cli_owner_and_fix(capsys):
                            "--xen-version", "4.22")
     assert code == 1 and j["outcome"] == "fails" and j["xen_version"] == "4.22"
     owner = j["messages"][0]["owners"]
-    assert owner == [{"base": 0xab80a000, "end": 0xab81dfff, "devices": ["0000:00:14.0"],
+    # [0xab80a000, 0xab81dfff]: 0x14 pages, 80 KiB
+    assert owner == [{"start": 0xab80a000, "size": 0x14000, "devices": ["0000:00:14.0"],
                       "classes": ["USB controller (xHCI)"], "shared": False}]
     assert j["plan"]["verdict"] == "blocked"
     assert j["plan"]["reproduced"] == [True, True]

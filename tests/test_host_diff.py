@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import FIXTURES
+from conftest import FIXTURES, bounds
 
 from xlrmrr.cli import main
 from xlrmrr.cli.hostdiff import detect
@@ -68,7 +68,7 @@ def test_vtd_disabled_on_b(capsys):
     code, j = diff(capsys, LAPTOP, D / "bug-rmrr-overlap.bin", *HJ, "--xen-version", "4.22",
                    "--cfg", str(FIXTURES / "guests" / "igd-passthrough.cfg"))
     assert code == 1 and j["vtd_enabled"] == [True, False]
-    assert {(r["base"], r["end"]) for r in j["rmrrs_removed"]} == {
+    assert {bounds(r) for r in j["rmrrs_removed"]} == {
         (0xab80a000, 0xab81dfff), (0xad000000, 0xaf7fffff)}
     assert "rmrr-overlap" in {f["code"] for f in j["findings_new"]}
     assert (j["guests"][0]["a"], j["guests"][0]["b"]) == ("ok", "blocked")
@@ -83,13 +83,11 @@ def test_moved_and_resized(capsys, tmp_path):
     moved.write_bytes(build(from_json(src)))
     _code, j = diff(capsys, LAPTOP, moved)
     (m,) = j["rmrrs_moved"]
-    assert (m["from"]["base"], m["to"]["base"], m["to"]["end"]) == (
-        0xab80a000, 0xab90a000, 0xab91dfff)
+    assert (m["from"]["start"], *bounds(m["to"])) == (0xab80a000, 0xab90a000, 0xab91dfff)
     assert not j["rmrrs_added"] and not j["rmrrs_removed"]
     _code, j = diff(capsys, LAPTOP, D / "rmrr-mmio-hole.bin")
     (r,) = j["rmrrs_resized"]
-    assert (r["to"]["base"], r["to"]["end"], r["to"]["devices"]) == (
-        0xf8000000, 0xf80fffff, ["0000:00:14.0"])
+    assert (*bounds(r["to"]), r["to"]["devices"]) == (0xf8000000, 0xf80fffff, ["0000:00:14.0"])
 
 
 def test_kind_detection():

@@ -98,9 +98,10 @@ def test_snapshot_of_fake_tree_gives_the_fixture_answers(capsys, tmp_path, fixtu
     assert j["xen_version"] == j["snapshot_xen_version"] == "4.17" and j["topology_known"]
     assert j["vtd_enabled"] == exp["vtd_enabled"]
     if "rdm_all" in exp:
-        assert j["rdm_all"] == [[int(a, 16), int(b, 16)] for a, b in exp["rdm_all"]]
+        assert j["rdm_all"] == [{"start_pfn": int(a, 16), "nr_pages": int(b, 16)}
+                                for a, b in exp["rdm_all"]]
     for base, devs in exp.get("devices", {}).items():
-        assert [r["devices"] for r in j["rmrrs"] if r["base"] == int(base, 16)] == [devs]
+        assert [r["devices"] for r in j["rmrrs"] if r["start"] == int(base, 16)] == [devs]
     assert j["groups"] == exp.get("groups", [])
     codes = {f["code"] for f in j["findings"]}
     assert set(exp.get("findings", [])) <= codes and not codes & {"rmrr-not-reserved",

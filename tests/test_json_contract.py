@@ -96,3 +96,36 @@ def test_check_of_no_guest_prints_an_object(capsys, tmp_path):
     rc, doc = run(capsys, "check", "--auto", "--root", root, "--json", "--xen-version", "4.17")
     assert rc == 0 and doc["command"] == "check" and doc["guests"] == []
     assert doc["exit_status"] == 0 and doc["xen_version"] == "4.17"
+
+
+def test_one_address_convention_across_commands(capsys):
+    # The laptop's xHCI RMRR, [0xab80a000, 0xab81dfff] as Xen prints it (fixtures/dmar/
+    # laptop-typical.json): 0xab81dfff - 0xab80a000 + 1 = 0x14000 bytes (80 KiB, 0x14 pages).
+    # Every command that shows it gives {start, size} with those two numbers.
+    xhci = {"start": 0xAB80A000, "size": 0x14000}
+
+    def has(obj) -> bool:
+        return {k: obj[k] for k in ("start", "size")} == xhci
+
+    _rc, d = run(capsys, "dmar", FIXTURES / "dmar/laptop-typical.bin", "--json")
+    (rmrr,) = [s for s in d["structures"] if s["type_name"] == "RMRR" and s["start"] == xhci["start"]]
+    assert has(rmrr) and (rmrr["base_address"], rmrr["end_address"]) == (0xAB80A000, 0xAB81DFFF)
+    _rc, h = run(capsys, "host", *LAPTOP, "--json")
+    assert has(h["rmrrs"][1]) and h["rmrrs"][1]["nr_pages"] == 0x14
+    assert [r for d in h["devices"] if d["sbdf"] == "0000:00:14.0" for r in d["rmrrs"]] == [xhci]
+    _rc, c = run(capsys, "create", SMALL, "--dry-run", *LAPTOP, "--json")
+    assert [r for r in c["rdms"] if has(r)] and [m for m in c["hypervisor"]["identity_maps"] if has(m)]
+    (out,) = c["hypervisor"]["devices"][0]["rmrrs"]     # 00:14.0's one RMRR, mapped 1:1
+    assert has(out) and has(c["hypervisor"]["page_tables"][0])
+    # the page runs cover the RMRR's pages once: 0x14 pages from 0xab80a000
+    assert out["runs"][0]["start"] == xhci["start"]
+    assert sum(r["size"] for r in out["runs"]) == 0x14 << 12
+    assert {"start": xhci["start"], "size": 0x14000, "type": "RESERVED"} in c["e820"]
+    _rc, a = run(capsys, "pci-attach", SMALL, "00:02.0", "--dry-run", *LAPTOP, "--json")
+    assert a["assignment"]["rmrrs"][0]["start"] == 0xAD000000
+    assert a["assignment"]["rmrrs"][0]["size"] == 0xAF7FFFFF - 0xAD000000 + 1
+    _rc, e = run(capsys, "explain", LOG, *LAPTOP, "--json")
+    assert has(e["messages"][0]["owners"][0])
+    _rc, x = run(capsys, "host", "diff", FIXTURES / "dmar/laptop-typical.bin",
+                 FIXTURES / "dmar/bug-rmrr-overlap.bin", "--json", "--xen-version", "4.22")
+    assert [r for r in x["rmrrs_removed"] if has(r)]

@@ -42,7 +42,7 @@ class InputError(Exception):
         self.json_path, self.member = json_path, member
 
 
-@record(order=True)
+@record(order=True, hot=True)
 class Sbdf:
     """A PCI function: segment, bus, device, function."""
 
@@ -162,6 +162,14 @@ class Finding:
                 "component": self.component, "message": self.message}
 
 
+def span(r) -> dict:
+    """A range with an inclusive end (`base`, `end`: an RMRR as the DMAR table and Xen's
+    acpi_rmrr_unit give it) as every JSON object gives ranges (docs/json.md#addresses-and-ranges):
+    its first byte and its size in bytes. A broken table's range that ends before it starts has
+    a size of 0 or less."""
+    return {"start": r.base, "size": r.end - r.base + 1}
+
+
 def hexa(value: int) -> str:
     """An address as Xen prints it (%#lx)."""
     return f"{value:#x}"
@@ -189,4 +197,6 @@ class E820Entry:
         return self.addr + self.size
 
     def to_json(self) -> dict:
-        return {"addr": self.addr, "size": self.size, "type": self.type}
+        """As every JSON object gives a range, with the type by name (docs/json.md#e820)."""
+        return {"start": self.addr, "size": self.size,
+                "type": E820_NAMES.get(self.type, f"TYPE_{self.type}")}

@@ -262,6 +262,7 @@ def _run_stages(domain: DomainConfig, host: Host, version: XenVersion, options: 
     degraded = False
     xc = hv = loader = None
     info = None
+    starts = None       # _assigned_rmrr_starts(domain, host), once asked
     dup_findings: list[Finding] = []
     if domain.type != "pv" and not layout.failed:
         xc = libxc.build(layout, domain.max_vcpus or domain.vcpus, domain.vcpus, domain.apic,
@@ -270,7 +271,7 @@ def _run_stages(domain: DomainConfig, host: Host, version: XenVersion, options: 
         info = xc.hvm_info
         blocked = blocked or xc.failed
         if not blocked and domain.pci and domain.type == "hvm":
-            hv = _assign_devices(_first_entries(domain), host, layout.rdms, xc.populated, version,
+            hv = _assign_devices(_first_entries(domain, duplicates), host, layout.rdms, xc.populated, version,
                                  layout.hap)
             findings.extend(hv.findings)
             blocked, degraded = hv.blocked, hv.degraded
@@ -283,14 +284,14 @@ def _run_stages(domain: DomainConfig, host: Host, version: XenVersion, options: 
                                      options.bios_base, options.acpi_end)
             findings.extend(loader.findings)
             blocked = blocked or loader.failed
-            assigned_starts = _assigned_rmrr_starts(domain, host)
+            assigned_starts = starts = _assigned_rmrr_starts(domain, host)
             degraded = degraded or any(
                 f.code in ("bar-over-rdm", "bar64-over-rdm", "ram-relocated-over-rdm")
                 and assigned_starts.intersection(f.addrs) for f in loader.findings)
     if domain.type == "pv" and domain.pci and not layout.failed:
         # PV: no guest-physical map to conflict with (RMRRs go into the IOMMU only), but the
         # shared-RMRR rule of intel_iommu_assign_device applies to every guest type.
-        hv = _assign_devices(_first_entries(domain), host, (), (), version)
+        hv = _assign_devices(_first_entries(domain, duplicates), host, (), (), version)
         findings.extend(hv.findings)
         blocked, degraded = hv.blocked, hv.degraded
         if duplicates:
@@ -300,7 +301,9 @@ def _run_stages(domain: DomainConfig, host: Host, version: XenVersion, options: 
     not_exposed: set[int] = set()
     if domain.type == "hvm" and not blocked:
         exposed = {r.start for r in layout.rdms if r.exposed}
-        not_exposed = _assigned_rmrr_starts(domain, host) - exposed
+        if starts is None:
+            starts = _assigned_rmrr_starts(domain, host)
+        not_exposed = starts - exposed
         degraded = degraded or bool(not_exposed)
         missing = sorted(not_exposed - {r.start for r in layout.rdms})     # libxl never saw these
         if missing:
@@ -324,7 +327,7 @@ def _run_stages(domain: DomainConfig, host: Host, version: XenVersion, options: 
     if verdict == VERDICT_BLOCKED:
         causes = (Cause(_blocked_cause(layout, xc, hv, dup_findings, loader)),)
     elif verdict == VERDICT_DEGRADED:
-        causes = _degraded_causes(domain, host, layout, hv, loader, not_exposed)
+        causes = _degraded_causes(domain, host, layout, hv, loader, not_exposed, starts)
     if verdict == VERDICT_OK and host.rmrrs_unknown and (
             domain.pci or domain.rdm.strategy == STRATEGY_HOST):
         verdict = VERDICT_UNKNOWN
@@ -373,7 +376,7 @@ def _blocked_cause(layout, xc, hv, dup_findings, loader) -> str:
     return "see the findings"
 
 
-def _degraded_causes(domain, host, layout, hv, loader, not_exposed) -> tuple[Cause, ...]:
+def _degraded_causes(domain, host, layout, hv, loader, not_exposed, starts=None) -> tuple[Cause, ...]:
     """Why the guest starts without every assigned device's RMRR honoured, one Cause per
     reason, the root cause of each RMRR said once: libxl dropping it (relaxed) before the
     hypervisor leaving guest RAM over it."""
@@ -420,7 +423,8 @@ def _degraded_causes(domain, host, layout, hv, loader, not_exposed) -> tuple[Cau
                 out.append(Cause(f"{text}: it gets no 1:1 mapping of the range",
                                  (sbdf,) if sbdf else (), CELL_BRIDGE))
     if loader is not None:
-        starts = _assigned_rmrr_starts(domain, host)
+        if starts is None:
+            starts = _assigned_rmrr_starts(domain, host)
         for f in loader.findings:
             hit = starts.intersection(f.addrs)
             if f.code == "ram-relocated-over-rdm" and hit:
@@ -510,9 +514,11 @@ def duplicate_pci(domain: DomainConfig) -> tuple[tuple[Any, Any], ...]:
     return tuple(out)
 
 
-def _first_entries(domain: DomainConfig) -> DomainConfig:
-    """The config with each device's first pci= entry only: the assignments that succeed."""
-    later = {id(d) for _first, d in duplicate_pci(domain)}
+def _first_entries(domain: DomainConfig, duplicates=None) -> DomainConfig:
+    """The config with each device's first pci= entry only: the assignments that succeed.
+    duplicates: duplicate_pci(domain), where the caller has it."""
+    later = {id(d) for _first, d in (duplicate_pci(domain) if duplicates is None
+                                     else duplicates)}
     if not later:
         return domain
     return replace(domain, pci=tuple(d for d in domain.pci if id(d) not in later))

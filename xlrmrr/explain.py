@@ -408,7 +408,9 @@ class Message:
                 "where": self.rule.where, "outcome": self.rule.outcome,
                 "releases": self.form.releases, "source": self.source, "line": self.line,
                 "text": self.text, "domid": self.dom, "sbdf": self.sbdf,
-                "addrs": list(self.addrs), "base": self.base, "end": self.end,
+                "addrs": list(self.addrs), "start": self.base,
+                "size": None if self.base is None or self.end is None
+                else self.end - self.base + 1,
                 "errno": self.errno, "count": self.count,
                 "printed_at": None if self.site is None else ":".join(map(str, self.site))}
 

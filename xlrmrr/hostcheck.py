@@ -72,6 +72,8 @@ class HostCheck:
     exit_status: int
 
     def to_json(self) -> dict:
+        from xlrmrr.common import span
+
         return {
             "exit_status": self.exit_status,
             "guests": [{"config": g.label, "guest": g.name or None, "verdict": g.verdict,
@@ -82,8 +84,7 @@ class HostCheck:
                        for g, p in zip(self.groups, self.placement)],
             "split_groups": [[str(m) for m in g.members] for g in self.split],
             "duplicates": [{"device": str(s), "guests": list(gs)} for s, gs in self.duplicates],
-            "shared_ranges": [{"base": r.base, "end": r.end, "guests": list(gs)}
-                              for r, gs in self.shared_ranges],
+            "shared_ranges": [{**span(r), "guests": list(gs)} for r, gs in self.shared_ranges],
             "findings": [f.to_json() for f in self.findings],
         }
 

@@ -108,9 +108,10 @@ def diff_lines(d: HostDiff) -> list[str]:
 
 
 def diff_json(d: HostDiff) -> dict:
+    from xlrmrr.common import span
+
     def rm(r) -> dict:
-        return {"base": r.base, "end": r.end, "segment": r.segment,
-                "devices": [str(x) for x in r.devices]}
+        return {**span(r), "segment": r.segment, "devices": [str(x) for x in r.devices]}
 
     return {
         "vtd_enabled": list(d.vtd),

@@ -86,7 +86,7 @@ XEN_PLATFORM_BARS = (Bar(1, 16 * MB, prefetchable=True),)
 DEFAULT_PASSTHROUGH_BARS = (Bar(0, 16 * MB),)
 
 
-@record(eq=False)
+@record(eq=False, hot=True)
 class BarPlacement:
     """Where hvmloader's pci_setup puts one BAR of the guest."""
 

@@ -87,7 +87,7 @@ class Rdm:
         return self.policy != POLICY_INVALID
 
 
-@record(eq=False)
+@record(eq=False, hot=True)
 class DevicePolicy:
     """A pci= device with the rdm_policy libxl uses at construct_rdm and at assignment."""
 

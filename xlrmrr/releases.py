@@ -288,6 +288,16 @@ def dmar_key(version: XenVersion) -> tuple[bool, ...]:
     return tuple(c.in_effect(version) for c in DMAR_CHANGES)
 
 
+# The changes in how xl reads the config file: xl_key's.
+XL_CHANGES = tuple(c for c in CHANGES if c.kind == XL)
+
+
+def xl_key(version: XenVersion) -> tuple[bool, ...]:
+    """Which xl changes are in effect: two releases with the same key read a config file into
+    the same DomainConfig (but for its xen_version)."""
+    return tuple(c.in_effect(version) for c in XL_CHANGES)
+
+
 def point_releases(version: XenVersion) -> tuple[XenVersion, ...]:
     """The later point releases of version's line that a backported change makes behave
     differently from version itself (4.14.5, 4.15.3 and 4.16.1 for xl's rdm= order)."""

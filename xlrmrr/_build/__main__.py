@@ -14,5 +14,5 @@ if len(sys.argv) == 3 and sys.argv[1] == "libxl-sites":
     sys.exit(0)
 if len(sys.argv) != 2 or sys.argv[1] not in GENERATORS:
     sys.exit(f"usage: python -m xlrmrr._build {{{'|'.join(GENERATORS)}}} > FILE, or "
-             f"libxl-sites XEN_GIT > xlrmrr/libxl_sites.py")
+             f"libxl-sites XEN_GIT > FILE")
 sys.stdout.write(GENERATORS[sys.argv[1]]())

@@ -32,8 +32,10 @@ __all__ = ["ACPI_HEADER_SIZE", "DMAR_HEADER_SIZE", "SCOPE_HEADER_SIZE", "SIGNATU
            "build", "decode", "from_json", "kind_of", "with_offsets"]
 
 
-def _err(name: str, what: str, msg: str) -> InputError:
-    return InputError(f"{name}: {what}: {msg}")
+def _err(name: str, what: str, msg: str, at: int) -> InputError:
+    """A structure or scope that cannot be decoded: `what` names it and its offset `at`, which
+    the error also carries as its `offset` field."""
+    return InputError(f"{name}: {what}: {msg}", source=name, offset=at)
 
 
 def decode(data: bytes, name: str = "DMAR") -> Dmar:
@@ -64,7 +66,7 @@ def decode(data: bytes, name: str = "DMAR") -> Dmar:
         if left < 4:
             raise _err(name, f"structure at offset {off:#x}",
                        f"only {left} bytes left before the table end ({length:#x}), less than "
-                       f"the 4-byte structure header")
+                       f"the 4-byte structure header", at=off)
         stype = int.from_bytes(data[off:off + 2], "little")
         slen = int.from_bytes(data[off + 2:off + 4], "little")
         kind = kind_of(stype)
@@ -72,17 +74,18 @@ def decode(data: bytes, name: str = "DMAR") -> Dmar:
                 f"({kind.name if kind is not UNKNOWN_TYPE else f'type {stype}'})")
         if slen == 0:
             raise _err(name, what, 'length 0 (Linux: "Invalid 0-length structure"; Xen: '
-                                   '"Invalid ACPI DMAR entry length: 0")')
+                                   '"Invalid ACPI DMAR entry length: 0")', at=off)
         fixed = kind.fixed
         if slen < fixed:
             raise _err(name, what, f"length {slen:#x} is shorter than the {fixed}-byte fixed part "
                                    f'(Xen: "Invalid ACPI DMAR entry length: {slen:#x}", VT-d '
-                                   f"disabled)")
+                                   f"disabled)", at=off)
         if off + slen > length:
             raise _err(name, what, f"length {slen:#x} runs past the table end at {length:#x} "
-                                   f'(Linux: "Record passes table end")')
+                                   f'(Linux: "Record passes table end")', at=off)
         if not kind.tail and slen != fixed:
-            raise _err(name, what, f"length {slen:#x} is not the {fixed}-byte {kind.name} size")
+            raise _err(name, what, f"length {slen:#x} is not the {fixed}-byte {kind.name} size",
+                       at=off)
         body = data[off:off + slen]
         structures.append(_decode_structure(kind, stype, body, off, name, what))
         off += slen
@@ -100,21 +103,22 @@ def _check_scopes(body: bytes, start: int, base: int, name: str, what: str) -> N
     pos = start
     while pos < len(body):
         left = len(body) - pos
-        where = f"device scope at offset {base + pos:#x} in {what}"
+        at = base + pos
+        where = f"device scope at offset {at:#x} in {what}"
         if left < 2:
-            raise _err(name, where, f"only {left} byte left, less than a scope header")
+            raise _err(name, where, f"only {left} byte left, less than a scope header", at=at)
         slen = body[pos + 1]
         if slen < SCOPE_HEADER_SIZE:
             raise _err(name, where, f"length {slen:#x} is shorter than the 6-byte scope header "
-                                    f"(Xen: \"Invalid device scope\")")
+                                    f"(Xen: \"Invalid device scope\")", at=at)
         if (slen - SCOPE_HEADER_SIZE) % 2:
             raise _err(name, where, f"length {slen:#x} leaves half a path entry "
                                     f"(6 + 2 bytes per path entry)"
                                     + (' (Xen: "Invalid device scope", VT-d disabled)'
-                                       if slen < 8 else ""))
+                                       if slen < 8 else ""), at=at)
         if pos + slen > len(body):
             raise _err(name, where, f"length {slen:#x} runs past the end of its structure at "
-                                    f"{base + len(body):#x}")
+                                    f"{base + len(body):#x}", at=at)
         pos += slen
 
 
@@ -161,15 +165,33 @@ def _build_structure(s: Structure) -> bytes:
     return kind.struct.build(obj)
 
 
+def _unfit(e: Exception, structure: str = "", what: str = "") -> InputError:
+    """A value of a Dmar (from its JSON form) that its field cannot hold, in one line naming
+    where it is: the structure's JSON path and construct's path to the field in it, or, for the
+    table header, the field's JSON key (either is the error's json_path field)."""
+    reason = str(e).split("\n")[-1]
+    fields = [p.strip() for p in (getattr(e, "path", None) or "").split("->")[1:]]
+    if structure:
+        where = f"{structure} ({what})" + (f": {' -> '.join(fields)}" if fields else "")
+        json_path = structure
+    else:
+        where = json_path = fields[-1] if fields else "header"
+    return InputError(f"DMAR source: {where}: the value does not fit its field ({reason})",
+                      json_path=json_path)
+
+
 def build(dmar: Dmar) -> bytes:
     """The table bytes. Lengths come from the content; the checksum from dmar.checksum, or is
     computed when that is None."""
     from construct import ConstructError
 
-    try:
-        body = b"".join(_build_structure(s) for s in dmar.structures)
-    except (ConstructError, ValueError, OverflowError) as e:
-        raise InputError(f"DMAR source: a value does not fit its field: {e}") from None
+    parts = []
+    for i, s in enumerate(dmar.structures):
+        try:
+            parts.append(_build_structure(s))
+        except (ConstructError, ValueError, OverflowError) as e:
+            raise _unfit(e, f"structures[{i}]", s.type_name) from None
+    body = b"".join(parts)
     length = DMAR_HEADER_SIZE + len(body)
     if length > 0xFFFFFFFF:
         raise InputError(f"DMAR: {length:#x} bytes do not fit the 32-bit table Length")
@@ -182,7 +204,7 @@ def build(dmar: Dmar) -> bytes:
                                                  host_address_width=dmar.host_address_width,
                                                  flags=dmar.flags, reserved=dmar.reserved)) + body)
     except (ConstructError, ValueError, OverflowError) as e:
-        raise InputError(f"DMAR source: a header value does not fit its field: {e}") from None
+        raise _unfit(e) from None
     if dmar.checksum is None:
         table[9] = (-sum(table)) & 0xFF
     return bytes(table)

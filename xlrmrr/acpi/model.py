@@ -251,7 +251,8 @@ def with_offsets(dmar: Dmar) -> Dmar:
 def _padded(text, size: int, what: str) -> bytes:
     raw = text.encode("latin-1") if isinstance(text, str) else bytes(text)
     if len(raw) > size:
-        raise InputError(f"DMAR source: {what} {text!r} is longer than {size} bytes")
+        raise InputError(f"DMAR source: {what} {text!r} is longer than {size} bytes",
+                         json_path=what)
     return raw + bytes(size - len(raw))
 
 
@@ -260,7 +261,9 @@ def from_json(obj: dict) -> Dmar:
 
     Extra keys understood: `checksum` null or absent (computed), `reserved` per structure,
     `name_padding` (ANDD: NUL bytes after the name's terminating NUL), `data` (hex, unknown
-    types).
+    types). The field names of `xlrmrr dmar --json` (cli.dmar.json_text) are read too:
+    host_address_width_field, a DRHD's size_field, an RMRR's base_address and end_address; its
+    other keys (an RMRR's start and size, findings, ...) are ignored.
     """
     def n(v) -> int:
         return int(v, 0) if isinstance(v, str) else int(v)
@@ -276,6 +279,10 @@ def from_json(obj: dict) -> Dmar:
         t = n(d["type"])
         kind = kind_of(t)
         kw = {k: n(d[k]) for k in kind.fields if k in d}
+        if t == DmarType.DRHD and "size_field" in d:
+            kw["size"] = n(d["size_field"])
+        elif t == DmarType.RMRR:        # its Base Address and End Address (limit) fields
+            kw.update({k: n(d[f"{k}_address"]) for k in ("base", "end") if f"{k}_address" in d})
         if kind.tail == "scopes":
             kw["scopes"] = tuple(scope(s) for s in d.get("scopes", ()))
         elif kind.tail:
@@ -289,7 +296,8 @@ def from_json(obj: dict) -> Dmar:
                 oem_revision=n(obj.get("oem_revision", 1)),
                 asl_compiler_id=_padded(obj.get("asl_compiler_id", "XLRM"), 4, "asl_compiler_id"),
                 asl_compiler_revision=n(obj.get("asl_compiler_revision", 1)),
-                host_address_width=n(obj.get("host_address_width", 38)),
+                host_address_width=n(obj.get("host_address_width",
+                                             obj.get("host_address_width_field", 38))),
                 flags=n(obj.get("flags", 1)),
                 structures=tuple(structures))
     return with_offsets(dmar)

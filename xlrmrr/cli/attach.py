@@ -68,10 +68,12 @@ def _remedy_lines(lines_: tuple, results) -> list[str]:
     return lines
 
 
-def _remedy_json(lines_: tuple, results) -> dict:
+def _remedy_json(lines_: tuple, edits: tuple, results) -> dict:
+    """One remedy: the change as text and as the config lines it writes (remedies.Edit, as
+    create's remediation gives them), and what the attach does with it under every reading."""
     def starts(r):
         return r.created is not None and not r.created.blocked
-    return {"change": " and ".join(lines_),
+    return {"change": " and ".join(lines_), "edits": [e.to_json() for e in edits],
             "verified": len({_outcome(r) for _, r in results}) == 1,
             "ok": all(r.ok for _, r in results),
             "honoured": all(r.honoured for _, r in results),
@@ -112,10 +114,10 @@ def run(args) -> int:
     absent = att.result is not None and sbdf in att.result.absent
     if (not (att.ok and att.honoured) and att.created is not None and not att.created.blocked
             and not absent and host.vtd_enabled and not xml):
-        for change, changed in variants(domain, version):
+        for change, edits, changed in variants(domain, version):
             checks = attach_remedies(sbdf, policy, args.device,
                                      plan_readings(changed, host, version, options))
-            remedies.append((change, checks))
+            remedies.append((change, edits, checks))
     status = EXIT_OK if att.clean else EXIT_DEGRADED if att.ok else EXIT_FAIL
     if status == EXIT_OK and att.rmrrs_unknown:
         status = EXIT_INPUT                     # verdict unknown: said on stderr, below
@@ -125,11 +127,11 @@ def run(args) -> int:
 
         out = dict(att.to_json(), guest=domain.name, config=args.config,
                    xen_version=str(version), exit_status=status,
-                   remedies=[_remedy_json(c, rs) for c, rs in remedies])
+                   remedies=[_remedy_json(c, e, rs) for c, e, rs in remedies])
         sys.stdout.write(dumps("pci-attach", out, indent=2, sort_keys=True))
     else:
         text = attach_text(att, name or args.config, version)
-        lines = [line for change, rs in remedies for line in _remedy_lines(change, rs)]
+        lines = [line for change, _e, rs in remedies for line in _remedy_lines(change, rs)]
         low = [o for o in (att.device.outcomes if att.device else ()) if o.rmrr.base < LOW_RAM_END]
         if remedies and low:
             lines.append(f"  no creation-time setting frees the RMRR at {hexa(low[0].rmrr.base)}: "

@@ -447,11 +447,21 @@ def _run(args) -> int:
     # xl itself refuses the file: no other stage runs, so no release comparison.
     compare = not any(f.code in XL_EXITS for f in findings)
     # Read the inputs as every other release band would, here, so that plan() does no I/O.
+    # xl reads the file alike in every release of one xl band (releases.xl_key): it is read
+    # once per band, the DomainConfig then carrying each release's number.
     domains: dict = {}
     if compare:
+        from xlrmrr.releases import xl_key
+
+        by_band: dict = {xl_key(version): domain}
         for v in compared_versions(version):
+            band = xl_key(v)
+            if band in by_band:
+                domains[str(v)] = replace(by_band[band], xen_version=v)
+                continue
             try:
-                domains[str(v)] = _domain_for(load_domain, data, args.config, v, parse)
+                domains[str(v)] = by_band[band] = _domain_for(load_domain, data, args.config, v,
+                                                              parse)
             except InputError as e:
                 domains[str(v)] = e
     options = Options(hap_available=not args.no_hap, bios_base=args.bios_base, acpi_end=args.acpi_end,

@@ -105,9 +105,34 @@ def run(args) -> int:
 
 
 def json_text(dmar, path: str, findings) -> str:
-    """--json: the table's fields as decoded (Dmar.to_json, the form fixtures are written in),
-    the file, and the firmware findings the text lists."""
+    """--json: the file, the table's fields as decoded (Dmar.to_json, the form fixtures are
+    written in, with the fields below renamed) and the firmware findings the text lists.
+
+    The header's Host Address Width field holds N for an N+1-bit platform (ACPI DMAR, VT-d
+    spec 8.1; Xen's acpi_parse_dmar: dmar_host_address_width = dmar->width + 1): it is given
+    as host_address_width_field (N) and host_address_width_bits (N + 1); a DRHD's Size field
+    (the register set is 2^N 4 KiB pages) as size_field, since a "size" is bytes in every other
+    object. An RMRR's Base Address and End Address (limit, inclusive) fields keep their names
+    (base_address, end_address, as Xen's acpi_dmar_reserved_memory) and the range is also
+    given as every object gives one, start and size (docs/json.md#addresses-and-ranges).
+    acpi.model.from_json reads the object back."""
+    from xlrmrr.acpi.spec import DmarType
+    from xlrmrr.common import span
     from xlrmrr.report.document import dumps
 
-    return dumps("dmar", {"source": path, **dmar.to_json(),
-                          "findings": [f.to_json() for f in findings]}, indent=2)
+    table = dmar.to_json()
+    head = {k: v for k, v in table.items() if k not in ("host_address_width", "flags",
+                                                          "structures")}
+    structures = []
+    for s, j in zip(dmar.structures, table["structures"]):
+        if s.type == DmarType.DRHD:     # "size" is the encoded field, not a size in bytes
+            j = {("size_field" if k == "size" else k): v for k, v in j.items()}
+        elif s.type == DmarType.RMRR:
+            scopes = j["scopes"]
+            j = {k: v for k, v in j.items() if k not in ("base", "end", "scopes")}
+            j.update(base_address=s.base, end_address=s.end, **span(s), scopes=scopes)
+        structures.append(j)
+    return dumps("dmar", {
+        "source": path, **head, "host_address_width_field": dmar.host_address_width,
+        "host_address_width_bits": dmar.host_address_width + 1, "flags": dmar.flags,
+        "structures": structures, "findings": [f.to_json() for f in findings]}, indent=2)

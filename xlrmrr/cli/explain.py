@@ -4,11 +4,12 @@ mean, which Xen rule printed each, whose range it is, and (with --cfg) the verif
 `--json` prints one object: sources, lines_read, releases (the releases whose message forms
 fit the log), releases_by_source_line (those narrowed by libxl's FILE:LINE prefixes), xen_version
 (modelled), outcome (fails | vtd-disabled | degraded | info), exit_status, messages (code,
-component, where, outcome, releases, source, line, text, domid, sbdf, addrs, base, end, errno,
-count, printed_at (libxl's FILE:LINE:FUNCTION or null), meaning, change, owners [{base, end,
-devices, classes, shared}]), notes, and plan (null without --cfg: config, guest, verdict,
-reproduced per message, fix {change, verified, result, verdict, recommended, why, edits} or
-null, fix_as_diff, other_fixes, findings); docs/json.md has the conventions.
+component, where, outcome, releases, source, line, text, domid, sbdf, addrs, start, size (the
+range the message names), errno, count, printed_at (libxl's FILE:LINE:FUNCTION or null),
+meaning, change, owners [{start, size, devices, classes, shared}]), notes, and plan (null
+without --cfg: config, guest, verdict, reproduced per message, fix {change, verified, result,
+verdict, recommended, why, edits} or null, fix_as_diff, other_fixes, findings); docs/json.md
+has the conventions.
 """
 
 from __future__ import annotations
@@ -198,6 +199,7 @@ def choose_fix(remediation):
 
 def _json(args, messages, lines_read, fitting, version, outcome, status, notes, host, result,
           located):
+    from xlrmrr.common import span
     from xlrmrr.explain import describe_releases, owners, reproduced
 
     out_messages = []
@@ -205,9 +207,8 @@ def _json(args, messages, lines_read, fitting, version, outcome, status, notes, 
         j = m.to_json()
         j["meaning"] = m.rule.meaning
         j["change"] = m.rule.change
-        j["owners"] = [{"base": o.base, "end": o.end, "devices": list(o.devices),
-                        "classes": list(o.classes), "shared": o.shared}
-                       for o in owners(m, host)]
+        j["owners"] = [{**span(o), "devices": list(o.devices), "classes": list(o.classes),
+                        "shared": o.shared} for o in owners(m, host)]
         out_messages.append(j)
     plan_j = None
     if result is not None:
@@ -248,8 +249,8 @@ _HEADLINE = {
 def _range_text(j) -> str | None:
     from xlrmrr.common import hexa
 
-    if j["base"] is not None and j["end"] is not None:
-        return f"[{hexa(j['base'])}, {hexa(j['end'])}]"
+    if j["start"] is not None and j["size"] is not None:
+        return f"[{hexa(j['start'])}, {hexa(j['start'] + j['size'] - 1)}]"
     if j["addrs"]:
         a = j["addrs"]
         if len(a) == 1:
@@ -289,10 +290,10 @@ def _text(r) -> list[str]:
             lines.append(f"    names: {', '.join(parts)}")
         for o in j["owners"]:
             devs = ", ".join(f"{d} ({c})" for d, c in zip(o["devices"], o["classes"]))
-            lines.append(f"    host RMRR [{hexa(o['base'])}, {hexa(o['end'])}] "
-                         f"{size_str(o['end'] - o['base'] + 1)}: {devs or 'no device'}"
+            lines.append(f"    host RMRR [{hexa(o['start'])}, {hexa(o['start'] + o['size'] - 1)}] "
+                         f"{size_str(o['size'])}: {devs or 'no device'}"
                          + ("; shared: a sharing group" if o["shared"] else ""))
-        if r["host"] and not j["owners"] and (j["addrs"] or j["base"] is not None):
+        if r["host"] and not j["owners"] and (j["addrs"] or j["start"] is not None):
             lines.append("    host: no RMRR of the host data holds this address")
         lines.append(f"    change: {j['change']}")
     p = r["plan"]

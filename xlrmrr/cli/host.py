@@ -1,12 +1,13 @@
 """`xlrmrr host`: what this host reserves, per device and grouped; `xlrmrr host snapshot OUT`.
 
-`--json` prints one object: source, xen_version (modelled), snapshot_xen_version, vtd_enabled,
-topology_known; rmrrs (Xen's list order: base, end, segment, start_pfn, nr_pages, devices,
-scope_count, shared, source, unresolved, below_bridges, notes); rdm_all (the XENMEM_RDM_ALL
-answer as [start_pfn, nr_pages]); devices (every device some RMRR lists: sbdf, class,
-class_name, linux_relaxable, present, rmrrs as [base, end], rdm as the per-device answer,
-group, reset_method, iommu_group); groups; namespace_devices; firmware_rmrrs (table order,
-whatever Xen makes of them); findings. Addresses are JSON integers.
+`--json` prints one object (docs/json.md): source, xen_version
+(modelled), snapshot_xen_version, vtd_enabled, topology_known; rmrrs (Xen's list order: start,
+size, segment, start_pfn, nr_pages, devices, scope_count, shared, source, unresolved,
+below_bridges, notes); rdm_all (the XENMEM_RDM_ALL answer, {start_pfn, nr_pages} each);
+devices (every device some RMRR lists: sbdf, class, class_name, linux_relaxable, present,
+rmrrs as {start, size}, rdm as the per-device answer, group, reset_method, iommu_group);
+groups; namespace_devices; firmware_rmrrs (table order, whatever Xen makes of them); findings.
+Addresses are JSON integers; a range is {start, size} in bytes.
 """
 
 from __future__ import annotations
@@ -82,12 +83,14 @@ def _xen_meaning(host, rmrr) -> list[str]:
 
 
 def host_json(host, version) -> dict:
+    from xlrmrr.common import span
     from xlrmrr.host.model import reserved_device_memory_map
     from xlrmrr.host.query import rdm_by_device, rmrrs_by_device, sharing_groups
     from xlrmrr.host.resolve import class_name, is_display, is_usb
+    from xlrmrr.report.document import pages
 
     def rmrr(r) -> dict:
-        return {"base": r.base, "end": r.end, "segment": r.segment, "start_pfn": r.start_pfn,
+        return {**span(r), "segment": r.segment, "start_pfn": r.start_pfn,
                 "nr_pages": r.nr_pages, "devices": [str(d) for d in r.devices],
                 "scope_count": r.scope_count, "shared": r.shared, "source": r.source,
                 "unresolved": list(r.unresolved),
@@ -107,8 +110,8 @@ def host_json(host, version) -> dict:
             "sbdf": str(d), "class": cls, "class_name": class_name(cls),
             "linux_relaxable": None if cls is None else is_usb(cls) or is_display(cls),
             "present": (f is not None) if host.topology_known else None,
-            "rmrrs": [[r.base, r.end] for r in rmrrs.get(d, ())],
-            "rdm": [list(x) for x in rdm.get(d, ())],
+            "rmrrs": [span(r) for r in rmrrs.get(d, ())],
+            "rdm": [pages(x) for x in rdm.get(d, ())],
             "group": [str(x) for x in group_of.get(d, (d,))],
             "reset_method": f.reset_method if f else None,
             "iommu_group": f.iommu_group if f else None})
@@ -117,7 +120,7 @@ def host_json(host, version) -> dict:
         "snapshot_xen_version": str(host.xen_version) if host.xen_version else None,
         "vtd_enabled": host.vtd_enabled, "topology_known": host.topology_known,
         "rmrrs": [rmrr(r) for r in host.rmrrs],
-        "rdm_all": [list(x) for x in reserved_device_memory_map(host, version=version)],
+        "rdm_all": [pages(x) for x in reserved_device_memory_map(host, version=version)],
         "devices": out_devices,
         "groups": [[str(d) for d in g] for g in groups],
         "namespace_devices": [{"device_number": n, "name": name, "drhd_offsets": offs}
@@ -159,7 +162,8 @@ def render_text(host, version) -> str:
     lines.append("")
     lines.append("devices with RMRRs:")
     for dj in j["devices"]:
-        rng = ", ".join(f"[{hexa(b)}, {hexa(e)}]" for b, e in dj["rmrrs"])
+        rng = ", ".join(f"[{hexa(r['start'])}, {hexa(r['start'] + r['size'] - 1)}]"
+                        for r in dj["rmrrs"])
         extra = []
         if dj["present"] is False:
             extra.append("NOT PRESENT")

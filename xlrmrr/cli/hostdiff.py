@@ -3,7 +3,7 @@ which guests change verdict. Called by `xlrmrr host` (cli/host.py) for its diff 
 
 `--json` prints one object: a, b (source and kind), xen_version, differences (the count),
 vtd_enabled [A, B], rmrrs_added, rmrrs_removed, rmrrs_moved, rmrrs_resized, scope_changed
-({from, to} of {base, end, segment, devices}), groups_added, groups_removed, findings_new,
+({from, to} of {start, size, segment, devices}), groups_added, groups_removed, findings_new,
 findings_gone, guests [{config, guest, a, b, why}] (verdicts), exit_status; schema_version and
 command first (docs/json.md).
 """

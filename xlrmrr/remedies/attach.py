@@ -5,25 +5,30 @@ from __future__ import annotations
 
 from xlrmrr.common import XenVersion
 from xlrmrr.releases import XL_RDM_POLICY_INVERTED
-from xlrmrr.remedies import edits
+from xlrmrr.remedies import Edit, edits
 from xlrmrr.xlcfg.domain import POLICY_STRICT, POLICY_UNSET, DomainConfig
 
 
-def variants(domain: DomainConfig, version: XenVersion) -> list[tuple[tuple[str, ...], DomainConfig]]:
-    """(config lines, DomainConfig) for each creation-time change: rdm = "strategy=host" as this
-    release's xl reads it; where pci= entries without a policy inherit the uninitialised global
-    one, the same with rdm_policy=strict (libxl's own default) on those. Never rdm_forcecheck,
-    a key xl ignores (remedies.rank)."""
-    host_line = ('rdm = "strategy=host"' if XL_RDM_POLICY_INVERTED.in_effect(version)
-                 else 'rdm = "strategy=host,policy=relaxed"')
-    host = edits.rdm_line(domain, host_line.split('"')[1], version)
-    out = [((host_line,), host)]
+def variants(domain: DomainConfig, version: XenVersion
+             ) -> list[tuple[tuple[str, ...], tuple[Edit, ...], DomainConfig]]:
+    """(config lines, the same as Edits, DomainConfig) for each creation-time change: rdm =
+    "strategy=host" as this release's xl reads it; where pci= entries without a policy inherit
+    the uninitialised global one, the same with rdm_policy=strict (libxl's own default) on
+    those. Never rdm_forcecheck, a key xl ignores (remedies.rank)."""
+    rdm = ('"strategy=host"' if XL_RDM_POLICY_INVERTED.in_effect(version)
+           else '"strategy=host,policy=relaxed"')
+    host = edits.rdm_line(domain, rdm.strip('"'), version)
+    out = [_variant((Edit("rdm", rdm),), host)]
     bare = [d for d in host.pci if d.rdm_policy == POLICY_UNSET]
     if bare:
         strict = edits.entries_policy(host, bare, POLICY_STRICT)
         specs = ", ".join(f"'{d.spec}'" for d in strict.pci)
-        out.append(((host_line, f"pci = [ {specs} ]"), strict))
+        out.append(_variant((Edit("rdm", rdm), Edit("pci", f"[ {specs} ]")), strict))
     return out
+
+
+def _variant(edits_: tuple[Edit, ...], domain: DomainConfig):
+    return tuple(f"{e.key} = {e.value}" for e in edits_), edits_, domain
 
 
 def attach_remedies(sbdf, policy: str, spec: str, variants_) -> tuple:

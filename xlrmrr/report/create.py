@@ -133,8 +133,8 @@ def to_json(plan) -> dict:
             "bios_base": h.bios_base if setup else None,
             "acpi_end": h.acpi_end if setup else None,
             "opregion": h.opregion,
-            "bars": [{"device": b.device, "bar": b.index, "size": b.size, "base": b.base, "high": b.high,
-                      "assumed": b.assumed} for b in h.bars]}
+            "bars": [{"device": b.device, "bar": b.index, "start": b.base, "size": b.size,
+                      "high": b.high, "assumed": b.assumed} for b in h.bars]}
     out["xen_verdict"] = plan.xen_verdict
     out["hypervisor"] = plan.hypervisor.to_json() if plan.hypervisor is not None else None
     return out

@@ -21,6 +21,12 @@ COMMANDS = {"cfg": ("cfg",), "dmar": ("dmar",), "host": ("host", "host snapshot"
 observer = None
 
 
+def pages(entry: tuple[int, int]) -> dict:
+    """A XENMEM_reserved_device_memory_map entry (struct xen_reserved_device_memory): Xen's
+    fields, in pages."""
+    return {"start_pfn": entry[0], "nr_pages": entry[1]}
+
+
 def document(command: str, body: dict) -> dict:
     """The object a command prints: schema_version and command first, then the body's keys."""
     return {"schema_version": SCHEMA_VERSION, "command": command, **body}

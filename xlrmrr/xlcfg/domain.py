@@ -25,7 +25,7 @@ POLICY_UNSET = "unset"
 LIBXL_PCI_FUNC_ALL = 0xFFFFFFFF
 
 
-@record
+@record(hot=True)
 class PciDevice:
     """One `pci=` entry as libxl_device_pci after xlu_pci_parse_spec_string."""
 

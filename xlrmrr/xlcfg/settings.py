@@ -49,6 +49,10 @@ class ConfigParse:
     likely_python: bool = False
     aborted: bool = False                     # libxlu would SIGABRT (xl dies, no message)
     abort_reason: str = ""
+    # What xl's readings of this parse have in common, kept for the next reading (the release
+    # comparison reads one file as up to a dozen releases): xlparse's pci= entries per parser
+    # and inherited fields. A cache, never part of the parse's value.
+    readings: dict = field(default_factory=dict, repr=False)
 
     def get(self, name: str) -> Setting | None:
         return self.settings.get(name)

@@ -260,13 +260,24 @@ class _XlReader:
             return
         line = self.cfg.settings["pci"].line
         policy = f.get("rdm", RdmReserve()).policy
+        spec = XL_PCI_SPEC_PARSER.in_effect(self.version)
+        # The entries read alike wherever the parser and what they inherit are the same: a
+        # reading of the same parse for another release takes them as read (a list that xl
+        # refuses is read again, its message naming the release).
+        key = ("pci", spec, policy, tuple(sorted(defaults.items())))
+        known = self.cfg.readings.get(key)
+        if known is not None:
+            f["pci"], found, self.pci_stopped_at = known
+            self.findings.extend(found)
+            return
+        before = len(self.findings)
         devices = []
         for i, item in enumerate(items):
             if not isinstance(item, str):
                 self.pci_stopped_at = i
                 break
             pre = PciFields(rdm_policy=policy, **defaults)
-            if XL_PCI_SPEC_PARSER.in_effect(self.version):
+            if spec:
                 res = parse_spec_string(item, pre)
                 what = "PCI_SPEC_STRING"
             else:
@@ -287,6 +298,7 @@ class _XlReader:
                 msitranslate=p.msitranslate, power_mgmt=p.power_mgmt,
                 permissive=p.permissive, seize=p.seize, rdm_policy=p.rdm_policy, line=line))
         f["pci"] = tuple(devices)
+        self.cfg.readings[key] = (f["pci"], tuple(self.findings[before:]), self.pci_stopped_at)
 
     def _hvm(self) -> None:
         g, f = self.getters, self.fields
