@@ -90,9 +90,19 @@ def test_text_report_sections(capsys):
     assert out.splitlines()[0].endswith(
         "DEGRADED: the guest starts, but libxl drops the RMRR at 0xab80a000 of 0000:00:14.0 "
         "(policy relaxed): guest RAM stays over it (exit 3)")
+    # the default report: what an admin reads (issue 11 item 6); --verbose adds hvmloader's
+    # BARs and e820, the payloads, the page tables, the notes and the other releases' details
     for section in ("Reserved device memory", "Layout (libxl)", "Guest physical address space",
-                    "Guest e820 (hvmloader)", "E820 table:", "Findings", "Remediation"):
+                    "Device assignment", "Findings", "Remediation", "Other Xen releases"):
         assert section in out
+    for section in ("Guest e820 (hvmloader)", "E820 table:", "MMIO BARs", "populate_physmap",
+                    "XENMEM_set_memory_map", "page tables:", "  info    "):
+        assert section not in out
+    _rc, verbose, _ = create(capsys, guest("usb-relaxed-boundary.cfg"), "--dry-run", *HOST,
+                             "--verbose")
+    for section in ("Guest e820 (hvmloader)", "E820 table:", "MMIO BARs", "populate_physmap",
+                    "XENMEM_set_memory_map", "page tables:", "  info    "):
+        assert section in verbose
     assert "[libxl] Ignoring RDM conflict at 0xab80a000." in out
     assert "dropped: guest RAM stays over it (relaxed)" in out
     assert "[xen]" in out
@@ -385,7 +395,7 @@ def test_forcecheck_explained_once(capsys):
 def test_out_of_scope_deltas_are_named(capsys):
     # AMD IVMD (4.16, 2209c36007) and PVH ACPI NVS (4.21, d6dab805f1) are not modelled, and the
     # report says so instead of leaving them silently absent.
-    _, out, _ = create(capsys, guest("small.cfg"), "--dry-run", *HOST)
+    _, out, _ = create(capsys, guest("small.cfg"), "--dry-run", *HOST, "--verbose")
     assert "not modelled: AMD IVMD ranges (Xen 4.16+" in out
     with pytest.raises(SystemExit):
         main(["create", "--help"])

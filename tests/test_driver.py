@@ -9,7 +9,7 @@ from conftest import row_for
 from xlrmrr.common import Sbdf, XenVersion
 from xlrmrr.driver import Options, plan
 from xlrmrr.host.model import Bar, Host, PciFunction, Rmrr
-from xlrmrr.report.create import json_text, text
+from xlrmrr.report.create import VERBOSE, json_text, text
 from xlrmrr.xlcfg.domain import DomainConfig, PciDevice, RdmReserve
 
 NEW = XenVersion(4, 22)
@@ -99,7 +99,10 @@ def test_version_deltas_reported():
         "guest e820 has RESERVED [0xfc000000, 0x100000000); lacks NVS [0xfc000000, 0xfc00a000), "
         "RESERVED [0xfc00a000, 0x100000000)",)
     assert row_for(deltas, "4.14.1") is None and row_for(deltas, "4.15") is None
-    assert "Xen 4.6-4.11, 4.12.0-4.12.3, 4.13.0-4.13.1: " in text(p, "g.cfg")
+    assert "Xen 4.6-4.11, 4.12.0-4.12.3, 4.13.0-4.13.1: " in text(p, "g.cfg", VERBOSE)
+    # the default report names the bands that differ, --verbose how (issue 11 item 6)
+    assert "Other Xen releases that differ: 4.6-4.11, 4.12.0-4.12.3, 4.13.0-4.13.1; " in text(
+        p, "g.cfg")
 
 
 def test_version_bands_follow_the_reference_boundaries():

@@ -18,14 +18,14 @@ DEV = {"sbdf": "0000:00:14.0"}
 
 
 @pytest.mark.parametrize("obj, where", [
-    ({"devices": 5}, r'h.json: "devices" must be a JSON list, got the number 5'),
-    ({"devices": {"sbdf": "00:14.0"}}, r'h.json: "devices" must be a JSON list, got an object'),
-    ({"e820": 7}, r'h.json: "e820" must be a JSON list, got the number 7'),
+    ({"devices": 5}, r'h.json: devices: must be a JSON list, got the number 5'),
+    ({"devices": {"sbdf": "00:14.0"}}, r'h.json: devices: must be a JSON list, got an object'),
+    ({"e820": 7}, r'h.json: e820: must be a JSON list, got the number 7'),
     ({"devices": [5]}, r"h.json: devices\[0\]: a device is an object"),
     ({"devices": [{**DEV, "bars": [1]}]},
      r"h.json: devices\[0\] \(0000:00:14.0\): bars\[0\]: a BAR is an object"),
     ({"devices": [{**DEV, "bars": 5}]},
-     r'h.json: devices\[0\] \(0000:00:14.0\): "bars" must be a JSON list'),
+     r'h.json: devices\[0\] \(0000:00:14.0\): bars: must be a JSON list'),
     ({"devices": [{**DEV, "bars": [{"size": -1}]}]}, r"bars\[0\].size: -0x1 is out of range"),
     # a BAR decodes a power-of-two range; the largest a 64-bit BAR can is 2**63
     ({"devices": [{**DEV, "bars": [{"size": 1 << 64}]}]},
@@ -104,7 +104,7 @@ def test_cli_host_json_and_snapshot_exit_2(capsys, tmp_path):
         tar.addfile(info, io.BytesIO(body))
     snap.write_bytes(raw.getvalue())
     rc, out, err = run(capsys, "host", "--snapshot", snap)
-    assert rc == 2 and err == (f'xlrmrr host: error: {snap}:host.json: "devices" must be a JSON '
+    assert rc == 2 and err == (f'xlrmrr host: error: {snap}:host.json: devices: must be a JSON '
                                f'list, got the number 5\n')
 
 

@@ -36,7 +36,7 @@ def test_no_hap_option_gives_separate_iommu_tables(capsys):
     assert code == 3
     assert doc["hap"] is False
     assert doc["hypervisor"]["shared_pt"] is False
-    main(["create", "-n", "--no-hap", cfg("xhci"), *HOST])
+    main(["create", "-n", "--no-hap", cfg("xhci"), *HOST, "--verbose"])    # the page tables
     out = capsys.readouterr().out
     assert "the IOMMU has its own tables, mirrored from the p2m" in out
     assert "the IOMMU walks the EPT itself" not in out

@@ -81,6 +81,15 @@ def _add_options(p) -> None:
                    help="only plan and report; never run xl (xl create's own -n/--dryrun prints "
                         "the domain config and creates nothing; run xl for that)")
     add_common(p)
+    detail = p.add_mutually_exclusive_group()
+    detail.add_argument("--brief", action="store_true",
+                        help="text: only the first line (the verdict and its cause), the "
+                             "problems (errors and warnings) and the recommended fix")
+    detail.add_argument("--verbose", action="store_true",
+                        help="text: the whole report: also the payloads (populate_physmap, "
+                             "hvm_info, XENMEM_set_memory_map), hvmloader's BARs and e820, the "
+                             "page tables and pre-4.6 history, the notes (info findings) and "
+                             "how each other Xen release band differs")
     p.add_argument("--emit", metavar="DIR",
                    help="write hvm_info.bin, memory_map.bin, e820.bin and plan.json into DIR, all or "
                         "nothing (created if missing; only these four names are ever touched, and only "
@@ -491,7 +500,7 @@ def _run(args) -> int:
         _emit(args.emit, payload_files(result), args.force)
     if args.fix:
         return _fix(args, result, raw)
-    out = json_text(result) if args.json else text(result, args.config)
+    out = json_text(result) if args.json else text(result, args.config, _level(args))
     if args.dry_run:
         sys.stdout.write(out)
         if result.verdict == "unknown":         # exit 2: the one line naming the input
@@ -535,6 +544,12 @@ def _forcecheck_launch(args, result, raw, items, host, version, domain, xen_doma
     return replace(result, verdict=verdict, exit_status=status,
                    causes=(Cause(f"`xlrmrr create` would not run xl: {why}"),),
                    launch=f"launch: {key}: `xlrmrr create` does not run xl{plain}")
+
+
+def _level(args) -> str:
+    from xlrmrr.report.create import BRIEF, DEFAULT, VERBOSE
+
+    return BRIEF if args.brief else VERBOSE if args.verbose else DEFAULT
 
 
 def file_typos(raw: bytes, parse) -> tuple[tuple[str, str, str], ...]:

@@ -71,7 +71,7 @@ def _list(obj: dict, key: str, where: str) -> list:
     if value is None:
         return []
     if not isinstance(value, list):
-        raise InputError(f"{where}: \"{key}\" must be a JSON list, got {_kind(value)}")
+        raise InputError(f"{where}: {key}: must be a JSON list, got {_kind(value)}")
     return value
 
 

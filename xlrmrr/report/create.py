@@ -222,7 +222,9 @@ def _table(rows, header) -> list[str]:
     return [fmt.format(*header).rstrip()] + [fmt.format(*r).rstrip() for r in rows]
 
 
-def _layout_lines(plan, out: list) -> None:
+def _layout_lines(plan, out: list, verbose: bool = True) -> None:
+    """The layout libxl computes; verbose adds the payloads (populate_physmap, hvm_info,
+    XENMEM_set_memory_map), which the admin needs only to compare with Xen's own logs."""
     lx = plan.libxl
     out.append("Layout (libxl)")
     out.append(f"  maxmem {lx.max_memkb // 1024} MiB, memory {lx.target_memkb // 1024} MiB, videoram "
@@ -237,20 +239,20 @@ def _layout_lines(plan, out: list) -> None:
                + (f" (was {hexa(lx.highmem_end_initial)})"
                   if lx.highmem_end != lx.highmem_end_initial else "")
                + (" (no RAM above 4 GiB)" if lx.highmem_end <= FOUR_GB else ""))
-    if plan.libxc is not None:
+    if plan.libxc is not None and verbose:
         xc = plan.libxc
         counted = " (counted from 0xc0, as libxc's summary does)" if lx.guest_type == "hvm" else ""
         out.append(f"  populate_physmap: {xc.pages_4k} x 4 KiB{counted}, "
                    f"{xc.extents_2m} x 2 MiB, {xc.extents_1g} x 1 GiB"
                    + (" (populate-on-demand)" if xc.pod else ""))
-    if plan.libxc is not None:
+    if plan.libxc is not None and verbose:
         from xlrmrr.payloads import parse_hvm_info
 
         i = parse_hvm_info(plan.libxc.hvm_info)
         out.append(f"  hvm_info (0x9f800): low_mem_pgend {hexa(i['low_mem_pgend'])}, high_mem_pgend "
                    f"{hexa(i['high_mem_pgend'])}, reserved_mem_pgstart {hexa(i['reserved_mem_pgstart'])}, "
                    f"nr_vcpus {i['nr_vcpus']}, checksum {i['checksum']:#04x}")
-    if lx.memory_map:
+    if lx.memory_map and verbose:
         out.append("")
         out.append("XENMEM_set_memory_map (libxl order)")
         out.extend(f"  {E820_NAMES.get(e.type, e.type):<8} [{hexa(e.addr)}, {hexa(e.addr + e.size)})"
@@ -258,15 +260,45 @@ def _layout_lines(plan, out: list) -> None:
     out.append("")
 
 
-def _findings_lines(plan, out: list) -> None:
-    if plan.findings:
+# Notes (info findings) the default report prints all the same: what the answer assumes or
+# leaves out, which the admin must know to trust it.
+QUALIFYING_NOTES = frozenset({"not-modelled", "device-presence-assumed", "bar-size-assumed"})
+
+
+def _findings_lines(plan, out: list, verbose: bool = True) -> None:
+    """Most severe first; without verbose the notes (info: device-class background, the release
+    chosen, ...) are counted, not printed, except those that qualify the answer."""
+    shown = [f for f in plan.findings
+             if verbose or f.severity != "info" or f.code in QUALIFYING_NOTES]
+    hidden = len(plan.findings) - len(shown)
+    notes = f"{hidden} note{'s' if hidden != 1 else ''}"
+    if shown:
         out.append("Findings")
-        for f in sorted(plan.findings, key=lambda f: SEVERITY_ORDER.get(f.severity, 3)):
+        for f in sorted(shown, key=lambda f: SEVERITY_ORDER.get(f.severity, 3)):
             out.append(f"  {f.severity:<7} [{f.component}] {f.message}")
+        if hidden:
+            out.append(f"  (and {notes}: --verbose shows {'it' if hidden == 1 else 'them'})")
+        out.append("")
+    elif hidden:
+        out.append(f"Findings: no error or warning ({notes}: --verbose shows "
+                   f"{'it' if hidden == 1 else 'them'})")
         out.append("")
 
 
-def text(plan, name: str = "") -> str:
+# How much a text report says (create --brief / default / --verbose).
+BRIEF = "brief"          # the first line, the problems, the recommended fix
+DEFAULT = "default"      # what an admin reads: the RMRRs, the layout, the picture, the devices
+VERBOSE = "verbose"      # everything: payloads, BARs, e820, page tables, notes, every release
+
+
+def text(plan, name: str = "", level: str = DEFAULT) -> str:
+    """The report of `xlrmrr create --dry-run`. --verbose (VERBOSE) is the whole report; the
+    default leaves out what only a Xen developer compares (the payloads, hvmloader's BAR table
+    and e820 dump, the page-table narrative and pre-4.6 history, the notes, how each other
+    release differs), saying where it is; BRIEF is brief_text."""
+    if level == BRIEF:
+        return brief_text(plan, name)
+    verbose = level == VERBOSE
     lx = plan.libxl
     d = plan.domain
     out = [headline(plan, name)]
@@ -274,7 +306,7 @@ def text(plan, name: str = "") -> str:
         out.append(f"modelled: Xen {plan.xen_version} (xl only): xl exits while reading the file, so "
                     f"libxl, libxc, the hypervisor and hvmloader never run and no layout exists")
         out.append("")
-        _findings_lines(plan, out)
+        _findings_lines(plan, out, verbose)
         return _lines(out)
     stages = ", ".join(n for n, r in (("libxl", lx), ("libxc", plan.libxc), ("hypervisor", plan.hypervisor),
                                       ("hvmloader", plan.hvmloader)) if r is not None)
@@ -288,7 +320,7 @@ def text(plan, name: str = "") -> str:
         out.append(f"Xen itself (rdm_forcecheck ignored by xl): {plan.xen_verdict}")
     out.append("")
     if lx.stopped:
-        _stopped_lines(plan, out, name)
+        _stopped_lines(plan, out, name, verbose)
         return _lines(out)
     out.append(f"Reserved device memory (strategy {lx.strategy}, global policy {lx.policy}, "
                f"rdm_mem_boundary {hexa(lx.rdm_mem_boundary)})")
@@ -311,7 +343,7 @@ def text(plan, name: str = "") -> str:
                    f"memory map for it")
         out.append("")
     else:
-        _layout_lines(plan, out)
+        _layout_lines(plan, out, verbose)
     if d.type != "pv":
         out.append("Guest physical address space")
         out.extend(picture(plan))
@@ -320,6 +352,11 @@ def text(plan, name: str = "") -> str:
         out.append("hvmloader: stopped in memory_map_setup (BUG()): it places no BAR and builds no "
                    "e820; the guest never gets past hvmloader")
         out.append("")
+    elif plan.hvmloader is not None and not verbose:
+        if plan.hvmloader.bug:
+            out.append("Guest e820: none: hvmloader stopped in build_e820_table "
+                       "(BUG_ON(low_mem_end < 2 MiB)) before the table existed")
+            out.append("")
     elif plan.hvmloader is not None:
         h = plan.hvmloader
         out.append(f"MMIO BARs (hvmloader pci_setup, largest first; pci_mem_start {hexa(h.pci_mem_start)})")
@@ -340,12 +377,40 @@ def text(plan, name: str = "") -> str:
         out.append("")
     if plan.hypervisor is not None:
         from xlrmrr.report.hypervisor import text_lines
-        out.extend(text_lines(plan.hypervisor))
+        out.extend(text_lines(plan.hypervisor, detail=verbose))
         out.append("")
-    _findings_lines(plan, out)
+    _findings_lines(plan, out, verbose)
     _remediation_lines(plan, out, name)
-    _other_releases_lines(plan, out)
+    _other_releases_lines(plan, out, verbose)
+    if not verbose:
+        out.append("(--verbose adds the payloads, hvmloader's BARs and e820, the page tables, "
+                   "the notes and how each other Xen release differs)")
+        out.append("")
     return _lines(out)
+
+
+def brief_text(plan, name: str = "") -> str:
+    """create --brief: the first line, the problems (errors and warnings) and the recommended
+    fix with why; nothing else."""
+    from xlrmrr.remedies.rank import why_line
+
+    out = [headline(plan, name)]
+    problems = [f for f in plan.findings if f.severity in ("error", "warning")]
+    if problems:
+        out.append("Problems")
+        out.extend(f"  {f.severity:<7} [{f.component}] {f.message}"
+                   for f in sorted(problems, key=lambda f: SEVERITY_ORDER.get(f.severity, 3)))
+    fix = next((r for r in plan.remediation if r.recommended), None)
+    if fix is not None:
+        out.append(f"Recommended fix: {fix.change}")
+        out.append(f"  why: {why_line(fix)}")
+        if plan.options.reread is not None:
+            cfg = name or plan.domain.source or "GUEST.cfg"
+            out.append(f"  `xlrmrr create {cfg} --dry-run --fix` prints it as a diff of {cfg}")
+    elif plan.remediation:
+        out.append("Recommended fix: none verified (`xlrmrr create --dry-run` lists what was "
+                   "tried)")
+    return _lines(out) + "\n"
 
 
 MAX_CAUSES = 2       # degraded: the reasons the first line names before "and N more"
@@ -392,7 +457,7 @@ def headline(plan, name: str = "") -> str:
     return line
 
 
-def _stopped_lines(plan, out: list, name: str = "") -> None:
+def _stopped_lines(plan, out: list, name: str = "", verbose: bool = True) -> None:
     """A guest libxl built no layout for: what stopped it instead of the layout sections."""
     lx = plan.libxl
     if lx.stopped == "setdefault":
@@ -404,9 +469,12 @@ def _stopped_lines(plan, out: list, name: str = "") -> None:
                    f"{lx.target_memkb // 1024} MiB, videoram {lx.video_memkb // 1024} MiB): see "
                    f"the findings")
     out.append("")
-    _findings_lines(plan, out)
+    _findings_lines(plan, out, verbose)
     _remediation_lines(plan, out, name)
-    _other_releases_lines(plan, out)
+    _other_releases_lines(plan, out, verbose)
+    if not verbose:
+        out.append("(--verbose adds the notes and how each other Xen release differs)")
+        out.append("")
 
 
 def _remediation_lines(plan, out: list, name: str = "") -> None:
@@ -419,7 +487,20 @@ def _remediation_lines(plan, out: list, name: str = "") -> None:
         out.append("")
 
 
-def _other_releases_lines(plan, out: list) -> None:
+def _other_releases_lines(plan, out: list, verbose: bool = True) -> None:
+    """How every other release band treats the guest; without verbose one line naming the
+    bands that differ (with their verdict where it is not this one's)."""
+    if plan.version_deltas and not verbose:
+        bands = "; ".join(v.band + (f" ({v.verdict})" if v.verdict != plan.verdict else "")
+                          for v in plan.version_deltas)
+        out.append(f"Other Xen releases that differ: {bands}")
+        out.append("")
+        return
+    if not verbose:
+        if plan.options.compare_versions:
+            out.append("Other Xen releases (4.6 to 4.22): same outcome")
+            out.append("")
+        return
     if plan.version_deltas:
         out.append("Other Xen releases")
         for v in plan.version_deltas:
