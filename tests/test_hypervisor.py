@@ -75,16 +75,6 @@ def test_igd_in_ram_strict_busy_and_hole_mapped():
 
 # --- building blocks ---------------------------------------------------------------------------
 
-def test_normalise_and_clip():
-    from xlrmrr.ranges import clip, normalise
-    assert normalise([(5, 9), (0, 2), (2, 3), (8, 12), (20, 20)]) == ((0, 3), (5, 12))
-    rs = normalise([(0, 0x1000), (0x3000, 0x5000), (0x8000, 0x9000)])
-    assert clip(rs, 0x800, 0x4000) == [(0x800, 0x1000), (0x3000, 0x4000)]
-    assert clip(rs, 0x5000, 0x8000) == []
-    # a TiB-sized guest costs one interval, not 2^28 pages
-    assert clip(normalise([(0, 1 << 40)]), 0xE8000, 0xF4000) == [(0xE8000, 0xF4000)]
-
-
 def test_sharing_groups_are_transitive_and_skip_unshared():
     from xlrmrr.host.groups import sharing_groups
     a, b, c, d = (Sbdf(0, 0, n, 0) for n in (1, 2, 3, 4))

@@ -51,7 +51,7 @@ from xlrmrr.hypervisor.results import (
     IdentityOutcome,
     PageRun,
 )
-from xlrmrr.ranges import clip, normalise
+from xlrmrr.ranges import clip, intersect, normalise, overlaps, subtract
 from xlrmrr.releases import XEN_ASSIGN_MAPS_FIRST, XEN_IOMMU_IDENTITY_MAPPING
 from xlrmrr.xlcfg.domain import (
     LIBXL_PCI_FUNC_ALL,
@@ -143,8 +143,8 @@ class _Domain:
             return (PageRun(start, end, RUN_IOMMU),), 0, []
         occupied = sorted([(s, e, False, _occupant(s)) for s, e in clip(self.ram, start, end)]
                           + [(s, e, True, "") for s, e in clip(self.identity, start, end)]
-                          + [(max(s, start), min(e, end), False, label)
-                             for s, e, label in self.mappings if s < end and start < e])
+                          + [(*intersect(s, e, start, end), False, label)
+                             for s, e, label in self.mappings if overlaps(s, e, start, end)])
         runs: list[PageRun] = []
         log: list[str] = []
         cur, rc = start, 0
@@ -261,9 +261,7 @@ class _Domain:
             self.sorted_maps.remove(key)
             base = key[0] >> PAGE_SHIFT << PAGE_SHIFT
             end = (key[1] + PAGE_SIZE - 1) >> PAGE_SHIFT << PAGE_SHIFT
-            self.identity = [r for part in self.identity
-                             for r in ((part[0], min(part[1], base)), (max(part[0], end), part[1]))
-                             if r[1] > r[0]]
+            self.identity = subtract(self.identity, base, end)
 
 def _sharers(rmrr: Rmrr, sbdf: Sbdf) -> tuple[Sbdf, ...]:
     return tuple(d for d in rmrr.devices if d != sbdf)

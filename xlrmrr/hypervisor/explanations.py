@@ -26,6 +26,7 @@ from xlrmrr.hypervisor.results import (
     IdentityOutcome,
     PageTableState,
 )
+from xlrmrr.ranges import overlaps
 from xlrmrr.releases import XEN_IOMMU_IDENTITY_MAPPING
 from xlrmrr.xlcfg.domain import DomainConfig
 
@@ -192,7 +193,7 @@ def class_findings(domain: DomainConfig, functions: Mapping,
             continue
         op = (dc.IGD_OPREGION, dc.IGD_OPREGION + dc.IGD_OPREGION_SIZE)
         for o in d.outcomes:
-            if o.start < op[1] and op[0] < o.end:
+            if overlaps(o.start, o.end, *op):
                 out.append(Finding(
                     "warning", "igd-opregion-rmrr", "xen",
                     f"{d.sbdf}: RMRR {rmrr_range(o.rmrr)} covers the guest address where hvmloader "
