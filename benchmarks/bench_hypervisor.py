@@ -11,7 +11,7 @@ from _util import best
 
 from xlrmrr.common import Sbdf, XenVersion
 from xlrmrr.host.model import Host, Rmrr, reserved_device_memory_map
-from xlrmrr.hypervisor import assign_devices
+from xlrmrr.hypervisor.assignment import assign_devices
 from xlrmrr.xlcfg.domain import DomainConfig, PciDevice
 
 V = XenVersion(4, 22)

@@ -8,6 +8,8 @@ shared machine hits all alike; CPU time is user + system of the process, peak RS
 - pci50k: a config whose pci= lists 50,000 functions, on the laptop DMAR fixture;
 - host10k: 10,000 RMRRs (above 4 GiB, 10 per device) x 1,000 relaxed devices, 64 GiB guest;
 - host20k: 20,000 x 2,000 (its ratio to host10k: 2.0 linear, about 2.2 n log n);
+- check200: `xlrmrr check DIR` over 200 guests (the fixture guests over and over, each its own
+  file) on the laptop DMAR and host JSON fixtures (target 0.25 s);
 - core10k: plan() alone (no release comparison, no remediation) on bench_create's 10,000 x
   1,000 setup, in process, best of 5.
 --before TREE: a checkout of an earlier commit; every case also runs against it, interleaved,
@@ -80,6 +82,14 @@ def write_inputs(tmp: Path) -> dict[str, list[str]]:
         (tmp / f"g{d}.cfg").write_text(cfg(d, ",rdm_policy=relaxed"))
         cases[f"host{n // 1000}k"] = ["create", str(tmp / f"g{d}.cfg"), "--dry-run",
                                       "--dmar", str(tmp / f"h{n}.bin")]
+    guests = sorted(p for p in (FIX / "guests").glob("*.cfg"))
+    (tmp / "check").mkdir()
+    for i in range(200):
+        src = guests[i % len(guests)]
+        (tmp / "check" / f"g{i:03}.cfg").write_bytes(src.read_bytes())
+    cases["check200"] = ["check", str(tmp / "check"), "--dmar",
+                         str(FIX / "dmar" / "laptop-typical.bin"),
+                         "--host-json", str(FIX / "hosts" / "laptop.json")]
     return cases
 
 
@@ -104,7 +114,7 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--before", type=Path, help="a checkout of an earlier commit")
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--cases", default="pci50k,host10k,host20k,core10k")
+    ap.add_argument("--cases", default="pci50k,host10k,host20k,check200,core10k")
     args = ap.parse_args()
     trees = [("after", REPO)] + ([("before", args.before.resolve())] if args.before else [])
     with tempfile.TemporaryDirectory() as tmp, tempfile.TemporaryDirectory() as pycache:

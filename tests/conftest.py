@@ -120,3 +120,19 @@ def bounds(r: dict) -> tuple[int, int]:
     """A JSON range ({start, size}: docs/json.md) as Xen prints an RMRR: [base, end], end
     inclusive; so tests keep the hand-derived numbers in Xen's own form."""
     return r["start"], r["start"] + r["size"] - 1
+
+
+@pytest.fixture(autouse=True)
+def json_schema_check():
+    """Every JSON object a command prints during a test (its --json, the error object, --emit's
+    plan.json) is validated against its command's shipped schema (xlrmrr/schemas/)."""
+    from json_schemas import problems
+
+    from xlrmrr.report import document
+
+    found: list[str] = []
+    previous = document.observer
+    document.observer = lambda command, text: found.extend(problems(command, text))
+    yield
+    document.observer = previous
+    assert not found, "JSON output does not match xlrmrr/schemas/:\n" + "\n".join(found[:20])

@@ -42,6 +42,7 @@ MD_LINK = re.compile(r"\]\(([^)#\s]*)(?:#([^)\s]+))?\)")
 # Strings of the build tools (run by developers and packagers in a checkout, never by the
 # installed command): they name the checkout's files on purpose.
 NOT_USER_VISIBLE = {("xlrmrr/xlcfg/gentables.py", "xlrmrr/xlcfg/parser.py."),
+                    ("xlrmrr/acpi/gencompiled.py", "xlrmrr/acpi/structs.py"),
                     ("xlrmrr/_build/__main__.py", "xlrmrr/libxl_sites.py"),
                     ("xlrmrr/_build/libxl_sites.py", "xlrmrr/_build/libxl_sites.py")}
 

@@ -4,15 +4,9 @@ from __future__ import annotations
 
 from xlrmrr.common import FOUR_GB, MB, Sbdf, XenVersion
 from xlrmrr.host.model import Host, Rmrr
-from xlrmrr.hypervisor import (
-    EBUSY,
-    EPERM,
-    MAP_COUNTED,
-    RUN_BUSY,
-    RUN_KEPT,
-    RUN_MAPPED,
-    assign_devices,
-)
+from xlrmrr.hypervisor.assignment import assign_devices
+from xlrmrr.hypervisor.messages import EBUSY, EPERM
+from xlrmrr.hypervisor.results import MAP_COUNTED, RUN_BUSY, RUN_KEPT, RUN_MAPPED
 from xlrmrr.xlcfg.domain import DomainConfig, PciDevice
 
 V = XenVersion(4, 22)
@@ -81,18 +75,8 @@ def test_igd_in_ram_strict_busy_and_hole_mapped():
 
 # --- building blocks ---------------------------------------------------------------------------
 
-def test_normalise_and_clip():
-    from xlrmrr.hypervisor import clip, normalise
-    assert normalise([(5, 9), (0, 2), (2, 3), (8, 12), (20, 20)]) == ((0, 3), (5, 12))
-    rs = normalise([(0, 0x1000), (0x3000, 0x5000), (0x8000, 0x9000)])
-    assert clip(rs, 0x800, 0x4000) == [(0x800, 0x1000), (0x3000, 0x4000)]
-    assert clip(rs, 0x5000, 0x8000) == []
-    # a TiB-sized guest costs one interval, not 2^28 pages
-    assert clip(normalise([(0, 1 << 40)]), 0xE8000, 0xF4000) == [(0xE8000, 0xF4000)]
-
-
 def test_sharing_groups_are_transitive_and_skip_unshared():
-    from xlrmrr.hypervisor import sharing_groups
+    from xlrmrr.host.groups import sharing_groups
     a, b, c, d = (Sbdf(0, 0, n, 0) for n in (1, 2, 3, 4))
     h = Host(rmrrs=(Rmrr(0x1000, 0x1FFF, 0, (a, b), 2), Rmrr(0x3000, 0x3FFF, 0, (b, c), 2),
                     Rmrr(0x5000, 0x5FFF, 0, (d,), 1)))
@@ -103,7 +87,7 @@ def test_sharing_groups_are_transitive_and_skip_unshared():
 
 
 def test_device_rmrrs_stop_at_bdf_zero_and_match_segment():
-    from xlrmrr.hypervisor import device_rmrrs
+    from xlrmrr.host.query import device_rmrrs
     h = Host(rmrrs=(Rmrr(0x1000, 0x1FFF, 0, (Sbdf(0, 0, 0, 0), USB1), 2),
                     Rmrr(0x3000, 0x3FFF, 1, (USB1,), 1),
                     Rmrr(0x5000, 0x5FFF, 0, (USB1,), 1)))
@@ -130,7 +114,7 @@ def test_messages_before_4_15_and_4_16():
 def test_pv_guest_maps_in_iommu_only():
     from dataclasses import replace
 
-    from xlrmrr.hypervisor import RUN_IOMMU
+    from xlrmrr.hypervisor.results import RUN_IOMMU
     d = replace(guest(dev(IGD)), type="pv")
     h = Host(rmrrs=(Rmrr(0xAD000000, 0xAF7FFFFF, 0, (IGD,), 1),))
     r = assign_devices(d, h, (), ((0, 1 << 33),))
@@ -152,7 +136,7 @@ def test_invalid_policy_defaults_to_strict_at_assignment():
 
 def test_all_functions_expand_to_host_functions():
     from xlrmrr.host.model import PciFunction
-    from xlrmrr.hypervisor import assigned_functions
+    from xlrmrr.hypervisor.assignment import assigned_functions
     from xlrmrr.xlcfg.domain import LIBXL_PCI_FUNC_ALL
     fns = (Sbdf(0, 3, 0, 0), Sbdf(0, 3, 0, 1), Sbdf(0, 3, 1, 0))
     h = Host(rmrrs=(), devices=tuple(PciFunction(s) for s in fns))

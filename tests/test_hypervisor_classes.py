@@ -12,7 +12,7 @@ from __future__ import annotations
 from xlrmrr.common import Sbdf, XenVersion
 from xlrmrr.devices import classify
 from xlrmrr.host.model import Host, PciFunction, Rmrr
-from xlrmrr.hypervisor import assign_devices
+from xlrmrr.hypervisor.assignment import assign_devices
 from xlrmrr.xlcfg.domain import DomainConfig, PciDevice
 
 V = XenVersion(4, 22)

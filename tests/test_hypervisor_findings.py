@@ -11,7 +11,7 @@ from xlrmrr.cli import main
 from xlrmrr.common import Sbdf, XenVersion
 from xlrmrr.devices import IGD_OPREGION
 from xlrmrr.host.model import Host, PciFunction, Rmrr
-from xlrmrr.hypervisor import assign_devices
+from xlrmrr.hypervisor.assignment import assign_devices
 from xlrmrr.libxl import Rdm
 from xlrmrr.xlcfg.domain import DomainConfig, PciDevice
 

@@ -18,12 +18,9 @@ from xlrmrr import driver
 from xlrmrr.common import FOUR_GB, Sbdf, XenVersion
 from xlrmrr.host.model import Host, Rmrr
 from xlrmrr.hostcheck import GuestCheck, check_guests
-from xlrmrr.hypervisor import (
-    RUN_KEPT,
-    RUN_MAPPED,
-    assign_for_plan,
-    guest_functions,
-)
+from xlrmrr.hypervisor.assignment import guest_functions
+from xlrmrr.hypervisor.plans import assign_for_plan
+from xlrmrr.hypervisor.results import RUN_KEPT, RUN_MAPPED
 from xlrmrr.xlcfg.domain import DomainConfig, PciDevice, RdmReserve
 
 POOL = tuple(Sbdf(0, 0, d, 0) for d in (0x02, 0x14, 0x1A, 0x1D, 0x1F))
@@ -301,7 +298,8 @@ def small_cases(draw):
 @settings(max_examples=300, deadline=None)
 @given(small_cases(), st.booleans())
 def test_intervals_match_page_by_page(case, v416):
-    from xlrmrr.hypervisor import assign_devices, device_rmrrs
+    from xlrmrr.host.query import device_rmrrs
+    from xlrmrr.hypervisor.assignment import assign_devices
     rmrrs, ram, order, relaxed = case
     host = Host(rmrrs=tuple(rmrrs))
     populated = [(s << 12, (s + n) << 12) for s, n in ram]

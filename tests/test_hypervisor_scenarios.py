@@ -14,24 +14,14 @@ from dataclasses import replace
 
 from xlrmrr import driver
 from xlrmrr.common import EXIT_DEGRADED, EXIT_FAIL, EXIT_OK, Sbdf, XenVersion
+from xlrmrr.host.groups import GROUP_PARTIAL, GROUP_WHOLE
 from xlrmrr.host.model import Host, PciFunction, Rmrr
 from xlrmrr.hostcheck import GuestCheck, check_guests
 from xlrmrr.hotplug import attach_check
-from xlrmrr.hypervisor import (
-    EADDRINUSE,
-    EBUSY,
-    EPERM,
-    GROUP_PARTIAL,
-    GROUP_WHOLE,
-    MAP_COUNTED,
-    MAP_NEW,
-    MAP_OVERLAP,
-    RUN_IDENTITY,
-    RUN_KEPT,
-    RUN_MAPPED,
-    assign_devices,
-    assign_for_plan,
-)
+from xlrmrr.hypervisor.assignment import assign_devices
+from xlrmrr.hypervisor.messages import EADDRINUSE, EBUSY, EPERM
+from xlrmrr.hypervisor.plans import assign_for_plan
+from xlrmrr.hypervisor.results import MAP_COUNTED, MAP_NEW, MAP_OVERLAP, RUN_IDENTITY, RUN_KEPT, RUN_MAPPED
 from xlrmrr.xlcfg.domain import DomainConfig, PciDevice, RdmReserve
 
 V = XenVersion(4, 22)

@@ -380,7 +380,8 @@ def _degraded_causes(domain, host, layout, hv, loader, not_exposed, starts=None)
     """Why the guest starts without every assigned device's RMRR honoured, one Cause per
     reason, the root cause of each RMRR said once: libxl dropping it (relaxed) before the
     hypervisor leaving guest RAM over it."""
-    from xlrmrr.hypervisor import GROUP_PARTIAL, RUN_BUSY, RUN_IDENTITY, RUN_IOMMU, RUN_MAPPED
+    from xlrmrr.host.groups import GROUP_PARTIAL
+    from xlrmrr.hypervisor.results import RUN_BUSY, RUN_IDENTITY, RUN_IOMMU, RUN_MAPPED
 
     out: list[Cause] = []
     said: set[int] = set()          # RMRR starts already explained
@@ -550,7 +551,7 @@ def _assign_devices(domain, host, rdms, populated, version, hap=None):
     """The hypervisor stage, imported only for guests that assign devices (start-up time).
     hap: libxl's decision (config hap=, else the host's HAP): the IOMMU shares the EPT only
     with HAP; None for a PV guest (no p2m)."""
-    from xlrmrr.hypervisor import assign_devices
+    from xlrmrr.hypervisor.assignment import assign_devices
 
     return assign_devices(domain, host, rdms, populated, xen_version=version, shared_pt=hap)
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 
 from xlrmrr.common import PAGE_SHIFT, XenVersion
+from xlrmrr.ranges import overlaps
 from xlrmrr.records import record
 
 FAILS = "fails"             # the operation the message belongs to failed
@@ -594,7 +595,7 @@ def owners(message: Message, host) -> tuple[Owner, ...]:
         page_base, page_end = r.base & ~0xFFF, r.end | 0xFFF
         if any(page_base <= a <= page_end for a in probes) or (
                 message.base is not None and message.end is not None
-                and message.base <= r.end and r.base <= message.end):
+                and overlaps(message.base, message.end + 1, r.base, r.end + 1)):
             devs = tuple(str(d) for d in r.devices)
             classes = tuple(class_name(functions[d].class_code if d in functions else None)
                             for d in r.devices)

@@ -8,17 +8,10 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from xlrmrr.common import EXIT_DEGRADED, EXIT_FAIL, EXIT_INPUT, EXIT_OK, Finding, Sbdf
+from xlrmrr.host.groups import GROUP_PARTIAL, GroupUse, SharingGroup, sharing_groups
 from xlrmrr.host.model import Host, Rmrr
-from xlrmrr.hypervisor import (
-    GROUP_PARTIAL,
-    MAP_COUNTED,
-    MAP_NEW,
-    AssignResult,
-    GroupUse,
-    SharingGroup,
-    rmrr_range,
-    sharing_groups,
-)
+from xlrmrr.hypervisor.messages import rmrr_range
+from xlrmrr.hypervisor.results import MAP_COUNTED, MAP_NEW, AssignResult
 from xlrmrr.records import record
 
 DOM0 = "dom0"

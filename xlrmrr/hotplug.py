@@ -5,14 +5,11 @@ it, so `xlrmrr create` does not load it."""
 from __future__ import annotations
 
 from xlrmrr.common import Finding, Sbdf
-from xlrmrr.hypervisor import (
-    GROUP_PARTIAL,
-    AssignResult,
-    DeviceAssignment,
-    assign_for_plan,
-    guest_functions,
-    rmrr_range,
-)
+from xlrmrr.host.groups import GROUP_PARTIAL
+from xlrmrr.hypervisor.assignment import guest_functions
+from xlrmrr.hypervisor.messages import rmrr_range
+from xlrmrr.hypervisor.plans import assign_for_plan
+from xlrmrr.hypervisor.results import AssignResult, DeviceAssignment
 from xlrmrr.records import record
 from xlrmrr.xlcfg.domain import POLICY_RELAXED, POLICY_STRICT
 

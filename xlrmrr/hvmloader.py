@@ -26,6 +26,7 @@ from xlrmrr.common import (
     size_str,
 )
 from xlrmrr.host.model import Bar, Host
+from xlrmrr.ranges import overlapping, overlaps
 from xlrmrr.records import record
 from xlrmrr.releases import (
     HVMLOADER_ACPI_NVS,
@@ -158,19 +159,6 @@ def _huge64(b: Bar) -> bool:
     return b.is_64bit and b.size > BAR_RELOC_THRESH
 
 
-def _overlapping(rdms_by_start, starts, lo: int, hi: int):
-    """RDMs (sorted by start, non-overlapping as Xen registers them) that overlap [lo, hi)."""
-    i = bisect.bisect_left(starts, lo)
-    i = max(0, i - 1)
-    out = []
-    for r in rdms_by_start[i:]:
-        if r.start >= hi:
-            break
-        if r.end > lo:
-            out.append(r)
-    return out
-
-
 def exchange_sort(entries) -> tuple[E820Entry, ...]:
     """build_e820_table's sort: by addr, exchange sort (not stable), no merging or clipping."""
     e = list(entries)
@@ -226,7 +214,7 @@ def build(layout, domain, host: Host, version: XenVersion, bios_base: int | None
                      else RESERVED_MEMORY_DYNAMIC_START_OLD)
     for e in reserved:
         # memory_map_setup: check_overlap(alloc_addr, alloc_size, addr, size)
-        if e.addr < RESERVED_MEMORY_DYNAMIC_END and dynamic_start < e.end:
+        if overlaps(e.addr, e.end, dynamic_start, RESERVED_MEMORY_DYNAMIC_END):
             findings.append(_f(
                 "error", "hvmloader-dynamic-conflict",
                 "Fail to setup memory map due to conflict on dynamic reserved memory range.", e.addr))
@@ -274,7 +262,7 @@ def build(layout, domain, host: Host, version: XenVersion, bios_base: int | None
                and (allow_relocate or ((pci_mem_start << 1) & 0xFFFFFFFF) >= low_mem_end)):
             pci_mem_start = (pci_mem_start << 1) & 0xFFFFFFFF
         if pci_mem_start > low_mem_end and any(
-                e.addr < PCI_MEM_END and pci_mem_start < e.end for e in reserved):
+                overlaps(e.addr, e.end, pci_mem_start, PCI_MEM_END) for e in reserved):
             findings.append(_f(
                 "info", "pci-mem-start-rmrr",
                 f"an RDM lies in the MMIO hole [{hexa(pci_mem_start)}, {hexa(PCI_MEM_END)}): pci_setup "
@@ -302,7 +290,7 @@ def build(layout, domain, host: Host, version: XenVersion, bios_base: int | None
                            f"{hexa(old_high)} for lowmem MMIO hole (in chunks of at most 0xffff pages; "
                            f"qemu-xen-traditional allows hvmloader to move RAM)", pci_mem_start))
         for r in layout.rdms:
-            if r.start < high_mem_end and old_high < r.end:
+            if overlaps(r.start, r.end, old_high, high_mem_end):
                 findings.append(_f("warning", "ram-relocated-over-rdm",
                                    f"hvmloader moves guest RAM to [{hexa(old_high)}, {hexa(high_mem_end)}), "
                                    f"over the RDM at {hexa(r.start)} that libxl did not check against it",
@@ -326,7 +314,7 @@ def build(layout, domain, host: Host, version: XenVersion, bios_base: int | None
             base = (high_cursor + b.size - 1) & ~(b.size - 1)
             placements.append(BarPlacement(name, b.index, b.size, base, True, assumed))
             high_cursor = base + b.size
-            for r in _overlapping(rdm_index, rdm_starts, base, base + b.size):
+            for r in overlapping(rdm_index, rdm_starts, base, base + b.size):
                 findings.append(_f("warning", "bar64-over-rdm",
                                    f"64-bit BAR {name} bar {b.index} at {hexa(base)} overlaps the RDM at "
                                    f"{hexa(r.start)}: hvmloader does not avoid RDMs above 4 GiB",
@@ -336,7 +324,7 @@ def build(layout, domain, host: Host, version: XenVersion, bios_base: int | None
         # find_next_rmrr: the reserved entry with the lowest end above base (end <= 4G). Before
         # 4.10 (ecc607b185) the search started from pci_mem_start, so only the first one counted.
         i = bisect.bisect_right(ends, base if fixed_next_rmrr else pci_mem_start)
-        while i < len(below_4g) and below_4g[i].addr < base + b.size and below_4g[i].end > base:
+        while i < len(below_4g) and overlaps(below_4g[i].addr, below_4g[i].end, base, base + b.size):
             base = (below_4g[i].end + b.size - 1) & ~(b.size - 1)
             i = bisect.bisect_right(ends, base if fixed_next_rmrr else pci_mem_start)
         if base + b.size > PCI_MEM_END:
@@ -348,7 +336,7 @@ def build(layout, domain, host: Host, version: XenVersion, bios_base: int | None
         base_cursor = base + b.size
         if not fixed_next_rmrr:
             for e in below_4g:
-                if e.addr < base_cursor and base < e.end:
+                if overlaps(e.addr, e.end, base, base_cursor):
                     findings.append(_f(
                         "warning", "bar-over-rdm",
                         f"pci dev {name} bar {b.index:02x} at {hexa(base)} overlaps the RDM at "

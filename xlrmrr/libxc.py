@@ -11,6 +11,7 @@ from __future__ import annotations
 from xlrmrr.common import FOUR_GB, PAGE_SHIFT, PAGE_SIZE, Finding, hexa, size_str
 from xlrmrr.libxl import LibxlLayout
 from xlrmrr.payloads import HVM_INFO_PFN, RESERVED_MEM_PGSTART, hvm_info_bytes
+from xlrmrr.ranges import normalise, overlaps
 from xlrmrr.records import record
 
 SUPERPAGE_1GB = 1 << 18          # pages
@@ -76,8 +77,8 @@ class LibxcResult:
 
 
 def _mmio_overlap(start_pfn: int, pages: int, mmio_start: int, mmio_size: int) -> bool:
-    s, e = start_pfn << PAGE_SHIFT, (start_pfn + pages) << PAGE_SHIFT
-    return s < mmio_start + mmio_size and mmio_start < e
+    return overlaps(start_pfn << PAGE_SHIFT, (start_pfn + pages) << PAGE_SHIFT,
+                    mmio_start, mmio_start + mmio_size)
 
 
 def _add(out: list, gfn: int, order: int, count: int) -> None:
@@ -136,18 +137,6 @@ def meminit_extents(lowmem_end: int, highmem_end: int, mmio_start: int, mmio_siz
     return out
 
 
-def _merge_ranges(ranges):
-    out = []
-    for s, e in sorted(ranges):
-        if e <= s:
-            continue
-        if out and s <= out[-1][1]:
-            out[-1][1] = max(out[-1][1], e)
-        else:
-            out.append([s, e])
-    return tuple((s, e) for s, e in out)
-
-
 def place_modules(firmware_sizes, hvmloader_size: int | None) -> tuple[Module, ...]:
     """Firmware modules follow the hvmloader image, page aligned, in modules_init's order (system
     firmware, ACPI, SMBIOS; xc_dom_alloc_segment hands out the next free guest address). The
@@ -181,7 +170,7 @@ def build(layout: LibxlLayout, nr_vcpus: int, vcpus_online: int, apic: bool = Tr
     pages_4k = sum(e.count for e in extents if e.order == 0) + (VGA_HOLE_END - VGA_HOLE_START if hvm else 0)
     n2m = sum(e.count for e in extents if e.order == 9)
     n1g = sum(e.count for e in extents if e.order == 18)
-    populated = _merge_ranges(
+    populated = normalise(
         [(e.gfn << PAGE_SHIFT, e.end_gfn << PAGE_SHIFT) for e in extents + special])
     if layout.pod:
         findings.append(Finding(
@@ -207,7 +196,7 @@ def build(layout: LibxlLayout, nr_vcpus: int, vcpus_online: int, apic: bool = Tr
                 f"{hexa(lowmem_end)}", (m.addr,)))
             failed = True
         for r in layout.rdms:
-            if m.addr < r.end and r.start < m.end:
+            if overlaps(m.addr, m.end, r.start, r.end):
                 findings.append(Finding(
                     "error" if r.exposed else "warning", "module-over-rdm", "libxc",
                     f"{m.kind} module [{hexa(m.addr)}, {hexa(m.end - 1)}] ({size_str(m.size)}) lies on the "

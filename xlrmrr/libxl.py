@@ -21,6 +21,7 @@ from xlrmrr.common import (
     size_str,
 )
 from xlrmrr.host.model import Host, Rmrr, reported
+from xlrmrr.ranges import overlaps
 from xlrmrr.records import record
 from xlrmrr.releases import (
     LIBXL_ALL_DEVICE_RDMS,
@@ -216,10 +217,6 @@ class RdmIndex:
         if sbdf is None:
             return self.all
         return tuple(self.by_device.get((sbdf.seg, sbdf.bdf), ()))
-
-
-def _overlaps(start: int, end: int, lo: int, hi: int) -> bool:
-    return start < hi and lo < end
 
 
 def _device_policies(domain: DomainConfig, version: XenVersion) -> tuple[DevicePolicy, ...]:
@@ -499,8 +496,8 @@ def _construct_rdm(domain, host, version, devices, strategy, policy, boundary, h
     ok = True
     for i, r in enumerate(rdms):
         start, end = r["start"], r["start"] + r["size"]
-        conflict = _overlaps(start, end, 0, lowmem_end) or (
-            highmem_end != 0 and _overlaps(start, end, FOUR_GB, highmem_end))
+        conflict = overlaps(start, end, 0, lowmem_end) or (
+            highmem_end != 0 and overlaps(start, end, FOUR_GB, highmem_end))
         requested = r["policy"]
         final = requested
         if conflict and ok:

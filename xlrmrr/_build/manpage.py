@@ -67,7 +67,10 @@ FILES = (
      "(then systemctl daemon-reload)."),
     ("/usr/share/xlrmrr/grammar", "the xl config language xlrmrr parses, as EBNF."),
     ("/usr/share/doc/xlrmrr", "the Xen behaviour xlrmrr models, per release, with the Xen "
-     "source it comes from."),
+     "source it comes from; json.md there is the contract of every command's --json object."),
+    ("/usr/lib/python3/dist-packages/xlrmrr/schemas", "one JSON Schema per command (COMMAND.json) "
+     "describing exactly the objects --json prints (the Debian package's path; with pip, "
+     "the schemas directory of the installed xlrmrr package)."),
 )
 
 # (command path, argv after "xlrmrr", what it does); shown for the commands that exist.

@@ -10,6 +10,7 @@ from __future__ import annotations
 from xlrmrr.acpi.model import Dmar
 from xlrmrr.acpi.spec import PCI_SCOPES, SCOPE_NAMES, DmarType, DrhdFlags, ScopeType
 from xlrmrr.common import E820_NVS, E820_RAM, E820_RESERVED, PAGE_SIZE, Finding, hexa
+from xlrmrr.ranges import overlapping_pairs, overlaps
 
 
 def _fw(sev: str, code: str, msg: str, *addrs: int) -> Finding:
@@ -131,16 +132,13 @@ def _overlaps(dmar: Dmar) -> list[Finding]:
     """Overlapping RMRRs, in O(n log n): sweep by base address, each RMRR against the one
     reaching furthest before it."""
     out: list[Finding] = []
-    reach = None
-    for s in sorted((r for r in dmar.rmrrs if r.end >= r.base), key=lambda r: (r.base, r.offset)):
-        if reach is not None and s.base <= reach.end:
-            a, b = sorted((reach, s), key=lambda r: r.offset)
-            out.append(_fw("error", "rmrr-overlap",
-                           f"RMRR at offset {b.offset:#x}: [{hexa(b.base)}, {hexa(b.end)}] overlaps "
-                           f"the RMRR at offset {a.offset:#x} [{hexa(a.base)}, {hexa(a.end)}]. Xen: "
-                           f'"Overlapping RMRRs" (VT-d disabled, no passthrough).', b.base, b.end))
-        if reach is None or s.end > reach.end:
-            reach = s
+    rmrrs = sorted((r for r in dmar.rmrrs if r.end >= r.base), key=lambda r: (r.base, r.offset))
+    for reach, s in overlapping_pairs((r.base, r.end + 1, r) for r in rmrrs):
+        a, b = sorted((reach, s), key=lambda r: r.offset)
+        out.append(_fw("error", "rmrr-overlap",
+                       f"RMRR at offset {b.offset:#x}: [{hexa(b.base)}, {hexa(b.end)}] overlaps "
+                       f"the RMRR at offset {a.offset:#x} [{hexa(a.base)}, {hexa(a.end)}]. Xen: "
+                       f'"Overlapping RMRRs" (VT-d disabled, no passthrough).', b.base, b.end))
     return out
 
 
@@ -169,7 +167,7 @@ def _rmrr_checks(s, where: str, dmar: Dmar, e820) -> list[Finding]:
         lo, hi = base & ~(PAGE_SIZE - 1), end | (PAGE_SIZE - 1)
         ok_types = {E820_RESERVED, E820_NVS}
         if not any(e.type in ok_types for e in _covering(e820, lo, hi)):
-            ram = any(e.type == E820_RAM and e.addr <= hi and lo < e.end for e in e820)
+            ram = any(e.type == E820_RAM and overlaps(e.addr, e.end, lo, hi + 1) for e in e820)
             all_ram = any(e.type == E820_RAM for e in _covering(e820, lo, hi))
             out.append(_fw("error" if ram else "warning",
                            "rmrr-over-ram" if ram else "rmrr-not-reserved",

@@ -5,13 +5,17 @@ Length), checks every length against the bytes that are really there before cons
 and stops with an InputError naming the byte offset and the structure when a length is zero,
 too short, too long or past the end. build() is the exact inverse: build(decode(x)) == x. Both
 go by the structure's row of STRUCTURE_TYPES (xlrmrr.acpi.model): its Struct, fixed size, fields
-and tail.
+and tail. decode() parses with construct's compiled form of those Structs (xlrmrr.acpi.compiled,
+generated from them at build time), build() with the Structs themselves.
 
 The records and their JSON form live in xlrmrr.acpi.model; they are importable from here too.
 """
 
 from __future__ import annotations
 
+from io import BytesIO
+
+from xlrmrr.acpi import compiled as C
 from xlrmrr.acpi import structs as S
 from xlrmrr.acpi.model import (
     STRUCTURE_TYPES,
@@ -57,8 +61,9 @@ def decode(data: bytes, name: str = "DMAR") -> Dmar:
         raise InputError(f"{name}: table Length {length:#x} at offset 0x4 is shorter than the "
                          f"48-byte DMAR header", source=name, offset=4)
     data = data[:length]
-    top = S.DmarTable.parse(data)
-    hdr = top.header
+    ctx = _context()
+    top = C.TABLE.parsefunc(BytesIO(data), ctx)
+    hdr = top["header"]
     structures = []
     off = DMAR_HEADER_SIZE
     while off < length:
@@ -70,24 +75,24 @@ def decode(data: bytes, name: str = "DMAR") -> Dmar:
         stype = int.from_bytes(data[off:off + 2], "little")
         slen = int.from_bytes(data[off + 2:off + 4], "little")
         kind = kind_of(stype)
-        what = (f"structure at offset {off:#x} "
-                f"({kind.name if kind is not UNKNOWN_TYPE else f'type {stype}'})")
         if slen == 0:
-            raise _err(name, what, 'length 0 (Linux: "Invalid 0-length structure"; Xen: '
+            raise _err(name, _what(off, kind, stype), 'length 0 (Linux: "Invalid 0-length structure"; Xen: '
                                    '"Invalid ACPI DMAR entry length: 0")', at=off)
         fixed = kind.fixed
         if slen < fixed:
-            raise _err(name, what, f"length {slen:#x} is shorter than the {fixed}-byte fixed part "
-                                   f'(Xen: "Invalid ACPI DMAR entry length: {slen:#x}", VT-d '
-                                   f"disabled)", at=off)
-        if off + slen > length:
-            raise _err(name, what, f"length {slen:#x} runs past the table end at {length:#x} "
-                                   f'(Linux: "Record passes table end")', at=off)
-        if not kind.tail and slen != fixed:
-            raise _err(name, what, f"length {slen:#x} is not the {fixed}-byte {kind.name} size",
+            raise _err(name, _what(off, kind, stype),
+                       f"length {slen:#x} is shorter than the {fixed}-byte fixed part "
+                       f'(Xen: "Invalid ACPI DMAR entry length: {slen:#x}", VT-d disabled)',
                        at=off)
+        if off + slen > length:
+            raise _err(name, _what(off, kind, stype),
+                       f"length {slen:#x} runs past the table end at {length:#x} "
+                       f'(Linux: "Record passes table end")', at=off)
+        if not kind.tail and slen != fixed:
+            raise _err(name, _what(off, kind, stype),
+                       f"length {slen:#x} is not the {fixed}-byte {kind.name} size", at=off)
         body = data[off:off + slen]
-        structures.append(_decode_structure(kind, stype, body, off, name, what))
+        structures.append(_decode_structure(kind, stype, body, off, name, ctx))
         off += slen
     checksum_valid = sum(data) & 0xFF == 0
     return Dmar(signature=signature, revision=hdr.revision, checksum=hdr.checksum,
@@ -99,12 +104,33 @@ def decode(data: bytes, name: str = "DMAR") -> Dmar:
                 checksum_valid=checksum_valid)
 
 
-def _check_scopes(body: bytes, start: int, base: int, name: str, what: str) -> None:
+def _context():
+    """The context construct's parse() gives a compiled parser (Construct.parse_stream), made
+    once per table instead of once per structure and scope."""
+    from construct import Container
+
+    ctx = Container(_parsing=True, _building=False, _sizing=False)
+    ctx._params = ctx
+    return ctx
+
+
+def _what(off: int, kind: StructureType, stype: int) -> str:
+    """How an error names the structure at `off` (made only for an error)."""
+    return f"structure at offset {off:#x} ({kind.name if kind is not UNKNOWN_TYPE else f'type {stype}'})"
+
+
+def _check_scopes(body: bytes, start: int, base: int, name: str, kind: StructureType,
+                  stype: int) -> None:
     pos = start
     while pos < len(body):
         left = len(body) - pos
+        slen = body[pos + 1] if left >= 2 else 0
+        if left >= 2 and slen >= SCOPE_HEADER_SIZE and not (slen - SCOPE_HEADER_SIZE) % 2 \
+                and pos + slen <= len(body):
+            pos += slen
+            continue
         at = base + pos
-        where = f"device scope at offset {at:#x} in {what}"
+        where = f"device scope at offset {at:#x} in {_what(base, kind, stype)}"
         if left < 2:
             raise _err(name, where, f"only {left} byte left, less than a scope header", at=at)
         slen = body[pos + 1]
@@ -122,27 +148,27 @@ def _check_scopes(body: bytes, start: int, base: int, name: str, what: str) -> N
         pos += slen
 
 
-def _scopes(c, base: int, start: int) -> tuple[Scope, ...]:
-    out = []
-    pos = base + start
-    for s in c:
-        out.append(Scope(type=s.type, bus=s.bus, path=tuple((p.device, p.function) for p in s.path),
-                         enumeration_id=s.enumeration_id, flags=s.flags, reserved=s.reserved,
-                         offset=pos))
-        pos += s.length
-    return tuple(out)
-
-
 def _decode_structure(kind: StructureType, stype: int, body: bytes, off: int, name: str,
-                      what: str) -> Structure:
-    """One structure whose Length has been checked: its Struct parses the bytes, its row says
-    which of the parsed fields are Structure's."""
-    if kind.tail == "scopes":
-        _check_scopes(body, kind.fixed, off, name, what)
-    c = kind.struct.parse(body)
+                      ctx) -> Structure:
+    """One structure whose Length has been checked: the compiled form of its Struct parses the
+    bytes (for a type with device scopes, the part before them, then each scope, whose lengths
+    _check_scopes has checked), its row says which of the parsed fields are Structure's."""
+    io = BytesIO(body)
+    c = getattr(C, kind.name.upper()).parsefunc(io, ctx)
     kw = {f: c[f] for f in kind.fields}
     if kind.tail == "scopes":
-        kw["scopes"] = _scopes(c.scopes, off, kind.fixed)
+        _check_scopes(body, kind.fixed, off, name, kind, stype)
+        scope = C.SCOPE.parsefunc
+        out = []
+        pos, end = kind.fixed, len(body)
+        while pos < end:
+            s = scope(io, ctx)
+            out.append(Scope(type=s["type"], bus=s["bus"],
+                             path=tuple((p["device"], p["function"]) for p in s["path"]),
+                             enumeration_id=s["enumeration_id"], flags=s["flags"],
+                             reserved=s["reserved"], offset=off + pos))
+            pos += s["length"]
+        kw["scopes"] = tuple(out)
     elif kind.tail:
         kw[kind.tail] = c[kind.tail]
     return Structure(type=stype, offset=off, **kw)

@@ -65,7 +65,8 @@ def run(args) -> int:
     from xlrmrr.driver import Options, plan, unique
     from xlrmrr.files import read_input
     from xlrmrr.hostcheck import GuestCheck, check_guests
-    from xlrmrr.hypervisor import assign_for_plan, guest_functions
+    from xlrmrr.hypervisor.assignment import guest_functions
+    from xlrmrr.hypervisor.plans import assign_for_plan
     from xlrmrr.report.check import json_text, text
 
     paths = _guest_paths(args)

@@ -29,6 +29,7 @@ from xlrmrr.common import (
 from xlrmrr.host.model import Host, PciFunction, Rmrr
 from xlrmrr.host.resolve import Resolved, resolve_scope
 from xlrmrr.host.topology import HostDescription
+from xlrmrr.ranges import intersect, overlaps
 from xlrmrr.records import record
 from xlrmrr.releases import (
     XEN_PRESENCE_CHECKS,
@@ -100,7 +101,7 @@ def _e820_types(e820: tuple[E820Entry, ...], lo: int, hi: int) -> tuple[set[int]
     types: set[int] = set()
     covered = 0
     for e in e820:
-        a, b = max(lo, e.addr), min(hi, e.end)
+        a, b = intersect(lo, hi, e.addr, e.end)
         if a < b:
             types.add(e.type)
             covered += b - a
@@ -117,7 +118,7 @@ def _ram_pages(e820, base: int, end: int) -> list[int]:
     for e in e820:
         if e.type != E820_RAM:
             continue
-        a, b = max(base & ~(PAGE_SIZE - 1), e.addr), min(end + 1, e.end)
+        a, b = intersect(base & ~(PAGE_SIZE - 1), end + 1, e.addr, e.end)
         if a < b:
             out.append(a & ~(PAGE_SIZE - 1))
     return sorted(out)
@@ -471,7 +472,7 @@ def user_rmrrs(user: tuple[UserRmrr, ...], registered: list[Rmrr], version: XenV
             continue
         base, last_page = u.start_pfn << 12, u.end_pfn << 12
         end = last_page | 0xFFF
-        clash = next((r for r in registered + out if base <= r.end and r.base <= last_page), None)
+        clash = next((r for r in registered + out if overlaps(base, last_page + 1, r.base, r.end + 1)), None)
         if clash is not None:
             findings.append(_xen("warning", "user-rmrr-overlap",
                                  f'"Overlapping RMRRs: {rng} and [{clash.base >> 12:x}-'

@@ -85,3 +85,22 @@ def rmrrs_by_device(host: Host) -> dict[Sbdf, tuple[Rmrr, ...]]:
         for d in dict.fromkeys(r.devices):
             out.setdefault(d, []).append(r)
     return {k: tuple(v) for k, v in out.items()}
+
+
+def device_rmrrs(host: Host, sbdf: Sbdf) -> tuple[Rmrr, ...]:
+    """for_each_rmrr_device filtered on one device: RMRRs in list order whose scope names it.
+
+    An RMRR's scope walk stops at a device 00:00.0, as Xen's macro does."""
+    if not host.vtd_enabled:
+        return ()
+    out = []
+    for rmrr in host.rmrrs:
+        if rmrr.segment != sbdf.seg:
+            continue
+        for dev in rmrr.devices:
+            if dev.bdf == 0:
+                break
+            if dev.bdf == sbdf.bdf:
+                out.append(rmrr)
+                break
+    return tuple(out)

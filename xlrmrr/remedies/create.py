@@ -283,7 +283,8 @@ def whole_group(t: Trial, domain, original):
     on each member: Xen assigns a device with a shared RMRR only relaxed
     (xen/drivers/passthrough/vtd/iommu.c:intel_iommu_assign_device), and only a whole group
     keeps another domain off the range. One pci= line for every group; none with an IGD."""
-    from xlrmrr.hypervisor import effective_policy, group_uses, guest_functions, sharing_groups
+    from xlrmrr.host.groups import group_uses, sharing_groups
+    from xlrmrr.hypervisor.assignment import effective_policy, guest_functions
 
     if not t.host.vtd_enabled or not domain.pci:
         return

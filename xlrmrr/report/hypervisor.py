@@ -86,7 +86,7 @@ def text_lines(result, title: str = "Device assignment (Xen hypervisor)",
         out.append(f"  page tables: {mode}")
         import textwrap
 
-        from xlrmrr.hypervisor import PRE_4_6_TABLES
+        from xlrmrr.hypervisor.explanations import PRE_4_6_TABLES
         out.extend(textwrap.wrap(f"({PRE_4_6_TABLES})", 100, initial_indent="    ",
                                  subsequent_indent="     "))
         for p in result.page_tables:
