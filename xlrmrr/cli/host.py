@@ -301,5 +301,7 @@ def run(args) -> int:
 
         print(dumps("host", host_json(host, version), indent=2), end="")
     else:
-        print(render_text(host, version), end="")
+        from xlrmrr.report.colour import paint
+
+        print(paint(render_text(host, version), args), end="")
     return 0 if host.vtd_enabled else EXIT_FAIL
