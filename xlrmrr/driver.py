@@ -453,9 +453,12 @@ def _owners(domain, host, layout, starts) -> tuple[Sbdf, ...]:
     the RDM, else the host RMRRs' scopes."""
     out = [s for r in layout.rdms if r.start in starts for s in r.assigned]
     if not out:
+        from xlrmrr.host.index import RmrrIndex
+
+        index = RmrrIndex(host)
         mine = {d.sbdf for d in domain.pci if d.sbdf is not None}
         out = [dev for rmrr in host.rmrrs if rmrr.start_pfn << 12 in starts
-               for dev in rmrr.devices if dev in mine]
+               for dev in rmrr.devices if dev in mine and rmrr in index.rmrrs(dev)]
     return tuple(dict.fromkeys(out))
 
 
@@ -562,26 +565,16 @@ def _assign_devices(domain, host, rdms, populated, version, hap=None):
 
 
 def _assigned_rmrr_starts(domain: DomainConfig, host: Host) -> set[int]:
-    """Start addresses of the host RMRRs whose scope names one of the guest's pci= devices."""
-    if not host.vtd_enabled:
+    """Start addresses of the host RMRRs Xen maps for the functions libxl assigns. An RMRR
+    [X, X] with X page-aligned has no page: Xen reserves and maps none of it, any release."""
+    if not domain.pci:
         return set()
-    assigned = {(d.sbdf.seg, d.sbdf.bdf) for d in domain.pci if d.sbdf is not None}
-    whole = {(d.sbdf.seg, d.sbdf.bus, d.sbdf.dev) for d in domain.pci
-             if d.sbdf is not None and d.vfunc_mask == LIBXL_PCI_FUNC_ALL}
-    if whole:       # `BB:DD.*`: libxl assigns every function the host has
-        assigned |= {(f.sbdf.seg, f.sbdf.bdf) for f in host.devices
-                     if (f.sbdf.seg, f.sbdf.bus, f.sbdf.dev) in whole}
-    out = set()
-    for rmrr in host.rmrrs:
-        if not rmrr.nr_pages:
-            continue    # [X, X], X page-aligned: Xen reserves and maps no page of it, any release
-        for dev in rmrr.devices:
-            if dev.bdf == 0:
-                break
-            if (dev.seg, dev.bdf) in assigned:
-                out.add(rmrr.start_pfn << 12)
-                break
-    return out
+    from xlrmrr.host.index import RmrrIndex
+    from xlrmrr.hypervisor.assignment import guest_functions
+
+    index = RmrrIndex(host)
+    return {r.start_pfn << 12 for s in guest_functions(domain, host) for r in index.rmrrs(s)
+            if r.nr_pages}
 
 
 def _names(sbdfs) -> str:

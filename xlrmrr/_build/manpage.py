@@ -38,7 +38,10 @@ EXIT_STATUS = (
 
 ENVIRONMENT = (
     ("COLUMNS", "the width --help output is wrapped to (default: the terminal's, else 80)."),
+    ("NO_COLOR", "any non-empty value: no colour in text reports with --color auto, the default "
+                 "(https://no-color.org); --color always still colours."),
     ("PATH", "where xlrmrr create finds xl when it runs xl create (no shell is involved)."),
+    ("TERM", "dumb: no colour with --color auto."),
     ("XLRMRR_HOST_ARGS", "set in /etc/default/xlrmrr: host data options (e.g. --snapshot FILE) "
                          "the libvirt hook adds to its planning run."),
 )

@@ -149,6 +149,18 @@ def add_common(p: argparse.ArgumentParser, json: bool = True,
                         f"{VERSION_DEFAULTS[default]}")
     if json:
         p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+        add_color(p)
+
+
+COLOR_HELP = ("colour the text report: auto (the default) only when standard output is a "
+              "terminal, NO_COLOR is unset or empty and TERM is not dumb; always; never. JSON "
+              "is never coloured")
+
+
+def add_color(p: argparse.ArgumentParser) -> None:
+    """--color WHEN (report.colour), on every command that prints a text report."""
+    p.add_argument("--color", choices=("auto", "always", "never"), default="auto",
+                   metavar="WHEN", help=COLOR_HELP)
 
 
 def xen_version(args) -> XenVersion:

@@ -155,7 +155,9 @@ def run(args) -> int:
             text += f"\nVerdict: `xl pci-attach` succeeds, but {why}\n"
         else:
             text += "\nVerdict: `xl pci-attach` FAILS\n"
-        sys.stdout.write(text)
+        from xlrmrr.report.colour import paint
+
+        sys.stdout.write(paint(text, args))
     if status == EXIT_INPUT:                    # exit 2: the one line naming the input
         from xlrmrr.report import escape
 

@@ -56,6 +56,10 @@ def run(args) -> int:
     domain, findings, cfg = load_domain(data, args.config, version)
     out = (json_text(cfg, domain, findings, args.config, latin1=not _utf8(data, args.config))
            if args.json else text(cfg, domain, findings))
+    if not args.json:
+        from xlrmrr.report.colour import paint
+
+        out = paint(out, args)
     _write(out)
     fatal = _fatal(findings)
     if fatal:
@@ -97,8 +101,12 @@ def _run_xml(args, data: bytes, version) -> int:
             _write(unreadable_json(str(e), args.config, xml=True))
             args.json_written = True        # one object: not main()'s error object as well
         raise
-    _write(report.json_text(domain, findings, lv, args.config) if args.json else
-           report.text(domain, findings, lv))
+    if args.json:
+        _write(report.json_text(domain, findings, lv, args.config))
+    else:
+        from xlrmrr.report.colour import paint
+
+        _write(paint(report.text(domain, findings, lv), args))
     return 0
 
 

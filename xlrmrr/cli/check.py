@@ -100,7 +100,9 @@ def run(args) -> int:
     hc = check_guests(host, guests)
     host_findings = tuple(f for f in getattr(host, "findings", ()) if f.severity != "info")
     hc = replace(hc, findings=tuple(version_note) + host_findings + hc.findings)
-    sys.stdout.write(json_text(hc, version) if args.json else text(hc, version))
+    from xlrmrr.report.colour import paint
+
+    sys.stdout.write(json_text(hc, version) if args.json else paint(text(hc, version), args))
     if hc.exit_status == EXIT_INPUT:            # some guest's verdict is unknown: name the input
         from xlrmrr.report import escape
 

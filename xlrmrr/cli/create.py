@@ -500,7 +500,12 @@ def _run(args) -> int:
         _emit(args.emit, payload_files(result), args.force)
     if args.fix:
         return _fix(args, result, raw)
-    out = json_text(result) if args.json else text(result, args.config, _level(args))
+    if args.json:
+        out = json_text(result)
+    else:
+        from xlrmrr.report.colour import paint
+
+        out = paint(text(result, args.config, _level(args)), args)
     if args.dry_run:
         sys.stdout.write(out)
         if result.verdict == "unknown":         # exit 2: the one line naming the input
@@ -645,8 +650,9 @@ def _fix(args, result, raw: bytes) -> int:
         sys.stdout.write(dumps("create --fix", out, indent=2))
     else:
         from xlrmrr.report import escape
+        from xlrmrr.report.colour import paint_diff
 
-        sys.stdout.write("".join(escape(line) + "\n" for line in head) + diff)
+        sys.stdout.write(paint_diff("".join(escape(line) + "\n" for line in head) + diff, args))
     if written:
         _note(f"wrote {written} ({args.config} is unchanged): review it, then move it over "
               f"{args.config}")

@@ -100,7 +100,9 @@ def run(args) -> int:
     if args.json:
         print(json_text(dmar, path, firmware_findings(dmar)), end="")
     else:
-        print(render_text(dmar, path, firmware_findings(dmar)), end="")
+        from xlrmrr.report.colour import paint
+
+        print(paint(render_text(dmar, path, firmware_findings(dmar)), args), end="")
     return 0
 
 

@@ -163,8 +163,9 @@ def run(args) -> int:
         sys.stdout.write(dumps("explain", report, indent=2))
     else:
         from xlrmrr.report import lines_text
+        from xlrmrr.report.colour import paint
 
-        sys.stdout.write(lines_text(_text(report)))
+        sys.stdout.write(paint(lines_text(_text(report)), args))
     return status
 
 

@@ -94,7 +94,9 @@ def run(args) -> int:
         what = f"{g['a']} -> {g['b']}" if g["a"] != g["b"] else f"{g['a']} (unchanged)"
         text.append(f"  guest {g['config']}: {what}" + (f"; on B: {g['why']}" if g["why"]
                                                         and g["a"] != g["b"] else ""))
-    sys.stdout.write(lines_text(text))
+    from xlrmrr.report.colour import paint
+
+    sys.stdout.write(paint(lines_text(text), args))
     return status
 
 

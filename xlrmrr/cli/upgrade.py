@@ -9,6 +9,7 @@ guest, and why.
 
 from __future__ import annotations
 
+from xlrmrr.cli import add_color
 from xlrmrr.cli.hostargs import add_host_arguments  # argparse only: cheap
 
 HELP = "what a Xen upgrade changes for each guest (verdict, RMRRs, layout, xl's reading), and why"
@@ -51,6 +52,7 @@ def add_arguments(p):
                    help="the release to upgrade (or downgrade) to")
     p.add_argument("configs", metavar="GUEST.cfg", nargs="+", help="the guests' xl config files")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    add_color(p)
     add_host_arguments(p)
     p.add_argument("--no-hap", action="store_true",
                    help="the host has no HAP (EPT): libxl's default is then shadow paging")
@@ -105,8 +107,9 @@ def run(args) -> int:
         sys.stdout.write(dumps("upgrade", report, indent=2))
     else:
         from xlrmrr.report import lines_text
+        from xlrmrr.report.colour import paint
 
-        sys.stdout.write(lines_text(_text(report)))
+        sys.stdout.write(paint(lines_text(_text(report)), args))
     return status
 
 
