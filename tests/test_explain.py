@@ -303,3 +303,24 @@ def test_cfg_fix_is_the_recommended_not_the_first_verified(capsys):
                                                "(rdm_policy=relaxed)"]
     assert alone and alone[0]["verified"] and alone[0]["verdict"] == "degraded"
     assert not alone[0]["recommended"] and rem[0]["change"] == fix["change"]
+
+
+def test_owner_of_a_message_naming_only_a_device_follows_for_each_rmrr_device():
+    """A message with no address ("PCI device ... already assigned to a different guest") is
+    matched to the RMRRs Xen gives the device it names (xlrmrr.host.index, the rule of
+    vtd/dmar.h:for_each_rmrr_device): 00:14.0 gets the RMRR whose scope lists it first; 00:1a.0,
+    listed after 00:00.0 where Xen's walk ends, gets none."""
+    from xlrmrr.common import Sbdf
+    from xlrmrr.explain import owners, recognise
+    from xlrmrr.host.model import Host, Rmrr
+
+    xhci, usb2 = Sbdf(0, 0, 0x14, 0), Sbdf(0, 0, 0x1A, 0)
+    host = Host(rmrrs=(Rmrr(0xAB80A000, 0xAB81DFFF, 0, (xhci, Sbdf(0, 0, 0, 0), usb2), 3),))
+
+    def owned(sbdf):
+        [m] = recognise([f"libxl: error: PCI device {sbdf} already assigned to a different "
+                         f"guest?"], "log")
+        return [(o.base, o.devices) for o in owners(m, host)]
+
+    assert owned(xhci) == [(0xAB80A000, ("0000:00:14.0", "0000:00:00.0", "0000:00:1a.0"))]
+    assert owned(usb2) == []

@@ -7,8 +7,9 @@ import pytest
 from xlrmrr.acpi.dmar import build, from_json
 from xlrmrr.common import InputError, Sbdf, XenVersion
 from xlrmrr.host import load_host
+from xlrmrr.host.index import RmrrIndex
 from xlrmrr.host.model import reserved_device_memory_map
-from xlrmrr.host.query import rmrrs_of, sharing_groups
+from xlrmrr.host.query import device_rmrrs, sharing_groups
 
 IGD, XHCI = Sbdf(0, 0, 2, 0), Sbdf(0, 0, 0x14, 0)
 
@@ -39,7 +40,7 @@ def test_reverse_table_order_and_rdm_query():
     assert reserved_device_memory_map(h) == ((0xAD000, 0x2800), (0xAB80A, 0x14))
     assert reserved_device_memory_map(h, XHCI) == ((0xAB80A, 0x14),)
     assert reserved_device_memory_map(h, Sbdf(0, 0, 0x1F, 3)) == ()
-    assert rmrrs_of(h, IGD)[0].base == 0xAD000000
+    assert device_rmrrs(h, IGD)[0].base == 0xAD000000
     assert sharing_groups(h) == ()
 
 
@@ -163,12 +164,13 @@ def test_corpus_only_register_base_zero_disables_vtd(corpus):
     assert any("thinkpad-e15-gen-2" in n for n in disabled)
 
 
-def test_bulk_queries_equal_the_per_device_ones():
+def test_the_index_equals_the_plain_walks():
+    """host.index.RmrrIndex, which every stage asks, answers what the plain walks of Xen's
+    for_each_rmrr_device (host.query.device_rmrrs) and get_reserved_device_memory
+    (host.model.reserved_device_memory_map) answer, device by device, on every fixture."""
     import json as _json
 
     from conftest import FIXTURES
-
-    from xlrmrr.host.query import rdm_by_device, rmrrs_by_device
 
     for src in sorted((FIXTURES / "dmar").glob("*.json")):
         meta = _json.loads(src.read_text())
@@ -177,10 +179,10 @@ def test_bulk_queries_equal_the_per_device_ones():
         hj = str(FIXTURES / "hosts" / f"{meta['host']}.json") if "host" in meta else None
         h = load_host(src.with_suffix(".bin").read_bytes(), host_json=hj)
         devs = {d for r in h.rmrrs for d in r.devices} | {Sbdf(0, 0, 0, 0)}
-        rdm, by = rdm_by_device(h), rmrrs_by_device(h)
+        index = RmrrIndex(h)
         for d in devs:
-            assert rdm.get(d, ()) == reserved_device_memory_map(h, d), src.name
-            assert by.get(d, ()) == rmrrs_of(h, d), src.name
+            assert index.rdm(d) == reserved_device_memory_map(h, d), src.name
+            assert index.rmrrs(d) == device_rmrrs(h, d), src.name
 
 
 def test_all_query_reports_rmrrs_whose_devices_are_unresolved():
@@ -254,15 +256,17 @@ def test_rdm_walk_stops_at_bdf_0():
     RMRR A lists 00:14.0, 00:00.0, 00:1a.0: only 00:14.0 is reached. RMRR B lists 00:00.0
     first: no device is reached, so not even the ALL query reports it. A is 0xab80a000-
     0xab81dfff (0x14 pages); B is 0xe8000-0xebfff (4 pages)."""
-    from xlrmrr.host.query import rdm_by_device
-
     h = load_host(table(rmrr(0xAB80A000, 0xAB81DFFF, (0, [[0x14, 0]]), (0, [[0, 0]]),
                              (0, [[0x1A, 0]])),
                         rmrr(0xE8000, 0xEBFFF, (0, [[0, 0]]), (0, [[0x1D, 0]]))))
     usb2, ehci = Sbdf(0, 0, 0x1A, 0), Sbdf(0, 0, 0x1D, 0)
-    assert rdm_by_device(h) == {XHCI: ((0xAB80A, 0x14),)}
+    index = RmrrIndex(h)
+    assert index.rdm(XHCI) == ((0xAB80A, 0x14),)
+    assert [r.base for r in index.rmrrs(XHCI)] == [0xAB80A000]
+    for dev in (usb2, ehci, Sbdf(0, 0, 0, 0)):
+        assert index.rdm(dev) == () and index.rmrrs(dev) == ()
     for dev in (XHCI, usb2, ehci, Sbdf(0, 0, 0, 0)):
-        assert reserved_device_memory_map(h, dev) == rdm_by_device(h).get(dev, ())
+        assert reserved_device_memory_map(h, dev) == index.rdm(dev)
     assert reserved_device_memory_map(h) == ((0xAB80A, 0x14),)
 
 

@@ -221,3 +221,24 @@ def test_host_text_lists_devices_below_a_bridge_scope(capsys):
         "  0000:03:01.1  USB controller (OHCI)" + tail]
     assert _section(out, "sharing groups (assign all or none of a group, with "
                          "rdm_policy=relaxed):") == ["  (none: every RMRR belongs to one device)"]
+
+
+def test_host_json_device_rmrrs_follow_for_each_rmrr_device():
+    """`host --json` lists per device the RMRRs Xen maps for it, by the rule every stage uses
+    (xlrmrr.host.index): vtd/dmar.h:for_each_rmrr_device ends an RMRR's scope walk at BDF 0, so
+    of the scope 00:14.0, 00:00.0, 00:1a.0 only 00:14.0 gets the RMRR (it used to be listed for
+    00:1a.0 too, which XENMEM_reserved_device_memory_map, shown beside it as "rdm", never
+    reported); and with VT-d disabled (Xen rejected the DMAR) no device gets any."""
+    from xlrmrr.cli.host import host_json
+    from xlrmrr.common import Sbdf, XenVersion
+    from xlrmrr.host.model import Host, Rmrr
+
+    xhci, zero, usb2 = Sbdf(0, 0, 0x14, 0), Sbdf(0, 0, 0, 0), Sbdf(0, 0, 0x1A, 0)
+    rmrr = Rmrr(0xAB80A000, 0xAB81DFFF, 0, (xhci, zero, usb2), 3)
+    v = XenVersion(4, 17)
+    by = {d["sbdf"]: d for d in host_json(Host(rmrrs=(rmrr,)), v)["devices"]}
+    assert by[str(xhci)]["rmrrs"] == [{"start": 0xAB80A000, "size": 0x14000}]
+    assert by[str(xhci)]["rdm"] != []
+    assert by[str(usb2)]["rmrrs"] == [] and by[str(usb2)]["rdm"] == []
+    off = host_json(Host(rmrrs=(rmrr,), vtd_enabled=False), v)["devices"]
+    assert [d["rmrrs"] for d in off] == [[], [], []]

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from xlrmrr.common import FOUR_GB, MB, E820Entry, Sbdf, XenVersion
 from xlrmrr.host.model import Host, Rmrr, reserved_device_memory_map
-from xlrmrr.libxl import RdmIndex, build
+from xlrmrr.libxl import build
 from xlrmrr.xlcfg.domain import DomainConfig, PciDevice, RdmReserve
 
 V = XenVersion
@@ -309,10 +309,16 @@ def hosts(draw):
 
 
 @given(hosts(), st.sampled_from([Sbdf(0, b, d, 0) for b in range(3) for d in range(4)]))
-def test_rdm_index_agrees_with_the_plain_walk(host, sbdf):
-    idx = RdmIndex(host)
-    assert idx.query(None) == reserved_device_memory_map(host)
-    assert idx.query(sbdf) == reserved_device_memory_map(host, sbdf)
+def test_rmrr_index_agrees_with_the_plain_walks(host, sbdf):
+    """host.index.RmrrIndex (what libxl's construct_rdm and the hypervisor stage ask) against
+    the plain walks of get_reserved_device_memory and for_each_rmrr_device, on hosts with VT-d
+    on and off and scopes that list 00:00.0, where Xen's walk ends."""
+    from xlrmrr.host.index import RmrrIndex
+    from xlrmrr.host.query import device_rmrrs
+
+    idx = RmrrIndex(host)
+    assert idx.rdm(sbdf) == reserved_device_memory_map(host, sbdf)
+    assert idx.rmrrs(sbdf) == device_rmrrs(host, sbdf)
 
 
 @pytest.mark.parametrize("mem", [512, 2048, 3840, 4096, 8192, 16 << 20])

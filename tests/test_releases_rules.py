@@ -11,8 +11,9 @@ from conftest import FIXTURES
 from xlrmrr import releases
 from xlrmrr.cli import main
 from xlrmrr.common import E820Entry, Sbdf, XenVersion
+from xlrmrr.host.index import RmrrIndex
 from xlrmrr.host.model import Host, Rmrr, reserved_device_memory_map
-from xlrmrr.libxl import RdmIndex, build
+from xlrmrr.libxl import build
 from xlrmrr.xlcfg.domain import DomainConfig, PciDevice, RdmReserve
 
 V = XenVersion.parse
@@ -68,11 +69,11 @@ def test_zero_page_rmrr_query_per_release():
     for text in ("4.6", "4.14.6", "4.15", "4.15.7"):
         assert reserved_device_memory_map(host, version=V(text)) == ((0x7F000, 0),), text
         assert reserved_device_memory_map(host, NIC, V(text)) == ((0x7F000, 0),), text
-        assert RdmIndex(host, V(text)).query(NIC) == ((0x7F000, 0),), text
+        assert RmrrIndex(host).rdm(NIC, V(text)) == ((0x7F000, 0),), text
     for text in ("4.16", "4.16.7", "4.22"):
         assert reserved_device_memory_map(host, version=V(text)) == (), text
         assert reserved_device_memory_map(host, NIC, V(text)) == (), text
-        assert RdmIndex(host, V(text)).query(None) == (), text
+        assert RmrrIndex(host).rdm(NIC, V(text)) == (), text
     # Not page-aligned: one page, reported by every release (the rule does not apply).
     one = Host(rmrrs=(ONE_BYTE,))
     for text in ("4.15", "4.16", "4.22"):

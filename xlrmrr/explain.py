@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 
-from xlrmrr.common import PAGE_SHIFT, XenVersion
+from xlrmrr.common import PAGE_SHIFT, Sbdf, XenVersion
 from xlrmrr.ranges import overlaps
 from xlrmrr.records import record
 
@@ -587,26 +587,27 @@ def owners(message: Message, host) -> tuple[Owner, ...]:
     from xlrmrr.host.resolve import class_name
 
     functions = {f.sbdf: f for f in host.devices}
+
+    def owner(r) -> Owner:
+        classes = tuple(class_name(functions[d].class_code if d in functions else None)
+                        for d in r.devices)
+        return Owner(r.base, r.end, tuple(str(d) for d in r.devices), classes, r.shared)
+
     probes = list(message.addrs)
     if message.base is not None:
         probes.append(message.base)
-    out = []
-    for r in host.rmrrs:
-        page_base, page_end = r.base & ~0xFFF, r.end | 0xFFF
-        if any(page_base <= a <= page_end for a in probes) or (
-                message.base is not None and message.end is not None
-                and overlaps(message.base, message.end + 1, r.base, r.end + 1)):
-            devs = tuple(str(d) for d in r.devices)
-            classes = tuple(class_name(functions[d].class_code if d in functions else None)
-                            for d in r.devices)
-            out.append(Owner(r.base, r.end, devs, classes, r.shared))
+    out = [owner(r) for r in host.rmrrs
+           if any((r.base & ~0xFFF) <= a <= (r.end | 0xFFF) for a in probes) or (
+               message.base is not None and message.end is not None
+               and overlaps(message.base, message.end + 1, r.base, r.end + 1))]
     if not out and message.sbdf:
-        for r in host.rmrrs:
-            if any(str(d) == message.sbdf for d in r.devices):
-                devs = tuple(str(d) for d in r.devices)
-                classes = tuple(class_name(functions[d].class_code if d in functions else None)
-                                for d in r.devices)
-                out.append(Owner(r.base, r.end, devs, classes, r.shared))
+        # the RMRRs Xen gives the device the message names (xlrmrr.host.index)
+        from xlrmrr.host.index import RmrrIndex
+        try:
+            sbdf = Sbdf.parse(message.sbdf)
+        except ValueError:
+            return ()
+        out = [owner(r) for r in RmrrIndex(host).rmrrs(sbdf)]
     return tuple(out)
 
 

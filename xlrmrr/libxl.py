@@ -20,7 +20,8 @@ from xlrmrr.common import (
     hexa,
     size_str,
 )
-from xlrmrr.host.model import Host, Rmrr, reported
+from xlrmrr.host.index import RmrrIndex
+from xlrmrr.host.model import Host, Rmrr, reported, reserved_device_memory_map
 from xlrmrr.ranges import overlaps
 from xlrmrr.records import record
 from xlrmrr.releases import (
@@ -179,44 +180,6 @@ def default_video_memkb(domain: DomainConfig) -> tuple[int, Finding | None]:
                 else f"videoram must be at least {mb} MB for {what}")
         return domain.video_memkb, _finding("error", "videoram-too-small", text)
     return domain.video_memkb, None
-
-
-class RdmIndex:
-    """XENMEM_reserved_device_memory_map over a Host, indexed once so that per-device queries
-    cost O(answer) instead of a walk of every RMRR (host.model.reserved_device_memory_map is the
-    plain-walk definition this must agree with)."""
-
-    def __init__(self, host: Host, version: XenVersion | None = None):
-        self.all: tuple[tuple[int, int], ...] = ()
-        self.by_device: dict[tuple[int, int], list[tuple[int, int]]] = {}
-        self.rmrr_at: dict[int, Rmrr] = {}
-        if not host.vtd_enabled:
-            return
-        out = []
-        for rmrr in host.rmrrs:
-            if not reported(rmrr, version):
-                continue        # 0 pages, from 4.16: get_reserved_device_memory skips it
-            entry = (rmrr.start_pfn, rmrr.nr_pages)
-            self.rmrr_at.setdefault(rmrr.start_pfn << PAGE_SHIFT, rmrr)
-            seen = set()
-            if not rmrr.devices and getattr(rmrr, "unresolved", ()):
-                out.append(entry)       # as host.model: Xen finds a device behind the bridge
-                continue
-            for dev in rmrr.devices:
-                if dev.bdf == 0:
-                    break
-                if not out or out[-1] is not entry:
-                    out.append(entry)
-                key = (dev.seg, dev.bdf)
-                if key not in seen:
-                    seen.add(key)
-                    self.by_device.setdefault(key, []).append(entry)
-        self.all = tuple(out)
-
-    def query(self, sbdf: Sbdf | None = None) -> tuple[tuple[int, int], ...]:
-        if sbdf is None:
-            return self.all
-        return tuple(self.by_device.get((sbdf.seg, sbdf.bdf), ()))
 
 
 def _device_policies(domain: DomainConfig, version: XenVersion) -> tuple[DevicePolicy, ...]:
@@ -422,16 +385,20 @@ def _construct_rdm(domain, host, version, devices, strategy, policy, boundary, h
     (rdms, lowmem_end, highmem_end, ran, ok)."""
     if strategy == STRATEGY_IGNORE and not domain.pci:
         return [], lowmem_end, highmem_end, False, True
-    index = RdmIndex(host, version)
+    index = RmrrIndex(host)
     rdms: list[dict] = []
     by_start: dict[int, int] = {}
+    rmrr_at: dict[int, Rmrr] = {}
+    for rmrr in host.rmrrs if host.vtd_enabled else ():
+        if reported(rmrr, version):
+            rmrr_at.setdefault(rmrr.start_pfn << PAGE_SHIFT, rmrr)
 
     def scope(start):
-        rmrr = index.rmrr_at.get(start)
+        rmrr = rmrr_at.get(start)
         return rmrr.devices if rmrr else ()
 
     if strategy == STRATEGY_HOST:
-        entries = index.query(None)
+        entries = reserved_device_memory_map(host, version=version)   # XENMEM_RDM_ALL
         if not entries:
             findings.append(_finding(
                 "info", "no-rdm",
@@ -450,11 +417,10 @@ def _construct_rdm(domain, host, version, devices, strategy, policy, boundary, h
                 f"pci= entry {dp.device.spec!r} names its device by name=; xlrmrr cannot resolve it "
                 f"to a host BDF, so its RMRRs are not checked"))
             continue
-        entries = index.query(dp.sbdf)
-        if not entries:
+        device_entries = index.rdm(dp.sbdf, version)
+        if not device_entries:
             continue
-        if not LIBXL_ALL_DEVICE_RDMS.in_effect(version):
-            entries = entries[:1]
+        entries = device_entries if LIBXL_ALL_DEVICE_RDMS.in_effect(version) else device_entries[:1]
         for start_pfn, nr in entries:
             start = start_pfn << PAGE_SHIFT
             i = by_start.get(start)
@@ -466,11 +432,11 @@ def _construct_rdm(domain, host, version, devices, strategy, policy, boundary, h
                 by_start[start] = len(rdms)
                 rdms.append({"start": start, "size": nr << PAGE_SHIFT, "policy": dp.policy_at_build,
                              "source": "device", "assigned": [dp.sbdf]})
-        if not LIBXL_ALL_DEVICE_RDMS.in_effect(version) and len(index.query(dp.sbdf)) > 1:
-            skipped = ", ".join(hexa(p << PAGE_SHIFT) for p, _ in index.query(dp.sbdf)[1:])
+        if len(entries) < len(device_entries):
+            skipped = ", ".join(hexa(p << PAGE_SHIFT) for p, _ in device_entries[1:])
             findings.append(_finding(
                 "warning", "rdm-first-entry-only",
-                f"{dp.sbdf} has {len(index.query(dp.sbdf))} RMRRs; Xen {version} libxl uses only the "
+                f"{dp.sbdf} has {len(device_entries)} RMRRs; Xen {version} libxl uses only the "
                 f"first one and ignores {skipped} (all are honoured from 4.14, 3bdb073643)"))
         if dp.device.vfunc_mask == 0xFFFFFFFF:
             findings.append(_finding(

@@ -84,8 +84,9 @@ def _xen_meaning(host, rmrr) -> list[str]:
 
 def host_json(host, version) -> dict:
     from xlrmrr.common import span
+    from xlrmrr.host.index import RmrrIndex
     from xlrmrr.host.model import reserved_device_memory_map
-    from xlrmrr.host.query import rdm_by_device, rmrrs_by_device, sharing_groups
+    from xlrmrr.host.query import sharing_groups
     from xlrmrr.host.resolve import class_name, is_display, is_usb
     from xlrmrr.report.document import pages
 
@@ -101,7 +102,7 @@ def host_json(host, version) -> dict:
     functions = {f.sbdf: f for f in host.devices}
     groups = sharing_groups(host)
     group_of = {d: g for g in groups for d in g}
-    rmrrs, rdm = rmrrs_by_device(host), rdm_by_device(host, version)
+    index = RmrrIndex(host)
     out_devices = []
     for d in devices:
         f = functions.get(d)
@@ -110,8 +111,8 @@ def host_json(host, version) -> dict:
             "sbdf": str(d), "class": cls, "class_name": class_name(cls),
             "linux_relaxable": None if cls is None else is_usb(cls) or is_display(cls),
             "present": (f is not None) if host.topology_known else None,
-            "rmrrs": [span(r) for r in rmrrs.get(d, ())],
-            "rdm": [pages(x) for x in rdm.get(d, ())],
+            "rmrrs": [span(r) for r in index.rmrrs(d)],
+            "rdm": [pages(x) for x in index.rdm(d, version)],
             "group": [str(x) for x in group_of.get(d, (d,))],
             "reset_method": f.reset_method if f else None,
             "iommu_group": f.iommu_group if f else None})

@@ -1,7 +1,8 @@
 """The host: PCI topology, device-scope resolution, reserved device memory, sharing groups.
 
-Entry point for the other stages: load_host() (xlrmrr.host.load), and the queries in
-xlrmrr.host.query (rmrrs_of, sharing_groups). model.py holds the contract types.
+Entry point for the other stages: load_host() (xlrmrr.host.load); which RMRRs a device gets,
+xlrmrr.host.index (RmrrIndex); sharing groups, xlrmrr.host.groups. model.py holds the contract
+types.
 """
 
 

@@ -2,15 +2,8 @@
 
 from __future__ import annotations
 
-from xlrmrr.common import Sbdf, XenVersion
-from xlrmrr.host.model import Host, Rmrr, reported
-
-
-def rmrrs_of(host: Host, sbdf: Sbdf) -> tuple[Rmrr, ...]:
-    """Every registered RMRR whose scope lists the device (what intel_iommu_assign_device maps),
-    in Xen's list order."""
-    return tuple(r for r in host.rmrrs if any(d.seg == sbdf.seg and d.bdf == sbdf.bdf
-                                              for d in r.devices))
+from xlrmrr.common import Sbdf
+from xlrmrr.host.model import Host, Rmrr
 
 
 def rmrr_devices(host: Host) -> tuple[Sbdf, ...]:
@@ -57,40 +50,11 @@ def sharing_group(host: Host, sbdf: Sbdf) -> tuple[Sbdf, ...]:
     return (sbdf,)
 
 
-def rdm_by_device(host: Host, version: XenVersion | None = None
-                  ) -> dict[Sbdf, tuple[tuple[int, int], ...]]:
-    """reserved_device_memory_map(host, sbdf, version) for every listed device at once, in one
-    pass (O(total scope entries) instead of O(RMRRs) per device)."""
-    out: dict[Sbdf, list[tuple[int, int]]] = {}
-    if not host.vtd_enabled:
-        return {}
-    for r in host.rmrrs:
-        if not reported(r, version):
-            continue
-        seen = set()
-        for d in r.devices:
-            if d.bdf == 0:
-                break
-            key = Sbdf(d.seg, d.bus, d.dev, d.fn)
-            if key not in seen:
-                seen.add(key)
-                out.setdefault(key, []).append((r.start_pfn, r.nr_pages))
-    return {k: tuple(v) for k, v in out.items()}
-
-
-def rmrrs_by_device(host: Host) -> dict[Sbdf, tuple[Rmrr, ...]]:
-    """rmrrs_of() for every listed device at once."""
-    out: dict[Sbdf, list[Rmrr]] = {}
-    for r in host.rmrrs:
-        for d in dict.fromkeys(r.devices):
-            out.setdefault(d, []).append(r)
-    return {k: tuple(v) for k, v in out.items()}
-
-
 def device_rmrrs(host: Host, sbdf: Sbdf) -> tuple[Rmrr, ...]:
     """for_each_rmrr_device filtered on one device: RMRRs in list order whose scope names it.
 
-    An RMRR's scope walk stops at a device 00:00.0, as Xen's macro does."""
+    An RMRR's scope walk stops at a device 00:00.0, as Xen's macro does. The plain walk that
+    xlrmrr.host.index.RmrrIndex, which every stage asks, must agree with."""
     if not host.vtd_enabled:
         return ()
     out = []

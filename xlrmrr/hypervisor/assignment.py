@@ -22,6 +22,7 @@ import bisect
 
 from xlrmrr.common import PAGE_SHIFT, PAGE_SIZE, Finding, Sbdf, XenVersion
 from xlrmrr.host.groups import GROUP_PARTIAL, group_uses, sharing_groups
+from xlrmrr.host.index import RmrrIndex
 from xlrmrr.host.model import Host, Rmrr
 from xlrmrr.hypervisor import explanations as ex
 from xlrmrr.hypervisor.messages import (
@@ -87,32 +88,20 @@ def assigned_functions(dev: PciDevice, host: Host) -> tuple[Sbdf, ...]:
 def guest_functions(domain: DomainConfig, host: Host) -> tuple[Sbdf, ...]:
     return tuple(s for d in domain.pci for s in assigned_functions(d, host))
 
+
 class _HostIndex:
-    """The host looked up by device once, so that assigning D devices over R RMRRs costs
-    O((R + D) log R), not O(R * D)."""
+    """The host and libxl's RDMs looked up once: a device's RMRRs (xlrmrr.host.index), its PCI
+    function, whether libxl put an RMRR in the guest's e820. Assigning D devices over R RMRRs
+    costs O(R + D), not O(R * D)."""
 
     def __init__(self, host: Host, rdms):
         self.host = host
-        self.by_device: dict[tuple[int, int], list[Rmrr]] = {}
-        if host.vtd_enabled:
-            for rmrr in host.rmrrs:
-                for dev in rmrr.devices:
-                    if dev.bdf == 0:
-                        break
-                    lst = self.by_device.setdefault((rmrr.segment, dev.bdf), [])
-                    if not lst or lst[-1] is not rmrr:
-                        lst.append(rmrr)
+        rmrr_index = RmrrIndex(host)
+        self.rmrrs, self.below = rmrr_index.rmrrs, rmrr_index.below
         self.functions = {f.sbdf: f for f in host.devices}
-        self.below: dict[Sbdf, list[Rmrr]] = {}
-        for rmrr in host.rmrrs if host.vtd_enabled else ():
-            for dev in getattr(rmrr, "below_bridges", ()):
-                self.below.setdefault(dev, []).append(rmrr)
         self.exposed: dict[int, bool] = {}
         for r in rdms:
             self.exposed.setdefault(r.start, getattr(r, "policy", POLICY_STRICT) != POLICY_INVALID)
-
-    def rmrrs(self, sbdf: Sbdf) -> tuple[Rmrr, ...]:
-        return tuple(self.by_device.get((sbdf.seg, sbdf.bdf), ()))
 
     def is_exposed(self, rmrr: Rmrr) -> bool:
         return self.exposed.get(rmrr.start_pfn << PAGE_SHIFT, False)
@@ -330,7 +319,7 @@ def assign_devices(domain: DomainConfig, host: Host, rdms=(), populated=(),
     for use in uses:
         findings.extend(ex.group_findings(host, use, devices))
     findings.extend(ex.open_issue_findings(domain, host, rdms, devices))
-    below = [(d.sbdf, rmrr) for d in devices for rmrr in index.below.get(d.sbdf, ())
+    below = [(d.sbdf, rmrr) for d in devices for rmrr in index.below(d.sbdf)
              if rmrr not in index.rmrrs(d.sbdf)]
     findings.extend(ex.below_bridge_finding(sbdf, rmrr) for sbdf, rmrr in below)
     degraded = not blocked and (
