@@ -132,6 +132,29 @@ def test_comparison_plans_each_distinct_behaviour_once(monkeypatch):
     assert [str(v) for v in calls] == ["4.22", "4.6", "4.7", "4.11", "4.12.4", "4.14", "4.14.1"]
 
 
+def test_comparison_plans_go_without_causes_and_compare_alike(monkeypatch):
+    # The release comparison reads only a plan's verdict and layout (driver._summary): its plans
+    # are made with Options(explain=False), which leaves out the causes of a verdict that is not
+    # ok and nothing else. Here the relaxed USB RMRR under guest RAM degrades every release.
+    import xlrmrr.driver as drv
+    seen = []
+    real = drv._run
+    monkeypatch.setattr(drv, "_run", lambda d, h, v, o: seen.append((str(v), o.explain))
+                        or real(d, h, v, o))
+    d = dom(pci=(dev(USB, "relaxed"),))
+    p = plan(d, HOST, NEW, Options(remediate=False))
+    assert seen[0] == ("4.22", True) and len(seen) > 1
+    assert all(not explain for _v, explain in seen[1:])
+    assert p.verdict == "degraded" and p.causes and p.causes[0].kind == "relaxed"
+    for v, _explain in seen[1:]:
+        full = plan(d, HOST, XenVersion.parse(v), Options(remediate=False, compare_versions=False))
+        bare = plan(d, HOST, XenVersion.parse(v), Options(remediate=False, compare_versions=False,
+                                                          explain=False))
+        assert bare.causes == () and (full.verdict == "ok") == (full.causes == ())
+        assert (bare.verdict, bare.findings, bare.libxl.lowmem_end, bare.hvmloader.e820) == (
+            full.verdict, full.findings, full.libxl.lowmem_end, full.hvmloader.e820)
+
+
 def test_domain_for_version_is_used():
     seen = []
 

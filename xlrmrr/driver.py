@@ -65,6 +65,9 @@ class Options:
     hvmloader_size: int | None = None   # bytes of the hvmloader image (None: default)
     remediate: bool = True              # propose and verify config changes
     compare_versions: bool = True       # re-plan under the other release bands
+    # Say why a verdict is not ok (Plan.causes); the release comparison's plans, of which only
+    # the verdicts and layouts are compared (_summary), go without.
+    explain: bool = True
     # How xl of another release reads the same file (parse order, rdm= parser): the CLI passes
     # a re-parse; without it the same DomainConfig is planned under every release.
     domain_for_version: Callable[[XenVersion], DomainConfig] | None = field(default=None, compare=False)
@@ -324,7 +327,9 @@ def _run_stages(domain: DomainConfig, host: Host, version: XenVersion, options: 
             degraded = True
     verdict = VERDICT_BLOCKED if blocked else VERDICT_DEGRADED if degraded else VERDICT_OK
     causes: tuple[Cause, ...] = ()
-    if verdict == VERDICT_BLOCKED:
+    if not options.explain:
+        pass
+    elif verdict == VERDICT_BLOCKED:
         causes = (Cause(_blocked_cause(layout, xc, hv, dup_findings, loader)),)
     elif verdict == VERDICT_DEGRADED:
         causes = _degraded_causes(domain, host, layout, hv, loader, not_exposed, starts)
@@ -630,13 +635,14 @@ def _first_sentence(message: str) -> str:
     return re.split(r"(?<=\.)\s+(?=[A-Z])", message, maxsplit=1)[0]
 
 
-def _stage_band(v: XenVersion, domain: DomainConfig, host: Host, lite: bool = False
-                ) -> tuple[bool, ...]:
+def _stage_band(v: XenVersion, domain: DomainConfig, host: Host, lite: bool = False,
+                memo: dict | None = None) -> tuple[bool, ...]:
     """The stage changes in effect at v that can alter this guest's plan; lite: without those
-    that alter a plan only where an identity map fails (_ON_MAP_FAILURE)."""
+    that alter a plan only where an identity map fails (_ON_MAP_FAILURE). memo: where the
+    release comparison keeps what it found out about the Hosts it asks about (_cannot_matter)."""
     from xlrmrr.releases import stage_key
 
-    ignore = _cannot_matter(domain, host)
+    ignore = _cannot_matter(domain, host, memo)
     return stage_key(v, ignore | _on_map_failure() if lite else ignore)
 
 
@@ -653,20 +659,39 @@ def _map_failed(p: Plan) -> bool:
         o.rc for d in p.hypervisor.devices for o in d.outcomes)
 
 
-def _cannot_matter(domain: DomainConfig, host: Host) -> frozenset:
+def _rmrr_facts(host: Host, memo: dict | None = None) -> tuple[bool, bool]:
+    """(every RMRR has a page, no two RMRRs overlap) of the host. memo: the answers for the
+    first Host asked (the modelled release's) and the last other one, each kept with its Host
+    (the comparison asks about the same Host for many releases; each answer reads every
+    RMRR, and holding more Hosts than these two would keep each band's alive)."""
+    if memo is not None:
+        for slot in ("own", "last"):
+            got = memo.get(slot)
+            if got is not None and got[0] is host:
+                return got[1]
+    ranges = sorted((x.base, x.end) for x in host.rmrrs)
+    facts = (all(x.nr_pages for x in host.rmrrs),
+             all(b[0] > a[1] for a, b in zip(ranges, ranges[1:])))
+    if memo is not None:
+        memo["last" if "own" in memo else "own"] = (host, facts)
+    return facts
+
+
+def _cannot_matter(domain: DomainConfig, host: Host, memo: dict | None = None) -> frozenset:
     """The stage changes that cannot alter this guest's plan on this host, so that releases
     differing only by them are planned once: each is a refusal text or a path only some
-    inputs reach (the predicates follow the code each change gates)."""
+    inputs reach (the predicates follow the code each change gates). memo: _rmrr_facts'."""
     from xlrmrr import releases as r
 
     out = set()
+    all_paged, disjoint = _rmrr_facts(host, memo)
     pod = (domain.max_memkb is not None and domain.target_memkb is not None
            and domain.target_memkb < domain.max_memkb and domain.type != "pv")
     if not (domain.pci and pod):
         out.add(r.LIBXL_POD_IOMMU_MESSAGE)
     if not (domain.pci and (not host.vtd_enabled or domain.type == "pvh")):
         out.add(r.LIBXL_PASSTHROUGH_SETDEFAULT)
-    if all(x.nr_pages for x in host.rmrrs):
+    if all_paged:
         out.add(r.XEN_RDM_ZERO_PAGES_SKIPPED)
     # only a passed-through 64-bit BAR over 1 GiB is placed differently (hvmloader pci_setup)
     slots = {(d.sbdf.seg, d.sbdf.bus, d.sbdf.dev) for d in domain.pci if d.sbdf is not None}
@@ -675,8 +700,7 @@ def _cannot_matter(domain: DomainConfig, host: Host) -> frozenset:
         out.add(r.HVMLOADER_HUGE_BARS_HIGH)
     # -EADDRINUSE (or, before, shared pages) needs two different RMRRs that overlap; Xen's own
     # DMAR and rmrr= parsing refuse those, only host data given otherwise can have them
-    ranges = sorted((x.base, x.end) for x in host.rmrrs)
-    if all(b[0] > a[1] for a, b in zip(ranges, ranges[1:])):
+    if disjoint:
         out.add(r.XEN_IOMMU_IDENTITY_MAPPING)
     return frozenset(out)
 
@@ -737,10 +761,12 @@ def _version_deltas(domain, host, version, options, base: Plan) -> tuple[Version
     merged. A line whose point releases behave differently from its X.Y.0 (a backported change)
     is planned per part; parts with the same outcome share a row, and only a row for the whole
     band merges with a neighbour (_band_rows)."""
-    quiet = replace(options, remediate=False, compare_versions=False, xen_domain=None)
+    quiet = replace(options, remediate=False, compare_versions=False, xen_domain=None,
+                    explain=False)
     mine = _summary(base)
-    own_key = (_stage_band(version, domain, host), _dom_key(domain), _host_key(host))
-    own_lite = (_stage_band(version, domain, host, lite=True),) + own_key[1:]
+    memo: dict = {}
+    own_key = (_stage_band(version, domain, host, memo=memo), _dom_key(domain), _host_key(host))
+    own_lite = (_stage_band(version, domain, host, lite=True, memo=memo),) + own_key[1:]
     own_quiet = not _map_failed(base)
     planned: list[tuple[tuple, tuple]] = []     # (key, (verdict, differences))
     planned_lite: list[tuple[tuple, tuple]] = []    # (lite key, result) of plans without a failed map
@@ -763,7 +789,7 @@ def _version_deltas(domain, host, version, options, base: Plan) -> tuple[Version
                 other_dom = domain
             other_host = (options.host_for_version(release) if options.host_for_version is not None
                           else host)
-            key = (_stage_band(release, other_dom, other_host), _dom_key(other_dom),
+            key = (_stage_band(release, other_dom, other_host, memo=memo), _dom_key(other_dom),
                    _host_key(other_host))
             cands.append((part, release, key, (other_dom, other_host)))
         x0_key = next((key for part, _r, key, _x in cands if part == "x.0"), None)
@@ -775,7 +801,7 @@ def _version_deltas(domain, host, version, options, base: Plan) -> tuple[Version
             if key is None:
                 results.append((VERDICT_BLOCKED, ("xl", got)))      # named below, per row
                 continue
-            lite = (_stage_band(release, got[0], got[1], lite=True),) + key[1:]
+            lite = (_stage_band(release, got[0], got[1], lite=True, memo=memo),) + key[1:]
             if key == own_key or (own_quiet and lite == own_lite):
                 results.append(None)
                 continue
