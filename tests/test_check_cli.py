@@ -254,7 +254,8 @@ def test_check_models_the_release_the_host_data_records(tmp_path, capsys):
     assert "xen-version-from-host" not in [f["code"] for f in doc["findings"]]
     main(["check", igd, *host])
     out = capsys.readouterr().out
-    assert out.startswith("xlrmrr check: 1 guest(s) on one host, Xen 4.17\n")
+    assert out.startswith("xlrmrr check: 1 guest(s) on one host, Xen 4.17: fine: every guest can "
+                          "be created and every assigned device gets all its RMRRs (exit 0)\n")
     # create's form: severity padded to 7, [component], message (the code only in --json)
     assert "\n  info    [xen] modelling Xen 4.17, the release the host data" in out
     assert "INFO [" not in out and "xen-version-from-host:" not in out

@@ -221,3 +221,81 @@ def test_check_summary_never_says_1to1_for_a_degraded_guest(capsys):
     assert "; split = 1:1 here, but its RMRR sharing group is split" in out
     assert f"  {d / 'split-a.cfg'} (split-a): degraded: the RMRR sharing group of 0000:00:1a.0 " \
            f"is split" in out
+
+
+CHECK = FIXTURES / "guests/check"
+CHECK_HOST = ["--dmar", CHECK / "host.dmar", "--host-json", CHECK / "host.json"]
+
+
+def test_check_first_line_states_the_outcome_and_its_cause(capsys):
+    # All seven guests of fixtures/guests/check: none is blocked alone; 00:02.0 is in igd-again
+    # and igd, 00:1a.0 in split-a and usb-pair, 00:1d.0 in split-b and usb-pair (3 devices
+    # twice, the lowest SBDF first), the EHCI group is split across guests (1), its RMRR and the
+    # IGD's are identity-mapped into two guests each (2), split-a, split-b and xhci are degraded
+    # (3): 9 problems, the first named, exit 1 (hostcheck.check_guests).
+    labels = sorted(str(p) for p in CHECK.glob("*.cfg"))
+    rc, out, _ = run(capsys, "check", *labels, *CHECK_HOST)
+    assert rc == 1
+    assert out.splitlines()[0] == (
+        f"xlrmrr check: 7 guest(s) on one host, Xen 4.22: FAILS: 0000:00:02.0 is in the pci= "
+        f"list of {CHECK / 'igd-again.cfg'}, {CHECK / 'igd.cfg'}: whichever guest starts second "
+        f"fails (and 8 more problems: see below) (exit 1)")
+    # a guest that plans ok alone is not just "ok" when another guest takes its device
+    assert (f"  {CHECK / 'igd.cfg'} (igd): ok by itself; but 0000:00:02.0 is also in the pci= "
+            f"list of {CHECK / 'igd-again.cfg'} (whichever guest starts second fails)") in out
+    assert f"  {CHECK / 'nic.cfg'} (nic): ok\n" in out
+    assert out.rstrip().endswith("Verdict: FAILS (exit status 1)")
+
+
+def test_check_first_line_names_a_blocked_guest(capsys):
+    # usb-strict-boundary fails alone on laptop-typical (libxl's strict RDM conflict, as
+    # test_blocked_names_the_strict_conflict derives); the IGD guest is fine.
+    strict, igd = FIXTURES / "guests/usb-strict-boundary.cfg", FIXTURES / "guests/igd-passthrough.cfg"
+    rc, out, _ = run(capsys, "check", strict, igd, *LAPTOP)
+    cause = ('libxl: the RMRR at 0xab80a000 (of 0000:00:14.0; policy strict) overlaps guest '
+             'RAM: "RDM conflict at 0xab80a000."')
+    assert rc == 1
+    assert out.splitlines()[0] == (f"xlrmrr check: 2 guest(s) on one host, Xen 4.17: FAILS: "
+                                   f"{strict} cannot be created: {cause} (exit 1)")
+    assert f"  {strict} (usb-strict): blocked: {cause}\n" in out
+
+
+def test_check_first_line_degraded_and_fine(capsys):
+    # xhci: 00:14.0 relaxed, its RMRR [0xe8000, 0xebfff] under guest RAM below 1 MiB: libxl
+    # drops it (degraded, exit 3); igd and usb-pair alone: every RMRR 1:1, exit 0.
+    rc, out, _ = run(capsys, "check", CHECK / "xhci.cfg", CHECK / "igd.cfg", *CHECK_HOST)
+    assert rc == 3
+    assert out.splitlines()[0] == (
+        f"xlrmrr check: 2 guest(s) on one host, Xen 4.22: DEGRADED: {CHECK / 'xhci.cfg'} starts, "
+        f"but libxl drops the RMRR at 0xe8000 of 0000:00:14.0 (policy relaxed): guest RAM stays "
+        f"over it (exit 3)")
+    rc, out, _ = run(capsys, "check", CHECK / "usb-pair.cfg", CHECK / "igd.cfg", *CHECK_HOST)
+    assert rc == 0
+    assert out.splitlines()[0] == (
+        "xlrmrr check: 2 guest(s) on one host, Xen 4.22: fine: every guest can be created and "
+        "every assigned device gets all its RMRRs (exit 0)")
+
+
+def test_pci_attach_first_line_states_the_outcome_and_its_cause(capsys):
+    # small (512 MiB: guest RAM ends at 0x1f800000) on laptop-typical: the IGD's RMRR
+    # [0xad000000, 0xaf7fffff] lies in the hole, clear of RAM and BARs, so the hot-plugged IGD
+    # gets it 1:1 (strict): OK, exit 0.
+    small = FIXTURES / "guests/small.cfg"
+    rc, out, _ = run(capsys, "pci-attach", small, "00:02.0", "-n", *LAPTOP, "--xen-version", "4.22")
+    assert rc == 0
+    assert out.splitlines()[0] == ("xlrmrr pci-attach: 0000:00:02.0 into small (Xen 4.22, "
+                                   "rdm_policy strict): OK: `xl pci-attach` succeeds and every "
+                                   "RMRR is identity-mapped (exit 0)")
+    # host-strategy on usb-shared: 00:14.0 shares its RMRR with 00:1a.0 and 00:1d.0, which
+    # stay in dom0; strict, Xen refuses the assignment (vtd/iommu.c:intel_iommu_assign_device:
+    # "It's disallowed to assign ... with shared RMRR"), so the attach fails: exit 1, and the
+    # first line says Xen's refusal, not only "FAILS" as the last line does.
+    hostwide = FIXTURES / "guests/host-strategy.cfg"
+    rc, out, _ = run(capsys, "pci-attach", hostwide, "00:14.0", "-n", *SHARED,
+                     "--xen-version", "4.22")
+    assert rc == 1
+    assert out.splitlines()[0] == (
+        "xlrmrr pci-attach: 0000:00:14.0 into hostwide (Xen 4.22, rdm_policy strict): FAILS: xen: "
+        "0000:00:14.0: [VT-D] It's disallowed to assign 0000:00:14.0 with shared RMRR at "
+        "ab80a000 for d1. (exit 1)")
+    assert out.rstrip().endswith("Verdict: `xl pci-attach` FAILS")

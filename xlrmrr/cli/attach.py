@@ -82,6 +82,17 @@ def _remedy_json(lines_: tuple, edits: tuple, results) -> dict:
                          for pol, r in results if pol}}
 
 
+def _cause(findings) -> str:
+    """Why the attach fails, for the first line: the first error's first sentence, with the
+    component that says it."""
+    import re
+
+    f = next((f for f in findings if f.severity == "error"), None)
+    if f is None:
+        return "see the findings"
+    return f"{f.component}: " + re.split(r"(?<=\.) (?=[A-Z])", f.message, maxsplit=1)[0]
+
+
 def run(args) -> int:
     import sys
     from dataclasses import replace
@@ -130,6 +141,8 @@ def run(args) -> int:
                    remedies=[_remedy_json(c, e, rs) for c, e, rs in remedies])
         sys.stdout.write(dumps("pci-attach", out, indent=2, sort_keys=True))
     else:
+        from xlrmrr.report import escape
+
         text = attach_text(att, name or args.config, version)
         lines = [line for change, _e, rs in remedies for line in _remedy_lines(change, rs)]
         low = [o for o in (att.device.outcomes if att.device else ()) if o.rmrr.base < LOW_RAM_END]
@@ -145,19 +158,27 @@ def run(args) -> int:
                      "ignore, so no domain XML setting keeps another device's RMRR free of guest "
                      "RAM for a later hot-plug\n")
         if status == EXIT_OK:
-            text += "\nVerdict: `xl pci-attach` succeeds and every RMRR is identity-mapped\n"
+            verdict = "`xl pci-attach` succeeds and every RMRR is identity-mapped"
+            head = f"OK: {verdict}"
         elif status == EXIT_INPUT:
-            text += ("\nVerdict: UNKNOWN: `xl pci-attach` assigns the device, but the host data "
-                     "does not list the host's RMRRs\n")
+            verdict = head = ("UNKNOWN: `xl pci-attach` assigns the device, but the host data "
+                              "does not list the host's RMRRs")
         elif status == EXIT_DEGRADED:
             why = ("an RMRR is not honoured" if not att.honoured else
                    "it splits an RMRR sharing group: a member stays in dom0 (or in another guest)")
-            text += f"\nVerdict: `xl pci-attach` succeeds, but {why}\n"
+            verdict = f"`xl pci-attach` succeeds, but {why}"
+            head = f"DEGRADED: {verdict}"
         else:
-            text += "\nVerdict: `xl pci-attach` FAILS\n"
+            verdict = "`xl pci-attach` FAILS"
+            head = f"FAILS: {_cause(att.findings)}"
+        text += f"\nVerdict: {verdict}\n"
+        # the first line: the device, the guest, the outcome and its cause (as create's)
+        first, _, rest = text.partition("\n")
+        text = f"{first}: {escape(head)} (exit {status})\n{rest}"
         from xlrmrr.report.colour import paint
 
         sys.stdout.write(paint(text, args))
+
     if status == EXIT_INPUT:                    # exit 2: the one line naming the input
         from xlrmrr.report import escape
 

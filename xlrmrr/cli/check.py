@@ -96,7 +96,7 @@ def run(args) -> int:
         guests.append(GuestCheck(path, domain.name or "", verdict,
                                  guest_functions(domain, host), assign,
                                  unique(tuple(xl_findings) + tuple(p.findings)),
-                                 p.causes if verdict == "degraded" else ()))
+                                 p.causes if verdict == p.verdict != "ok" else ()))
     hc = check_guests(host, guests)
     host_findings = tuple(f for f in getattr(host, "findings", ()) if f.severity != "info")
     hc = replace(hc, findings=tuple(version_note) + host_findings + hc.findings)

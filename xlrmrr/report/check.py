@@ -37,12 +37,70 @@ def _table(rows: list[list[str]]) -> list[str]:
     return ["  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
 
 
+# The first line's outcome per exit status, and what follows it when there is no cause to name.
+HEADLINES = {0: ("fine", "every guest can be created and every assigned device gets all its "
+                         "RMRRs"),
+             1: ("FAILS", "see the findings"),
+             2: ("UNKNOWN", "the host data does not list the host's RMRRs, so whether the "
+                            "guests' devices get theirs cannot be told"),
+             3: ("DEGRADED", "every guest starts, but see the findings")}
+
+
+def _problems(hc) -> list[str]:
+    """What makes the host's outcome what it is, worst first: a guest that cannot be created,
+    a device in two guests, a sharing group or RMRR across guests, then a degraded guest and a
+    sharing group partly in dom0."""
+    out = [f"{g.label} cannot be created" + (f": {g.causes[0].text}" if g.causes else "")
+           for g in hc.guests if g.verdict == "blocked"]
+    out += [f"{s} is in the pci= list of {', '.join(labels)}: whichever guest starts second "
+            f"fails" for s, labels in hc.duplicates]
+    out += [f.message.split(": each guest", 1)[0] for f in hc.findings
+            if f.code in ("group-split", "range-in-two-guests") and f.severity == "error"]
+    out += [f"{g.label} starts, but " + (g.causes[0].text if g.causes else
+                                         "an assigned device's RMRR is not honoured")
+            for g in hc.guests if g.verdict == "degraded"]
+    out += [f.message for f in hc.findings if f.code == "group-dom0"]
+    return out
+
+
+def headline(hc, xen_version) -> str:
+    """The first line: how many guests, the release, the outcome and its first cause."""
+    word, otherwise = HEADLINES.get(hc.exit_status, (str(hc.exit_status), ""))
+    problems = _problems(hc) if hc.exit_status in (1, 3) else []
+    if hc.exit_status == 3 and problems:
+        otherwise = "every guest starts, but not safely"
+    cause = problems[0] if problems else otherwise
+    more = len(problems) - 1
+    return (f"xlrmrr check: {len(hc.guests)} guest(s) on one host, Xen {xen_version}: {word}: "
+            f"{cause}" + (f" (and {more} more problem{'s' if more > 1 else ''}: see below)"
+                          if more > 0 else "") + f" (exit {hc.exit_status})")
+
+
+def _shared_with_others(hc, g) -> list[str]:
+    """What another guest does to one that plans ok alone: the same device, a split group."""
+    out = []
+    for s, labels in hc.duplicates:
+        if g.label in labels:
+            others = ", ".join(lab for lab in labels if lab != g.label)
+            out.append(f"{s} is also in the pci= list of {others} (whichever guest starts "
+                       f"second fails)")
+    for grp in hc.split:
+        if any(m in g.functions for m in grp.members):
+            out.append(f"its RMRR sharing group {{{', '.join(str(m) for m in grp.members)}}} is "
+                       f"split across guests")
+    return out
+
+
 def text(hc, xen_version) -> str:
-    out = [f"xlrmrr check: {len(hc.guests)} guest(s) on one host, Xen {xen_version}", ""]
+    out = [headline(hc, xen_version), ""]
     out.append("Guests:")
     for g in hc.guests:
         cause = f": {g.causes[0].text}" + (f" (and {len(g.causes) - 1} more)"
                                            if len(g.causes) > 1 else "") if g.causes else ""
+        if g.verdict == "ok":
+            shared = _shared_with_others(hc, g)
+            if shared:
+                cause = " by itself; but " + "; ".join(shared)
         out.append(f"  {g.label} ({g.name or 'unnamed'}): {g.verdict}{cause}")
     if hc.devices:
         out.append("")
