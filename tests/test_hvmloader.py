@@ -3,7 +3,8 @@ build_e820_table's rules."""
 
 from xlrmrr.common import FOUR_GB, E820Entry, Sbdf, XenVersion
 from xlrmrr.host.model import Bar, Host, PciFunction, Rmrr
-from xlrmrr.hvmloader import build, dump_e820_table, exchange_sort
+from xlrmrr.hvmloader.e820 import dump_e820_table, exchange_sort
+from xlrmrr.hvmloader.main import build
 from xlrmrr.libxl import build as libxl_build
 from xlrmrr.xlcfg.domain import DomainConfig, PciDevice, RdmReserve
 
@@ -185,10 +186,35 @@ def test_qemu_traditional_relocates_ram_for_the_hole():
 
 
 def test_firmware_parameter_limits():
-    from xlrmrr.hvmloader import firmware_parameter_error as bad
+    from xlrmrr.hvmloader.model import firmware_parameter_error as bad
     # edges: ACPI end in [0xfc001000, 0xfc100000], BIOS base in [0xa0000, 0x100000), both 4 KiB-aligned
     assert bad(0xA0000, 0xFC001000) is None and bad(0xFF000, 0xFC100000) is None
     for bios in (0x9F000, 0x100000, 0xE0800, -0x1000):
         assert bad(bios, None).startswith("--bios-base")
     for acpi in (0xFC000000, 0xFC101000, 0xFC001800):
         assert bad(None, acpi).startswith("--acpi-end")
+
+
+def test_pci_setup_sees_only_what_hvmloader_sees():
+    """hvmloader.main.run takes hvm_info, the memory map, libxl's xenstore keys and the guest PCI
+    bus, nothing of libxl's own records. Two reserved entries below 4 GiB, [0xf0000000, 0xf0100000)
+    and [0xf1000000, 0xf1100000); low RAM ends at 0xf0000000, so the hole stays at 0xf0000000.
+    One 16 MiB BAR: aligned to 0xf0000000, find_next_rmrr (pci.c) finds the first entry, the BAR
+    moves to 0xf1000000, then the second entry, so 0xf2000000. Before 4.10 (ecc607b185) the
+    search starts from pci_mem_start each time and finds the first entry again, which no longer
+    overlaps: the BAR stays at 0xf1000000, over the second entry (bar-over-rdm)."""
+    from xlrmrr.host.model import Bar
+    from xlrmrr.hvmloader.main import run
+    from xlrmrr.hvmloader.model import GuestPciDevice, HvmInfo, Xenstore
+
+    mmap = (E820Entry(0, 0xF0000000, 1), E820Entry(0xF0000000, 0x100000, 2),
+            E820Entry(0xF1000000, 0x100000, 2))
+    bus = (GuestPciDevice("0000:01:00.0", (Bar(0, 0x1000000),), False),)
+    keys = Xenstore(allow_memory_relocate=False, mmio_hole_size=0, bios="seabios", acpi=True)
+    info = HvmInfo(0xF0000000, 0)
+    new = run(info, mmap, keys, bus, NEW)
+    assert [b.base for b in new.bars] == [0xF2000000] and new.rdm_overlaps == ()
+    old = run(info, mmap, keys, bus, XenVersion(4, 9))
+    assert [b.base for b in old.bars] == [0xF1000000]
+    assert [(o.code, o.rdm_start) for o in old.rdm_overlaps] == [("bar-over-rdm", 0xF1000000)]
+    assert [f.code for f in old.findings if f.code == "bar-over-rdm"] == ["bar-over-rdm"]

@@ -9,8 +9,8 @@ from conftest import FIXTURES
 
 from xlrmrr.cli import main
 from xlrmrr.common import Sbdf, XenVersion
-from xlrmrr.devices import IGD_OPREGION
 from xlrmrr.host.model import Host, PciFunction, Rmrr
+from xlrmrr.hvmloader.model import IGD_OPREGION_ADDR as IGD_OPREGION
 from xlrmrr.hypervisor.assignment import assign_devices
 from xlrmrr.libxl import Rdm
 from xlrmrr.xlcfg.domain import DomainConfig, PciDevice

@@ -560,7 +560,7 @@ def test_single_rmrr_failure_still_blocks():
 ])
 def test_huge_64bit_bar_and_the_low_hole(text, pci_mem_start, platform):
     from xlrmrr.host.model import Bar, PciFunction
-    from xlrmrr.hvmloader import build as hvmloader_build
+    from xlrmrr.hvmloader.main import build as hvmloader_build
 
     gpu = PciFunction(IGD, class_code=0x030000, vendor=0x8086,
                       bars=(Bar(0, 1 << 31, is_64bit=True, prefetchable=True),))

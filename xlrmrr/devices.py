@@ -13,9 +13,6 @@ from xlrmrr.host.model import Host, PciFunction
 from xlrmrr.records import record
 
 INTEL = 0x8086
-# hvmloader mem_hole_alloc(3) at 4.22 (docs/xen/flow.md#hvmloader-igd-opregion)
-IGD_OPREGION = 0xFDFFC000
-IGD_OPREGION_SIZE = 0x3000
 
 KIND_USB = "usb"
 KIND_IGD = "igd"

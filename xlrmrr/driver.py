@@ -125,7 +125,7 @@ class Plan:
     libxc: Any = None                # xlrmrr.libxc.LibxcResult (None if libxl failed)
     hvm_info: bytes | None = None    # the 48-byte hvm_info_table
     hypervisor: Any = None           # xlrmrr.hypervisor.AssignResult (None if not reached)
-    hvmloader: Any = None            # xlrmrr.hvmloader.HvmloaderResult (None if not reached)
+    hvmloader: Any = None            # xlrmrr.hvmloader.model.HvmloaderResult (None if not reached)
     findings: tuple[Finding, ...] = ()
     verdict: str = VERDICT_OK
     exit_status: int = EXIT_OK
@@ -256,7 +256,8 @@ def policy_readings(domain: DomainConfig) -> list[tuple[str, DomainConfig]]:
 
 
 def _run_stages(domain: DomainConfig, host: Host, version: XenVersion, options: Options) -> Plan:
-    from xlrmrr import hvmloader, libxc, libxl
+    from xlrmrr import libxc, libxl
+    from xlrmrr.hvmloader.main import build as run_hvmloader
 
     layout = libxl.build(domain, host, version, hap_available=options.hap_available)
     findings = list(layout.findings)
@@ -283,14 +284,13 @@ def _run_stages(domain: DomainConfig, host: Host, version: XenVersion, options: 
                 findings.extend(dup_findings)
                 blocked = True
         if not blocked and domain.type == "hvm":
-            loader = hvmloader.build(layout, replace(domain, video_memkb=layout.video_memkb), host, version,
-                                     options.bios_base, options.acpi_end)
+            loader = run_hvmloader(layout, domain, host, version, options.bios_base,
+                                   options.acpi_end)
             findings.extend(loader.findings)
             blocked = blocked or loader.failed
             assigned_starts = starts = _assigned_rmrr_starts(domain, host)
-            degraded = degraded or any(
-                f.code in ("bar-over-rdm", "bar64-over-rdm", "ram-relocated-over-rdm")
-                and assigned_starts.intersection(f.addrs) for f in loader.findings)
+            degraded = degraded or any(assigned_starts.intersection(o.addrs)
+                                       for o in loader.rdm_overlaps)
     if domain.type == "pv" and domain.pci and not layout.failed:
         # PV: no guest-physical map to conflict with (RMRRs go into the IOMMU only), but the
         # shared-RMRR rule of intel_iommu_assign_device applies to every guest type.

@@ -358,3 +358,33 @@ def lines_mutate(data: bytes, rng: random.Random, others=()) -> bytes:
     else:
         return mutate_bytes(data, rng, others)
     return b"\n".join(lines)
+
+
+def xml_mutate(data: bytes, rng: random.Random, others=()) -> bytes:
+    """A libvirt domain XML changed where its reader decides: a text or attribute value
+    replaced (numbers huge, negative, hex, empty, another unit), an element duplicated or
+    dropped, deep nesting, entities and a DOCTYPE, or a line-level change."""
+    values = [mt.span(1) for mt in re.finditer(rb">([^<>]*)<", data)] + \
+             [mt.span(1) for mt in re.finditer(rb"=['\"]([^'\"]*)['\"]", data)]
+    op = rng.randrange(6)
+    if op == 0 and values:
+        a, b = rng.choice(values)
+        new = rng.choice([b"9" * rng.choice([21, 400, 5000]), b"-1", b"0", b"", b"0x" + b"f" * 17,
+                          b"18446744073709551616", b"  12  ", b"1e3", b"\xff\xfe", b"&amp;",
+                          b"0" * 300 + b"7", data[a:b] * rng.choice([2, 1000])])
+        return data[:a] + new + data[b:]
+    if op == 1:
+        elems = [mt.span() for mt in re.finditer(rb"<(\w+)[^<>]*/>|<(\w+)[^<>]*>[^<>]*</\w+>", data)]
+        if elems:
+            a, b = rng.choice(elems)
+            return data[:a] + (data[a:b] * rng.choice([0, 2, 3, 5000])) + data[b:]
+    if op == 2:
+        depth = rng.choice([100, 5000, 100000])
+        i = data.rfind(b"</domain>")
+        i = len(data) if i < 0 else i
+        return data[:i] + b"<x>" * depth + b"</x>" * depth + data[i:]
+    if op == 3:
+        return data.replace(b"<domain", b'<!DOCTYPE d [<!ENTITY a "aaaaaaaaaa">]>\n<domain', 1)
+    if op == 4 and others:
+        return splice(data, rng.choice(others), rng)
+    return lines_mutate(data, rng, others)

@@ -22,6 +22,7 @@ HOSTS = {p.name: p.read_bytes() for p in sorted((FIXTURES / "hosts").glob("*.jso
 LAPTOP = DMARS["laptop-typical.bin"]
 LAPTOP_JSON = HOSTS["laptop.json"]
 SMALL = GUESTS["small.cfg"]
+DOMAINS = [p.read_bytes() for p in sorted((FIXTURES / "libvirt").glob("*.xml"))]
 
 
 def _corpus(sub: str, pattern: str, limit: int) -> list[bytes]:
@@ -169,6 +170,21 @@ def bootlog(seed: int, n: int):
                            ["create", "{in}/small.cfg", "--xen-log", "{in}/xl-dmesg.txt",
                             "--dry-run"]])
         yield Case(argv + _json_flag(rng), files, "xl-dmesg.txt")
+
+
+def libvirt(seed: int, n: int):
+    """libvirt domain XML, as cfg, create --dry-run and check read it (the libvirt hook reads
+    the same XML from stdin through the same reader)."""
+    rng = random.Random(seed)
+    for _ in range(n):
+        base = rng.choice(DOMAINS)
+        data = (m.xml_mutate if rng.random() < 0.7 else m.mutate_bytes)(base, rng, DOMAINS)
+        files = {"domain.xml": data, "laptop.bin": LAPTOP, "laptop.json": LAPTOP_JSON}
+        host = ["--dmar", "{in}/laptop.bin", "--host-json", "{in}/laptop.json"]
+        argv = rng.choice([["cfg", "{in}/domain.xml"],
+                           ["create", "{in}/domain.xml", *host, "--dry-run"],
+                           ["check", "{in}/domain.xml", *host]])
+        yield Case(argv + _json_flag(rng), files, "domain.xml")
 
 
 def hostjson(seed: int, n: int):
@@ -384,5 +400,5 @@ def emit(seed: int, n: int):
 READERS = {
     "xlcfg": xlcfg, "dmar": dmar, "acpidump": acpidump, "bootlog": bootlog,
     "hostjson": hostjson, "snapshot": snapshot, "rmrr": rmrr, "xen-version": xen_version,
-    "firmware": firmware, "sbdf": sbdf, "emit": emit,
+    "firmware": firmware, "sbdf": sbdf, "emit": emit, "libvirt": libvirt,
 }

@@ -164,3 +164,38 @@ def test_input_error_carries_its_location():
     with pytest.raises(InputError) as e:
         parse_rmrr_option("e8=00:14.0;zz=00:1a.0", "--rmrr")
     assert e.value.source == "--rmrr" and e.value.column == 12
+
+
+@pytest.mark.parametrize("value", ["9" * 4945, "0" * 5000 + "1000", "0x" + "f" * 5000])
+def test_config_number_with_thousands_of_digits(capsys, tmp_path, value):
+    """libxlu's getters use strtol: a number past 64 bits is ERANGE, xl warns and ignores the
+    line (libxl's default memory then). int() refused the 4,945 digits (ValueError traceback,
+    fuzz xlcfg seed 2). 0...01000 is octal 1000 = 512 MiB and must still be read: mem_size is
+    512 - 8 (videoram) MiB."""
+    cfg = tmp_path / "g.cfg"
+    cfg.write_text(f'name = "g"\ntype = "hvm"\nmemory = {value}\n')
+    rc, out, err = run(capsys, "create", cfg, "--dmar", DMAR, "--host-json", HOST, "--dry-run",
+                       "--json")
+    plan = json.loads(out)
+    warned = [f["message"] for f in plan["findings"] if "could not be parsed" in f["message"]]
+    if value.startswith("0" * 10):
+        assert rc == 0 and not warned and plan["mem_size"] == (512 - 8) << 20
+    else:
+        assert rc == 0 and warned == [f"{cfg}:3: warning: parameter `memory' could not be parsed "
+                                      "as a number: Numerical result out of range"]
+
+
+@pytest.mark.parametrize("old, new", [
+    ("<vcpu>4</vcpu>", "<vcpu>" + "9" * 5000 + "</vcpu>"),
+    ("<memory unit='GiB'>20", "<memory unit='GiB'>" + "9" * 5000),
+])
+def test_domain_xml_number_with_thousands_of_digits(capsys, tmp_path, old, new):
+    """libvirt's virStrToLong_* refuse a number past 64 bits; int() refused 5,000 digits
+    (ValueError traceback in the domain XML reader, the libvirt hook's too)."""
+    xml = (FIXTURES / "libvirt" / "igd-efi.xml").read_text()
+    assert old in xml
+    path = tmp_path / "d.xml"
+    path.write_text(xml.replace(old, new, 1))
+    rc, out, err = run(capsys, "cfg", path)
+    assert rc == 2 and err.count("\n") == 1
+    assert err.startswith(f"xlrmrr cfg: error: {path}:") and "does not fit in 64 bits" in err

@@ -422,7 +422,7 @@ def _run(args) -> int:
     if args.fix and not args.dry_run:
         raise InputError("--fix only applies with --dry-run: xlrmrr never launches a config it "
                          "changed; add --dry-run, review the diff, then create the guest")
-    from xlrmrr.hvmloader import firmware_parameter_error
+    from xlrmrr.hvmloader.model import firmware_parameter_error
     bad = firmware_parameter_error(args.bios_base, args.acpi_end)
     if bad:
         raise InputError(bad)

@@ -191,7 +191,8 @@ def class_findings(domain: DomainConfig, functions: Mapping,
                 f"secondary display; the guest driver still needs its stolen-memory RMRR 1:1, "
                 f"but gets no IGD OpRegion from hvmloader/QEMU"))
             continue
-        op = (dc.IGD_OPREGION, dc.IGD_OPREGION + dc.IGD_OPREGION_SIZE)
+        from xlrmrr.hvmloader.model import IGD_OPREGION_ADDR, IGD_OPREGION_PAGES
+        op = (IGD_OPREGION_ADDR, IGD_OPREGION_ADDR + IGD_OPREGION_PAGES * PAGE_SIZE)
         for o in d.outcomes:
             if overlaps(o.start, o.end, *op):
                 out.append(Finding(

@@ -15,6 +15,10 @@ ERANGE = 34
 LONG_MIN, LONG_MAX = -(1 << 63), (1 << 63) - 1
 _SPACE = " \t\n\v\f\r"
 _DIGITS = {8: "01234567", 10: "0123456789", 16: "0123456789abcdefABCDEF"}
+# More significant digits than any 64-bit value has (22 octal) overflows strtol and strtoul
+# alike; such a magnitude is not converted (Python's int() refuses 4,300 digits and more).
+_MAX_DIGITS = 32
+_HUGE = 1 << 128
 
 
 def skip_blanks_sign(s: str, i: int) -> tuple[int, bool]:
@@ -43,7 +47,10 @@ def scan_strtol(s: str, i: int, base: int) -> tuple[bool, int, int]:
         j += 1
     if j == start:
         return False, 0, i
-    return neg, int(s[start:j], base), j
+    significant = s[start:j].lstrip("0")
+    if len(significant) > _MAX_DIGITS:
+        return neg, _HUGE, j
+    return neg, int(significant or "0", base), j
 
 
 def strtol0(s: str) -> tuple[int, int, bool]:

@@ -134,6 +134,15 @@ class LibvirtDomain:
 _SCALE = {"k": 1, "m": 2, "g": 3, "t": 4, "p": 5, "e": 6}
 
 
+def _count(text: str, where: str, what: str) -> int:
+    """A string of decimal digits as libvirt's virStrToLong_* reads it: a number past 64 bits
+    is refused (and never handed to int(), which refuses 4,300 digits and more)."""
+    if len(text.lstrip("0")) > 20:
+        raise InputError(f"{where}: {what} {text[:24]}... does not fit in 64 bits: libvirt "
+                         "refuses the domain")
+    return int(text)
+
+
 def _scaled_kib(el: Element, source: str, what: str) -> int:
     """libvirt's virDomainParseMemory: a number in `unit` (default KiB; b, bytes, k/KiB = 1024,
     KB = 1000, M/MiB, MB, ... E/EiB, EB), to KiB rounded up."""
@@ -151,7 +160,7 @@ def _scaled_kib(el: Element, source: str, what: str) -> int:
     else:
         raise InputError(f"{where}: unknown unit {unit!r} for <{what}> (libvirt takes b, KiB, "
                          "KB, MiB, MB, GiB, GB, TiB, TB, ...)")
-    nbytes = int(value) * scale
+    nbytes = _count(value, where, f"<{what}>") * scale
     if nbytes >> 64:
         raise InputError(f"{where}: <{what}> {value} {unit} does not fit in 64 bits")
     return -(-nbytes // 1024)
@@ -273,15 +282,15 @@ def load_domain(data: bytes, source: str, xen_version=None):
     if vcpu_el is not None:
         where = f"{source}:{vcpu_el.line}"
         t = vcpu_el.text.strip() or "1"
-        if not t.isdigit() or int(t) == 0:
+        if not t.isdigit() or _count(t, where, "<vcpu>") == 0:
             raise InputError(f"{where}: <vcpu>{t}</vcpu>: the vCPU count must be a positive "
                              "integer")
-        max_vcpus = int(t)
+        max_vcpus = _count(t, where, "<vcpu>")
         c = vcpu_el.attrib.get("current")
         if c is not None:
             if not c.strip().isdigit():
                 raise InputError(f"{where}: <vcpu current={c!r}>: not a number")
-            vcpus = int(c)
+            vcpus = _count(c.strip(), where, "<vcpu current>")
             if vcpus > max_vcpus:
                 raise InputError(f"{where}: <vcpu current='{vcpus}'> exceeds the maximum "
                                  f"{max_vcpus}: libvirt refuses the domain")
@@ -362,7 +371,8 @@ def _video(devices, source, fields, b_hvm, lines) -> None:
     vram = model.attrib.get("vram") if model is not None else None
     if vram is not None and not vram.strip().isdigit():
         raise InputError(f"{where}: vram={vram!r} is not a number of KiB")
-    kb = int(vram) if vram is not None and int(vram) else default_kb
+    vram_kb = _count(vram.strip(), where, "vram") if vram is not None else 0
+    kb = vram_kb or default_kb
     if kb < default_kb:
         raise InputError(f"{where}: vram='{kb}': libvirt's libxl driver refuses the domain "
                          f"('videoram must be at least {default_kb >> 10}MB for {label}')")

@@ -383,7 +383,7 @@ _NUMBER_DEFAULTS = {
     "maxvcpus": "maxvcpus equal to vcpus",
 }
 _MIB_KEYS = ("memory", "maxmem", "videoram", "shadow_memory", "rdm_mem_boundary", "mmio_hole")
-_UNIT = re.compile(r"\s*(\d+)\s*([kmgt]?)(?:i?b)?\s*", re.I)
+_UNIT = re.compile(r"\s*(\d{1,30})\s*([kmgt]?)(?:i?b)?\s*", re.I)
 _GETTER_WARNING = re.compile(r":(\d+): warning: parameter `(\w+)' (is not a valid number|could not "
                              r"be parsed as a number|is a list but should be a single value|is a "
                              r"single value but should be a list)")
