@@ -229,7 +229,7 @@ def test_host_json_device_rmrrs_follow_for_each_rmrr_device():
     of the scope 00:14.0, 00:00.0, 00:1a.0 only 00:14.0 gets the RMRR (it used to be listed for
     00:1a.0 too, which XENMEM_reserved_device_memory_map, shown beside it as "rdm", never
     reported); and with VT-d disabled (Xen rejected the DMAR) no device gets any."""
-    from xlrmrr.cli.host import host_json
+    from xlrmrr.report.host import host_json
     from xlrmrr.common import Sbdf, XenVersion
     from xlrmrr.host.model import Host, Rmrr
 
