@@ -95,7 +95,9 @@ class CfgParser:
     tokens = CfgLexer.tokens
     start = "file"
 
-    def __init__(self, tables=None):
+    def __init__(self, tables=None, fast: bool = True):
+        # fast: try xlrmrr.xlcfg.fastpath first, the exact driver only where it gives up
+        self.fast = fast
         if tables is None:
             from xlrmrr.xlcfg import parsetab as tables
         self.t = tables
@@ -188,7 +190,15 @@ class CfgParser:
     # --- bison's yyparse ---
 
     def parse(self, data: bytes, source: str) -> ConfigParse:
-        """Parse one file. The lexer is built once per parser and reset for each file."""
+        """Parse one file: a well-formed one by the fast path (xlrmrr.xlcfg.fastpath), any
+        other, or one it gives up on, by bison's driver. The lexer is built once per parser
+        (when the driver first runs) and reset for each file."""
+        if self.fast:
+            from xlrmrr.xlcfg import fastpath
+
+            ctx = self.ctx = _Context(source)
+            if fastpath.parse(data.decode("latin-1"), ctx):
+                return _result(ctx, "")
         ctx = self.ctx = _Context(source)
         if self._lexer is None:
             self._lexer = CfgLexer(ctx)
