@@ -299,3 +299,26 @@ def test_pci_attach_first_line_states_the_outcome_and_its_cause(capsys):
         "0000:00:14.0: [VT-D] It's disallowed to assign 0000:00:14.0 with shared RMRR at "
         "ab80a000 for d1. (exit 1)")
     assert out.rstrip().endswith("Verdict: `xl pci-attach` FAILS")
+
+
+def test_cfg_first_line_says_what_xl_accepts_but_does_not_do(capsys, tmp_path):
+    # xl accepts both files (exit 0), but the first line must not stop there: `memroy` is not
+    # read (xl_parse.c:parse_config_data), so the guest gets libxl's default 32 MiB; and from
+    # 4.15 xlu_rdm_parse (tools/libs/util/libxlu_pci.c) drops an rdm= line with a valid
+    # policy= (host-strategy.cfg line 7), so strategy=host is lost. A clean file keeps the
+    # plain first line.
+    cfg = write(tmp_path, 'name = "t"\ntype = "hvm"\nmemroy = 8192\n')
+    rc, out, _ = run(capsys, "cfg", cfg)
+    assert rc == 0
+    assert out.splitlines()[0] == (f"{cfg}: xl accepts this file (3 settings); but memroy (line "
+                                   f"3) is not an xl key (did you mean memory?): xl ignores it, "
+                                   f"so the guest gets the default memory = 32 MiB")
+    host = FIXTURES / "guests/host-strategy.cfg"
+    rc, out, _ = run(capsys, "cfg", host, "--xen-version", "4.17")
+    assert rc == 0
+    assert out.splitlines()[0] == (
+        f"{host}: xl accepts this file (4 settings); but rdm = \"strategy=host,policy=relaxed\" "
+        f"(line 7) is ignored by xl: Xen 4.17's xlu_rdm_parse treats a valid `policy=' as a "
+        f"failure (a bug since 4.15, commit bdc0799fe2), so any rdm= with a policy is dropped")
+    rc, out, _ = run(capsys, "cfg", host, "--xen-version", "4.14")
+    assert out.splitlines()[0] == f"{host}: xl accepts this file (4 settings)"

@@ -229,9 +229,9 @@ def test_host_json_device_rmrrs_follow_for_each_rmrr_device():
     of the scope 00:14.0, 00:00.0, 00:1a.0 only 00:14.0 gets the RMRR (it used to be listed for
     00:1a.0 too, which XENMEM_reserved_device_memory_map, shown beside it as "rdm", never
     reported); and with VT-d disabled (Xen rejected the DMAR) no device gets any."""
-    from xlrmrr.cli.host import host_json
     from xlrmrr.common import Sbdf, XenVersion
     from xlrmrr.host.model import Host, Rmrr
+    from xlrmrr.report.host import host_json
 
     xhci, zero, usb2 = Sbdf(0, 0, 0x14, 0), Sbdf(0, 0, 0, 0), Sbdf(0, 0, 0x1A, 0)
     rmrr = Rmrr(0xAB80A000, 0xAB81DFFF, 0, (xhci, zero, usb2), 3)

@@ -13,8 +13,11 @@ from conftest import FIXTURES, REPO
 
 from xlrmrr.cli import main
 
-# Examples that are not self-contained: run by other tests with their setup.
-ELSEWHERE = ("xlrmrr create -q ", "xlrmrr check --auto ")
+# Examples that are not self-contained: run by other tests with their setup (the --fix --write
+# walk-through writes a file: test_readme_walkthrough runs it in a copy of fixtures/).
+ELSEWHERE = ("xlrmrr create -q ", "xlrmrr check --auto ",
+             "xlrmrr create guests/usb-strict-boundary.cfg --dry-run --fix --write ",
+             "xlrmrr create guests/usb-strict-boundary.cfg.new ")
 
 
 def examples() -> list[tuple[int, list[str], list[str]]]:
@@ -58,7 +61,7 @@ def _matches(shown: list[str], printed: list[str]) -> bool:
 
 def test_readme_has_the_examples_this_file_runs():
     commands = [" ".join(argv[:2]) for _line, argv, _out in examples()]
-    assert commands.count("create guests/usb-strict-boundary.cfg") == 1
+    assert commands.count("create guests/usb-strict-boundary.cfg") == 2    # --brief, --fix
     for word in ("explain", "upgrade", "host diff", "cfg", "create"):
         assert any(c.startswith(word) for c in commands), word
 

@@ -261,7 +261,7 @@ def from_json(obj: dict) -> Dmar:
 
     Extra keys understood: `checksum` null or absent (computed), `reserved` per structure,
     `name_padding` (ANDD: NUL bytes after the name's terminating NUL), `data` (hex, unknown
-    types). The field names of `xlrmrr dmar --json` (cli.dmar.json_text) are read too:
+    types). The field names of `xlrmrr dmar --json` (report.dmar.json_text) are read too:
     host_address_width_field, a DRHD's size_field, an RMRR's base_address and end_address; its
     other keys (an RMRR's start and size, findings, ...) are ignored.
     """

@@ -204,6 +204,21 @@ def json_text(cfg, domain, findings, config: str, latin1: bool = False) -> str:
     return made("cfg", _latin1(out) if latin1 else out)
 
 
+def _but(findings) -> str:
+    """What the first line adds to "xl accepts this file": the first warning (a misspelt key and
+    what the guest then gets, an rdm= line xl drops ...), to its first clause, as create's
+    first line adds a misspelt key."""
+    import re
+
+    warnings = [f for f in findings if f.severity == "warning"]
+    if not warnings:
+        return ""
+    first = re.split(r"; |(?<=\.) (?=[A-Z])", warnings[0].message, maxsplit=1)[0]
+    more = len(warnings) - 1
+    return f"; but {first}" + (f" (and {more} more warning{'s' if more > 1 else ''}: see the "
+                               f"findings)" if more else "")
+
+
 def text(cfg, domain, findings) -> str:
     from xlrmrr.xlcfg.settings import value_json
 
@@ -216,7 +231,7 @@ def text(cfg, domain, findings) -> str:
                    f"({_settings(cfg)}), but xl then exits"
                    f"{_exit_reason(exits[0].message, cfg.source)}")
     elif cfg.ok:
-        out.append(f"{cfg.source}: xl accepts this file ({_settings(cfg)})")
+        out.append(f"{cfg.source}: xl accepts this file ({_settings(cfg)})" + _but(findings))
     elif cfg.aborted:
         out.append(f"{cfg.source}: xl would abort here (libxlutil SIGABRT: {cfg.abort_reason})")
     else:

@@ -57,7 +57,9 @@ def run(args) -> int:
 
     from xlrmrr.common import NEWEST_XEN, InputError, XenVersion
     from xlrmrr.host.load import host_for
-    from xlrmrr.hostdiff import diff_hosts, diff_json, diff_lines
+    from xlrmrr.hostdiff import diff_hosts
+    from xlrmrr.report.colour import paint
+    from xlrmrr.report.hostdiff import diff_lines, json_text, text
 
     if not args.out or not args.other:
         raise InputError("host diff: give two host data files, A and B")
@@ -69,34 +71,10 @@ def run(args) -> int:
     d = diff_hosts(a, b)
     guests = [_guest(cfg, a, b, version, args) for cfg in args.cfg]
     changed = [g for g in guests if g["a"] != g["b"]]
-    lines = diff_lines(d)
-    n = len(lines) + len(changed)
-    status = 0 if n == 0 else 1
-    if args.json:
-        from xlrmrr.report.document import dumps
-
-        out = {"a": {"source": args.out, "kind": kind_a}, "b": {"source": args.other,
-                                                                "kind": kind_b},
-               "xen_version": str(version), "differences": n, **diff_json(d),
-               "guests": guests, "exit_status": status}
-        sys.stdout.write(dumps("host diff", out, indent=2))
-        return status
-    from xlrmrr.report import lines_text
-
-    text = [f"A: {args.out} ({kind_a}); B: {args.other} ({kind_b}); modelling Xen {version}"]
-    if n == 0:
-        text.append("no difference" + (f" (and {len(guests)} guest(s) keep their verdict)"
-                                       if guests else ""))
-    else:
-        text.append(f"{n} difference{'s' if n != 1 else ''}:")
-        text.extend(f"  {line}" for line in lines)
-    for g in guests:
-        what = f"{g['a']} -> {g['b']}" if g["a"] != g["b"] else f"{g['a']} (unchanged)"
-        text.append(f"  guest {g['config']}: {what}" + (f"; on B: {g['why']}" if g["why"]
-                                                        and g["a"] != g["b"] else ""))
-    from xlrmrr.report.colour import paint
-
-    sys.stdout.write(paint(lines_text(text), args))
+    status = 1 if diff_lines(d) or changed else 0
+    sides = (args.out, kind_a), (args.other, kind_b)
+    sys.stdout.write(json_text(*sides, version, d, guests, status) if args.json else
+                     paint(text(*sides, version, d, guests), args))
     return status
 
 

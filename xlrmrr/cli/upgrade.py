@@ -94,75 +94,9 @@ def run(args) -> int:
         results.append(compare(cfg, steps))
     worst = {g.worse for g in results}
     status = EXIT_FAIL if "stops" in worst else EXIT_DEGRADED if "degrades" in worst else EXIT_OK
-    host0 = hosts[str(steps_v[0])]
-    report = {"from": str(frm), "to": str(to), "host": host0.source or "this host",
-              "steps": [str(v) for v in steps_v], "exit_status": status,
-              "guests": [{"config": g.config, "guest": g.name or None, "from_verdict": g.before,
-                          "to_verdict": g.after, "worse": g.worse,
-                          "verdicts": dict(zip((str(v) for v in steps_v), g.verdicts)),
-                          "changes": [c.to_json() for c in g.changes]} for g in results]}
-    if args.json:
-        from xlrmrr.report.document import dumps
+    from xlrmrr.report.colour import paint
+    from xlrmrr.report.upgrade import json_text, report, text
 
-        sys.stdout.write(dumps("upgrade", report, indent=2))
-    else:
-        from xlrmrr.report import lines_text
-        from xlrmrr.report.colour import paint
-
-        sys.stdout.write(paint(lines_text(_text(report)), args))
+    r = report(frm, to, hosts[str(steps_v[0])], steps_v, status, results)
+    sys.stdout.write(json_text(r) if args.json else paint(text(r), args))
     return status
-
-
-def _aspects_at(g, release) -> list[str]:
-    return [c["aspect"] for c in g["changes"] if any(a["release"] == release for a in c["at"])]
-
-
-_WORSE = {"stops": "STOPS STARTING", "degrades": "DEGRADED", "": ""}
-
-
-def _text(r) -> list[str]:
-    stops = sum(1 for g in r["guests"] if g["worse"] == "stops")
-    degr = sum(1 for g in r["guests"] if g["worse"] == "degrades")
-    n = len(r["guests"])
-    lines = [f"upgrade Xen {r['from']} -> {r['to']} on {r['host']}: {n} guest"
-             f"{'s' if n != 1 else ''}, {stops} stop{'s' if stops == 1 else ''} starting, "
-             f"{degr} degraded (exit {r['exit_status']})",
-             f"release steps planned: {', '.join(r['steps'])}"]
-    from xlrmrr.upgrade import ASPECT_NAMES
-
-    for g in r["guests"]:
-        lines.append("")
-        label = f"{g['config']}" + (f" ({g['guest']})" if g["guest"] else "")
-        tag = f"  <- {_WORSE[g['worse']]}" if g["worse"] else ""
-        lines.append(f"{label}: {g['from_verdict']} -> {g['to_verdict']}{tag}")
-        if not g["changes"]:
-            lines.append("  nothing changes")
-        why: dict = {}       # release -> (aspect names, {change key: (change, aspects)})
-        for c in g["changes"]:
-            name = ASPECT_NAMES[c["aspect"]]
-            if len(c["from"]) + len(c["to"]) < 80:
-                lines.append(f"  {name}: {c['from']} -> {c['to']}")
-            else:
-                lines.append(f"  {name}:")
-                lines.append(f"    {r['from']}: {c['from']}")
-                lines.append(f"    {r['to']}: {c['to']}")
-            for at in c["at"]:
-                names, changes = why.setdefault(at["release"], ([], {}))
-                names.append(name)
-                for x in at["changes"]:
-                    key = (x["commit"], x["what"])
-                    changes.setdefault(key, (x, []))[1].append(c["aspect"])
-        if why:
-            lines.append("  why:")
-        for release, (names, changes) in why.items():
-            lines.append(f"    at {release}:")
-            explained = {a for _x, aspects in changes.values() for a in aspects}
-            for x, aspects in changes.values():
-                undone = "" if x["takes_effect"] else "no longer in effect: "
-                commit = f" {x['commit']}" if x["commit"] else ""
-                lines.append(f"      {undone}{x['component']}{commit}: {x['what']} "
-                             f"({', '.join(aspects)})")
-            rest = [n for n, a in zip(names, _aspects_at(g, release)) if a not in explained]
-            if rest:
-                lines.append(f"      no named change for: {', '.join(rest)}")
-    return lines
