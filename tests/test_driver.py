@@ -106,7 +106,7 @@ def test_version_deltas_reported():
 
 
 def test_version_bands_follow_the_reference_boundaries():
-    from xlrmrr.driver import VERSION_BANDS
+    from xlrmrr.compare import VERSION_BANDS
     # the releases of the named changes (releases.py): 4.7, 4.10, 4.13, 4.14, 4.15, 4.16, 4.17,
     # 4.19, 4.21, 4.22; plus Xen's rmrr= option (4.8) and its RMRR device-presence checks (4.12),
     # both modelled in host/build.py.
@@ -133,7 +133,7 @@ def test_comparison_plans_each_distinct_behaviour_once(monkeypatch):
 
 
 def test_comparison_plans_go_without_causes_and_compare_alike(monkeypatch):
-    # The release comparison reads only a plan's verdict and layout (driver._summary): its plans
+    # The release comparison reads only a plan's verdict and layout (compare._summary): its plans
     # are made with Options(explain=False), which leaves out the causes of a verdict that is not
     # ok and nothing else. Here the relaxed USB RMRR under guest RAM degrades every release.
     import xlrmrr.driver as drv
@@ -388,7 +388,7 @@ def test_duplicate_pci_matches_the_pairwise_rule(seed):
     # plain pairwise walk finds it.
     import random
 
-    from xlrmrr.driver import _same_device, duplicate_pci
+    from xlrmrr.pci_entries import duplicate_pci, same_device
 
     rnd = random.Random(seed)
     pci = []
@@ -399,7 +399,7 @@ def test_duplicate_pci_matches_the_pairwise_rule(seed):
     d = dom(pci=tuple(pci))
     want = []
     for i, later in enumerate(d.pci):
-        first = next((e for e in d.pci[:i] if _same_device(e, later)), None)
+        first = next((e for e in d.pci[:i] if same_device(e, later)), None)
         if first is not None:
             want.append((first, later))
     assert duplicate_pci(d) == tuple(want)

@@ -289,7 +289,7 @@ def test_user_rmrr_reversed_range(version, message, kept):
 
 
 def _stage_view(h):
-    """What the planning stages read of a Host (driver._host_key) plus the finding codes."""
+    """What the planning stages read of a Host (compare._host_key) plus the finding codes."""
     return (h.rmrrs, h.vtd_enabled, h.devices, h.e820, h.topology_known, h.namespace_devices,
             sorted(f.code for f in h.findings))
 

@@ -108,8 +108,8 @@ def test_bands_are_derived_from_the_table():
         "4.18", "4.19-4.20", "4.21", "4.22"]
     assert releases.STAGE_BOUNDARIES == tuple(sorted(
         {c.first for c in releases.CHANGES if c.kind == releases.STAGE}))
-    from xlrmrr import driver
-    assert driver.VERSION_BANDS is releases.VERSION_BANDS
+    from xlrmrr import compare
+    assert compare.VERSION_BANDS is releases.VERSION_BANDS
 
 
 @pytest.mark.parametrize("text,expect", [
@@ -139,7 +139,7 @@ def test_point_releases_follow_the_backports():
 
 def test_every_backported_line_is_a_band_of_its_own():
     # The comparison plans a line's point releases from the band's last release
-    # (driver._line_points): a backport to a line that is not the last of its band would
+    # (compare._line_points): a backport to a line that is not the last of its band would
     # never be planned.
     lasts = {(last.major, last.minor) for _f, last, _b in releases.VERSION_BANDS}
     for c in releases.CHANGES:

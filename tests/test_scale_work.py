@@ -16,7 +16,7 @@ from conftest import FIXTURES
 from xlrmrr import releases
 from xlrmrr.cli import main
 from xlrmrr.common import NEWEST_XEN, OLDEST_XEN, XenVersion
-from xlrmrr.driver import compared_versions
+from xlrmrr.compare import compared_versions
 from xlrmrr.xlcfg import load_domain
 
 GUESTS = sorted((FIXTURES / "guests").glob("*.cfg"))

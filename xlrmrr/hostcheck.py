@@ -27,7 +27,7 @@ class GuestCheck:
     functions: tuple[Sbdf, ...]
     assign: AssignResult | None         # None: the create fails before assignment
     findings: tuple[Finding, ...] = ()
-    causes: tuple = ()                  # the planner's driver.Cause for a degraded verdict
+    causes: tuple = ()                  # the planner's causes.Cause for a degraded verdict
 
     def cell(self, sbdf: Sbdf) -> str:
         """The summary-table cell for one device."""

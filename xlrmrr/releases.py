@@ -269,7 +269,7 @@ CHANGES: tuple[Change, ...] = tuple(
 
 def _derive():
     # A line that got a backport is a band of its own (its point releases are planned from
-    # the band's last release, driver._candidates): it and the line after it start bands.
+    # the band's last release, compare._candidates): it and the line after it start bands.
     lines = {XenVersion(p[0], p[1] + k) for c in CHANGES for p in c.points for k in (0, 1)}
     starts = sorted({OLDEST_XEN} | {c.first for c in CHANGES}
                     | {v for v in lines if v <= NEWEST_XEN})

@@ -40,7 +40,7 @@ exit status:
 
 """ + HOST_DATA
 
-# Exit 3 of create and check: every reason a started guest is degraded (driver.Cause).
+# Exit 3 of create and check: every reason a started guest is degraded (causes.Cause).
 _SPLIT_TOO = ("relaxed policy, outside the guest's e820\n     or under a BAR), or its RMRR "
               "sharing group is split (another domain maps the same range")
 

@@ -395,14 +395,8 @@ def _run(args) -> int:
     from xlrmrr.cli.guest import XL_EXITS
     from xlrmrr.cli.hostargs import host_and_version, host_loader
     from xlrmrr.common import EXIT_INPUT, InputError
-    from xlrmrr.driver import (
-        EXIT_FOR,
-        Options,
-        compared_versions,
-        plan,
-        refused_by_xl,
-        unique,
-    )
+    from xlrmrr.compare import compared_versions
+    from xlrmrr.driver import EXIT_FOR, Options, plan, refused_by_xl, unique
     from xlrmrr.files import read_input
     from xlrmrr.xlcfg import load_domain
 
@@ -523,8 +517,9 @@ def _forcecheck_launch(args, result, raw, items, host, version, domain, xen_doma
     is not clean is not launched anyway (its verdict says so)."""
     from dataclasses import replace
 
+    from xlrmrr.causes import Cause
     from xlrmrr.common import EXIT_DEGRADED
-    from xlrmrr.driver import EXIT_FOR, VERDICT_BLOCKED, VERDICT_DEGRADED, Cause
+    from xlrmrr.driver import EXIT_FOR, VERDICT_BLOCKED, VERDICT_DEGRADED
 
     key = f"rdm_forcecheck = {domain.rdm_forcecheck}"
     plain = (f". Plain `xl create`, which ignores the key, would give: {result.xen_verdict}"

@@ -213,7 +213,7 @@ def _segment_known(segments: frozenset[int], topo: bool, segment: int, version: 
     """pci_known_segment(): Xen skips presence checks on a segment it has not scanned. Before
     4.12 (dcf41790, MMCFG set up before the DMAR is parsed) no segment was known yet, so the
     checks never ran. `segments`: the segments of the known devices."""
-    return XEN_PRESENCE_CHECKS.in_effect(version) and topo and segment in segments
+    return topo and segment in segments and XEN_PRESENCE_CHECKS.in_effect(version)
 
 
 @record(eq=False)

@@ -188,7 +188,7 @@ class _Domain:
             m[0] += 1
             m[1].append(sbdf)
             return MAP_COUNTED, (), 0, [], m[0]
-        if XEN_IOMMU_IDENTITY_MAPPING.in_effect(self.version) and self._overlaps_listed(rmrr.base, rmrr.end):
+        if self._overlaps_listed(rmrr.base, rmrr.end) and XEN_IOMMU_IDENTITY_MAPPING.in_effect(self.version):
             return MAP_OVERLAP, (), -EADDRINUSE, [], 0
         runs, rc, log = self.pages(rmrr, relaxed)
         if rc == 0:

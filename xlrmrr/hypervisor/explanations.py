@@ -252,7 +252,7 @@ def device_findings(functions: Mapping, da: DeviceAssignment, version: XenVersio
                 f"{rmrr_range(r)} overlaps a different range already identity-mapped into this guest; "
                 f"iommu_identity_mapping refuses with -EADDRINUSE whatever the policy",
                 (r.base, r.end)))
-        if not XEN_IOMMU_IDENTITY_MAPPING.in_effect(version) and any(x.state == RUN_IDENTITY for x in o.runs):
+        if any(x.state == RUN_IDENTITY for x in o.runs) and not XEN_IOMMU_IDENTITY_MAPPING.in_effect(version):
             out.append(Finding(
                 "warning", "identity-overlap-old", "xen",
                 f"{da.sbdf}: RMRR {rmrr_range(r)} overlaps a different range already identity-mapped "

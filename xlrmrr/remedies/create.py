@@ -61,7 +61,7 @@ class Trial:
 
 def judge(change: str, p, base, extra: str) -> Remediation:
     """Verified when the re-plan is OK or better than the plan it is to improve."""
-    from xlrmrr.driver import RANK, VERDICT_OK
+    from xlrmrr.verdicts import RANK, VERDICT_OK
 
     lx = p.libxl
     if lx is None:
@@ -136,11 +136,11 @@ def is_igd(host, sbdf) -> bool:
 
 def duplicates(t: Trial, domain, original):
     """Each device's first pci= entry only (a second one fails assignment with -EBUSY)."""
-    from xlrmrr.driver import _first_entries, duplicate_pci
+    from xlrmrr.pci_entries import duplicate_pci, first_entries
 
     dups = duplicate_pci(domain)
     if dups:
-        kept = _first_entries(domain)
+        kept = first_entries(domain)
         specs = ", ".join(f"'{d.spec}'" for d in kept.pci)
         yield t.check(f"pci = [ {specs} ] (the duplicate entr{'y' if len(dups) == 1 else 'ies'} removed)",
                       kept, edits=_pci_edit(kept.pci), tier=rank.FIX_MISTAKE,
@@ -342,7 +342,8 @@ def _with_policy(spec: str, policy: str) -> str:
 
 def _dropped(t: Trial, domain):
     """(RDMs left out without a conflict, assigned RMRR starts libxl never selected)."""
-    from xlrmrr.driver import VERDICT_BLOCKED, _assigned_rmrr_starts
+    from xlrmrr.driver import _assigned_rmrr_starts
+    from xlrmrr.verdicts import VERDICT_BLOCKED
 
     if domain.type != "hvm" or t.base.verdict == VERDICT_BLOCKED:
         return [], set()

@@ -33,7 +33,7 @@ TIERS = {
 
 
 def _status(r) -> int:
-    from xlrmrr.driver import VERDICT_OK
+    from xlrmrr.verdicts import VERDICT_OK
 
     if not r.verified:
         return 2
@@ -61,7 +61,7 @@ def mark(rems) -> tuple:
 def why_line(r) -> str:
     """One line: how a change plans and what it keeps or costs (for a verified change; an
     unverified one says only what it would keep or cost)."""
-    from xlrmrr.driver import VERDICT_OK
+    from xlrmrr.verdicts import VERDICT_OK
 
     what = r.why or TIERS[r.tier]
     if not r.verified:

@@ -8,8 +8,6 @@ non-blank run (flex's `yymore`), reports `lexical error` and scanning resumes, a
 
 from __future__ import annotations
 
-from ply import lex
-
 EINVAL = 22
 
 
@@ -36,6 +34,10 @@ class CfgLexer:
         self.lexer = None
 
     def build(self, **kwargs):
+        # ply is imported here, when the exact driver first runs: a well-formed file is read by
+        # xlrmrr.xlcfg.fastpath, which needs neither ply nor its tables
+        from ply import lex
+
         from xlrmrr.xlcfg import lextab
         if lextab._tabversion != lex.__tabversion__:
             raise RuntimeError("the lexer table xlrmrr.xlcfg.lextab was made by another ply; "

@@ -58,12 +58,18 @@ class ConfigParse:
         return self.settings.get(name)
 
 
-def value_json(v, ensure_ascii: bool = True) -> str:
-    """JSON text of a value, without recursion (a list may be nested thousands deep)."""
-    import json
+def _plain(v: str) -> bool:
+    """A string json.dumps gives back between quotes unchanged: printable ASCII (no control
+    character), no quote, no backslash."""
+    return v.isascii() and v.isprintable() and '"' not in v and "\\" not in v
 
+
+def value_json(v, ensure_ascii: bool = True) -> str:
+    """JSON text of a value, without recursion (a list may be nested thousands deep). A plain
+    string (_plain) is written without json, so that `xlrmrr cfg` of an ordinary file never
+    imports it."""
     if isinstance(v, str):
-        return json.dumps(v, ensure_ascii=ensure_ascii)
+        return f'"{v}"' if _plain(v) else _dumps(v, ensure_ascii)
     out: list[str] = []
     stack: list = [iter((v,))]
     first = [True]
@@ -84,5 +90,12 @@ def value_json(v, ensure_ascii: bool = True) -> str:
             stack.append(iter(cur))
             first.append(True)
         else:
-            out.append(json.dumps(cur, ensure_ascii=ensure_ascii))
+            out.append(f'"{cur}"' if isinstance(cur, str) and _plain(cur)
+                       else _dumps(cur, ensure_ascii))
     return "".join(out)
+
+
+def _dumps(v, ensure_ascii: bool) -> str:
+    import json
+
+    return json.dumps(v, ensure_ascii=ensure_ascii)
