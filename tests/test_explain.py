@@ -31,14 +31,9 @@ from conftest import FIXTURES
 
 from xlrmrr.cli import main
 from xlrmrr.common import XenVersion
-from xlrmrr.explain import (
-    RULES,
-    candidate_of,
-    describe_releases,
-    fitting_releases,
-    recognise,
-    release_set,
-)
+from xlrmrr.explain.messages import recognise
+from xlrmrr.explain.releases import candidate_of, describe_releases, fitting_releases, release_set
+from xlrmrr.explain.rules import RULES
 
 LOGS = FIXTURES / "logs"
 LAPTOP = ["--dmar", str(FIXTURES / "dmar" / "laptop-typical.bin"),
@@ -252,7 +247,7 @@ def test_every_rule_passes_the_prefilter():
     """Each form's fixed text holds a PREFILTER word, so no message is skipped unsearched."""
     import re
 
-    from xlrmrr.explain import PREFILTER
+    from xlrmrr.explain.messages import PREFILTER
 
     for rule in RULES:
         for form in rule.forms:
@@ -311,7 +306,8 @@ def test_owner_of_a_message_naming_only_a_device_follows_for_each_rmrr_device():
     vtd/dmar.h:for_each_rmrr_device): 00:14.0 gets the RMRR whose scope lists it first; 00:1a.0,
     listed after 00:00.0 where Xen's walk ends, gets none."""
     from xlrmrr.common import Sbdf
-    from xlrmrr.explain import owners, recognise
+    from xlrmrr.explain.messages import recognise
+    from xlrmrr.explain.owners import owners
     from xlrmrr.host.model import Host, Rmrr
 
     xhci, usb2 = Sbdf(0, 0, 0x14, 0), Sbdf(0, 0, 0x1A, 0)

@@ -19,7 +19,9 @@ from conftest import FIXTURES
 
 from xlrmrr.cli import main
 from xlrmrr.common import XenVersion
-from xlrmrr.explain import RULES, candidate_of, located_releases, recognise, site_releases
+from xlrmrr.explain.messages import recognise
+from xlrmrr.explain.releases import candidate_of, located_releases, site_releases
+from xlrmrr.explain.rules import RULES
 from xlrmrr.libxl_sites import SITES, TAGS
 
 LOGS = FIXTURES / "logs"

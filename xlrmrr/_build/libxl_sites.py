@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 import subprocess
 
-# The C text of each libxl message explain.RULES recognises (a piece of the format string).
+# The C text of each libxl message explain.rules.RULES recognises (a piece of the format string).
 NEEDLES = {
     "rdm-conflict": ('"RDM conflict at',),
     "rdm-conflict-ignored": ('"Ignoring RDM conflict at',),

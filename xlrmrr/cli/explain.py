@@ -76,18 +76,16 @@ def run(args) -> int:
     import sys
 
     from xlrmrr.common import EXIT_DEGRADED, EXIT_FAIL, EXIT_OK, InputError, XenVersion
-    from xlrmrr.explain import (
+    from xlrmrr.explain.messages import recognise, worst_outcome
+    from xlrmrr.explain.releases import (
         CANDIDATES,
-        DEGRADED,
-        INFO,
         candidate_of,
         describe_releases,
         fitting_releases,
         located_releases,
-        recognise,
         version_for,
-        worst_outcome,
     )
+    from xlrmrr.explain.rules import DEGRADED, INFO
     from xlrmrr.files import read_input
 
     explicit = XenVersion.parse(args.xen_version) if args.xen_version else None

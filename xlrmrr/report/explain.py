@@ -14,7 +14,8 @@ def report(logs, cfg, messages, lines_read, fitting, version, outcome, status, n
     """The explain object's body: every message with its rule, meaning, change and the host
     RMRRs that hold its range; with a re-planned config (result), the plan and its fix."""
     from xlrmrr.common import span
-    from xlrmrr.explain import describe_releases, owners, reproduced
+    from xlrmrr.explain.owners import owners, reproduced
+    from xlrmrr.explain.releases import describe_releases
 
     out_messages = []
     for m in messages:
