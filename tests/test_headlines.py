@@ -179,6 +179,7 @@ def test_warning_no_config_can_clear_is_said_once(capsys, tmp_path):
                      "--verbose")
     said = _policy_findings(out)
     assert rc == 0 and len(said) == 1
+    assert "uninitialised" not in out.splitlines()[0]       # every reading: ok
     assert said[0].startswith('  info    [xl] rdm = "strategy=host" with no policy is the best '
                               'Xen 4.17 allows')
     assert said[0].endswith("ok: the same whatever value xl reads, so nothing needs changing")
@@ -197,6 +198,13 @@ def test_unclearable_warning_that_decides_the_verdict(capsys, tmp_path):
                               'Xen 4.17 allows')
     assert "the verdict is blocked; as 1 (relaxed) ok; as any other value" in said[0]
     assert "Modelled: the worst, strict" in said[0]
+    # the first line says the verdict rests on that reading ("policy strict" is not the file's)
+    assert out.splitlines()[0] == (
+        f'{cfg}: BLOCKED: creating this guest would fail: libxl: the RMRR at 0xab80a000 (of '
+        f'0000:00:14.0, which this guest does not have; policy strict) overlaps guest RAM: "RDM '
+        f'conflict at 0xab80a000." (exit 1); but xl leaves the RDM policy uninitialised, so this '
+        f'is its worst reading (as strict: blocked, relaxed: ok, any other value: ok; see the '
+        f'findings)')
 
 
 def test_clearable_warning_keeps_the_advice(capsys, tmp_path):

@@ -555,13 +555,30 @@ def headline(plan, name: str = "") -> str:
         word, _, rest = head.partition(": ")
         head = (f"{word}: under rdm_forcecheck = {plan.rdm_forcecheck}, as `xlrmrr create` "
                 f"launches it, {rest}")
-    line = f"{name or d.name or 'guest'}: {head} (exit {plan.exit_status})"
+    line = f"{name or d.name or 'guest'}: {head} (exit {plan.exit_status})" + _reading(plan)
     typos = [f for f in plan.findings if f.code == "key-typo" and f.severity == "warning"]
     if typos:
         line += f"; but {typos[0].message}" + (f" (and {len(typos) - 1} more misspelt key"
                                                 f"{'s' if len(typos) > 2 else ''})"
                                                 if len(typos) > 1 else "")
     return line
+
+
+def _reading(plan) -> str:
+    """When the verdict rests on a policy xl leaves uninitialised (driver._run plans each
+    reading and keeps the worst), the first line says so, with the verdicts of the readings."""
+    import re
+
+    for f in plan.findings:
+        if f.code != "rdm-policy-uninitialised":
+            continue
+        m = re.search(r"the verdict is (\w+); as 1 \(relaxed\) (\w+); as any other value "
+                      r"\(.*?\) (\w+)", f.message)
+        if m and len(set(m.groups())) > 1:
+            return (f"; but xl leaves the RDM policy uninitialised, so this is its worst reading "
+                    f"(as strict: {m[1]}, relaxed: {m[2]}, any other value: {m[3]}; see the "
+                    f"findings)")
+    return ""
 
 
 def _stopped_lines(plan, out: list, name: str = "", verbose: bool = True) -> None:

@@ -7,9 +7,9 @@ from xlrmrr.report import lines_text
 
 
 def json_text(domain, findings, lv, config: str) -> str:
-    """cfg --json for a domain XML: the keys of an xl config's object (cli.cfg.json_text); the
+    """cfg --json for a domain XML: the keys of an xl config's object (report.cfg.json_text); the
     xl-only ones null (no xl settings, no libxlu messages)."""
-    from xlrmrr.cli.cfg import domain_json
+    from xlrmrr.report.cfg import domain_json
     from xlrmrr.report.document import dumps
 
     return dumps("cfg", {
