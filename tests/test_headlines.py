@@ -330,3 +330,29 @@ def test_cfg_first_line_says_what_xl_accepts_but_does_not_do(capsys, tmp_path):
         f"failure (a bug since 4.15, commit bdc0799fe2), so any rdm= with a policy is dropped")
     rc, out, _ = run(capsys, "cfg", host, "--xen-version", "4.14")
     assert out.splitlines()[0] == f"{host}: xl accepts this file (4 settings)"
+
+
+def test_host_first_line_states_the_outcome(capsys, tmp_path):
+    # bug-rmrr-overlap: two RMRRs overlap; Xen's DMAR parser (drivers/passthrough/vtd/dmar.c:
+    # acpi_parse_one_rmrr, "Overlapping RMRRs") fails the table and runs without VT-d: exit 1.
+    d = FIXTURES / "dmar/bug-rmrr-overlap.bin"
+    rc, out, _ = run(capsys, "host", "--dmar", d, "--xen-version", "4.22")
+    assert rc == 1
+    assert out.splitlines()[0] == (
+        f'host: {d}; modelling Xen 4.22: VT-d DISABLED: Xen rejects the whole DMAR: "Overlapping '
+        f'RMRRs [ab80a000,ab81dfff] and [ab81d000,ab82ffff]"; no device can be passed through '
+        f'(exit 1)')
+    # usb-shared: the IGD's RMRR and the xHCI's, which 00:1a.0 and 00:1d.0 share: one group
+    d = FIXTURES / "dmar/usb-shared.bin"
+    rc, out, _ = run(capsys, "host", "--dmar", d, "--xen-version", "4.22")
+    assert rc == 0
+    assert out.splitlines()[0] == (f"host: {d}; modelling Xen 4.22: VT-d enabled, 2 RMRRs, 1 "
+                                   f"sharing group (each assigned whole or not at all) (exit 0)")
+    # a boot log that prints the Xen version but no RMRR line: the RMRRs are unknown, not none
+    log = tmp_path / "boot.log"
+    log.write_text("(XEN) Xen version 4.17.3 (x@y) (gcc) debug=n\n"
+                   "(XEN) Intel VT-d iommu 0 supported page sizes: 4kB, 2MB, 1GB\n")
+    rc, out, _ = run(capsys, "host", "--xen-log", log)
+    assert out.splitlines()[0] == (
+        f"host: {log}; modelling Xen 4.17.3 (host data recorded on Xen 4.17.3): VT-d enabled; the "
+        f"host's RMRRs are UNKNOWN ({log}: no RMRR line), so none is listed below (exit 0)")

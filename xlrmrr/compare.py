@@ -227,6 +227,7 @@ def version_deltas(domain, host, version, options, base: Plan, replan) -> tuple[
                 planned.append((key, result))
                 if not _map_failed(other):
                     planned_lite.append((lite, result))
+                del other, theirs       # freed before the next band's plan is made, not after
             results.append(result if result[1] else None)
         rows.extend(_band_rows(i, [c[1] for c in cands][:len(results)], results, version))
     # [first band index, last band index, name, verdict, diffs, whole bands only]

@@ -72,3 +72,113 @@ def write_atomic(path: str, data: bytes, exclusive: bool = False, mode: int = 0o
         except OSError:
             pass
         raise
+
+
+# What `create --emit DIR` writes: the binary payloads (payloads.py) and the plan.
+EMIT_FILES = ("hvm_info.bin", "memory_map.bin", "e820.bin", "plan.json")
+
+
+EMIT_MARK = "xlrmrr_emitted"     # plan.json key: sha256 of each payload written with it
+
+
+def _emitted_by_us(directory: str) -> set:
+    """The names in DIR that xlrmrr wrote and nobody changed since: plan.json carries the
+    sha256 of each payload written with it."""
+    import hashlib
+    import json
+    import os
+
+    try:
+        with open(os.path.join(directory, "plan.json"), "rb") as f:
+            mark = json.loads(f.read(1 << 26)).get(EMIT_MARK)
+    except (OSError, ValueError, AttributeError, RecursionError):
+        return set()
+    if not isinstance(mark, dict):
+        return set()
+    ours = {"plan.json"}
+    for name, digest in mark.items():
+        if name not in EMIT_FILES:
+            continue
+        try:
+            with open(os.path.join(directory, name), "rb") as f:
+                if hashlib.sha256(f.read()).hexdigest() == digest:
+                    ours.add(name)
+        except OSError:
+            pass
+    return ours
+
+
+def _with_mark(files: dict) -> dict:
+    import hashlib
+    import json
+
+    plan = json.loads(files["plan.json"])
+    plan[EMIT_MARK] = {n: hashlib.sha256(b).hexdigest() for n, b in files.items() if n != "plan.json"}
+    return {**files, "plan.json": (json.dumps(plan, indent=2) + "\n").encode()}
+
+
+def write_payloads(directory: str, files: dict, force: bool = False) -> None:
+    """Write the payloads into DIR all or nothing: each into a temporary directory inside DIR,
+    then renamed over the old one, restoring every old file if any step fails. Only the four
+    names are touched, and of those only files xlrmrr wrote (see plan.json) unless --force."""
+    import os
+    import shutil
+    import tempfile
+
+    if os.path.exists(directory) and not os.path.isdir(directory):
+        raise InputError(f"--emit {directory}: exists and is not a directory")
+    try:
+        os.makedirs(directory, exist_ok=True)
+    except OSError as e:
+        raise InputError(f"--emit {directory}: cannot create it: {e.strerror}") from None
+    present = [n for n in EMIT_FILES if os.path.lexists(os.path.join(directory, n))]
+    for name in present:
+        path = os.path.join(directory, name)
+        if os.path.islink(path) or not os.path.isfile(path):
+            raise InputError(f"--emit {directory}: {name} exists and is not a regular file; "
+                             f"not replacing it")
+    ours = _emitted_by_us(directory)
+    foreign = [n for n in present if n not in ours]
+    if foreign and not force:
+        raise InputError(f"--emit {directory}: {foreign[0]} exists and was not written by xlrmrr "
+                         f"(or was changed since); not replacing it: name a new or empty directory, "
+                         f"or add --force")
+    files = _with_mark(files)
+    try:
+        tmp = tempfile.mkdtemp(prefix=".xlrmrr-emit-", dir=directory)
+    except OSError as e:
+        raise InputError(f"--emit {directory}: cannot write there: {e.strerror}") from None
+    done: list = []        # (name, backup path or None)
+    try:
+        for name, data in files.items():
+            with open(os.path.join(tmp, name), "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.chmod(os.path.join(tmp, name), 0o644)
+        for name in EMIT_FILES:
+            path = os.path.join(directory, name)
+            backup = None
+            if name in present:
+                backup = os.path.join(tmp, name + ".old")
+                shutil.copy2(path, backup)
+            if name in files:
+                os.replace(os.path.join(tmp, name), path)
+                done.append((name, backup))
+            elif backup is not None:    # a payload of an earlier plan that this plan does not reach
+                os.unlink(path)
+                done.append((name, backup))
+    except OSError as e:
+        for name, backup in reversed(done):
+            path = os.path.join(directory, name)
+            try:
+                if backup is not None:
+                    os.replace(backup, path)
+                else:
+                    os.unlink(path)
+            except OSError:
+                pass
+        raise InputError(f"--emit {directory}: cannot write the payloads: {e.strerror or e}; "
+                         f"nothing was changed") from None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
