@@ -83,7 +83,7 @@ class Plan:
     domain: DomainConfig
     host: Host
     xen_version: XenVersion
-    libxl: Any                       # xlrmrr.libxl.LibxlLayout (None: xl refused the config)
+    libxl: Any                       # xlrmrr.libxl.model.LibxlLayout (None: xl refused the config)
     libxc: Any = None                # xlrmrr.libxc.LibxcResult (None if libxl failed)
     hvm_info: bytes | None = None    # the 48-byte hvm_info_table
     hypervisor: Any = None           # xlrmrr.hypervisor.AssignResult (None if not reached)
@@ -220,10 +220,11 @@ def policy_readings(domain: DomainConfig) -> list[tuple[str, DomainConfig]]:
 
 
 def _run_stages(domain: DomainConfig, host: Host, version: XenVersion, options: Options) -> Plan:
-    from xlrmrr import libxc, libxl
+    from xlrmrr import libxc
     from xlrmrr.hvmloader.main import build as run_hvmloader
+    from xlrmrr.libxl.layout import build as run_libxl
 
-    layout = libxl.build(domain, host, version, hap_available=options.hap_available)
+    layout = run_libxl(domain, host, version, hap_available=options.hap_available)
     findings = list(layout.findings)
     duplicates = duplicate_pci(domain)
     blocked = layout.failed
