@@ -356,3 +356,18 @@ def test_host_first_line_states_the_outcome(capsys, tmp_path):
     assert out.splitlines()[0] == (
         f"host: {log}; modelling Xen 4.17.3 (host data recorded on Xen 4.17.3): VT-d enabled; the "
         f"host's RMRRs are UNKNOWN ({log}: no RMRR line), so none is listed below (exit 0)")
+
+
+def test_blocked_by_a_shared_rmrr_says_why_in_words(capsys):
+    # small (512 MiB, pci 00:14.0, no rdm_policy: strict) on usb-shared: guest RAM ends far below
+    # the xHCI range, so libxl builds the guest; Xen then refuses the device because the
+    # RMRR's scope lists 3 devices (devices_cnt > 1; xen/drivers/passthrough/vtd/iommu.c:
+    # intel_iommu_assign_device), whichever of them the guest gets, unless relaxed.
+    cfg = FIXTURES / "guests/small.cfg"
+    rc, out, _ = run(capsys, "create", cfg, "--dry-run", *SHARED, "--xen-version", "4.17")
+    assert rc == 1
+    assert out.splitlines()[0] == (
+        f"{cfg}: BLOCKED: creating this guest would fail: xen: the RMRR [0xab80a000, 0xab81dfff] "
+        f"of 0000:00:14.0 is shared with 0000:00:1a.0, 0000:00:1d.0, and Xen assigns a device "
+        f"whose RMRR is shared only with rdm_policy=relaxed (this one is strict): \"[VT-D] It's "
+        f"disallowed to assign 0000:00:14.0 with shared RMRR at ab80a000 for d1.\" (exit 1)")
