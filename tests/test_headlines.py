@@ -371,3 +371,22 @@ def test_blocked_by_a_shared_rmrr_says_why_in_words(capsys):
         f"of 0000:00:14.0 is shared with 0000:00:1a.0, 0000:00:1d.0, and Xen assigns a device "
         f"whose RMRR is shared only with rdm_policy=relaxed (this one is strict): \"[VT-D] It's "
         f"disallowed to assign 0000:00:14.0 with shared RMRR at ab80a000 for d1.\" (exit 1)")
+
+
+@pytest.mark.parametrize("log, says", [
+    # libxl's strict conflict (libxl_dm.c:libxl__domain_device_construct_rdm), its file:line
+    # prefix left out
+    ("xl-create-rdm-conflict-4.22.log", "the log shows a failure: [1] libxl: RDM conflict at "
+                                        "0xab80a000. (exit 1)"),
+    # Xen's DMAR parser refusing overlapping RMRRs, its "(XEN)" prefix left out
+    ("boot-dmar-overlap-4.16.log", "the log shows Xen disabling VT-d: [1] xen: [VT-D]Overlapping "
+                                   "RMRRs [ab80a000,ab81dfff] and [ab81d000,ab82ffff] (exit 1)"),
+    # a dmesg timestamp before "(XEN)"
+    ("dmesg-shared-rmrr-4.17.log", "the log shows a failure: [1] xen: [VT-D] It's disallowed to "
+                                   "assign 0000:00:1a.0 with shared RMRR at ab80a000 for d2. "
+                                   "(exit 1)"),
+    ("boot-rmrr-not-reserved-4.19.log", "the log shows nothing failing (exit 0)"),
+])
+def test_explain_first_line_names_the_message_that_decides(capsys, log, says):
+    rc, out, _ = run(capsys, "explain", FIXTURES / "logs" / log)
+    assert out.splitlines()[0].endswith(f" lines; {says}")
