@@ -99,7 +99,7 @@ def test_slug_is_githubs():
 
 def test_the_scan_sees_the_project():
     names = {p.relative_to(REPO).as_posix() for p in _project_files()}
-    assert {"xlrmrr/libxl.py", "docs/xen/flow.md", "docs/dmar.md", "grammar/rdmspec.ebnf",
+    assert {"xlrmrr/libxl/layout.py", "docs/xen/flow.md", "docs/dmar.md", "grammar/rdmspec.ebnf",
             "fixtures/README.md", "tests/conftest.py"} <= names
 
 

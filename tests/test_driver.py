@@ -273,7 +273,7 @@ def test_remediation_that_does_not_help_is_never_verified():
     from xlrmrr.remedies.create import Trial
     base = plan(dom(pci=(dev(USB),)), HOST, NEW, Options(compare_versions=False))
     assert base.verdict == "blocked"
-    same = Trial(base, HOST, NEW, base.options).check("nothing", base.domain)
+    same = Trial(base, HOST, NEW, base.options, plan).check("nothing", base.domain)
     assert (same.verified, same.verdict) == (False, "blocked")
     assert same.result.startswith("checked, does not help")
     # and across several plans: verified exactly when the re-plan is better than the original

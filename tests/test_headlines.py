@@ -330,3 +330,63 @@ def test_cfg_first_line_says_what_xl_accepts_but_does_not_do(capsys, tmp_path):
         f"failure (a bug since 4.15, commit bdc0799fe2), so any rdm= with a policy is dropped")
     rc, out, _ = run(capsys, "cfg", host, "--xen-version", "4.14")
     assert out.splitlines()[0] == f"{host}: xl accepts this file (4 settings)"
+
+
+def test_host_first_line_states_the_outcome(capsys, tmp_path):
+    # bug-rmrr-overlap: two RMRRs overlap; Xen's DMAR parser (drivers/passthrough/vtd/dmar.c:
+    # acpi_parse_one_rmrr, "Overlapping RMRRs") fails the table and runs without VT-d: exit 1.
+    d = FIXTURES / "dmar/bug-rmrr-overlap.bin"
+    rc, out, _ = run(capsys, "host", "--dmar", d, "--xen-version", "4.22")
+    assert rc == 1
+    assert out.splitlines()[0] == (
+        f'host: {d}; modelling Xen 4.22: VT-d DISABLED: Xen rejects the whole DMAR: "Overlapping '
+        f'RMRRs [ab80a000,ab81dfff] and [ab81d000,ab82ffff]"; no device can be passed through '
+        f'(exit 1)')
+    # usb-shared: the IGD's RMRR and the xHCI's, which 00:1a.0 and 00:1d.0 share: one group
+    d = FIXTURES / "dmar/usb-shared.bin"
+    rc, out, _ = run(capsys, "host", "--dmar", d, "--xen-version", "4.22")
+    assert rc == 0
+    assert out.splitlines()[0] == (f"host: {d}; modelling Xen 4.22: VT-d enabled, 2 RMRRs, 1 "
+                                   f"sharing group (each assigned whole or not at all) (exit 0)")
+    # a boot log that prints the Xen version but no RMRR line: the RMRRs are unknown, not none
+    log = tmp_path / "boot.log"
+    log.write_text("(XEN) Xen version 4.17.3 (x@y) (gcc) debug=n\n"
+                   "(XEN) Intel VT-d iommu 0 supported page sizes: 4kB, 2MB, 1GB\n")
+    rc, out, _ = run(capsys, "host", "--xen-log", log)
+    assert out.splitlines()[0] == (
+        f"host: {log}; modelling Xen 4.17.3 (host data recorded on Xen 4.17.3): VT-d enabled; the "
+        f"host's RMRRs are UNKNOWN ({log}: no RMRR line), so none is listed below (exit 0)")
+
+
+def test_blocked_by_a_shared_rmrr_says_why_in_words(capsys):
+    # small (512 MiB, pci 00:14.0, no rdm_policy: strict) on usb-shared: guest RAM ends far below
+    # the xHCI range, so libxl builds the guest; Xen then refuses the device because the
+    # RMRR's scope lists 3 devices (devices_cnt > 1; xen/drivers/passthrough/vtd/iommu.c:
+    # intel_iommu_assign_device), whichever of them the guest gets, unless relaxed.
+    cfg = FIXTURES / "guests/small.cfg"
+    rc, out, _ = run(capsys, "create", cfg, "--dry-run", *SHARED, "--xen-version", "4.17")
+    assert rc == 1
+    assert out.splitlines()[0] == (
+        f"{cfg}: BLOCKED: creating this guest would fail: xen: the RMRR [0xab80a000, 0xab81dfff] "
+        f"of 0000:00:14.0 is shared with 0000:00:1a.0, 0000:00:1d.0, and Xen assigns a device "
+        f"whose RMRR is shared only with rdm_policy=relaxed (this one is strict): \"[VT-D] It's "
+        f"disallowed to assign 0000:00:14.0 with shared RMRR at ab80a000 for d1.\" (exit 1)")
+
+
+@pytest.mark.parametrize("log, says", [
+    # libxl's strict conflict (libxl_dm.c:libxl__domain_device_construct_rdm), its file:line
+    # prefix left out
+    ("xl-create-rdm-conflict-4.22.log", "the log shows a failure: [1] libxl: RDM conflict at "
+                                        "0xab80a000. (exit 1)"),
+    # Xen's DMAR parser refusing overlapping RMRRs, its "(XEN)" prefix left out
+    ("boot-dmar-overlap-4.16.log", "the log shows Xen disabling VT-d: [1] xen: [VT-D]Overlapping "
+                                   "RMRRs [ab80a000,ab81dfff] and [ab81d000,ab82ffff] (exit 1)"),
+    # a dmesg timestamp before "(XEN)"
+    ("dmesg-shared-rmrr-4.17.log", "the log shows a failure: [1] xen: [VT-D] It's disallowed to "
+                                   "assign 0000:00:1a.0 with shared RMRR at ab80a000 for d2. "
+                                   "(exit 1)"),
+    ("boot-rmrr-not-reserved-4.19.log", "the log shows nothing failing (exit 0)"),
+])
+def test_explain_first_line_names_the_message_that_decides(capsys, log, says):
+    rc, out, _ = run(capsys, "explain", FIXTURES / "logs" / log)
+    assert out.splitlines()[0].endswith(f" lines; {says}")

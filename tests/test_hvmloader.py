@@ -3,9 +3,10 @@ build_e820_table's rules."""
 
 from xlrmrr.common import FOUR_GB, E820Entry, Sbdf, XenVersion
 from xlrmrr.host.model import Bar, Host, PciFunction, Rmrr
-from xlrmrr.hvmloader.e820 import dump_e820_table, exchange_sort
+from xlrmrr.hvmloader.e820 import exchange_sort
 from xlrmrr.hvmloader.main import build
-from xlrmrr.libxl import build as libxl_build
+from xlrmrr.hvmloader.model import dump_e820_table
+from xlrmrr.libxl.layout import build as libxl_build
 from xlrmrr.xlcfg.domain import DomainConfig, PciDevice, RdmReserve
 
 IGD = Sbdf(0, 0, 2, 0)

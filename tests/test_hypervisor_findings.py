@@ -12,7 +12,7 @@ from xlrmrr.common import Sbdf, XenVersion
 from xlrmrr.host.model import Host, PciFunction, Rmrr
 from xlrmrr.hvmloader.model import IGD_OPREGION_ADDR as IGD_OPREGION
 from xlrmrr.hypervisor.assignment import assign_devices
-from xlrmrr.libxl import Rdm
+from xlrmrr.libxl.model import Rdm
 from xlrmrr.xlcfg.domain import DomainConfig, PciDevice
 
 F = FIXTURES / "guests" / "check"

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from xlrmrr.common import FOUR_GB, Sbdf, XenVersion
 from xlrmrr.host.model import Host, Rmrr
 from xlrmrr.libxc import build, meminit_extents, place_modules
-from xlrmrr.libxl import build as libxl_build
+from xlrmrr.libxl.layout import build as libxl_build
 from xlrmrr.xlcfg.domain import DomainConfig, PciDevice, RdmReserve
 
 HOLE = (0xF0000000, 0x10000000)

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from xlrmrr.common import FOUR_GB, MB, E820Entry, Sbdf, XenVersion
 from xlrmrr.host.model import Host, Rmrr, reserved_device_memory_map
-from xlrmrr.libxl import build
+from xlrmrr.libxl.layout import build
 from xlrmrr.xlcfg.domain import DomainConfig, PciDevice, RdmReserve
 
 V = XenVersion

@@ -13,7 +13,7 @@ from xlrmrr.cli import main
 from xlrmrr.common import E820Entry, Sbdf, XenVersion
 from xlrmrr.host.index import RmrrIndex
 from xlrmrr.host.model import Host, Rmrr, reserved_device_memory_map
-from xlrmrr.libxl import build
+from xlrmrr.libxl.layout import build
 from xlrmrr.xlcfg.domain import DomainConfig, PciDevice, RdmReserve
 
 V = XenVersion.parse

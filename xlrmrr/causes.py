@@ -46,6 +46,22 @@ def _first_error(findings) -> str:
     return f"{f.component}: {first}"
 
 
+def _shared_refusal(hv) -> str | None:
+    """Xen refusing a device whose RMRR is shared, in words before its console line: the
+    check counts the RMRR's scope entries, not which of them the guest gets, so only
+    rdm_policy=relaxed passes it (xen/drivers/passthrough/vtd/iommu.c:
+    intel_iommu_assign_device, "It's disallowed to assign ... with shared RMRR")."""
+    for d in hv.devices:
+        line = next((x for x in d.log if "disallowed to assign" in x), None)
+        o = next((o for o in d.outcomes if o.sharers), None)
+        if d.rc == 0 or line is None or o is None:
+            continue
+        return (f"xen: the RMRR [{hexa(o.rmrr.base)}, {hexa(o.rmrr.end)}] of {d.sbdf} is shared "
+                f"with {names(o.sharers)}, and Xen assigns a device whose RMRR is shared only "
+                f"with rdm_policy=relaxed (this one is {d.policy}): \"{line}\"")
+    return None
+
+
 def blocked_cause(layout, xc, hv, dup_findings, loader) -> str:
     """Why creation fails, from the stage that stops it (not the first error of any kind: a
     firmware finding of the host comes before the stages' own)."""
@@ -61,7 +77,7 @@ def blocked_cause(layout, xc, hv, dup_findings, loader) -> str:
     if xc is not None and xc.failed:
         return _first_error(xc.findings)
     if hv is not None and hv.blocked:
-        return _first_error(hv.findings)
+        return _shared_refusal(hv) or _first_error(hv.findings)
     if dup_findings:
         return _first_error(dup_findings)
     if loader is not None and loader.failed:

@@ -4,7 +4,6 @@ releases that behave differently), and the bands whose outcome differs from the 
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING
 
 from xlrmrr.common import NEWEST_XEN, InputError, XenVersion, hexa
 from xlrmrr.host.model import Host
@@ -13,8 +12,6 @@ from xlrmrr.releases import VERSION_BANDS
 from xlrmrr.verdicts import VERDICT_BLOCKED
 from xlrmrr.xlcfg.domain import DomainConfig
 
-if TYPE_CHECKING:
-    from xlrmrr.driver import Plan
 
 @record(eq=False)
 class VersionDelta:
@@ -25,7 +22,8 @@ class VersionDelta:
     differences: tuple[str, ...]
 
 
-def _summary(p: Plan) -> dict:
+def _summary(p) -> dict:
+    """What the comparison reads of a driver Plan: its verdict and layout."""
     lx = p.libxl
     errors = [f for f in p.findings if f.severity == "error"]
     return {
@@ -66,7 +64,7 @@ def _on_map_failure() -> frozenset:
     return frozenset({XEN_ASSIGN_MAPS_FIRST})
 
 
-def _map_failed(p: Plan) -> bool:
+def _map_failed(p) -> bool:
     return p.hypervisor is not None and any(
         o.rc for d in p.hypervisor.devices for o in d.outcomes)
 
@@ -166,13 +164,15 @@ def _differences(theirs: dict, mine: dict) -> tuple[str, ...]:
     return tuple(diffs)
 
 
-def version_deltas(domain, host, version, options, base: Plan, replan) -> tuple[VersionDelta, ...]:
+def version_deltas(domain, host, version, options, base, replan) -> tuple[VersionDelta, ...]:
     """Plan under one release per band and report the bands whose outcome differs. A band whose
     inputs (xl's reading of the file, Xen's reading of the DMAR) and stage behaviour equal those
     of one already planned is not planned again; adjacent whole bands that differ alike are
     merged. A line whose point releases behave differently from its X.Y.0 (a backported change)
     is planned per part; parts with the same outcome share a row, and only a row for the whole
-    band merges with a neighbour (_band_rows). replan: driver.plan, which plans the others."""
+    band merges with a neighbour (_band_rows). base: the driver's Plan of the modelled release;
+    replan: driver.plan, which plans the others (handed in: this module does not import the
+    driver)."""
     quiet = replace(options, remediate=False, compare_versions=False, xen_domain=None,
                     explain=False)
     mine = _summary(base)

@@ -83,7 +83,7 @@ class Plan:
     domain: DomainConfig
     host: Host
     xen_version: XenVersion
-    libxl: Any                       # xlrmrr.libxl.LibxlLayout (None: xl refused the config)
+    libxl: Any                       # xlrmrr.libxl.model.LibxlLayout (None: xl refused the config)
     libxc: Any = None                # xlrmrr.libxc.LibxcResult (None if libxl failed)
     hvm_info: bytes | None = None    # the 48-byte hvm_info_table
     hypervisor: Any = None           # xlrmrr.hypervisor.AssignResult (None if not reached)
@@ -130,7 +130,7 @@ def plan(domain: DomainConfig, host: Host, xen_version: XenVersion | None = None
             or options.typos):
         from xlrmrr.remedies import propose
 
-        remediation = propose(base, host, version, options, domain)
+        remediation = propose(base, host, version, options, domain, plan)
     return replace(base, remediation=remediation, version_deltas=deltas, semantics=semantics,
                    xen_verdict=xen_verdict, rdm_forcecheck=domain.rdm_forcecheck)
 
@@ -220,10 +220,11 @@ def policy_readings(domain: DomainConfig) -> list[tuple[str, DomainConfig]]:
 
 
 def _run_stages(domain: DomainConfig, host: Host, version: XenVersion, options: Options) -> Plan:
-    from xlrmrr import libxc, libxl
+    from xlrmrr import libxc
     from xlrmrr.hvmloader.main import build as run_hvmloader
+    from xlrmrr.libxl.layout import build as run_libxl
 
-    layout = libxl.build(domain, host, version, hap_available=options.hap_available)
+    layout = run_libxl(domain, host, version, hap_available=options.hap_available)
     findings = list(layout.findings)
     duplicates = duplicate_pci(domain)
     blocked = layout.failed
@@ -341,16 +342,13 @@ def _assign_devices(domain, host, rdms, populated, version, hap=None):
 
 
 def _assigned_rmrr_starts(domain: DomainConfig, host: Host) -> set[int]:
-    """Start addresses of the host RMRRs Xen maps for the functions libxl assigns. An RMRR
-    [X, X] with X page-aligned has no page: Xen reserves and maps none of it, any release."""
+    """hypervisor.assignment.assigned_rmrr_starts, imported when a guest assigns devices (start-up
+    time), asked once per plan."""
     if not domain.pci:
         return set()
-    from xlrmrr.host.index import RmrrIndex
-    from xlrmrr.hypervisor.assignment import guest_functions
+    from xlrmrr.hypervisor.assignment import assigned_rmrr_starts
 
-    index = RmrrIndex(host)
-    return {r.start_pfn << 12 for s in guest_functions(domain, host) for r in index.rmrrs(s)
-            if r.nr_pages}
+    return assigned_rmrr_starts(domain, host)
 
 
 def design_domain(domain: DomainConfig, xen_domain: DomainConfig) -> DomainConfig:

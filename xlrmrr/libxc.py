@@ -9,7 +9,7 @@ one: nothing here is proportional to guest RAM.
 from __future__ import annotations
 
 from xlrmrr.common import FOUR_GB, PAGE_SHIFT, PAGE_SIZE, Finding, hexa, size_str
-from xlrmrr.libxl import LibxlLayout
+from xlrmrr.libxl.model import LibxlLayout
 from xlrmrr.payloads import HVM_INFO_PFN, RESERVED_MEM_PGSTART, hvm_info_bytes
 from xlrmrr.ranges import normalise, overlaps
 from xlrmrr.records import record

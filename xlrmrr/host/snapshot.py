@@ -92,14 +92,31 @@ def _decompress(data: bytes, name: str) -> bytes:
     return out
 
 
-def _first_bad(data: bytes, decompressor, errors) -> int:
+def _first_bad(data: bytes, decompressor, errors, step: int = 1 << 12) -> int:
     """The shortest prefix of data the decompressor rejects, less one: where the damage is
-    first seen (bisection; each step decompresses a prefix)."""
-    lo, hi = 0, len(data)           # data[:lo] decompresses without error, data[:hi] fails
+    first seen. The data is fed once, a chunk at a time, keeping the decompressor's state at
+    the start of each chunk; the failing chunk is then bisected from that state (prefixes of
+    it fed to copies), so the search costs one decompression, not one per bisection step.
+    (bz2 and lzma decompressors cannot be copied: their chunk is bisected from the start.)"""
+    d = decompressor()
+    pos = 0
+    while pos < len(data):
+        saved = d.copy() if hasattr(d, "copy") else None
+        try:
+            d.decompress(data[pos:pos + step])
+        except errors:
+            break
+        pos += step
+    else:
+        return len(data)
+    lo, hi = pos, min(pos + step, len(data))    # data[:lo] is accepted, data[:hi] rejected
     while hi - lo > 1:
         mid = (lo + hi) // 2
         try:
-            decompressor().decompress(data[:mid], TAR_LIMIT + 1)
+            if saved is not None:
+                saved.copy().decompress(data[pos:mid])
+            else:
+                decompressor().decompress(data[:mid], TAR_LIMIT + 1)
             lo = mid
         except errors:
             hi = mid

@@ -207,7 +207,22 @@ def parse_json(raw: bytes, name: str, what: str = "not JSON"):
         raise InputError(f"{name}: {what}: {e}", source=name, line=e.lineno, column=e.colno,
                          offset=e.pos) from None
     except ValueError as e:
-        raise InputError(f"{name}: {what}: {e}", source=name) from None
+        # Python's int() refuses a number of sys.get_int_max_str_digits() digits or more
+        # (4,300), and says so without a position: find the number
+        import re
+        import sys
+
+        digits = sys.get_int_max_str_digits()
+        m = re.search(r"[\[:,]\s*(-?[0-9]{" + str(digits) + ",})", text)
+        if m is None:
+            raise InputError(f"{name}: {what}: {e}", source=name) from None
+        at = m.start(1)
+        line = text.count("\n", 0, at) + 1
+        column = at - (text.rfind("\n", 0, at) + 1) + 1
+        raise InputError(source=name, line=line, column=column, offset=at,
+                         message=f"{name}: {what}: a number of {len(m[1].lstrip('-'))} digits at "
+                         f"line {line} column {column} (char {at}); no address or size has "
+                         f"that many") from None
 
 
 def _too_deep(text: str) -> int | None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from xlrmrr.common import (
-    E820_NAMES,
     E820_NVS,
     E820_RAM,
     E820_RESERVED,
@@ -141,23 +140,3 @@ def exchange_sort(entries) -> tuple[E820Entry, ...]:
             if e[j].addr < e[i].addr:
                 e[i], e[j] = e[j], e[i]
     return tuple(e)
-
-
-def dump_e820_table(e820) -> str:
-    """hvmloader's dump_e820_table output."""
-    lines = ["E820 table:"]
-    last_end = 0
-    for i, e in enumerate(e820):
-        end = e.addr + e.size
-        if e.addr < last_end:
-            lines.append(" OVERLAP!!")
-        elif e.addr > last_end:
-            lines.append(f" HOLE: {last_end >> 32:08x}:{last_end & 0xFFFFFFFF:08x} - "
-                         f"{e.addr >> 32:08x}:{e.addr & 0xFFFFFFFF:08x}")
-        name = E820_NAMES.get(e.type)
-        if e.type == 5 or name is None:
-            name = f"UNKNOWN ({e.type:08x})"
-        lines.append(f" [{i:02d}]: {e.addr >> 32:08x}:{e.addr & 0xFFFFFFFF:08x} - "
-                     f"{end >> 32:08x}:{end & 0xFFFFFFFF:08x}: {name}")
-        last_end = end
-    return "\n".join(lines) + "\n"

@@ -3,7 +3,7 @@ BAR placements and the final e820. Addresses from hvmloader's config.h."""
 
 from __future__ import annotations
 
-from xlrmrr.common import E820Entry, Finding, hexa
+from xlrmrr.common import E820_NAMES, E820Entry, Finding, hexa
 from xlrmrr.host.model import Bar
 from xlrmrr.records import record
 
@@ -135,6 +135,24 @@ class HvmloaderResult:
     rdm_overlaps: tuple[RdmOverlap, ...] = ()
 
     def dump(self) -> str:
-        from xlrmrr.hvmloader.e820 import dump_e820_table
-
         return dump_e820_table(self.e820)
+
+
+def dump_e820_table(e820) -> str:
+    """hvmloader's dump_e820_table output (e820.c), beside the result it prints."""
+    lines = ["E820 table:"]
+    last_end = 0
+    for i, e in enumerate(e820):
+        end = e.addr + e.size
+        if e.addr < last_end:
+            lines.append(" OVERLAP!!")
+        elif e.addr > last_end:
+            lines.append(f" HOLE: {last_end >> 32:08x}:{last_end & 0xFFFFFFFF:08x} - "
+                         f"{e.addr >> 32:08x}:{e.addr & 0xFFFFFFFF:08x}")
+        name = E820_NAMES.get(e.type)
+        if e.type == 5 or name is None:
+            name = f"UNKNOWN ({e.type:08x})"
+        lines.append(f" [{i:02d}]: {e.addr >> 32:08x}:{e.addr & 0xFFFFFFFF:08x} - "
+                     f"{end >> 32:08x}:{end & 0xFFFFFFFF:08x}: {name}")
+        last_end = end
+    return "\n".join(lines) + "\n"

@@ -89,6 +89,14 @@ def guest_functions(domain: DomainConfig, host: Host) -> tuple[Sbdf, ...]:
     return tuple(s for d in domain.pci for s in assigned_functions(d, host))
 
 
+def assigned_rmrr_starts(domain: DomainConfig, host: Host) -> set[int]:
+    """Start addresses of the host RMRRs Xen maps for the functions libxl assigns. An RMRR
+    [X, X] with X page-aligned has no page: Xen reserves and maps none of it, any release."""
+    index = RmrrIndex(host)
+    return {r.start_pfn << PAGE_SHIFT for s in guest_functions(domain, host)
+            for r in index.rmrrs(s) if r.nr_pages}
+
+
 class _HostIndex:
     """The host and libxl's RDMs looked up once: a device's RMRRs (xlrmrr.host.index), its PCI
     function, whether libxl put an RMRR in the guest's e820. Assigning D devices over R RMRRs

@@ -50,9 +50,9 @@ class Remediation:
                 "edits": [e.to_json() for e in self.edits]}
 
 
-def propose(base, host, version, options, original) -> tuple[Remediation, ...]:
+def propose(base, host, version, options, original, replan) -> tuple[Remediation, ...]:
     """The create proposals for a plan that is not clean, each re-planned (remedies.create),
-    best first, one recommended where any is verified (remedies.rank)."""
+    best first, one recommended where any is verified (remedies.rank). replan: driver.plan."""
     from xlrmrr.remedies.create import propose as _propose
 
-    return _propose(base, host, version, options, original)
+    return _propose(base, host, version, options, original, replan)

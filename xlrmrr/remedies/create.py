@@ -5,6 +5,7 @@ kind, so the number of re-plans does not grow with the RDMs."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 from xlrmrr.common import FOUR_GB, MB, XenVersion, hexa
@@ -30,6 +31,7 @@ class Trial:
     host: object
     version: XenVersion
     options: object         # driver.Options
+    replan: Callable        # driver.plan, handed in: the remedies do not import the driver
 
     def attempt(self, change: str, domain: DomainConfig, extra: str = "", edits=(),
                 tier: int = rank.FIX_MISTAKE, why: str = ""):
@@ -38,7 +40,6 @@ class Trial:
         edits applied, as xl reads it (a policy xl leaves undefined planned at its worst
         reading, as for any config); else of the DomainConfig edit."""
         from xlrmrr.common import InputError
-        from xlrmrr.driver import plan
 
         quiet = replace(self.options, remediate=False, compare_versions=False)
         made = dict(edits=tuple(edits), tier=tier, why=why)
@@ -46,7 +47,7 @@ class Trial:
             if self.options.reread is not None and edits:
                 domain, xen_domain = self.options.reread(tuple(edits))
                 quiet = replace(quiet, xen_domain=xen_domain)
-            p = plan(domain, self.host, self.version, quiet)
+            p = self.replan(domain, self.host, self.version, quiet)
         except InputError as e:
             return Remediation(change, False, f"not checked: xl refuses the changed file: {e}",
                                **made), None
@@ -342,14 +343,14 @@ def _with_policy(spec: str, policy: str) -> str:
 
 def _dropped(t: Trial, domain):
     """(RDMs left out without a conflict, assigned RMRR starts libxl never selected)."""
-    from xlrmrr.driver import _assigned_rmrr_starts
+    from xlrmrr.hypervisor.assignment import assigned_rmrr_starts
     from xlrmrr.verdicts import VERDICT_BLOCKED
 
     if domain.type != "hvm" or t.base.verdict == VERDICT_BLOCKED:
         return [], set()
     lx = t.base.libxl
     unexposed = [r for r in lx.rdms if r.assigned and not r.exposed and not r.conflict]
-    missing = _assigned_rmrr_starts(domain, t.host) - {r.start for r in lx.rdms}
+    missing = assigned_rmrr_starts(domain, t.host) - {r.start for r in lx.rdms}
     return unexposed, missing
 
 
@@ -423,11 +424,11 @@ PROPOSALS = (typos, duplicates, no_pod, boundary, memory_below_low, mmio_hole, m
              whole_group, explicit_strict, host_strict, host_relaxed)
 
 
-def propose(base, host, version, options, original) -> tuple[Remediation, ...]:
+def propose(base, host, version, options, original, replan) -> tuple[Remediation, ...]:
     """Every proposal, each change once, ranked best first with one recommended (remedies.rank).
     base.domain is, with rdm_forcecheck, the design's reading of the config; original is the
-    config as read."""
-    t = Trial(base, host, version, options)
+    config as read; replan: driver.plan."""
+    t = Trial(base, host, version, options, replan)
     out: list[Remediation] = []
     seen: set[str] = set()
     for proposal in PROPOSALS:

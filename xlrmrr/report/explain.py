@@ -75,12 +75,28 @@ def _range_text(j) -> str | None:
     return None
 
 
+def _first(r) -> str:
+    """The first message that shows the log's outcome, for the first line: its number and
+    the message without the log's prefixes (timestamps, "(XEN)", libxl's file:line:function)."""
+    import re
+
+    if r["outcome"] == "info":
+        return ""
+    for i, j in enumerate(r["messages"], 1):
+        if j["outcome"] == r["outcome"]:
+            text = re.sub(r"^(?:\[[\d\s.:-]+\]\s*|\(XEN\)\s*|\(d\d+\)\s*)*", "", j["text"])
+            text = re.sub(r"^libxl: \w+: [\w.]+:\d+:\w+: ", "", text)
+            return f": [{i}] {j['component']}: {text}"
+    return ""
+
+
 def _lines(r) -> list[str]:
     from xlrmrr.common import hexa, size_str
 
     n = len(r["messages"])
     lines = [f"{', '.join(r['sources'])}: {n} RDM-related message{'s' if n != 1 else ''} in "
-             f"{r['lines_read']} lines; {_HEADLINE[r['outcome']]} (exit {r['exit_status']})",
+             f"{r['lines_read']} lines; {_HEADLINE[r['outcome']]}{_first(r)} "
+             f"(exit {r['exit_status']})",
              f"message forms fit Xen {r['releases']}"
              + (f", libxl's source lines {r['releases_by_source_line']}"
                 if r["releases_by_source_line"] != r["releases"] else "")

@@ -91,13 +91,31 @@ def host_json(host, version) -> dict:
     }
 
 
+def _outcome(host, j) -> str:
+    """The first line's outcome: VT-d off and why (exit 1), or what the host reserves."""
+    if not host.vtd_enabled:
+        why = next((f.message for f in host.findings
+                    if f.severity == "error" and f.component == "xen"), "")
+        why = why.split(" then ", 1)[0] if why.startswith("Xen rejects") else ""
+        return (f"VT-d DISABLED{': ' + why if why else ''}; no device can be passed through "
+                f"(exit 1)")
+    if getattr(host, "rmrrs_unknown", None):
+        return (f"VT-d enabled; the host's RMRRs are UNKNOWN ({host.rmrrs_unknown}), so none is "
+                f"listed below (exit 0)")
+    n, groups = len(j["rmrrs"]), [g for g in j["groups"] if len(g) > 1]
+    return (f"VT-d enabled, {n} RMRR{'s' if n != 1 else ''}"
+            + (f", {len(groups)} sharing group{'s' if len(groups) != 1 else ''} (each assigned "
+               f"whole or not at all)" if groups else "") + " (exit 0)")
+
+
 def render_text(host, version) -> str:
     from xlrmrr.common import hexa, size_str
 
     j = host_json(host, version)
     functions = {f.sbdf: f for f in host.devices}
     lines = [f"host: {host.source or '?'}; modelling Xen {version}"
-             + (f" (host data recorded on Xen {host.xen_version})" if host.xen_version else ""),
+             + (f" (host data recorded on Xen {host.xen_version})" if host.xen_version else "")
+             + f": {_outcome(host, j)}",
              "VT-d: " + ("enabled" if host.vtd_enabled else
                          "DISABLED - Xen rejects this DMAR; no device can be passed through")]
     if not host.topology_known:
