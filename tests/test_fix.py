@@ -113,8 +113,10 @@ def test_fix_prints_the_recommended_change_as_a_diff(capsys, tmp_path, monkeypat
     assert rc == 1        # the file as it is still fails
     head, diff = out.split("--- ", 1)
     assert head.splitlines() == [
-        "# usb-strict-boundary.cfg: BLOCKED on Xen 4.17 (exit 1); the recommended change, planned "
-        "again: verdict ok",
+        "# usb-strict-boundary.cfg: BLOCKED: creating this guest would fail: libxl: the RMRR at "
+        "0xab80a000 (of 0000:00:14.0; policy strict) overlaps guest RAM: \"RDM conflict at "
+        "0xab80a000.\" (exit 1)",
+        "# the recommended change, planned again on Xen 4.17: verdict ok",
         "# change: rdm_mem_boundary = 2744",
         "# why: plans ok; keeps the guest's 8192 MiB and every assigned device's RMRR mapped 1:1 "
         "(strict): libxl moves lowmem_end below the RDM at 0xab80a000 and the RAM above it to "
@@ -214,8 +216,9 @@ def test_fix_on_a_clean_plan_changes_nothing(capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     copy_guest(tmp_path, "igd-passthrough.cfg")
     assert main(["create", "igd-passthrough.cfg", "--dry-run", "--fix", "--write", *LAPTOP]) == 0
-    assert capsys.readouterr().out == ("# igd-passthrough.cfg: OK on Xen 4.17 (exit 0): nothing "
-                                       "to change\n")
+    assert capsys.readouterr().out == ("# igd-passthrough.cfg: OK: the guest can be created and "
+                                       "every assigned device gets all its RMRRs (exit 0)\n"
+                                       "# nothing to change\n")
     assert not (tmp_path / "igd-passthrough.cfg.new").exists()
 
 

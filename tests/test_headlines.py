@@ -390,3 +390,15 @@ def test_blocked_by_a_shared_rmrr_says_why_in_words(capsys):
 def test_explain_first_line_names_the_message_that_decides(capsys, log, says):
     rc, out, _ = run(capsys, "explain", FIXTURES / "logs" / log)
     assert out.splitlines()[0].endswith(f" lines; {says}")
+
+
+def test_dmar_first_line_counts_the_firmware_findings(capsys):
+    # bug-rmrr-overlap: one error (the overlapping RMRRs: Xen disables VT-d); laptop-typical is
+    # clean; odd-fields has an ANDD namespace device in no DRHD's scope (a note).
+    for name, said in (("bug-rmrr-overlap", "firmware findings: 1 error (listed below)"),
+                       ("laptop-typical", "no firmware finding"),
+                       ("odd-fields", "firmware findings: 1 note (listed below)")):
+        rc, out, _ = run(capsys, "dmar", FIXTURES / f"dmar/{name}.bin")
+        first = out.splitlines()[0]
+        assert rc == 0 and first.endswith(f" (valid); {said}"), first
+        assert first.startswith(f"DMAR table {FIXTURES / f'dmar/{name}.bin'}: ")

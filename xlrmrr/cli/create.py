@@ -98,8 +98,9 @@ def _add_options(p) -> None:
     p.add_argument("--fix", action="store_true",
                    help="with --dry-run: print the recommended change instead of the report, as a "
                         "unified diff of GUEST.cfg (--- GUEST.cfg / +++ GUEST.cfg.new, for patch(1)) "
-                        "that edits only the lines it must, after a few `#` lines saying the change, "
-                        "why it is recommended and the verdict it was planned to; the exit status "
+                        "that edits only the lines it must, after a few `#` lines: the report's "
+                        "first line (the outcome and its cause), the verdict the change was "
+                        "planned to, the change and why it is recommended; the exit status "
                         "stays that of GUEST.cfg as it is")
     p.add_argument("--write", action="store_true",
                    help="with --fix: also write the changed file as GUEST.cfg.new (atomically; "
@@ -499,21 +500,21 @@ def _fix(args, result, raw: bytes) -> int:
     from xlrmrr.common import InputError
     from xlrmrr.remedies.cfgtext import apply_bytes, unified_diff
     from xlrmrr.remedies.rank import why_line
+    from xlrmrr.report.create import headline
 
     fix = next((r for r in result.remediation if r.recommended), None)
     new_name = args.config + ".new"
-    state = (f"{args.config}: {result.verdict.upper()} on Xen {result.xen_version} "
-             f"(exit {result.exit_status})")
-    head, diff, written = [], "", None
+    # the first line is the report's: the outcome and its cause
+    head, diff, written = [f"# {headline(result, args.config)}"], "", None
     if fix is None:
-        head.append(f"# {state}: nothing to change" if result.verdict == "ok" else
-                    f"# {state}: no verified change fixes it; `xlrmrr create {args.config} "
-                    f"--dry-run` explains why")
+        head.append("# nothing to change" if result.verdict == "ok" else
+                    f"# no verified change fixes it; `xlrmrr create {args.config} --dry-run` "
+                    f"explains why")
     else:
         new = apply_bytes(raw, fix.edits)
         diff = unified_diff(raw, new, args.config)
-        head += [f"# {state}; the recommended change, planned again: verdict {fix.verdict}",
-                 f"# change: {fix.change}", f"# why: {why_line(fix)}"]
+        head += [f"# the recommended change, planned again on Xen {result.xen_version}: verdict "
+                 f"{fix.verdict}", f"# change: {fix.change}", f"# why: {why_line(fix)}"]
         if args.write:
             try:
                 mode = os.stat(args.config).st_mode & 0o7777

@@ -36,13 +36,23 @@ def _structure_text(s) -> str:
     return f"type {s.type}, {s.length} bytes (not decoded)"
 
 
+def _found(findings) -> str:
+    """The first line's count of the firmware findings listed at the end, by severity."""
+    if not findings:
+        return "no firmware finding"
+    counts = [(word, sum(f.severity == sev for f in findings))
+              for sev, word in (("error", "error"), ("warning", "warning"), ("info", "note"))]
+    return "firmware findings: " + ", ".join(f"{n} {word}{'s' if n > 1 else ''}"
+                                             for word, n in counts if n) + " (listed below)"
+
+
 def render_text(dmar, path: str, findings) -> str:
     from xlrmrr.acpi.spec import ENUMERATED_SCOPES, DmarFlags
 
     d = dmar
     lines = [f"DMAR table {path}: {d.length:#x} bytes, signature {d.signature.decode('latin-1')}, "
              f"revision {d.revision}, checksum {d.checksum:#04x} "
-             f"({'valid' if d.checksum_valid else 'INVALID'})",
+             f"({'valid' if d.checksum_valid else 'INVALID'}); {_found(findings)}",
              f"  OEM {d.to_json()['oem_id']!r} table {d.to_json()['oem_table_id']!r} revision "
              f"{d.oem_revision:#x}; compiler {d.to_json()['asl_compiler_id']!r} revision "
              f"{d.asl_compiler_revision:#x}",
