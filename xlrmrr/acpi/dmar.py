@@ -14,6 +14,7 @@ The records and their JSON form live in xlrmrr.acpi.model; they are importable f
 from __future__ import annotations
 
 from io import BytesIO
+from struct import Struct as _Layout
 
 from xlrmrr.acpi import compiled as C
 from xlrmrr.acpi import structs as S
@@ -72,8 +73,7 @@ def decode(data: bytes, name: str = "DMAR") -> Dmar:
             raise _err(name, f"structure at offset {off:#x}",
                        f"only {left} bytes left before the table end ({length:#x}), less than "
                        f"the 4-byte structure header", at=off)
-        stype = int.from_bytes(data[off:off + 2], "little")
-        slen = int.from_bytes(data[off + 2:off + 4], "little")
+        stype, slen = _TYPE_LENGTH(data, off)
         kind = kind_of(stype)
         if slen == 0:
             raise _err(name, _what(off, kind, stype), 'length 0 (Linux: "Invalid 0-length structure"; Xen: '
@@ -102,6 +102,12 @@ def decode(data: bytes, name: str = "DMAR") -> Dmar:
                 host_address_width=top.host_address_width, flags=top.flags,
                 reserved=top.reserved, structures=tuple(structures),
                 checksum_valid=checksum_valid)
+
+
+# A structure's Type and Length (ACPI_DMAR_HEADER), read before its Struct may see the bytes
+_TYPE_LENGTH = _Layout("<HH").unpack_from
+# The compiled parser of each row of STRUCTURE_TYPES (and UNKNOWN_TYPE), by row name
+_PARSERS: dict = {}
 
 
 def _context():
@@ -163,7 +169,10 @@ def _decode_structure(kind: StructureType, stype: int, body: bytes, off: int, na
     bytes (for a type with device scopes, the part before them, then each scope, whose lengths
     _check_scopes has checked), its row says which of the parsed fields are Structure's."""
     io = BytesIO(body)
-    c = getattr(C, kind.name.upper()).parsefunc(io, ctx)
+    parse = _PARSERS.get(kind.name)
+    if parse is None:
+        parse = _PARSERS[kind.name] = getattr(C, kind.name.upper()).parsefunc
+    c = parse(io, ctx)
     kw = {f: c[f] for f in kind.fields}
     if kind.tail == "scopes":
         _check_scopes(body, kind.fixed, off, name, kind, stype)
@@ -173,7 +182,7 @@ def _decode_structure(kind: StructureType, stype: int, body: bytes, off: int, na
         while pos < end:
             s = scope(io, ctx)
             out.append(Scope(type=s["type"], bus=s["bus"],
-                             path=tuple((p["device"], p["function"]) for p in s["path"]),
+                             path=tuple([(p["device"], p["function"]) for p in s["path"]]),
                              enumeration_id=s["enumeration_id"], flags=s["flags"],
                              reserved=s["reserved"], offset=off + pos))
             pos += s["length"]

@@ -348,4 +348,5 @@ def assign_devices(domain: DomainConfig, host: Host, rdms=(), populated=(),
     if todo and not host.topology_known:
         findings.append(ex.PRESENCE_ASSUMED)
     return AssignResult(tuple(devices), maps, tuple(findings), blocked, degraded, uses,
-                        tuple(tables), shared_pt, dom.ram, version, domid, tuple(absent))
+                        tuple(tables), shared_pt, dom.ram, version, domid, tuple(absent),
+                        tuple(below))
