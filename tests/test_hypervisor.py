@@ -207,6 +207,8 @@ def test_device_below_a_bridge_scope_gets_no_identity_map():
     r = assign_devices(guest(dev(nic)), h, (), RAM)
     assert not r.blocked and r.devices[0].outcomes == () and r.degraded
     assert [f.code for f in r.findings] == ["rmrr-below-bridge", "device-presence-assumed"]
+    # the fact the driver reads (degraded, its cause), beside the finding that explains it
+    assert r.below_bridge == ((nic, h.rmrrs[0]),)
 
 
 def test_without_explanations_the_errors_and_the_facts_stay():

@@ -127,21 +127,24 @@ def degraded_causes(domain, host, layout, hv, loader, not_exposed, starts) -> tu
                                  f"{names(u.elsewhere)} {'stays' if one else 'stay'} in dom0 or "
                                  f"another guest, which {'keeps its' if one else 'keep their'} "
                                  f"1:1 mapping of the same range", u.here, CELL_SPLIT))
-        for f in hv.findings:
-            if f.code == "rmrr-below-bridge":
-                text = f.message.split(": Xen keeps", 1)[0]
-                sbdf = next((d.sbdf for d in hv.devices if text.startswith(str(d.sbdf))), None)
-                out.append(Cause(f"{text}: it gets no 1:1 mapping of the range",
-                                 (sbdf,) if sbdf else (), CELL_BRIDGE))
+        if hv.below_bridge:
+            from xlrmrr.hypervisor.explanations import below_bridge
+
+            for sbdf, rmrr in hv.below_bridge:
+                out.append(Cause(f"{below_bridge(sbdf, rmrr)}: it gets no 1:1 mapping of the "
+                                 f"range", (sbdf,), CELL_BRIDGE))
     if loader is not None:
-        for f in loader.findings:
-            hit = starts.intersection(f.addrs)
-            if f.code == "ram-relocated-over-rdm" and hit:
+        for o in loader.rdm_overlaps:
+            hit = starts.intersection(o.addrs)
+            if not hit:
+                continue
+            if o.code == "ram-relocated-over-rdm":
                 # "hvmloader moves guest RAM to [...] over the RDM at X that libxl did not check"
-                out.append(Cause(f.message, _owners(domain, host, layout, hit), CELL_OVERLAID))
-            elif f.code in ("bar-over-rdm", "bar64-over-rdm") and hit:
+                out.append(Cause(o.finding.message, _owners(domain, host, layout, hit),
+                                 CELL_OVERLAID))
+            else:
                 # "pci dev D bar N at B overlaps the RDM at X"
-                out.append(Cause("hvmloader: " + f.message.split(": ", 1)[0],
+                out.append(Cause("hvmloader: " + o.finding.message.split(": ", 1)[0],
                                  _owners(domain, host, layout, hit), CELL_OVERLAID))
     for start in sorted(not_exposed - said - {r.start for r in layout.rdms}):
         owners = _owners(domain, host, layout, {start})

@@ -102,6 +102,7 @@ def check_guests(host: Host, guests: Sequence[GuestCheck]) -> HostCheck:
     groups = sharing_groups(host)
     placement = []
     split = []
+    with_dom0 = []          # groups a guest shares with dom0 (degraded, not failing)
     for grp in groups:
         where = tuple((m, ",".join(owners.get(m, [])) or (
             "fixed" if m in grp.fixed else DOM0)) for m in grp.members)
@@ -122,6 +123,7 @@ def check_guests(host: Host, guests: Sequence[GuestCheck]) -> HostCheck:
                 tuple(a for r in grp.rmrrs for a in (r.base, r.end))))
         elif labels and any(o == DOM0 for _, o in where):
             away = ", ".join(str(m) for m, o in where if o == DOM0)
+            with_dom0.append(grp)
             findings.append(Finding(
                 "warning", "group-dom0", "xen",
                 f"RMRR sharing group {{{members}}} ({rng}): {labels[0]} takes part of it, "
@@ -152,8 +154,7 @@ def check_guests(host: Host, guests: Sequence[GuestCheck]) -> HostCheck:
     failing = any(g.verdict == "blocked" for g in guests)
     if failing or split or duplicates or shared_ranges:
         status = EXIT_FAIL
-    elif any(g.verdict == "degraded" for g in guests) or any(
-            f.code == "group-dom0" for f in findings):
+    elif any(g.verdict == "degraded" for g in guests) or with_dom0:
         status = EXIT_DEGRADED
     elif any(g.verdict == "unknown" for g in guests):
         status = EXIT_INPUT

@@ -52,7 +52,7 @@ def run(info: HvmInfo, memory_map: Sequence[E820Entry], keys: Xenstore,
                                BUG_MEMORY_MAP)
     pci = pci_setup(bus, memory_map, info, keys, version)
     findings = list(pci.findings)
-    rdm_overlaps = list(pci.rdm_overlaps)
+    rdm_overlaps = []
     if pci.relocated is not None:
         old_high, new_high = pci.relocated
         for r in rdms:
@@ -61,18 +61,21 @@ def run(info: HvmInfo, memory_map: Sequence[E820Entry], keys: Xenstore,
                                    f"hvmloader moves guest RAM to [{hexa(old_high)}, {hexa(new_high)}), "
                                    f"over the RDM at {hexa(r.start)} that libxl did not check against it",
                                    r.start))
-                rdm_overlaps.append(RdmOverlap("ram-relocated-over-rdm", r.start, (r.start,)))
+                rdm_overlaps.append(RdmOverlap("ram-relocated-over-rdm", r.start, (r.start,),
+                                               findings[-1]))
     rdm_index = sorted(rdms, key=lambda r: r.start)
     rdm_starts = [r.start for r in rdm_index]
-    for b, said in zip(pci.bars, pci.bar_findings):
+    for b, said, over in zip(pci.bars, pci.bar_findings, pci.bar_overlaps):
         if b.high:
             for r in overlapping(rdm_index, rdm_starts, b.base, b.base + b.size):
                 findings.append(_f("warning", "bar64-over-rdm",
                                    f"64-bit BAR {b.device} bar {b.index} at {hexa(b.base)} overlaps the "
                                    f"RDM at {hexa(r.start)}: hvmloader does not avoid RDMs above 4 GiB",
                                    b.base, r.start))
-                rdm_overlaps.append(RdmOverlap("bar64-over-rdm", r.start, (b.base, r.start)))
+                rdm_overlaps.append(RdmOverlap("bar64-over-rdm", r.start, (b.base, r.start),
+                                               findings[-1]))
         findings.extend(said)
+        rdm_overlaps.extend(over)
 
     adjusted, said = adjust_memory_map(memory_map, pci.low_mem_end, pci.high_mem_end, version)
     findings.extend(said)

@@ -104,11 +104,13 @@ class BarPlacement:
 @record(eq=False)
 class RdmOverlap:
     """Something hvmloader puts over an RDM: a BAR (bar-over-rdm, bar64-over-rdm) or relocated
-    guest RAM (ram-relocated-over-rdm). addrs: the finding's addresses (the BAR base, the RDM)."""
+    guest RAM (ram-relocated-over-rdm), with the finding that says it. addrs: the finding's
+    addresses (the BAR base, the RDM)."""
 
     code: str
     rdm_start: int
     addrs: tuple[int, ...]
+    finding: Finding
 
 
 @record(eq=False)
@@ -132,7 +134,7 @@ class HvmloaderResult:
     # are placed, no e820 exists). e820 is then () and pci_mem_start means nothing for
     # BUG_MEMORY_MAP.
     bug: str = ""
-    rdm_overlaps: tuple[RdmOverlap, ...] = ()
+    rdm_overlaps: tuple[RdmOverlap, ...] = ()    # in the order of their findings
 
     def dump(self) -> str:
         return dump_e820_table(self.e820)

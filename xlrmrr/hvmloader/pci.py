@@ -37,9 +37,9 @@ class PciSetup:
     high_mem_end: int
     bars: tuple[BarPlacement, ...]
     bar_findings: tuple[tuple[Finding, ...], ...]   # one tuple per placement
+    bar_overlaps: tuple[tuple[RdmOverlap, ...], ...]  # one tuple per placement
     findings: tuple[Finding, ...]                   # said before the first BAR is placed
     relocated: tuple[int, int] | None               # [old high_mem_end, new) when RAM moved
-    rdm_overlaps: tuple[RdmOverlap, ...]
     opregion: int | None                            # the IGD OpRegion mem_hole_alloc gave
 
 
@@ -121,7 +121,7 @@ def pci_setup(bus: Sequence[GuestPciDevice], memory_map: Sequence[E820Entry], in
 
     placements: list[BarPlacement] = []
     bar_findings: list[tuple[Finding, ...]] = []
-    rdm_overlaps: list[RdmOverlap] = []
+    bar_overlaps: list[tuple[RdmOverlap, ...]] = []
     base_cursor = pci_mem_start
     high_cursor = max(high_mem_end, FOUR_GB)
     below_4g = sorted((e for e in reserved if e.end <= FOUR_GB), key=lambda e: e.end)
@@ -136,6 +136,7 @@ def pci_setup(bus: Sequence[GuestPciDevice], memory_map: Sequence[E820Entry], in
             base = (high_cursor + b.size - 1) & ~(b.size - 1)
             placements.append(BarPlacement(name, b.index, b.size, base, True, assumed))
             bar_findings.append(())
+            bar_overlaps.append(())
             high_cursor = base + b.size
             continue
         base = (base_cursor + b.size - 1) & ~(b.size - 1)
@@ -150,10 +151,12 @@ def pci_setup(bus: Sequence[GuestPciDevice], memory_map: Sequence[E820Entry], in
             bar_findings.append((_f("warning", "bar-no-space",
                                     f"pci dev {name} bar {b.index:02x} size {b.size:x}: no space "
                                     f"for resource!"),))
+            bar_overlaps.append(())
             continue
         placements.append(BarPlacement(name, b.index, b.size, base, False, assumed))
         base_cursor = base + b.size
         said = []
+        over = []
         if not fixed_next_rmrr:
             for e in below_4g:
                 if overlaps(e.addr, e.end, base, base_cursor):
@@ -162,9 +165,10 @@ def pci_setup(bus: Sequence[GuestPciDevice], memory_map: Sequence[E820Entry], in
                         f"pci dev {name} bar {b.index:02x} at {hexa(base)} overlaps the RDM at "
                         f"{hexa(e.addr)}: Xen {version} hvmloader avoids only the first RDM above "
                         f"pci_mem_start (fixed in 4.10, ecc607b185)", base, e.addr))
-                    rdm_overlaps.append(RdmOverlap("bar-over-rdm", e.addr, (base, e.addr)))
+                    over.append(RdmOverlap("bar-over-rdm", e.addr, (base, e.addr), said[-1]))
         bar_findings.append(tuple(said))
+        bar_overlaps.append(tuple(over))
 
     opregion = IGD_OPREGION_ADDR if any(d.igd for d in bus) else None
     return PciSetup(pci_mem_start, mmio_total, low_mem_end, high_mem_end, tuple(placements),
-                    tuple(bar_findings), tuple(findings), relocated, tuple(rdm_overlaps), opregion)
+                    tuple(bar_findings), tuple(bar_overlaps), tuple(findings), relocated, opregion)

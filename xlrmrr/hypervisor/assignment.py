@@ -352,4 +352,5 @@ def assign_devices(domain: DomainConfig, host: Host, rdms=(), populated=(),
     if not explain:
         findings = [f for f in findings if f.severity == "error"]
     return AssignResult(tuple(devices), maps, tuple(findings), blocked, degraded, uses,
-                        tuple(tables), shared_pt, dom.ram, version, domid, tuple(absent))
+                        tuple(tables), shared_pt, dom.ram, version, domid, tuple(absent),
+                        tuple(below))

@@ -94,10 +94,15 @@ def assign_failed_finding(da: DeviceAssignment) -> Finding:
             f"destroys the half-built domain and `xl create` fails"))
 
 
+def below_bridge(sbdf: Sbdf, rmrr: Rmrr) -> str:
+    """The fact of rmrr-below-bridge in words (the finding's first clause, a degraded cause)."""
+    return f"{sbdf} sits below a bridge named in the scope of RMRR {rmrr_range(rmrr)}"
+
+
 def below_bridge_finding(sbdf: Sbdf, rmrr: Rmrr) -> Finding:
     return Finding(
         "warning", "rmrr-below-bridge", "xen",
-        f"{sbdf} sits below a bridge named in the scope of RMRR {rmrr_range(rmrr)}: Xen "
+        f"{below_bridge(sbdf, rmrr)}: Xen "
         f"keeps only the bridge's own BDF for reserved-memory queries and device "
         f"assignment, so this device gets no 1:1 mapping of the range and libxl "
         f"does not reserve it. If the device uses the range its DMA faults in the "

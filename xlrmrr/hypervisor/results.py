@@ -186,6 +186,9 @@ class AssignResult:
     xen_version: XenVersion | None = None
     domid: int = DOMID
     absent: tuple[Sbdf, ...] = ()      # assigned devices the known host topology lacks
+    # (device, RMRR) where the device sits below a bridge the RMRR's scope names and gets no
+    # 1:1 mapping of it (Xen keeps only the bridge's BDF)
+    below_bridge: tuple[tuple[Sbdf, Rmrr], ...] = ()
 
     @property
     def log(self) -> tuple[str, ...]:

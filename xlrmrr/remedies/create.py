@@ -227,7 +227,7 @@ def _high_bar_room(p, rdm_start: int) -> int | None:
     """Where highmem must end so that the BARs hvmloader places above it, largest first and each
     aligned to its size, end at or below rdm_start; None when no 64-bit BAR lands on an RDM."""
     if p is None or p.hvmloader is None or not any(
-            f.code == "bar64-over-rdm" for f in p.hvmloader.findings):
+            o.code == "bar64-over-rdm" for o in p.hvmloader.rdm_overlaps):
         return None
     sizes = [b.size for b in p.hvmloader.bars if b.high and b.base is not None]
     if not sizes:
