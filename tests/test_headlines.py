@@ -402,3 +402,19 @@ def test_dmar_first_line_counts_the_firmware_findings(capsys):
         first = out.splitlines()[0]
         assert rc == 0 and first.endswith(f" (valid); {said}"), first
         assert first.startswith(f"DMAR table {FIXTURES / f'dmar/{name}.bin'}: ")
+
+
+def test_host_diff_first_line_states_the_outcome(capsys):
+    # laptop-typical -> usb-shared: the xHCI RMRR's scope gains 00:1a.0 and 00:1d.0 (1), a
+    # sharing group appears (1), and small (00:14.0, strict) goes ok -> blocked on B (1): three
+    # differences, one of them a guest's verdict, exit 1; a table against itself: none, exit 0.
+    a, b = FIXTURES / "dmar/laptop-typical.bin", FIXTURES / "dmar/usb-shared.bin"
+    rc, out, _ = run(capsys, "host", "diff", a, b, "--xen-version", "4.22",
+                     "--cfg", FIXTURES / "guests/small.cfg")
+    assert rc == 1
+    assert out.splitlines()[0] == (f"A: {a} (DMAR table); B: {b} (DMAR table); modelling Xen "
+                                   f"4.22: 3 differences, 1 guest changing verdict (exit 1)")
+    rc, out, _ = run(capsys, "host", "diff", a, a, "--xen-version", "4.22")
+    assert rc == 0
+    assert out.splitlines()[0] == (f"A: {a} (DMAR table); B: {a} (DMAR table); modelling Xen "
+                                   f"4.22: no difference (exit 0)")

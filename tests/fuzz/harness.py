@@ -188,6 +188,13 @@ class Contract:
     def _json(self, res: Result) -> list:
         try:
             obj = json.loads(res.out)
+        except RecursionError:
+            # valid JSON nested deeper than Python's parser goes (cfg --json of a list nested
+            # 30,000 deep): checked without recursion
+            obj = _shallow_object(res.out)
+            if obj is None:
+                return [("invalid-json", f"deeply nested, not one object; stdout "
+                                         f"{res.out[:80]!r}")]
         except ValueError as e:
             return [("invalid-json", f"{e}; stdout {res.out[:80]!r}")]
         if not isinstance(obj, dict):
@@ -223,6 +230,48 @@ class Contract:
         if not _LOCATOR.search(rest) and not _whole_file(rest):
             return [("unnamed", f"no line/offset/path/member: {line[:200]!r}")]
         return []
+
+
+def _shallow_object(text: str) -> dict | None:
+    """The top-level keys of a JSON object too deeply nested for json.loads (each mapped to
+    None), after checking without recursion that the text is one object: every value is a JSON
+    scalar or a balanced structure of them. None when it is not."""
+    decoder = json.JSONDecoder()
+    scalar = re.compile(r'\s*(?:"(?:[^"\\]|\\.)*"|-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?'
+                        r"|true|false|null)")
+    if not text.lstrip().startswith("{"):
+        return None
+    stack, keys, i, n = [], {}, 0, len(text)
+    expect_key = False
+    while i < n:
+        c = text[i]
+        if c in " \t\r\n":
+            i += 1
+        elif c in "[{":
+            stack.append(c)
+            expect_key = c == "{"
+            i += 1
+        elif c in "]}":
+            if not stack or "[{"["]}".index(c)] != stack.pop():
+                return None
+            i += 1
+            if not stack:
+                return keys if text[i:].strip() == "" else None
+        elif c == ",":
+            expect_key = stack[-1:] == ["{"]
+            i += 1
+        elif c == ":":
+            i += 1
+        else:
+            m = scalar.match(text, i)
+            if m is None or not stack:
+                return None
+            if expect_key:
+                if len(stack) == 1:
+                    keys[decoder.decode(m.group().strip())] = None
+                expect_key = False
+            i = m.end()
+    return None
 
 
 # Errors about a file as a whole (it cannot be opened, is too large, lacks its one required

@@ -64,3 +64,20 @@ def test_dmar_mutations_chained_stay_in_range():
             data = mutate.mutate_bytes(mutate.dmar_mutate(data, rng), rng)
             if len(data) > 200_000:
                 break
+
+
+def test_json_too_deep_for_json_loads_is_read_without_recursion():
+    """cfg --json of a config nested 30,000 deep is valid JSON that json.loads cannot read
+    (RecursionError): the long run stopped on it. The harness reads its top-level keys
+    without recursion, and still refuses text that is not one object."""
+    from harness import _shallow_object
+
+    deep = "[" * 30_000 + "]" * 30_000
+    assert _shallow_object('{"a": 1, "b": ' + deep + ', "c": {"d": [1, "x]"]}}') == \
+        {"a": None, "b": None, "c": None}
+    assert _shallow_object('{"k": "\\"}", "n": -1.5e3, "t": [true, false, null]}') == \
+        {"k": None, "n": None, "t": None}
+    assert _shallow_object('{"a": 1, "b": ' + deep[:-1] + "}") is None     # unbalanced
+    assert _shallow_object('{"a": 1} trailing') is None
+    assert _shallow_object('{"a": bogus}') is None
+    assert _shallow_object("[" + deep + "]") is None     # an array, not an object

@@ -81,7 +81,11 @@ def text(a: tuple, b: tuple, version, d, guests: list) -> str:
 
     lines = diff_lines(d)
     n = len(lines) + sum(1 for g in guests if g["a"] != g["b"])
-    out = [f"A: {a[0]} ({a[1]}); B: {b[0]} ({b[1]}); modelling Xen {version}"]
+    changed = sum(1 for g in guests if g["a"] != g["b"])
+    outcome = (f"{n} difference{'s' if n != 1 else ''}"
+               + (f", {changed} guest{'s' if changed != 1 else ''} changing verdict" if changed
+                  else "") + " (exit 1)" if n else "no difference (exit 0)")
+    out = [f"A: {a[0]} ({a[1]}); B: {b[0]} ({b[1]}); modelling Xen {version}: {outcome}"]
     if n == 0:
         out.append("no difference" + (f" (and {len(guests)} guest(s) keep their verdict)"
                                       if guests else ""))
