@@ -18,6 +18,12 @@ GB = 1 << 30
 MB = 1 << 20
 FOUR_GB = 1 << 32
 
+# Xen's public headers, read by xl, libxl and libxc alike: xen/include/public/hvm/e820.h
+# (the default low MMIO hole) and hvm_info_table.h (the vcpu_online bitmap's size).
+HVM_BELOW_4G_MMIO_START = 0xF0000000
+HVM_BELOW_4G_MMIO_LENGTH = FOUR_GB - HVM_BELOW_4G_MMIO_START
+HVM_MAX_VCPUS = 128
+
 E820_RAM = 1
 E820_RESERVED = 2
 E820_ACPI = 3

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 from construct import Array, Bytes, Const, Int8ul, Int16ul, Int32ul, Int64ul, Padding, Struct
 
-from xlrmrr.common import E820Entry, InputError
+from xlrmrr.common import HVM_MAX_VCPUS, E820Entry, InputError
 
 HVM_INFO_SIGNATURE = b"HVM INFO"
 HVM_INFO_LENGTH = 48
 HVM_INFO_PFN = 0x09F
 HVM_INFO_OFFSET = 0x800
 HVM_INFO_PADDR = (HVM_INFO_PFN << 12) + HVM_INFO_OFFSET
-HVM_MAX_VCPUS = 128
 RESERVED_MEM_PGSTART = 0xFEFF0   # ioreq_server_pfn(0)
 
 hvm_info_table = Struct(

@@ -19,6 +19,7 @@ from xlrmrr.releases import (
     LIBXL_HIGHMEM_NOT_FORCED,
 )
 from xlrmrr.xlcfg.domain import (
+    LIBXL_PCI_FUNC_ALL,
     POLICY_INVALID,
     POLICY_STRICT,
     STRATEGY_HOST,
@@ -85,7 +86,7 @@ def construct_rdm(domain, host, version, devices, strategy, policy, boundary, ha
                 "warning", "rdm-first-entry-only",
                 f"{dp.sbdf} has {len(device_entries)} RMRRs; Xen {version} libxl uses only the "
                 f"first one and ignores {skipped} (all are honoured from 4.14, 3bdb073643)"))
-        if dp.device.vfunc_mask == 0xFFFFFFFF:
+        if dp.device.vfunc_mask == LIBXL_PCI_FUNC_ALL:
             findings.append(_finding(
                 "info", "pci-all-functions",
                 f"pci= entry {dp.device.spec!r} assigns every function, but construct_rdm queries only "

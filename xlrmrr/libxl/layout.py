@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from xlrmrr.common import (
     FOUR_GB,
+    HVM_BELOW_4G_MMIO_LENGTH,
+    HVM_BELOW_4G_MMIO_START,
+    HVM_MAX_VCPUS,
     MB,
     E820Entry,
     Finding,
@@ -14,12 +17,8 @@ from xlrmrr.host.model import Host
 from xlrmrr.libxl.create import default_video_memkb, device_policies, setdefault_refusal
 from xlrmrr.libxl.dm import construct_rdm
 from xlrmrr.libxl.model import (
-    HVM_BELOW_4G_MMIO_LENGTH,
-    HVM_BELOW_4G_MMIO_START,
-    HVM_MAX_VCPUS,
     LIBXL_MAXMEM_DEFAULT_KB,
     LIBXL_MEMKB_DEFAULT_BYTES,
-    LIBXL_RDM_MEM_BOUNDARY_MEMKB_DEFAULT,
     MMIO_HOLE_MAX,
     MMIO_HOLE_MIN,
     PVH_MMIO_START,
@@ -32,6 +31,7 @@ from xlrmrr.libxl.model import (
 from xlrmrr.libxl.model import libxl_finding as _finding
 from xlrmrr.libxl.x86 import construct_memmap
 from xlrmrr.xlcfg.domain import (
+    LIBXL_RDM_MEM_BOUNDARY_MEMKB_DEFAULT,
     POLICY_INVALID,
     POLICY_RELAXED,
     POLICY_UNSET,

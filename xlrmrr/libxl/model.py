@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from xlrmrr.common import (
-    FOUR_GB,
     MB,
     E820Entry,
     Finding,
@@ -19,10 +18,7 @@ from xlrmrr.xlcfg.domain import (
     PciDevice,
 )
 
-HVM_BELOW_4G_MMIO_START = 0xF0000000
-HVM_BELOW_4G_MMIO_LENGTH = FOUR_GB - HVM_BELOW_4G_MMIO_START
 PVH_MMIO_START = min(0xFEFF8000, 0xFEE00000, 0xFC000000)
-LIBXL_RDM_MEM_BOUNDARY_MEMKB_DEFAULT = 2048 * 1024
 LIBXL_MAXMEM_DEFAULT_KB = 32 * 1024
 LIBXL_VGA_HOLE_SIZE = 0x20
 HVM_LOWMEM_START = 0x100000
@@ -32,8 +28,6 @@ LIBXL_MEMKB_DEFAULT_BYTES = ((1 << 64) - 1) * 1024 & U64_MASK   # ~0ULL KiB, as 
 TWO_MB = 2 * MB
 MMIO_HOLE_MIN = 256 * MB
 MMIO_HOLE_MAX = 3840 * MB
-
-HVM_MAX_VCPUS = 128     # xen/include/public/hvm/hvm_info_table.h
 
 
 @record(eq=False, hot=True)

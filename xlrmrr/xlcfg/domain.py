@@ -23,6 +23,8 @@ POLICY_RELAXED = "relaxed"
 POLICY_UNSET = "unset"
 
 LIBXL_PCI_FUNC_ALL = 0xFFFFFFFF
+# rdm_mem_boundary's default (libxl.h LIBXL_RDM_MEM_BOUNDARY_MEMKB_DEFAULT: 2 GiB)
+LIBXL_RDM_MEM_BOUNDARY_MEMKB_DEFAULT = 2048 * 1024
 
 
 @record(hot=True)

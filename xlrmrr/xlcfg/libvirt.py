@@ -33,11 +33,7 @@ import re
 
 from xlrmrr.common import NEWEST_XEN, Finding, InputError, Sbdf
 from xlrmrr.records import record
-from xlrmrr.xlcfg.domain import DomainConfig, PciDevice
-
-LIBXL_RDM_MEM_BOUNDARY_MIB = 2048
-
-
+from xlrmrr.xlcfg.domain import LIBXL_RDM_MEM_BOUNDARY_MEMKB_DEFAULT, DomainConfig, PciDevice
 
 
 @record(eq=False)
@@ -342,7 +338,7 @@ def load_domain(data: bytes, source: str, xen_version=None):
              "libvirt's libxl driver sets no RDM option (libxl_conf.c: b_info.u.hvm.rdm, "
              "rdm_mem_boundary_memkb and each pcidevs[].rdm_policy stay unset): libxl reserves "
              "only the assigned devices' RMRRs (strategy ignore), each under the strict policy, "
-             f"and moves low RAM below an RMRR above {LIBXL_RDM_MEM_BOUNDARY_MIB} MiB "
+             f"and moves low RAM below an RMRR above {LIBXL_RDM_MEM_BOUNDARY_MEMKB_DEFAULT // 1024} MiB "
              "(rdm_mem_boundary's default); the domain XML cannot change any of this")
     return domain, tuple(findings), LibvirtDomain(_libxl_json(domain, b_hvm), lines, source)
 

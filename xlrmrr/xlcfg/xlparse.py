@@ -11,7 +11,14 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from xlrmrr.common import NEWEST_XEN, Finding, Sbdf, XenVersion
+from xlrmrr.common import (
+    HVM_BELOW_4G_MMIO_LENGTH,
+    HVM_BELOW_4G_MMIO_START,
+    NEWEST_XEN,
+    Finding,
+    Sbdf,
+    XenVersion,
+)
 from xlrmrr.releases import (
     XL_PCI_BEFORE_RDM,
     XL_PCI_SPEC_PARSER,
@@ -37,8 +44,6 @@ from xlrmrr.xlcfg.keys import KNOWN_KEYS, NUMBER_KEYS, near_key
 from xlrmrr.xlcfg.pcispec import PciFields, _release, parse_bdf_old, parse_spec_string, rdm_parse
 from xlrmrr.xlcfg.settings import ConfigParse
 
-HVM_BELOW_4G_MMIO_LENGTH = 0x10000000
-HVM_BELOW_4G_MMIO_START = 0xF0000000
 BIOS_TYPES = ("unknown", "rombios", "seabios", "ovmf")
 
 
