@@ -209,3 +209,24 @@ def test_device_below_a_bridge_scope_gets_no_identity_map():
     assert [f.code for f in r.findings] == ["rmrr-below-bridge", "device-presence-assumed"]
     # the fact the driver reads (degraded, its cause), beside the finding that explains it
     assert r.below_bridge == ((nic, h.rmrrs[0]),)
+
+
+def test_without_explanations_the_errors_and_the_facts_stay():
+    # explain=False (the release comparison's plans): the same assignments, identity maps,
+    # blocked/degraded and error findings in the same order; no warning, note or page table.
+    igd = Host(rmrrs=(Rmrr(0xAD000000, 0xAF7FFFFF, 0, (IGD,), 1),))
+    in_ram = ((0, 0xA0000), (0xC0000, 0xC0000000))
+    for d, h, ram in ((guest(dev(USB1)), usb_host(), RAM),                          # -EPERM
+                      (guest(dev(USB1, "relaxed"), dev(USB2, "relaxed")), usb_host(), RAM),
+                      (guest(dev(IGD)), igd, in_ram),                                  # -EBUSY
+                      (guest(dev(IGD, "relaxed")), igd, in_ram)):
+        full = assign_devices(d, h, (), ram)
+        bare = assign_devices(d, h, (), ram, explain=False)
+        assert repr((bare.devices, bare.identity_maps, bare.blocked, bare.degraded)) == repr(
+            (full.devices, full.identity_maps, full.blocked, full.degraded))
+        assert bare.findings == tuple(f for f in full.findings if f.severity == "error")
+        assert bare.page_tables == () and (full.page_tables or full.devices[0].rc == -EPERM)
+    assert any(f.code == "identity-busy" for f in
+               assign_devices(guest(dev(IGD)), igd, (), in_ram, explain=False).findings)
+    assert any(f.severity == "warning" for f in
+               assign_devices(guest(dev(IGD, "relaxed")), igd, (), in_ram).findings)

@@ -54,8 +54,10 @@ class Options:
     hvmloader_size: int | None = None   # bytes of the hvmloader image (None: default)
     remediate: bool = True              # propose and verify config changes
     compare_versions: bool = True       # re-plan under the other release bands
-    # Say why a verdict is not ok (Plan.causes); the release comparison's plans, of which only
-    # the verdicts and layouts are compared (_summary), go without.
+    # Say why a verdict is not ok (Plan.causes) and what the hypervisor's assignments mean
+    # (its warnings, notes and page tables; its errors are always made); the release
+    # comparison's plans, of which only the verdicts, first errors and layouts are compared
+    # (compare._summary), go without.
     explain: bool = True
     # How xl of another release reads the same file (parse order, rdm= parser): the CLI passes
     # a re-parse; without it the same DomainConfig is planned under every release.
@@ -241,7 +243,7 @@ def _run_stages(domain: DomainConfig, host: Host, version: XenVersion, options: 
         blocked = blocked or xc.failed
         if not blocked and domain.pci and domain.type == "hvm":
             hv = _assign_devices(first_entries(domain, duplicates), host, layout.rdms, xc.populated, version,
-                                 layout.hap)
+                                 layout.hap, options.explain)
             findings.extend(hv.findings)
             blocked, degraded = hv.blocked, hv.degraded
             if duplicates:
@@ -259,7 +261,8 @@ def _run_stages(domain: DomainConfig, host: Host, version: XenVersion, options: 
     if domain.type == "pv" and domain.pci and not layout.failed:
         # PV: no guest-physical map to conflict with (RMRRs go into the IOMMU only), but the
         # shared-RMRR rule of intel_iommu_assign_device applies to every guest type.
-        hv = _assign_devices(first_entries(domain, duplicates), host, (), (), version)
+        hv = _assign_devices(first_entries(domain, duplicates), host, (), (), version,
+                             explain=options.explain)
         findings.extend(hv.findings)
         blocked, degraded = hv.blocked, hv.degraded
         if duplicates:
@@ -332,13 +335,14 @@ def unique(findings) -> tuple[Finding, ...]:
     return tuple(out)
 
 
-def _assign_devices(domain, host, rdms, populated, version, hap=None):
+def _assign_devices(domain, host, rdms, populated, version, hap=None, explain=True):
     """The hypervisor stage, imported only for guests that assign devices (start-up time).
     hap: libxl's decision (config hap=, else the host's HAP): the IOMMU shares the EPT only
-    with HAP; None for a PV guest (no p2m)."""
+    with HAP; None for a PV guest (no p2m). explain: Options.explain."""
     from xlrmrr.hypervisor.assignment import assign_devices
 
-    return assign_devices(domain, host, rdms, populated, xen_version=version, shared_pt=hap)
+    return assign_devices(domain, host, rdms, populated, xen_version=version, shared_pt=hap,
+                          explain=explain)
 
 
 def _assigned_rmrr_starts(domain: DomainConfig, host: Host) -> set[int]:

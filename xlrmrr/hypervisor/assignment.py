@@ -264,7 +264,7 @@ def assign_devices(domain: DomainConfig, host: Host, rdms=(), populated=(),
                    xen_version: XenVersion | None = None, shared_pt: bool | None = None,
                    extra: tuple[tuple[str, Sbdf, str], ...] = (),
                    mappings: tuple[tuple[int, int, str], ...] = (),
-                   domid: int = DOMID) -> AssignResult:
+                   domid: int = DOMID, explain: bool = True) -> AssignResult:
     """Assign every pci= device of the guest after libxc populated its memory.
 
     rdms: the libxl stage's RDM entries (start, size, policy); an entry whose policy is
@@ -272,7 +272,9 @@ def assign_devices(domain: DomainConfig, host: Host, rdms=(), populated=(),
     special pages. extra: devices hot-plugged afterwards, as (spec, sbdf, policy); mappings:
     other p2m entries present by then, as (start, end, label), e.g. passthrough BARs the device
     model mapped after boot. domid: the id Xen's messages show (unknown before xl create: d1
-    for one guest, d1, d2 ... in start order for several).
+    for one guest, d1, d2 ... in start order for several). explain=False: the assignments and
+    the error findings only, no warning, note or page table (the release comparison's plans,
+    which compare verdicts, the first error and layouts: driver.Options.explain).
     Assignment stops at the first failing device, as libxl's create does."""
     version = xen_version or domain.xen_version
     translated = domain.type != "pv"
@@ -312,7 +314,7 @@ def assign_devices(domain: DomainConfig, host: Host, rdms=(), populated=(),
             break
         da = dom.assign(index, spec, sbdf, policy, hotplug)
         devices.append(da)
-        findings.extend(ex.device_findings(index.functions, da, version, domid))
+        findings.extend(ex.device_findings(index.functions, da, version, domid, explain))
         if not da.succeeds:
             findings.append(ex.assign_failed_finding(da))
             blocked = True
@@ -332,17 +334,19 @@ def assign_devices(domain: DomainConfig, host: Host, rdms=(), populated=(),
         or bool(below))
     tables = []
     covered: set[int] = set()
-    for d in devices:
+    for d in devices if explain else ():
         for o in d.outcomes:
             if o.action != MAP_SKIPPED and o.rmrr.start_pfn not in covered:
                 covered.add(o.rmrr.start_pfn)
                 tables.append(ex.page_table_state(o, shared_pt, translated, d))
     tables.extend(ex.unused_rdm_state(r) for r in rdms
                   if getattr(r, "policy", POLICY_STRICT) != POLICY_INVALID
-                  and (r.start >> PAGE_SHIFT) not in covered and translated)
+                  and (r.start >> PAGE_SHIFT) not in covered and translated and explain)
     findings.extend(ex.class_findings(domain, index.functions, devices))
     if todo and not host.topology_known:
         findings.append(ex.PRESENCE_ASSUMED)
+    if not explain:
+        findings = [f for f in findings if f.severity == "error"]
     return AssignResult(tuple(devices), maps, tuple(findings), blocked, degraded, uses,
                         tuple(tables), shared_pt, dom.ram, version, domid, tuple(absent),
                         tuple(below))

@@ -227,7 +227,9 @@ def _class_info(d: DeviceAssignment, cls) -> Finding:
         tuple(o.rmrr.base for o in d.outcomes))
 
 def device_findings(functions: Mapping, da: DeviceAssignment, version: XenVersion,
-                     domid: int = DOMID) -> list[Finding]:
+                     domid: int = DOMID, explain: bool = True) -> list[Finding]:
+    """What one device's assignment means, per RMRR. explain=False: the warnings and notes that
+    are not made (assign_devices keeps only the errors then) are not written either."""
     from xlrmrr import devices as dc
     cls = dc.classify(functions.get(da.sbdf))
     out = []
@@ -243,7 +245,7 @@ def device_findings(functions: Mapping, da: DeviceAssignment, version: XenVersio
                 f"sees. Assign the whole group to this guest with rdm_policy=relaxed on each "
                 f"device, or leave the device in dom0. {said or (said := _class_text(cls))}",
                 (r.base, r.end)))
-        elif o.shared and da.relaxed and da.rc != -EPERM:
+        elif o.shared and da.relaxed and da.rc != -EPERM and explain:
             out.append(Finding(
                 "info", "shared-rmrr-risky", "xen",
                 f"{da.sbdf}: {shared_rmrr_message(da.sbdf, r, True, version, domid)} (the RMRR "
@@ -257,7 +259,8 @@ def device_findings(functions: Mapping, da: DeviceAssignment, version: XenVersio
                 f"{rmrr_range(r)} overlaps a different range already identity-mapped into this guest; "
                 f"iommu_identity_mapping refuses with -EADDRINUSE whatever the policy",
                 (r.base, r.end)))
-        if any(x.state == RUN_IDENTITY for x in o.runs) and not XEN_IOMMU_IDENTITY_MAPPING.in_effect(version):
+        if explain and any(x.state == RUN_IDENTITY for x in o.runs) \
+                and not XEN_IOMMU_IDENTITY_MAPPING.in_effect(version):
             out.append(Finding(
                 "warning", "identity-overlap-old", "xen",
                 f"{da.sbdf}: RMRR {rmrr_range(r)} overlaps a different range already identity-mapped "
@@ -275,7 +278,7 @@ def device_findings(functions: Mapping, da: DeviceAssignment, version: XenVersio
                 f"{map_failed_message(r, o.rc, version, domid)}: the RMRR {rmrr_range(r)} lies in "
                 f"{b.occupant} at {hexa(b.start)}; with the strict policy Xen refuses the 1:1 "
                 f"mapping (-EBUSY). {said or (said := _class_text(cls))}", (r.base, r.end)))
-        if kept:
+        if kept and explain:
             pages = sum(x.pages for x in kept)
             out.append(Finding(
                 "warning", "identity-relaxed", "xen",
