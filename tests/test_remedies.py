@@ -202,3 +202,22 @@ def test_a_usb_controller_beside_an_igd_is_still_relaxed():
     # the whole pci= line, IGD entry kept as written
     assert [r.change for r in relaxed] == [
         "pci = [ '00:02.0', '00:14.0,rdm_policy=relaxed' ] (rdm_policy=relaxed)"]
+
+
+def test_relaxing_risk_names_the_device_class_devices_classify_gives():
+    """remedies.risk says what relaxing risks by devices.classify, the one class rule: Intel
+    integrated graphics is Intel display class at 00:02.0 even when it is not the VGA subclass
+    (an IGD that is not the primary display reports 0x038000), so its stolen-memory RMRR is
+    named as such (the risk text used to require class 0x0300); an NVIDIA VGA device is no IGD,
+    and a storage controller (class 0x01) keeps its own clause."""
+    from xlrmrr.common import Sbdf
+    from xlrmrr.host.model import Host, PciFunction
+    from xlrmrr.remedies.risk import device_class_risk
+
+    igd, gpu, nvme = Sbdf(0, 0, 2, 0), Sbdf(0, 1, 0, 0), Sbdf(0, 2, 0, 0)
+    host = Host(rmrrs=(), devices=(PciFunction(igd, class_code=0x038000, vendor=0x8086),
+                                   PciFunction(gpu, class_code=0x030000, vendor=0x10DE),
+                                   PciFunction(nvme, class_code=0x010802, vendor=0x144D)))
+    assert device_class_risk(host, (igd,)).startswith(f"{igd} is Intel integrated graphics")
+    assert device_class_risk(host, (gpu,)).startswith(f"{gpu}: device DMA to its RMRR lands in")
+    assert device_class_risk(host, (nvme,)).startswith(f"{nvme} is a storage controller")

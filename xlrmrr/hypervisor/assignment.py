@@ -53,6 +53,7 @@ from xlrmrr.hypervisor.results import (
     IdentityOutcome,
     PageRun,
 )
+from xlrmrr.libxl.create import effective_policy
 from xlrmrr.ranges import clip, intersect, normalise, overlaps, subtract
 from xlrmrr.releases import XEN_ASSIGN_MAPS_FIRST, XEN_IOMMU_IDENTITY_MAPPING
 from xlrmrr.xlcfg.domain import (
@@ -69,11 +70,6 @@ def _occupant(start: int) -> str:
     if SPECIAL_PAGES[0] <= start < SPECIAL_PAGES[1]:
         return "special pages"
     return "guest RAM"
-
-def effective_policy(dev: PciDevice) -> str:
-    """libxl__device_pci_setdefault: an INVALID per-device policy becomes STRICT."""
-    return POLICY_STRICT if dev.rdm_policy == POLICY_INVALID else dev.rdm_policy
-
 
 def assigned_functions(dev: PciDevice, host: Host) -> tuple[Sbdf, ...]:
     """The functions libxl assigns for one pci= entry (`.*`: every function the host has)."""

@@ -19,6 +19,7 @@ from xlrmrr.xlcfg.domain import (
     POLICY_INVALID,
     POLICY_STRICT,
     DomainConfig,
+    PciDevice,
 )
 
 
@@ -56,14 +57,21 @@ def default_video_memkb(domain: DomainConfig) -> tuple[int, Finding | None]:
     return domain.video_memkb, None
 
 
+def effective_policy(dev: PciDevice) -> str:
+    """libxl__device_pci_setdefault (libxl_pci.c), at device add: an INVALID per-device policy
+    becomes STRICT."""
+    return POLICY_STRICT if dev.rdm_policy == POLICY_INVALID else dev.rdm_policy
+
+
 def device_policies(domain: DomainConfig, version: XenVersion) -> tuple[DevicePolicy, ...]:
+    """Each pci= device's policy as construct_rdm sees it (INVALID defaulted to STRICT from
+    4.14) and as the assignment gets it (effective_policy)."""
     out = []
     for dev in domain.pci:
         build = dev.rdm_policy
         if build == POLICY_INVALID and LIBXL_PER_DEVICE_DEFAULT.in_effect(version):
             build = POLICY_STRICT
-        assign = POLICY_STRICT if dev.rdm_policy == POLICY_INVALID else dev.rdm_policy
-        out.append(DevicePolicy(dev, dev.sbdf, build, assign))
+        out.append(DevicePolicy(dev, dev.sbdf, build, effective_policy(dev)))
     return tuple(out)
 
 

@@ -285,7 +285,8 @@ def whole_group(t: Trial, domain, original):
     (xen/drivers/passthrough/vtd/iommu.c:intel_iommu_assign_device), and only a whole group
     keeps another domain off the range. One pci= line for every group; none with an IGD."""
     from xlrmrr.host.groups import group_uses, sharing_groups
-    from xlrmrr.hypervisor.assignment import effective_policy, guest_functions
+    from xlrmrr.hypervisor.assignment import guest_functions
+    from xlrmrr.libxl.create import effective_policy
 
     if not t.host.vtd_enabled or not domain.pci:
         return
