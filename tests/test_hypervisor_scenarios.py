@@ -302,3 +302,57 @@ def test_hotplug_rmrr_over_the_vga_frame_buffer():
         assert att.ok is ok
         if not ok:
             assert att.device.outcomes[0].runs[0].occupant.startswith("the VGA frame buffer")
+
+
+def test_a_counted_shared_range_is_honoured_only_if_its_first_mapping_was(capsys, tmp_path):
+    """Xen's iommu_identity_mapping (xen/drivers/passthrough/x86/iommu.c, 4.16+; and
+    rmrr_identity_mapping before) finds a range already in the domain's list and only does
+    ++map->count: no page is touched. Three relaxed USB controllers share the RMRR
+    [0xab80a000, 0xab81dfff] (fixtures/dmar/usb-shared.bin); with 8 GiB and rdm_mem_boundary
+    4096 libxl drops it (relaxed) and guest RAM stays over it, so 00:14.0's mapping keeps the
+    guest RAM (not 1:1), and the two devices counted after it reach that same RAM: none is
+    honoured (they said "every RMRR 1:1")."""
+    import json
+
+    from conftest import FIXTURES
+
+    from xlrmrr.cli import main
+
+    cfg = tmp_path / "sys-usb.cfg"
+    cfg.write_text('name = "sys-usb"\ntype = "hvm"\nmemory = 8192\nrdm_mem_boundary = 4096\n'
+                   "pci = [ '00:14.0,rdm_policy=relaxed', '00:1a.0,rdm_policy=relaxed', "
+                   "'00:1d.0,rdm_policy=relaxed' ]\n")
+    args = [str(cfg), "--dry-run", "--dmar", str(FIXTURES / "dmar/usb-shared.bin"),
+            "--host-json", str(FIXTURES / "hosts/laptop.json"), "--xen-version", "4.17"]
+    assert main(["create", *args, "--json"]) == 3
+    devices = json.loads(capsys.readouterr().out)["hypervisor"]["devices"]
+    assert [(d["sbdf"], [r["action"] for r in d["rmrrs"]], d["honoured"]) for d in devices] == [
+        ("0000:00:14.0", ["new"], False), ("0000:00:1a.0", ["counted"], False),
+        ("0000:00:1d.0", ["counted"], False)]
+    main(["create", *args])
+    out = capsys.readouterr().out
+    assert "every RMRR 1:1" not in out and out.count("assigned, RMRR NOT honoured") == 3
+
+
+def test_a_counted_range_whose_first_mapping_was_1to1_is_honoured(capsys, tmp_path):
+    """The same three devices with rdm_mem_boundary 2048 (libxl's default): libxl moves
+    lowmem_end below the RMRR, 00:14.0's mapping puts its 20 pages 1:1, and the counted ones
+    reach the same 1:1 pages: all honoured, the verdict ok."""
+    import json
+
+    from conftest import FIXTURES
+
+    from xlrmrr.cli import main
+
+    cfg = tmp_path / "sys-usb.cfg"
+    cfg.write_text('name = "sys-usb"\ntype = "hvm"\nmemory = 8192\n'
+                   "pci = [ '00:14.0,rdm_policy=relaxed', '00:1a.0,rdm_policy=relaxed', "
+                   "'00:1d.0,rdm_policy=relaxed' ]\n")
+    assert main(["create", str(cfg), "--dry-run", "--json", "--dmar",
+                 str(FIXTURES / "dmar/usb-shared.bin"), "--host-json",
+                 str(FIXTURES / "hosts/laptop.json"), "--xen-version", "4.17"]) == 0
+    j = json.loads(capsys.readouterr().out)
+    devices = j["hypervisor"]["devices"]
+    assert [(d["sbdf"], [r["action"] for r in d["rmrrs"]], d["honoured"]) for d in devices] == [
+        ("0000:00:14.0", ["new"], True), ("0000:00:1a.0", ["counted"], True),
+        ("0000:00:1d.0", ["counted"], True)]

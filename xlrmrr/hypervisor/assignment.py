@@ -39,6 +39,7 @@ from xlrmrr.hypervisor.results import (
     MAP_NEW,
     MAP_OVERLAP,
     MAP_SKIPPED,
+    ONE_TO_ONE,
     RUN_BUSY,
     RUN_IDENTITY,
     RUN_IOMMU,
@@ -88,7 +89,7 @@ def guest_functions(domain: DomainConfig, host: Host) -> tuple[Sbdf, ...]:
 def assigned_rmrr_starts(domain: DomainConfig, host: Host) -> set[int]:
     """Start addresses of the host RMRRs Xen maps for the functions libxl assigns. An RMRR
     [X, X] with X page-aligned has no page: Xen reserves and maps none of it, any release."""
-    index = RmrrIndex(host)
+    index = RmrrIndex.of(host)
     return {r.start_pfn << PAGE_SHIFT for s in guest_functions(domain, host)
             for r in index.rmrrs(s) if r.nr_pages}
 
@@ -100,7 +101,7 @@ class _HostIndex:
 
     def __init__(self, host: Host, rdms):
         self.host = host
-        rmrr_index = RmrrIndex(host)
+        rmrr_index = RmrrIndex.of(host)
         self.rmrrs, self.below = rmrr_index.rmrrs, rmrr_index.below
         self.functions = {f.sbdf: f for f in host.devices}
         self.exposed: dict[int, bool] = {}
@@ -191,14 +192,15 @@ class _Domain:
         if m is not None:
             m[0] += 1
             m[1].append(sbdf)
-            return MAP_COUNTED, (), 0, [], m[0]
+            return MAP_COUNTED, (), 0, [], m[0], m[2]
         if self._overlaps_listed(rmrr.base, rmrr.end) and XEN_IOMMU_IDENTITY_MAPPING.in_effect(self.version):
-            return MAP_OVERLAP, (), -EADDRINUSE, [], 0
+            return MAP_OVERLAP, (), -EADDRINUSE, [], 0, True
         runs, rc, log = self.pages(rmrr, relaxed)
         if rc == 0:
-            self.maps[key] = [1, [sbdf]]
+            # [refcount, devices, every page 1:1 as this first mapping left it]
+            self.maps[key] = [1, [sbdf], all(r.state in ONE_TO_ONE for r in runs)]
             bisect.insort(self.sorted_maps, key)
-        return MAP_NEW, runs, rc, log, 1 if rc == 0 else 0
+        return MAP_NEW, runs, rc, log, 1 if rc == 0 else 0, True
 
     def assign(self, index: _HostIndex, spec: str, sbdf: Sbdf, policy: str,
                hotplug: bool = False) -> DeviceAssignment:
@@ -225,7 +227,7 @@ class _Domain:
         handed_back = False
         undo = []
         for rmrr in rmrrs:
-            action, runs, rc, lines, count = self.identity_mapping(rmrr, relaxed, sbdf)
+            action, runs, rc, lines, count, listed_ok = self.identity_mapping(rmrr, relaxed, sbdf)
             log.extend(lines)
             if rc:
                 log.append(map_failed_message(rmrr, rc, self.version, self.domid))
@@ -233,7 +235,7 @@ class _Domain:
             elif action in (MAP_NEW, MAP_COUNTED):
                 undo.append((rmrr.base, rmrr.end))
             outcomes.append(IdentityOutcome(rmrr, _sharers(rmrr, sbdf), index.is_exposed(rmrr),
-                                            action, runs, rc, count))
+                                            action, runs, rc, count, listed_ok))
         if rc and maps_first:
             for key in undo:
                 self.unmap(key, sbdf)
@@ -319,7 +321,7 @@ def assign_devices(domain: DomainConfig, host: Host, rdms=(), populated=(),
             findings.append(ex.assign_failed_finding(da))
             blocked = True
             break
-    maps = tuple(IdentityMap(b, e, c, tuple(d)) for (b, e), (c, d) in dom.maps.items())
+    maps = tuple(IdentityMap(b, e, c, tuple(d)) for (b, e), (c, d, _ok) in dom.maps.items())
     here = set(guest_functions(domain, host)) | {s for _, s, _ in extra}
     uses = group_uses(sharing_groups(host), here)
     for use in uses:

@@ -21,7 +21,7 @@ RUN_BUSY = "busy"                # occupied: -EBUSY (strict), the assignment fai
 RUN_KEPT = "kept"                # occupied, RELAXED: left as it is, device DMA hits guest RAM
 RUN_NOT_REACHED = "not-reached"  # after the page that failed
 RUN_IOMMU = "iommu"              # PV guest: entered into the IOMMU only, no p2m
-_ONE_TO_ONE = frozenset((RUN_MAPPED, RUN_IDENTITY, RUN_IOMMU))   # pages the device reaches 1:1
+ONE_TO_ONE = frozenset((RUN_MAPPED, RUN_IDENTITY, RUN_IOMMU))   # pages the device reaches 1:1
 
 # What the per-domain identity-map list did with the range as a whole.
 MAP_NEW = "new"                  # not yet listed: pages processed, listed with count 1
@@ -58,6 +58,9 @@ class IdentityOutcome:
     runs: tuple[PageRun, ...]
     rc: int                            # 0 or a negative errno
     count: int = 0                     # the range's refcount afterwards
+    # MAP_COUNTED: whether the listed range's pages are 1:1, as the device that listed it left
+    # them (Xen only counts the range again and touches no page)
+    listed_one_to_one: bool = True
 
     @property
     def shared(self) -> bool:
@@ -68,8 +71,10 @@ class IdentityOutcome:
         """Every page is 1:1 in the guest: the device's DMA reaches the host's range."""
         if self.rc or self.action == MAP_SKIPPED:
             return False
+        if self.action == MAP_COUNTED:
+            return self.listed_one_to_one
         for r in self.runs:     # a loop, not all(genexpr): asked ~3 times per RMRR
-            if r.state not in _ONE_TO_ONE:
+            if r.state not in ONE_TO_ONE:
                 return False
         return True
 
