@@ -183,6 +183,16 @@ def test_the_index_equals_the_plain_walks():
         for d in devs:
             assert index.rdm(d) == reserved_device_memory_map(h, d), src.name
             assert index.rmrrs(d) == device_rmrrs(h, d), src.name
+        # RmrrIndex.of, which the stages of one plan ask: built once for the Host last asked,
+        # and never another Host's, even one with equal fields
+        shared = RmrrIndex.of(h)
+        assert RmrrIndex.of(h) is shared
+        for d in devs:
+            assert shared.rmrrs(d) == index.rmrrs(d), src.name
+    first = load_host((FIXTURES / "dmar" / "laptop-typical.bin").read_bytes())
+    again = load_host((FIXTURES / "dmar" / "laptop-typical.bin").read_bytes())
+    assert RmrrIndex.of(first) is not RmrrIndex.of(again)
+    assert RmrrIndex.of(again) is RmrrIndex.of(again)
 
 
 def test_all_query_reports_rmrrs_whose_devices_are_unresolved():

@@ -161,7 +161,7 @@ def _owners(domain, host, layout, starts) -> tuple[Sbdf, ...]:
     if not out:
         from xlrmrr.host.index import RmrrIndex
 
-        index = RmrrIndex(host)
+        index = RmrrIndex.of(host)
         mine = {d.sbdf for d in domain.pci if d.sbdf is not None}
         out = [dev for rmrr in host.rmrrs if rmrr.start_pfn << 12 in starts
                for dev in rmrr.devices if dev in mine and rmrr in index.rmrrs(dev)]

@@ -5,7 +5,7 @@ remedies/ proposes the fixes."""
 from __future__ import annotations
 
 from dataclasses import field, replace
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Callable
 
 from xlrmrr.causes import Cause, blocked_cause, degraded_causes, names
 from xlrmrr.common import (
@@ -39,8 +39,12 @@ from xlrmrr.xlcfg.domain import (
     RdmReserve,
 )
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:     # the stages are imported when a plan runs them (start-up time)
     from xlrmrr.compare import VersionDelta
+    from xlrmrr.hvmloader.model import HvmloaderResult
+    from xlrmrr.hypervisor.results import AssignResult
+    from xlrmrr.libxc import LibxcResult
+    from xlrmrr.libxl.model import LibxlLayout
 
 
 @record
@@ -85,11 +89,11 @@ class Plan:
     domain: DomainConfig
     host: Host
     xen_version: XenVersion
-    libxl: Any                       # xlrmrr.libxl.model.LibxlLayout (None: xl refused the config)
-    libxc: Any = None                # xlrmrr.libxc.LibxcResult (None if libxl failed)
+    libxl: LibxlLayout | None        # None: xl refused the config
+    libxc: LibxcResult | None = None  # None if libxl failed
     hvm_info: bytes | None = None    # the 48-byte hvm_info_table
-    hypervisor: Any = None           # xlrmrr.hypervisor.AssignResult (None if not reached)
-    hvmloader: Any = None            # xlrmrr.hvmloader.model.HvmloaderResult (None if not reached)
+    hypervisor: AssignResult | None = None   # None if not reached
+    hvmloader: HvmloaderResult | None = None  # None if not reached
     findings: tuple[Finding, ...] = ()
     verdict: str = VERDICT_OK
     exit_status: int = EXIT_OK

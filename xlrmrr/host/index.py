@@ -37,6 +37,18 @@ class RmrrIndex:
             for dev in rmrr.below_bridges:
                 self._below.setdefault(dev, []).append(rmrr)
 
+    @classmethod
+    def of(cls, host: Host) -> RmrrIndex:
+        """The index of `host`, built once for the Host last asked about: one plan asks for it
+        in libxl, the hypervisor and the verdict, and a Host is immutable. The Host is kept
+        with its index, so that the identity check cannot be fooled by a recycled id."""
+        last = _LAST[0]
+        if last is not None and last[0] is host:
+            return last[1]
+        index = cls(host)
+        _LAST[0] = (host, index)
+        return index
+
     def rmrrs(self, sbdf: Sbdf) -> tuple[Rmrr, ...]:
         """What intel_iommu_assign_device identity-maps for the device, in Xen's order."""
         return tuple(self._by_device.get((sbdf.seg, sbdf.bdf), ()))
@@ -51,3 +63,6 @@ class RmrrIndex:
         """RMRRs that name a bridge above the device: Xen keeps only the bridge's BDF, so the
         device itself gets none of them (unless it is also named directly)."""
         return tuple(self._below.get(sbdf, ()))
+
+
+_LAST: list = [None]     # (Host, RmrrIndex) of RmrrIndex.of's last answer

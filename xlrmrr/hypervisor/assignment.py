@@ -89,7 +89,7 @@ def guest_functions(domain: DomainConfig, host: Host) -> tuple[Sbdf, ...]:
 def assigned_rmrr_starts(domain: DomainConfig, host: Host) -> set[int]:
     """Start addresses of the host RMRRs Xen maps for the functions libxl assigns. An RMRR
     [X, X] with X page-aligned has no page: Xen reserves and maps none of it, any release."""
-    index = RmrrIndex(host)
+    index = RmrrIndex.of(host)
     return {r.start_pfn << PAGE_SHIFT for s in guest_functions(domain, host)
             for r in index.rmrrs(s) if r.nr_pages}
 
@@ -101,7 +101,7 @@ class _HostIndex:
 
     def __init__(self, host: Host, rdms):
         self.host = host
-        rmrr_index = RmrrIndex(host)
+        rmrr_index = RmrrIndex.of(host)
         self.rmrrs, self.below = rmrr_index.rmrrs, rmrr_index.below
         self.functions = {f.sbdf: f for f in host.devices}
         self.exposed: dict[int, bool] = {}

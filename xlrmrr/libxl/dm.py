@@ -33,7 +33,7 @@ def construct_rdm(domain, host, version, devices, strategy, policy, boundary, ha
     (rdms, lowmem_end, highmem_end, ran, ok)."""
     if strategy == STRATEGY_IGNORE and not domain.pci:
         return [], lowmem_end, highmem_end, False, True
-    index = RmrrIndex(host)
+    index = RmrrIndex.of(host)
     rdms: list[dict] = []
     by_start: dict[int, int] = {}
     rmrr_at: dict[int, Rmrr] = {}
