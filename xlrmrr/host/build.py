@@ -284,7 +284,8 @@ def xen_parse_dmar(dmar: Dmar, devices: tuple[PciFunction, ...], topology_known:
             raise _reject("zero-haw", "Zero: Invalid DMAR width",
                           "(the DMAR Host Address Width is 0).")
         for i, s in enumerate(dmar.structures):
-            where = f"{s.type_name} at offset {s.offset:#x}"
+            # how a message names the structure; an RMRR's is made only for a message
+            where = "" if s.type == DmarType.RMRR else _where(s)
             if s.type == DmarType.DRHD:
                 if s.register_base in (0, (1 << 64) - 1):
                     raise _reject("drhd-base-zero", f"DRHD at {hexa(s.register_base)}: -ENODEV",
@@ -308,7 +309,7 @@ def xen_parse_dmar(dmar: Dmar, devices: tuple[PciFunction, ...], topology_known:
                                 f'" Non-existent device ({r.sbdf or r.scope.path_str()}) in this '
                                 f'DRHD\'s scope!" ({where}); Xen keeps the unit.'))
             elif s.type == DmarType.RMRR:
-                rmrr = _xen_rmrr(s, i, where, registered, facts, topology_known, e820, version,
+                rmrr = _xen_rmrr(s, i, registered, facts, topology_known, e820, version,
                                  findings)
                 if rmrr is not None:
                     registered.add(rmrr)
@@ -334,14 +335,18 @@ def xen_parse_dmar(dmar: Dmar, devices: tuple[PciFunction, ...], topology_known:
     return registered.in_order, findings, None
 
 
-def _xen_rmrr(s: Structure, index: int, where: str, registered: _Registered, facts: TableFacts, topo: bool,
+def _where(s: Structure) -> str:
+    return f"{s.type_name} at offset {s.offset:#x}"
+
+
+def _xen_rmrr(s: Structure, index: int, registered: _Registered, facts: TableFacts, topo: bool,
               e820, version: XenVersion, findings: list[Finding]) -> Rmrr | None:
     base, end = s.base, s.end
     old = registered.newest_overlap(base, end)
     if old is not None:
         raise _reject("rmrr-overlap",
                       f"Overlapping RMRRs [{old.base:x},{old.end:x}] and [{base:x},{end:x}]",
-                      f"(the {where} overlaps an earlier RMRR).", base, end)
+                      f"(the {_where(s)} overlaps an earlier RMRR).", base, end)
     found, rejected = e820_check(base, end, e820, version, facts=facts.e820_at.get(index))
     findings.extend(found)
     if rejected is not None:
@@ -350,7 +355,7 @@ def _xen_rmrr(s: Structure, index: int, where: str, registered: _Registered, fac
     resolved = facts.resolved[index]
     if not resolved:
         findings.append(_xen("warning", "rmrr-no-device",
-                             f"The {where} [{hexa(base)}, {hexa(end)}] has no device scope: Xen "
+                             f"The {_where(s)} [{hexa(base)}, {hexa(end)}] has no device scope: Xen "
                              f"drops it silently, so no device gets this range.", base, end))
         return None
     devmap = facts.devmap
@@ -362,16 +367,16 @@ def _xen_rmrr(s: Structure, index: int, where: str, registered: _Registered, fac
                                      f'reported in RMRR [{base:x}, {end:x}]\'s scope!"', base, end))
             findings.append(_xen("warning", "rmrr-ignored",
                                  f'" Ignore RMRR [{base:x},{end:x}] as no device under its scope '
-                                 f'is PCI discoverable!" ({where}): no RDM for this range.',
+                                 f'is PCI discoverable!" ({_where(s)}): no RDM for this range.',
                                  base, end))
             return None
     if base > end:
         raise _reject("rmrr-end-before-base", f" RMRR [{base:x},{end:x}] is incorrect!",
-                      f"(the {where} ends before it starts).", base, end)
+                      f"(the {_where(s)} ends before it starts).", base, end)
     rmrr = facts.rmrr_at[index]
     if rmrr.below_bridges:
         findings.append(_xen("warning", "rmrr-bridge-scope",
-                             f"The {where} [{hexa(base)}, {hexa(end)}] names a bridge "
+                             f"The {_where(s)} [{hexa(base)}, {hexa(end)}] names a bridge "
                              f"(sub-hierarchy scope): Xen records only the bridge's own BDF, so "
                              f"the devices below it ({', '.join(map(str, rmrr.below_bridges))}) "
                              f"get no RDM from a per-device query and no identity mapping when "
