@@ -276,3 +276,23 @@ def test_a_config_xl_refuses_is_bad_input_for_check_and_pci_attach(tmp_path, cap
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and f"{bad}:4: xl refuses this config: unable to parse " \
             "PCI_SPEC_STRING `00:14'" in err, err
+
+
+def test_a_device_in_two_guests_is_not_1to1_in_the_summary(capsys):
+    """igd.cfg and igd-again.cfg both pass 00:02.0: each plans 1:1 alone, but only the guest
+    xl starts first gets the device (libxl refuses a device already assigned to a domain), so
+    neither cell may say 1:1; nic.cfg's 03:00.0 is in one guest only and stays 1:1."""
+    import json
+
+    code, out = run(capsys, "igd", "igd-again", "nic")
+    assert code == 1
+    table = out.split("Summary", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert "twice = also in another guest's pci= list" in table[0]
+    rows = {line.split()[0]: line.split()[1:] for line in table[2:]}
+    assert rows[str(F / "igd.cfg")] == ["twice", "-"]
+    assert rows[str(F / "igd-again.cfg")] == ["twice", "-"]
+    assert rows[str(F / "nic.cfg")] == ["-", "1:1"]
+    code, out = run(capsys, "igd", "igd-again", "nic", json_out=True)
+    cells = {g["guest"]: g["devices"] for g in json.loads(out)["guests"]}
+    assert cells["igd"]["0000:00:02.0"] == cells["igd-again"]["0000:00:02.0"] == "twice"
+    assert cells["nic"]["0000:03:00.0"] == "1:1"

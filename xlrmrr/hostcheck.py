@@ -64,13 +64,23 @@ class HostCheck:
     findings: tuple[Finding, ...]
     exit_status: int
 
+    def cell(self, g: GuestCheck, sbdf: Sbdf) -> str:
+        """The summary cell of one guest's device, with what the other guests do to it: a
+        device in two guests' pci= lists goes to the one that starts first (the second's
+        xl create fails), so it is 1:1 in neither for sure."""
+        c = g.cell(sbdf)
+        if c in ("1:1", "relaxed") and any(s == sbdf and g.label in ls
+                                           for s, ls in self.duplicates):
+            return "twice"
+        return c
+
     def to_json(self) -> dict:
         from xlrmrr.common import span
 
         return {
             "exit_status": self.exit_status,
             "guests": [{"config": g.label, "guest": g.name or None, "verdict": g.verdict,
-                        "devices": {str(s): g.cell(s) for s in self.devices},
+                        "devices": {str(s): self.cell(g, s) for s in self.devices},
                         "hypervisor": g.assign.to_json() if g.assign else None,
                         "findings": [f.to_json() for f in g.findings]} for g in self.guests],
             "groups": [dict(g.to_json(), placement={str(m): o for m, o in p})

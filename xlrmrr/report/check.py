@@ -17,7 +17,9 @@ CELL_WORDS = (("?", "assigned, RMRRs unknown"),
                         "same range)"),
               ("not in e820", "mapped, but the guest's e820 does not reserve the RMRR"),
               ("bridge", "below a bridge in an RMRR's scope: no 1:1 mapping of that RMRR"),
-              ("overlaid", "hvmloader puts a BAR or guest RAM over its RMRR"))
+              ("overlaid", "hvmloader puts a BAR or guest RAM over its RMRR"),
+              ("twice", "also in another guest's pci= list: only the guest started first gets "
+                        "it, the other's xl create fails"))
 
 
 def to_json(hc, xen_version) -> dict:
@@ -105,7 +107,7 @@ def text(hc, xen_version) -> str:
     if hc.devices:
         out.append("")
         rows = [["guest"] + [str(s) for s in hc.devices]]
-        rows += [[g.label] + [g.cell(s) for s in hc.devices] for g in hc.guests]
+        rows += [[g.label] + [hc.cell(g, s) for s in hc.devices] for g in hc.guests]
         cells = {c for r in rows[1:] for c in r[1:]}
         out.append("Summary (1:1 = every RMRR identity-mapped; relaxed = assigned, RMRR not "
                    "honoured; FAILS = assignment refused; - = not in this guest"
