@@ -8,7 +8,7 @@ from xlrmrr.common import (
     XenVersion,
 )
 from xlrmrr.host.model import Host
-from xlrmrr.libxl.model import DevicePolicy
+from xlrmrr.libxl.model import LIBXL_MEMKB_DEFAULT_BYTES, U64_MASK, DevicePolicy
 from xlrmrr.libxl.model import libxl_finding as _finding
 from xlrmrr.releases import (
     LIBXL_PASSTHROUGH_SETDEFAULT,
@@ -16,7 +16,9 @@ from xlrmrr.releases import (
     LIBXL_POD_IOMMU_MESSAGE,
 )
 from xlrmrr.xlcfg.domain import (
+    LIBXL_RDM_MEM_BOUNDARY_MEMKB_DEFAULT,
     POLICY_INVALID,
+    POLICY_RELAXED,
     POLICY_STRICT,
     DomainConfig,
     PciDevice,
@@ -55,6 +57,21 @@ def default_video_memkb(domain: DomainConfig) -> tuple[int, Finding | None]:
                 else f"videoram must be at least {mb} MB for {what}")
         return domain.video_memkb, _finding("error", "videoram-too-small", text)
     return domain.video_memkb, None
+
+
+def rdm_setdefault(domain: DomainConfig) -> tuple[str, int]:
+    """libxl__rdm_setdefault (libxl_create.c), for HVM only: the global RDM policy (INVALID
+    becomes RELAXED) and rdm_mem_boundary in bytes (default 2 GiB). Otherwise the boundary keeps
+    LIBXL_MEMKB_DEFAULT, multiplied to bytes as libxl does."""
+    policy = domain.rdm.policy
+    boundary_kb = domain.rdm_mem_boundary_memkb
+    if domain.type == "hvm":
+        if policy == POLICY_INVALID:
+            policy = POLICY_RELAXED
+        if boundary_kb is None:
+            boundary_kb = LIBXL_RDM_MEM_BOUNDARY_MEMKB_DEFAULT
+    boundary = (boundary_kb * 1024) & U64_MASK if boundary_kb is not None else LIBXL_MEMKB_DEFAULT_BYTES
+    return policy, boundary
 
 
 def effective_policy(dev: PciDevice) -> str:

@@ -14,11 +14,15 @@ from xlrmrr.common import (
     XenVersion,
 )
 from xlrmrr.host.model import Host
-from xlrmrr.libxl.create import default_video_memkb, device_policies, setdefault_refusal
+from xlrmrr.libxl.create import (
+    default_video_memkb,
+    device_policies,
+    rdm_setdefault,
+    setdefault_refusal,
+)
 from xlrmrr.libxl.dm import construct_rdm
 from xlrmrr.libxl.model import (
     LIBXL_MAXMEM_DEFAULT_KB,
-    LIBXL_MEMKB_DEFAULT_BYTES,
     MMIO_HOLE_MAX,
     MMIO_HOLE_MIN,
     PVH_MMIO_START,
@@ -31,12 +35,29 @@ from xlrmrr.libxl.model import (
 from xlrmrr.libxl.model import libxl_finding as _finding
 from xlrmrr.libxl.x86 import construct_memmap
 from xlrmrr.xlcfg.domain import (
-    LIBXL_RDM_MEM_BOUNDARY_MEMKB_DEFAULT,
-    POLICY_INVALID,
-    POLICY_RELAXED,
     POLICY_UNSET,
     DomainConfig,
 )
+
+
+def mmio_hole(domain: DomainConfig) -> tuple[int, int, Finding | None]:
+    """The low MMIO hole's size, what libxl writes to platform/mmio_hole_size for hvmloader (0:
+    nothing), and xl's refusal of an mmio_hole= out of range (xl_parse.c), or None. Without
+    mmio_hole= the hole is HVM_BELOW_4G_MMIO_LENGTH, for PVH up to the lowest fixed area."""
+    hvm = domain.type == "hvm"
+    hole_bytes = domain.mmio_hole_memkb * 1024
+    invalid = None
+    if hvm and hole_bytes and not MMIO_HOLE_MIN <= hole_bytes <= MMIO_HOLE_MAX:
+        invalid = _finding("error", "mmio-hole-invalid",
+                           f'ERROR: invalid value {hole_bytes // MB} for "mmio_hole"', component="xl")
+    if hole_bytes and FOUR_GB - hole_bytes < HVM_BELOW_4G_MMIO_START:
+        mmio_size = hole_bytes
+    elif domain.type == "pvh":
+        mmio_size = FOUR_GB - PVH_MMIO_START
+    else:
+        mmio_size = HVM_BELOW_4G_MMIO_LENGTH
+    xenstore = hole_bytes if hvm and hole_bytes and FOUR_GB - hole_bytes <= HVM_BELOW_4G_MMIO_START else 0
+    return mmio_size, xenstore, invalid
 
 
 def build(domain: DomainConfig, host: Host, version: XenVersion | None = None,
@@ -60,14 +81,7 @@ def build(domain: DomainConfig, host: Host, version: XenVersion | None = None,
     if hvm:
         video_memkb, vf = default_video_memkb(domain)
     strategy = domain.rdm.strategy
-    policy = domain.rdm.policy
-    boundary_kb = domain.rdm_mem_boundary_memkb
-    if hvm:     # libxl__rdm_setdefault runs for HVM only
-        if policy == POLICY_INVALID:
-            policy = POLICY_RELAXED
-        if boundary_kb is None:
-            boundary_kb = LIBXL_RDM_MEM_BOUNDARY_MEMKB_DEFAULT
-    boundary = (boundary_kb * 1024) & U64_MASK if boundary_kb is not None else LIBXL_MEMKB_DEFAULT_BYTES
+    policy, boundary = rdm_setdefault(domain)
     devices = device_policies(domain, version)
     pod = domain.type != "pv" and target_memkb < max_memkb
 
@@ -147,20 +161,10 @@ def build(domain: DomainConfig, host: Host, version: XenVersion | None = None,
         stopped = STOPPED_UNMODELLED
     mem_size &= U64_MASK
 
-    hole_bytes = domain.mmio_hole_memkb * 1024
-    mmio_hole_xenstore = 0
-    if hvm and hole_bytes and not MMIO_HOLE_MIN <= hole_bytes <= MMIO_HOLE_MAX:
-        findings.append(_finding("error", "mmio-hole-invalid",
-                                 f'ERROR: invalid value {hole_bytes // MB} for "mmio_hole"', component="xl"))
+    mmio_size, mmio_hole_xenstore, invalid = mmio_hole(domain)
+    if invalid is not None:
+        findings.append(invalid)
         failed = True
-    if hole_bytes and FOUR_GB - hole_bytes < HVM_BELOW_4G_MMIO_START:
-        mmio_size = hole_bytes
-    elif pvh:
-        mmio_size = FOUR_GB - PVH_MMIO_START
-    else:
-        mmio_size = HVM_BELOW_4G_MMIO_LENGTH
-    if hvm and hole_bytes and FOUR_GB - hole_bytes <= HVM_BELOW_4G_MMIO_START:
-        mmio_hole_xenstore = hole_bytes
     mmio_start = FOUR_GB - mmio_size
     lowmem_end = mem_size
     highmem_end = 0
