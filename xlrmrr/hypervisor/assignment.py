@@ -117,8 +117,9 @@ class _Domain:
     mutated only inside this module's functions)."""
 
     def __init__(self, populated, translated: bool, version: XenVersion, mappings=(),
-                 domid: int = DOMID):
+                 domid: int = DOMID, kept_lines: bool = True):
         self.domid = domid
+        self.kept_lines = kept_lines    # Xen's console lines for pages a relaxed map leaves
         self.ram = normalise(populated)
         self.mappings = tuple(sorted(mappings))    # (start, end, label): other p2m entries
         self.identity: list[tuple[int, int]] = []   # sorted, disjoint: installed 1:1 runs
@@ -153,10 +154,11 @@ class _Domain:
             elif relaxed:
                 runs.append(PageRun(s, e, RUN_KEPT, what))
                 more = (e - s) // PAGE_SIZE - 1
-                log.append(busy_message(s >> PAGE_SHIFT, self.domid) + (
-                    f" [repeated for each of the next {more} page(s), up to gfn "
-                    f"{(e >> PAGE_SHIFT) - 1:x}; guest-level messages are rate-limited]"
-                    if more else ""))
+                if self.kept_lines:
+                    log.append(busy_message(s >> PAGE_SHIFT, self.domid) + (
+                        f" [repeated for each of the next {more} page(s), up to gfn "
+                        f"{(e >> PAGE_SHIFT) - 1:x}; guest-level messages are rate-limited]"
+                        if more else ""))
             else:
                 runs.append(PageRun(s, s + PAGE_SIZE, RUN_BUSY, what))
                 log.append(busy_message(s >> PAGE_SHIFT, self.domid))
@@ -275,14 +277,15 @@ def assign_devices(domain: DomainConfig, host: Host, rdms=(), populated=(),
     other p2m entries present by then, as (start, end, label), e.g. passthrough BARs the device
     model mapped after boot. domid: the id Xen's messages show (unknown before xl create: d1
     for one guest, d1, d2 ... in start order for several). explain=False: the assignments and
-    the error findings only, no warning, note or page table (the release comparison's plans,
-    which compare verdicts, the first error and layouts: driver.Options.explain).
+    the error findings only, no warning, note, page table or console line for the pages a
+    relaxed map leaves (the release comparison's plans, which compare verdicts, the first error
+    and layouts: driver.Options.explain).
     Assignment stops at the first failing device, as libxl's create does."""
     version = xen_version or domain.xen_version
     translated = domain.type != "pv"
     if shared_pt is None:
         shared_pt = translated and domain.hap is not False
-    dom = _Domain(populated, translated, version, mappings, domid)
+    dom = _Domain(populated, translated, version, mappings, domid, kept_lines=explain)
     index = _HostIndex(host, rdms)
     devices: list[DeviceAssignment] = []
     findings: list[Finding] = []
