@@ -9,7 +9,8 @@ from conftest import row_for
 from xlrmrr.common import Sbdf, XenVersion
 from xlrmrr.driver import Options, plan
 from xlrmrr.host.model import Bar, Host, PciFunction, Rmrr
-from xlrmrr.report.create import VERBOSE, json_text, text
+from xlrmrr.report.create import VERBOSE, text
+from xlrmrr.report.create_json import json_text
 from xlrmrr.xlcfg.domain import DomainConfig, PciDevice, RdmReserve
 
 NEW = XenVersion(4, 22)

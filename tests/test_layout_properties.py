@@ -10,7 +10,8 @@ from xlrmrr.common import FOUR_GB, PAGE_SHIFT, Sbdf, XenVersion
 from xlrmrr.driver import Options, plan
 from xlrmrr.host.model import Host, Rmrr
 from xlrmrr.payloads import e820_bytes, parse_e820, parse_hvm_info
-from xlrmrr.report.create import json_text, text
+from xlrmrr.report.create import text
+from xlrmrr.report.create_json import json_text
 from xlrmrr.xlcfg.domain import DomainConfig, PciDevice, RdmReserve
 
 VERSIONS = [XenVersion(4, m) for m in (6, 7, 10, 13, 14, 15, 17, 19, 22)]
@@ -131,7 +132,7 @@ def test_huge_guest_costs_no_more_than_small():
        st.sampled_from(["hvm", "pvh", "pv"]), st.sampled_from(VERSIONS))
 def test_any_sizes_give_a_report_never_an_exception(host, mem_kb, max_kb, hole_kb, boundary_kb, vcpus,
                                                     kind, version):
-    from xlrmrr.report.create import payload_files
+    from xlrmrr.report.create_json import payload_files
 
     d = DomainConfig(version, type=kind, target_memkb=mem_kb, max_memkb=max_kb, mmio_hole_memkb=hole_kb,
                      rdm_mem_boundary_memkb=boundary_kb, vcpus=vcpus,

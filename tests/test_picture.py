@@ -14,7 +14,7 @@ from conftest import FIXTURES
 
 from xlrmrr.cli import main
 from xlrmrr.common import FOUR_GB, MB
-from xlrmrr.report.create import mark_columns
+from xlrmrr.report.picture import mark_columns
 
 LAPTOP = ["--dmar", str(FIXTURES / "dmar/laptop-typical.bin"),
           "--host-json", str(FIXTURES / "hosts/laptop.json")]

@@ -108,7 +108,7 @@ class Plan:
     # sharing group is split). The report's first line names them.
     causes: tuple[Cause, ...] = ()
     # With rdm_forcecheck: what `xlrmrr create` hands xl when it launches the guest, in words
-    # (the CLI decides it with the plan, cli.create._forcecheck_launch); "" otherwise.
+    # (the CLI decides it with the plan, cli.launch.forcecheck_launch); "" otherwise.
     launch: str = ""
 
 

@@ -221,10 +221,6 @@ def _domain_for(load_domain, data: bytes, source: str, version, parse):
     return domain
 
 
-CRLF_HINT = ("the file has DOS (CRLF) line endings, and xl's lexer rejects the \\r on every line "
-             "with a token: convert it with dos2unix")
-
-
 def run(args) -> int:
     """Bad input, a config xl refuses included, is one escaped stderr line and exit status 2;
     with --json stdout carries one object (the xl-stage plan of a refused config, else the
@@ -249,18 +245,6 @@ def _error_line(message: str) -> None:
     print(escape(f"xlrmrr create: error: {message}"), file=sys.stderr)
 
 
-def _load_guest(data: bytes, source: str, version):
-    from xlrmrr.cli.guest import load_guest
-    from xlrmrr.common import InputError
-
-    try:
-        return load_guest(data, source, version)
-    except InputError as e:
-        if b"\r\n" in data:
-            raise InputError(f"{e}; {CRLF_HINT}") from None
-        raise
-
-
 def _libvirt_xml(raw: bytes, args, xl_args) -> bool:
     """A libvirt domain XML is planned as libvirt's libxl driver builds it; only libvirt starts
     it (virsh, where the xlrmrr hook checks it), and xl's KEY=VALUE items do not apply."""
@@ -283,8 +267,9 @@ def _run(args) -> int:
     import sys
     from dataclasses import replace
 
-    from xlrmrr.cli.guest import XL_EXITS
+    from xlrmrr.cli.guest import XL_EXITS, file_typos, load_guest_hinted, rereader
     from xlrmrr.cli.hostargs import host_and_version, host_loader
+    from xlrmrr.cli.launch import note
     from xlrmrr.common import EXIT_INPUT, InputError
     from xlrmrr.compare import compared_versions
     from xlrmrr.driver import EXIT_FOR, Options, plan, refused_by_xl, unique
@@ -297,7 +282,7 @@ def _run(args) -> int:
     args.config, found = resolve_config(_config_operand(args, configs), args.root)
     args.found_note = found
     if found and args.dry_run:
-        _note(found)
+        note(found)
     if args.force and not args.emit:
         raise InputError("--force only applies with --emit DIR (it lets --emit replace files "
                          "xlrmrr did not write); add --emit DIR or drop --force")
@@ -322,7 +307,7 @@ def _run(args) -> int:
     data = config_data(raw, items)
     load_host = host_loader(args)
     host, version, version_note = host_and_version(args, load_host)
-    domain, xl_findings, parse = _load_guest(data, args.config, version)
+    domain, xl_findings, parse = load_guest_hinted(data, args.config, version)
     findings: list = list(xl_findings) + list(version_note)
     sizes = _firmware_sizes(domain, findings)
     xen_domain = None
@@ -364,7 +349,7 @@ def _run(args) -> int:
     if not compare:     # a config xl refuses is bad input: --json still shows the xl stage
         result = replace(result, findings=extra + result.findings)
         if args.json:
-            from xlrmrr.report.create import json_text
+            from xlrmrr.report.create_json import json_text
             sys.stdout.write(json_text(result))
             sys.stdout.flush()
         from xlrmrr.cli.guest import refusal
@@ -377,9 +362,12 @@ def _run(args) -> int:
         result = apply_to_plan(result, args.config)
     args.forcecheck_launch = None
     if domain.rdm_forcecheck is not None and not xml:
-        result = _forcecheck_launch(args, result, raw, items, host, version, domain, xen_domain)
+        from xlrmrr.cli.launch import forcecheck_launch
 
-    from xlrmrr.report.create import json_text, payload_files, text
+        result = forcecheck_launch(args, result, raw, items, host, version, domain, xen_domain)
+
+    from xlrmrr.report.create import text
+    from xlrmrr.report.create_json import json_text, payload_files
 
     if args.emit:
         from xlrmrr.files import write_payloads
@@ -399,44 +387,9 @@ def _run(args) -> int:
             _error_line(f"{host.rmrrs_unknown}: the host's RMRRs are unknown, so this plan "
                         f"cannot tell whether the guest works (verdict unknown)")
         return result.exit_status
-    return _launch(args, result, out, raw, items, host, version, domain, xen_domain)
+    from xlrmrr.cli.launch import launch
 
-
-def _forcecheck_launch(args, result, raw, items, host, version, domain, xen_domain):
-    """With rdm_forcecheck, the plan as `xlrmrr create` will launch it, for the dry run and the
-    launch alike: the settings it hands xl (Plan.launch says them) or, where none reach the
-    planned reservation, its refusal to run xl, which is then the verdict and exit status
-    (blocked, 1), so that the dry run's first line says what the launch will do. A plan that
-    is not clean is not launched anyway (its verdict says so)."""
-    from dataclasses import replace
-
-    from xlrmrr.causes import Cause
-    from xlrmrr.common import EXIT_DEGRADED
-    from xlrmrr.driver import EXIT_FOR, VERDICT_BLOCKED, VERDICT_DEGRADED
-
-    key = f"rdm_forcecheck = {domain.rdm_forcecheck}"
-    plain = (f". Plain `xl create`, which ignores the key, would give: {result.xen_verdict}"
-             if result.xen_verdict is not None else "")
-    if result.libxl is None or not _clean(result.verdict, args.allow_degraded):
-        return replace(result, launch=f"launch: {key}: `xlrmrr create` does not run xl (the "
-                                      f"plan is {result.verdict}){plain}")
-    args.accepted_verdict = None
-    extra, said, refusal = _translate(args, result, raw, items, host, version, domain, xen_domain)
-    args.forcecheck_launch = (extra, said, refusal)
-    if refusal is None and args.accepted_verdict not in (None, result.verdict):
-        # --accept-difference: Xen gets the nearest settings, whose plan is what happens
-        return replace(result, verdict=args.accepted_verdict,
-                       exit_status=EXIT_FOR[args.accepted_verdict],
-                       causes=(Cause(f"with the nearest settings xlrmrr create hands xl "
-                                     f"(--accept-difference): {said}"),),
-                       launch=f"launch: {said}{plain}")
-    if refusal is None:
-        return replace(result, launch=f"launch: {said}{plain}")
-    why, status = refusal
-    verdict = VERDICT_DEGRADED if status == EXIT_DEGRADED else VERDICT_BLOCKED
-    return replace(result, verdict=verdict, exit_status=status,
-                   causes=(Cause(f"`xlrmrr create` would not run xl: {why}"),),
-                   launch=f"launch: {key}: `xlrmrr create` does not run xl{plain}")
+    return launch(args, result, out, raw, items, host, version, domain, xen_domain)
 
 
 def _level(args) -> str:
@@ -445,58 +398,12 @@ def _level(args) -> str:
     return BRIEF if args.brief else VERBOSE if args.verbose else DEFAULT
 
 
-def file_typos(raw: bytes, parse) -> tuple[tuple[str, str, str], ...]:
-    """driver.Options.typos: each key of the file xl does not know but one edit from a key it
-    does (xlcfg.keys.key_typos), with its value as the file writes it; a key given only as a
-    KEY=VALUE item, or appended to with +=, is not renamed in the file."""
-    from xlrmrr.xlcfg.keys import key_typos
-
-    if not parse.ok:
-        return ()
-    found = key_typos(parse.settings)
-    if not found:
-        return ()
-    from xlrmrr.remedies.cfgtext import assigned_value
-
-    text = raw.decode("latin-1")
-    out = []
-    for key, meant in found:
-        value = assigned_value(text, key)
-        if value is not None:
-            out.append((key, meant, value))
-    return tuple(out)
-
-
-NEUTRAL_FORCECHECK = b'\nrdm_forcecheck = "ignored by xl"\n'     # xl's reading: no effect
-
-
-def rereader(raw: bytes, items, source: str, version):
-    """driver.Options.reread for this file: the file with a remedy's config lines written in
-    (remedies.cfgtext), KEY=VALUE items appended after it as xl appends them, read again as
-    this release's xl reads it; InputError where xl would refuse the result."""
-
-    def reread(edits):
-        from xlrmrr.cli.guest import refuse_if_xl_exits
-        from xlrmrr.integration.xl import config_data
-        from xlrmrr.remedies.cfgtext import apply_bytes
-        from xlrmrr.xlcfg import load_domain
-
-        data = config_data(apply_bytes(raw, edits), items)
-        domain, findings, _parse = _load_guest(data, source, version)
-        refuse_if_xl_exits(findings, source)
-        xen_domain = None
-        if domain.rdm_forcecheck is not None:
-            xen_domain = load_domain(data + NEUTRAL_FORCECHECK, source, version)[0]
-        return domain, xen_domain
-
-    return reread
-
-
 def _fix(args, result, raw: bytes) -> int:
     """--fix: the recommended change as a diff of the file (and, --write, GUEST.cfg.new)."""
     import os
     import sys
 
+    from xlrmrr.cli.launch import note
     from xlrmrr.common import InputError
     from xlrmrr.remedies.cfgtext import apply_bytes, unified_diff
     from xlrmrr.remedies.rank import why_line
@@ -542,124 +449,6 @@ def _fix(args, result, raw: bytes) -> int:
 
         sys.stdout.write(paint_diff("".join(escape(line) + "\n" for line in head) + diff, args))
     if written:
-        _note(f"wrote {written} ({args.config} is unchanged): review it, then move it over "
+        note(f"wrote {written} ({args.config} is unchanged): review it, then move it over "
               f"{args.config}")
     return result.exit_status
-
-
-def _host_files(args) -> list[str]:
-    """The host-data files given instead of this machine's /sys, as options."""
-    return [f"--{name.replace('_', '-')} {getattr(args, name)}"
-            for name in ("snapshot", "dmar", "acpidump", "xen_log", "host_json")
-            if getattr(args, name, None)]
-
-
-def _note(message: str) -> None:
-    import sys
-
-    from xlrmrr.report import escape
-
-    print(escape(f"xlrmrr create: {message}"), file=sys.stderr)
-
-
-def _clean(verdict: str, allow_degraded: bool) -> bool:
-    from xlrmrr.driver import VERDICT_BLOCKED, VERDICT_OK
-
-    return verdict == VERDICT_OK or (allow_degraded and verdict != VERDICT_BLOCKED)
-
-
-def _refuse(args, result, out: str, why: str, status: int) -> int:
-    import sys
-
-    sys.stdout.write(out)
-    _note(f"not running `xl create {args.config}`: {why}")
-    return status
-
-
-def _launch(args, result, out, raw, items, host, version, domain, xen_domain) -> int:
-    """Run xl create when the plan is clean and xl will build the guest planned. The first
-    stderr line says when the plan came from host files rather than this machine's /sys."""
-    from xlrmrr.cli._run_xl import run_xl
-    from xlrmrr.driver import VERDICT_BLOCKED
-    from xlrmrr.integration.xl import XL_FLAGS, flag_dest, xl_create_argv
-
-    files = _host_files(args)
-    if files:
-        _note(f"planning from files ({', '.join(files)}), not from this machine's /sys: xl "
-              f"will create the guest here whether or not they describe this host")
-    if args.found_note:
-        _note(args.found_note)
-
-    refused = args.forcecheck_launch is not None and args.forcecheck_launch[2] is not None
-    if not _clean(result.verdict, args.allow_degraded) and not refused:
-        hint = "; --allow-degraded runs it anyway" if result.verdict != VERDICT_BLOCKED else ""
-        return _refuse(args, result, out, f"the plan is {result.verdict} (see above{hint})",
-                       result.exit_status)
-    extra: tuple = ()
-    if args.forcecheck_launch is not None:       # rdm_forcecheck: decided with the plan
-        extra, said, refusal = args.forcecheck_launch
-        if refusal is not None:
-            return _refuse(args, result, out, *refusal)
-        _note(said)
-    flags = [short for short, _long, _help in XL_FLAGS if getattr(args, flag_dest(short), False)]
-    argv = xl_create_argv(args.config, flags, [*items, *extra])
-    return run_xl("xlrmrr create", argv, f"plan {result.verdict} (Xen {result.xen_version})",
-                  quiet=args.xl_q)
-
-
-def _translate(args, result, raw, items, host, version, domain, xen_domain):
-    """(KEY=VALUE items to add, what is handed to xl in words, None) when xl, given them,
-    builds the guest planned under rdm_forcecheck; else ((), "", (why, exit status)). Each
-    candidate is planned again, under every reading of a policy xl leaves undefined: nothing
-    added when xl's own reading already gives the planned reservation, else the release's
-    spelling (integration.xl.translate_forcecheck). No output: the launch says it on stderr,
-    the dry run in its report (the two say the same)."""
-    from dataclasses import replace
-
-    from xlrmrr.cli.guest import XL_EXITS, XL_UNPARSABLE
-    from xlrmrr.common import EXIT_DEGRADED, EXIT_FAIL
-    from xlrmrr.driver import RANK, design_domain, plan_readings
-    from xlrmrr.integration.xl import config_data, differences, reservation, translate_forcecheck
-    from xlrmrr.xlcfg import load_domain
-
-    options = replace(result.options, remediate=False, compare_versions=False, xen_domain=None)
-    want = reservation(result)
-    neutral = b'\nrdm_forcecheck = "ignored by xl"\n'     # xl's reading: the key has no effect
-
-    def planned(extra):
-        data = config_data(raw, [*items, *extra]) + neutral
-        d, findings, _p = load_domain(data, args.config, version)
-        if any(f.code in XL_EXITS + XL_UNPARSABLE for f in findings):
-            return None, ["xl refuses the translated config"]
-        readings = plan_readings(d, host, version, options)
-        worst = max((p for _pol, p in readings), key=lambda p: RANK[p.verdict])
-        diffs = []
-        for pol, p in readings:
-            for d_ in differences(want, reservation(p)):
-                diffs.append(f"{d_} (xl's undefined global policy read as {pol})" if pol else d_)
-        return worst, diffs
-
-    key = f"rdm_forcecheck = {domain.rdm_forcecheck}"
-    worst, diffs = planned(())
-    if not diffs:
-        return (), (f"{key} is unknown to xl, which ignores it; its own reading of the config "
-                    f"already gives the planned reservation: nothing added"), None
-    tr = translate_forcecheck(domain.rdm_forcecheck, design_domain(domain, xen_domain), xen_domain,
-                              version)
-    worst, diffs = planned(tr.items)
-    spelled = "; ".join(tr.spelled)
-    if not diffs:
-        return tr.items, (f"{tr.why}; handing xl these settings after the file's (planned again: "
-                          f"the same reservation): {spelled}"), None
-    what = "; ".join(dict.fromkeys(diffs))
-    if not args.accept_difference:
-        return (), "", (f"{key} cannot be spelled for Xen {version}'s xl ({tr.why}): the nearest "
-                        f"settings, {spelled}, give {what}. Write the settings you want in the "
-                        f"file, or --accept-difference runs xl with these", EXIT_FAIL)
-    if worst is None or not _clean(worst.verdict, args.allow_degraded):
-        verdict = worst.verdict if worst is not None else "refused by xl"
-        return (), "", (f"{key}: with the nearest settings for Xen {version}'s xl ({spelled}) "
-                        f"the plan is {verdict}",
-                        EXIT_DEGRADED if verdict == "degraded" else EXIT_FAIL)
-    args.accepted_verdict = worst.verdict      # what Xen gets instead of the plan's verdict
-    return tr.items, f"{tr.why}; --accept-difference: handing xl {spelled}, which give {what}", None

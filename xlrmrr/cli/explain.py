@@ -164,8 +164,7 @@ def run(args) -> int:
 
 
 def _replan(args, host, version):
-    from xlrmrr.cli.create import file_typos, rereader
-    from xlrmrr.cli.guest import load_guest, refuse_if_xl_exits
+    from xlrmrr.cli.guest import file_typos, load_guest, refuse_if_xl_exits, rereader
     from xlrmrr.driver import Options, plan
     from xlrmrr.files import read_input
 

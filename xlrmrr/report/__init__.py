@@ -21,6 +21,14 @@ def escape(line: str) -> str:
     return line.translate(_ESCAPES)
 
 
+def by_severity(findings) -> list:
+    """Findings errors first, then warnings, then notes; each kind in the order found."""
+    return sorted(findings, key=lambda f: _SEVERITY_ORDER.get(f.severity, 3))
+
+
+_SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
+
+
 def lines_text(lines) -> str:
     """A text report: each line escaped (escape), one per line."""
     return "\n".join(map(escape, lines)) + "\n"

@@ -1,326 +1,17 @@
-"""Reports for `xlrmrr create`: the JSON object, the text report with a picture of the guest's
-physical address space, and the binary payload files of --emit."""
+"""`xlrmrr create`'s text report: the headline, the RDMs, libxl's layout, the picture of the guest's
+physical address space (report/picture.py), the devices, findings and fixes. The JSON object and
+the --emit payloads are report/create_json.py's."""
 
 from __future__ import annotations
 
-from xlrmrr.common import E820_NAMES, FOUR_GB, GB, MB, hexa, size_str
-from xlrmrr.payloads import e820_bytes
+from xlrmrr.common import E820_NAMES, FOUR_GB, hexa, size_str
 from xlrmrr.releases import AMD_IVMD, PVH_ACPI_NVS, XEN_EXTRA_RMRR_OFF_BY_ONE
+from xlrmrr.report import by_severity
+from xlrmrr.report.create_json import rdm_fate
+from xlrmrr.report.picture import picture
 
-SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 NOT_MODELLED = (f"not modelled: {AMD_IVMD.note}, {PVH_ACPI_NVS.note} and "
                 f"{XEN_EXTRA_RMRR_OFF_BY_ONE.note}")
-
-
-def rdm_fate(plan, r) -> str:
-    """What happened to one RDM, in words."""
-    lx = plan.libxl
-    if r.conflict and r.policy == "strict":
-        return "CONFLICT with guest RAM: creation fails (strict)"
-    if r.conflict and r.exposed:
-        return "overlaps guest RAM; not reached (libxl stopped at the strict conflict)"
-    if r.conflict:
-        return "dropped: guest RAM stays over it (relaxed)"
-    if not r.exposed:
-        return "not in the guest e820 (policy INVALID)"
-    if r.relocated:
-        return "reserved; lowmem_end moved below it"
-    if r.start >= FOUR_GB:
-        return "reserved (above 4 GiB, beyond guest RAM)"
-    if r.start >= lx.mmio_start:
-        return "reserved (in the MMIO hole)"
-    return "reserved (outside guest RAM)"
-
-
-def json_policy(policy: str) -> str:
-    """An RDM's policy in the JSON schema ("strict" | "relaxed" | "invalid"). "unset", a value
-    xl copied from uninitialised memory other than 0 or 1, is reported as "relaxed": that is how
-    libxl's construct_rdm treats any policy that is not strict (a conflict only warns and drops
-    the entry; otherwise it is exposed). requested_policy keeps "unset"."""
-    return "relaxed" if policy == "unset" else policy
-
-
-def _xl_only_json(plan) -> dict:
-    """A config xl exits on: no layout exists, so the layout keys are null and the lists empty
-    (the keys of to_json's object, in its order)."""
-    return {
-        "config": plan.domain.source, "guest": plan.domain.name,
-        "xen_version": str(plan.xen_version), "verdict": plan.verdict,
-        "exit_status": plan.exit_status, "semantics": plan.semantics, "stages": _stages(plan),
-        "guest_type": plan.domain.type, "hap": None, "mem_size": None, "lowmem_end": None,
-        "highmem_end": None, "mmio_start": None, "mmio_size": None, "lowmem_end_initial": None,
-        "highmem_end_initial": None, "rdm_mem_boundary": None, "rdm_strategy": None,
-        "rdm_policy": None, "rdms": [], "memory_map": [], "hvm_info": None,
-        "populate_physmap": {"extents": [], "special_pages": [], "pod": False, "pages_4k": 0,
-                             "extents_2m": 0, "extents_1g": 0},
-        "e820": [], "findings": [f.to_json() for f in plan.findings], "remediation": [],
-        "other_versions": [], "hvmloader": None, "xen_verdict": plan.xen_verdict,
-        "hypervisor": None}
-
-
-def _stages(plan) -> list[str]:
-    """The components the plan reached, in the flow's order (a stage that stopped included)."""
-    reached = (("libxl", plan.libxl), ("libxc", plan.libxc), ("xen", plan.hypervisor),
-               ("hvmloader", plan.hvmloader))
-    return ["xl"] + [name for name, result in reached if result is not None]
-
-
-def to_json(plan) -> dict:
-    if plan.libxl is None:
-        return _xl_only_json(plan)
-    lx = plan.libxl
-    xc = plan.libxc
-    info = None     # the plan never reached libxc
-    if xc is not None:
-        from xlrmrr.payloads import parse_hvm_info
-
-        parsed = parse_hvm_info(xc.hvm_info)
-        info = {k: parsed[k] for k in ("low_mem_pgend", "high_mem_pgend", "reserved_mem_pgstart",
-                                       "nr_vcpus", "checksum")}
-        info["apic_mode"] = parsed["apic_mode"]
-        info["bytes"] = xc.hvm_info.hex()
-    built = not lx.stopped      # a layout libxl computed (null where it stopped before)
-    out = {
-        "config": plan.domain.source,
-        "guest": plan.domain.name,
-        "xen_version": str(plan.xen_version),
-        "verdict": plan.verdict,
-        "exit_status": plan.exit_status,
-        "semantics": plan.semantics,
-        "stages": _stages(plan),
-        "guest_type": lx.guest_type,
-        "hap": lx.hap,
-        "mem_size": lx.mem_size if built else None,
-        "lowmem_end": lx.lowmem_end if built else None,
-        "highmem_end": lx.highmem_end if built else None,
-        "mmio_start": lx.mmio_start if built else None,
-        "mmio_size": lx.mmio_size if built else None,
-        "lowmem_end_initial": lx.lowmem_end_initial if built else None,
-        "highmem_end_initial": lx.highmem_end_initial if built else None,
-        "rdm_mem_boundary": lx.rdm_mem_boundary,
-        "rdm_strategy": lx.strategy,
-        "rdm_policy": lx.policy,
-        "rdms": [{"start": r.start, "size": r.size, "policy": json_policy(r.policy),
-                  "devices": [str(d) for d in (r.assigned or r.devices)],
-                  "scope": [str(d) for d in r.devices], "assigned": [str(d) for d in r.assigned],
-                  "requested_policy": r.requested_policy, "source": r.source,
-                  "conflict": r.conflict, "relocated": r.relocated, "exposed": r.exposed,
-                  "fate": rdm_fate(plan, r)} for r in lx.rdms],
-        "memory_map": [e.to_json() for e in lx.memory_map],
-        "hvm_info": info,
-        "populate_physmap": {
-            "extents": [e.to_json() for e in xc.extents] if xc else [],
-            "special_pages": [e.to_json() for e in xc.special_pages] if xc else [],
-            "pod": bool(xc and xc.pod),
-            "pages_4k": xc.pages_4k if xc else 0,
-            "extents_2m": xc.extents_2m if xc else 0,
-            "extents_1g": xc.extents_1g if xc else 0,
-        },
-        "e820": [e.to_json() for e in plan.hvmloader.e820] if plan.hvmloader else [],
-        "findings": [f.to_json() for f in plan.findings],
-        "remediation": [r.to_json() for r in plan.remediation],
-        "other_versions": [{"versions": d.band, "verdict": d.verdict,
-                            "differences": list(d.differences)} for d in plan.version_deltas],
-    }
-    # Every key always present (null where the stage was not reached): a script reads the
-    # same object shape for every outcome.
-    out["hvmloader"] = None
-    if plan.hvmloader:
-        h = plan.hvmloader
-        setup = h.bug != "memory_map_setup"     # pci_setup and the rest ran
-        out["hvmloader"] = {
-            "pci_mem_start": h.pci_mem_start if setup else None,
-            "bios_base": h.bios_base if setup else None,
-            "acpi_end": h.acpi_end if setup else None,
-            "opregion": h.opregion,
-            "bars": [{"device": b.device, "bar": b.index, "start": b.base, "size": b.size,
-                      "high": b.high, "assumed": b.assumed} for b in h.bars]}
-    out["xen_verdict"] = plan.xen_verdict
-    out["hypervisor"] = plan.hypervisor.to_json() if plan.hypervisor is not None else None
-    return out
-
-
-def json_text(plan) -> str:
-    from xlrmrr.report.document import dumps
-
-    return dumps("create", to_json(plan), indent=2)
-
-
-# ----------------------------------------------------------------------------------------------
-# The picture: one character per slice of the address space, the most important content of the
-# slice wins (RDM over MMIO over RAM over hole). Below each bar, a row marks lowmem_end (L),
-# rdm_mem_boundary (B) and each RDM (1-9, in the table's order) in a column of its own, however
-# small the RDM and however close the marks: marks nearer than a column apart are drawn in
-# adjacent columns, in address order, and the slices between them are stretched or squeezed
-# to fit (so the bar is to scale except next to such marks). A scale in GiB is above each bar.
-
-LEGEND = (("#", "RAM"), ("R", "RDM in the guest e820"), ("!", "RDM dropped or in conflict: RAM over it"),
-          ("m", "MMIO hole (BARs)"), ("f", "hvmloader reserved [0xfc000000, 4G)"), (".", "unused"))
-
-# Mark kinds in the order they take columns when their addresses are equal.
-MARK_ORDER = {"B": 0, "L": 1, "R": 2}
-MAX_NUMBERED = 9        # RDMs beyond this many are all marked ^
-
-
-def _regions(plan):
-    lx = plan.libxl
-    out = []    # (start, end, char, priority)
-    for s, e in _ram(plan):
-        out.append((s, e, "#", 1))
-    if lx.guest_type == "hvm":
-        h = plan.hvmloader
-        pci_start = h.pci_mem_start if h and h.bug != "memory_map_setup" else lx.mmio_start
-        out.append((pci_start, 0xFC000000, "m", 2))
-        out.append((0xFC000000, FOUR_GB, "f", 2))
-    else:
-        out.append((lx.mmio_start, FOUR_GB, "m", 2))
-    for r in lx.rdms:
-        bad = r.conflict or not r.exposed
-        out.append((r.start, r.end, "!" if bad else "R", 4 if bad else 3))
-    return out
-
-
-def _ram(plan):
-    lx = plan.libxl
-    if lx.guest_type != "hvm":
-        ram = [(0, lx.lowmem_end)]
-    elif lx.lowmem_end > 0x100000:
-        ram = [(0, 0xA0000), (0x100000, lx.lowmem_end)]
-    else:
-        ram = [(0, 0xA0000)]
-    if lx.highmem_end > FOUR_GB:
-        ram.append((FOUR_GB, lx.highmem_end))
-    return ram
-
-
-def mark_columns(addrs: list[int], lo: int, hi: int, width: int) -> list[int]:
-    """The column of each mark (addresses in [lo, hi], sorted): the column its address falls in,
-    moved right just enough that no two marks share one (then left where that runs past the
-    last column). A mark at hi itself sits on the bar's closing edge, column `width`. With more
-    marks than columns, each keeps the column its address falls in."""
-    ideal = [min(width, (a - lo) * width // (hi - lo)) for a in addrs]
-    last = [width if a >= hi else width - 1 for a in addrs]
-    if len(addrs) > width:
-        return [min(c, m) for c, m in zip(ideal, last)]
-    cols: list[int] = []
-    for c in ideal:
-        cols.append(max(c, cols[-1] + 1) if cols else c)
-    limit = width
-    for i in reversed(range(len(cols))):
-        cols[i] = limit = min(cols[i], last[i], limit)
-        limit -= 1
-    return cols
-
-
-def _cells(lo: int, hi: int, width: int, marks: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """The address slice [start, end) of each column: equal slices of [lo, hi), except that a
-    marked column (column, address) starts at its mark's address (mark_columns keeps the
-    slices in order)."""
-    bounds = [lo + (hi - lo) * c // width for c in range(width + 1)]
-    for c, a in marks:
-        if c < width:
-            bounds[c] = a
-    return list(zip(bounds, bounds[1:]))
-
-
-def _bar(regions, cells) -> str:
-    out = []
-    for s, e in cells:
-        e = max(e, s + 1)       # a squeezed slice shows what is at its address
-        best, pri = ".", 0
-        for rs, re_, ch, p in regions:
-            if rs < e and s < re_ and p > pri:
-                best, pri = ch, p
-        out.append(best)
-    return "".join(out)
-
-
-def _gib(address: int) -> str:
-    return f"{address / GB:.2f}".rstrip("0").rstrip(".")
-
-
-def _scale(lo: int, hi: int, cells, width: int) -> str:
-    """The labels above a bar: whole GiB (every 2^k GiB where they would crowd), at the column
-    where that address starts, and the end of the bar in GiB."""
-    def col(a: int) -> int:
-        return next((c for c, (s, _) in enumerate(cells) if s >= a), width)
-
-    row = [" "] * (width + 8)
-    end = f"{_gib(hi)} GiB"
-    stop = width + 2 - len(end)          # where the end label starts (right-aligned on the |)
-    step = GB
-    while (hi - lo) // step * 6 > width:
-        step *= 2
-    free = 0
-    for a in [lo, *range(lo // step * step + step, hi, step)]:
-        text = _gib(a) + (" GiB" if a == lo else "")
-        c = 0 if a == lo else col(a) + 1
-        if c >= free and c + len(text) < stop - 1:
-            row[c:c + len(text)] = text
-            free = c + len(text) + 1
-    row[stop:stop + len(end)] = end
-    return "  " + "".join(row).rstrip()
-
-
-def _one_bar(regions, lo: int, hi: int, marks, width: int, unit: str) -> list[str]:
-    """A bar over [lo, hi): its scale, the bar and the row of marks (kind, address, symbol)."""
-    # a line (not an RDM) at 4 GiB is drawn on the first bar's closing edge, not on the second
-    inside = sorted((m for m in marks if lo < m[1] < hi or (m[1] == lo and (lo == 0 or m[0] == "R"))
-                     or (m[1] == hi == FOUR_GB and m[0] != "R")),
-                    key=lambda m: (m[1], MARK_ORDER[m[0]]))
-    cols = mark_columns([m[1] for m in inside], lo, hi, width)
-    crowded = len(inside) > width       # marks share columns: the slices stay equal
-    cells = _cells(lo, hi, width, [] if crowded else [(c, m[1]) for m, c in zip(inside, cols)])
-    row = [" "] * (width + 2)
-    for m, c in zip(inside, cols):
-        row[c + 1] = m[2]
-    lines = [_scale(lo, hi, cells, width), f"  |{_bar(regions, cells)}|  1 column = {unit}"]
-    if inside:
-        lines.append("  " + "".join(row).rstrip())
-    ideal = [min(width, (m[1] - lo) * width // (hi - lo)) for m in inside]
-    return lines, cols != ideal and not crowded
-
-
-def _wrap(items: list[str], width: int = 96) -> list[str]:
-    """Legend items two spaces apart, on lines of at most `width` characters."""
-    out = [""]
-    for item in items:
-        if out[-1] and len(out[-1]) + 2 + len(item) > width:
-            out.append("")
-        out[-1] += ("  " if out[-1] else "") + item
-    return ["  " + line for line in out]
-
-
-def picture(plan, width: int = 64) -> list[str]:
-    lx = plan.libxl
-    regions = _regions(plan)
-    numbered = len(lx.rdms) <= MAX_NUMBERED
-    marks = [("L", lx.lowmem_end, "L"), ("B", lx.rdm_mem_boundary, "B")]
-    marks += [("R", r.start, str(i) if numbered else "^") for i, r in enumerate(lx.rdms, 1)]
-    lines, moved = _one_bar(regions, 0, FOUR_GB, marks, width, size_str(FOUR_GB // width))
-    end = FOUR_GB
-    top = max([lx.highmem_end] + [r.end for r in lx.rdms])
-    if top > FOUR_GB:
-        span = top - FOUR_GB
-        gran = GB if span >= GB else MB
-        end = FOUR_GB + -(-span // gran) * gran
-        unit = size_str((end - FOUR_GB) // width) if end - FOUR_GB >= width else "<1 B"
-        more, moved_too = _one_bar(regions, FOUR_GB, end, marks, width, unit)
-        lines += more
-        moved = moved or moved_too
-    off = " (beyond the picture)" if lx.rdm_mem_boundary > end else ""
-    said = [f"L lowmem_end {hexa(lx.lowmem_end)}",
-            f"B rdm_mem_boundary {hexa(lx.rdm_mem_boundary)}{off}"]
-    if numbered:
-        said += [f"{i} RDM {hexa(r.start)} ({size_str(r.size)})" for i, r in enumerate(lx.rdms, 1)]
-    elif lx.rdms:
-        said.append(f"^ each of the {len(lx.rdms)} RDMs in the table above")
-    if moved:
-        said.append("(marks under a column apart: adjacent columns, in address order)")
-    lines += _wrap(said)
-    lines.append("  " + "  ".join(f"{c} {what}" for c, what in LEGEND[:3]))
-    lines.append("  " + "  ".join(f"{c} {what}" for c, what in LEGEND[3:]))
-    return lines
 
 
 def _table(rows, header) -> list[str]:
@@ -381,7 +72,7 @@ def _findings_lines(plan, out: list, verbose: bool = True) -> None:
     notes = f"{hidden} note{'s' if hidden != 1 else ''}"
     if shown:
         out.append("Findings")
-        for f in sorted(shown, key=lambda f: SEVERITY_ORDER.get(f.severity, 3)):
+        for f in by_severity(shown):
             out.append(f"  {f.severity:<7} [{f.component}] {f.message}")
         if hidden:
             out.append(f"  (and {notes}: --verbose shows {'it' if hidden == 1 else 'them'})")
@@ -506,7 +197,7 @@ def brief_text(plan, name: str = "") -> str:
     if problems:
         out.append("Problems")
         out.extend(f"  {f.severity:<7} [{f.component}] {f.message}"
-                   for f in sorted(problems, key=lambda f: SEVERITY_ORDER.get(f.severity, 3)))
+                   for f in by_severity(problems))
     fix = next((r for r in plan.remediation if r.recommended), None)
     if fix is not None:
         out.append(f"Recommended fix: {fix.change}")
@@ -656,16 +347,3 @@ def _lines(out: list) -> str:
     from xlrmrr.report import escape
 
     return "\n".join(map(escape, out))
-
-
-def payload_files(plan) -> dict[str, bytes]:
-    """The --emit files: name -> bytes; only the payloads the flow reaches (a plan blocked in
-    libxl has no memory map, hvm_info or e820; one whose hvmloader BUG()s has no e820)."""
-    files = {"plan.json": json_text(plan).encode()}
-    if plan.hvm_info is not None:
-        files["hvm_info.bin"] = plan.hvm_info
-    if plan.libxl is not None and plan.libxl.memory_map:
-        files["memory_map.bin"] = e820_bytes(plan.libxl.memory_map)
-    if plan.hvmloader is not None and not plan.hvmloader.bug:     # no e820 after a BUG()
-        files["e820.bin"] = e820_bytes(plan.hvmloader.e820)
-    return files

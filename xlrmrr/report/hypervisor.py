@@ -4,7 +4,7 @@ and of a hot-plug check. JSON comes from the results' to_json()."""
 from __future__ import annotations
 
 from xlrmrr.common import hexa, size_str
-from xlrmrr.report import lines_text
+from xlrmrr.report import by_severity, lines_text
 
 RUN_WORDS = {
     "mapped": "mapped 1:1 (p2m_mmio_direct, rw)",
@@ -20,7 +20,6 @@ ACTION_WORDS = {
     "overlap": "overlaps a different listed range: -EADDRINUSE",
     "skipped": "not processed (the assignment stopped earlier)",
 }
-SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 
 
 def _rng(base: int, end: int) -> str:
@@ -114,7 +113,7 @@ def findings_lines(findings, indent: str = "  ") -> list[str]:
     """One line per finding, most severe first, in create's form: severity padded to 7,
     [component], message (the code is in --json)."""
     return [f"{indent}{f.severity:<7} [{f.component}] {f.message}"
-            for f in sorted(findings, key=lambda f: SEVERITY_ORDER.get(f.severity, 3))]
+            for f in by_severity(findings)]
 
 
 def attach_text(att, guest: str, version) -> str:
