@@ -252,3 +252,36 @@ def test_host_json_number_with_thousands_of_digits_is_located(capsys, tmp_path):
     assert rc == 2 and err == (f"xlrmrr host: error: {path}: not JSON: a number of 5000 digits "
                                f"at line {line} column {column} (char {at}); no address or size "
                                f"has that many\n")
+
+
+def test_domain_xml_nested_past_libxml2s_limit(capsys, tmp_path):
+    """100,000 nested elements in a domain XML took 7-12 s in create (the XML read once per
+    release band, 700,000 elements each time; fuzz libvirt: 35 hangs). libvirt's parser,
+    libxml2, refuses a document nested deeper than 256 levels: so does this reader, naming the
+    line; 256 levels are still read."""
+    xml = (FIXTURES / "libvirt" / "igd-efi.xml").read_text()
+    at = xml.index("</domain>")
+    deep = tmp_path / "deep.xml"
+    deep.write_text(xml[:at] + "<x>\n" * 300 + "</x>" * 300 + xml[at:])
+    line = xml[:at].count("\n") + 1 + 255
+    rc, out, err = run(capsys, "cfg", deep)
+    assert rc == 2 and err == (f"xlrmrr cfg: error: {deep}:{line}: elements nested deeper than 256 "
+                               f"levels: libvirt's XML parser (libxml2) refuses the document "
+                               f"('Excessive depth in document'); a domain XML nests about 6\n")
+    ok = tmp_path / "ok.xml"
+    ok.write_text(xml[:at] + "<x>" * 254 + "</x>" * 254 + xml[at:])    # <domain> is level 1
+    assert run(capsys, "cfg", ok)[0] == 0
+
+
+def test_domain_xml_with_billions_of_vcpus(capsys, tmp_path):
+    """<vcpu>18446744073709551615</vcpu> fits 64 bits, and building libxl's avail_vcpus bitmap
+    as a list of its bits raised OverflowError (fuzz libvirt: 3 tracebacks). Xen gives an HVM
+    guest at most 128 vCPUs; the reader refuses more than 4096, naming the line."""
+    xml = (FIXTURES / "libvirt" / "igd-efi.xml").read_text()
+    path = tmp_path / "d.xml"
+    path.write_text(xml.replace("<vcpu>4</vcpu>", "<vcpu>18446744073709551615</vcpu>", 1))
+    rc, out, err = run(capsys, "cfg", path)
+    assert rc == 2 and err.startswith(f"xlrmrr cfg: error: {path}:8: <vcpu>18446744073709551615"
+                                      f"</vcpu>: more vCPUs than any Xen guest")
+    path.write_text(xml.replace("<vcpu>4</vcpu>", "<vcpu>4096</vcpu>", 1))
+    assert run(capsys, "cfg", path)[0] == 0

@@ -63,6 +63,15 @@ class _Refused(Exception):
     pass
 
 
+# libxml2, libvirt's XML parser, refuses elements nested deeper than this unless told
+# XML_PARSE_HUGE, which libvirt does not ("Excessive depth in document: 256 use XML_PARSE_HUGE
+# option"); a domain XML nests about six deep.
+MAX_XML_DEPTH = 256
+# libvirt reads <vcpu> as an unsigned int and keeps a structure per vCPU; Xen gives an HVM guest
+# at most HVM_MAX_VCPUS (128). More than this many is refused as no guest this reader plans.
+MAX_VCPUS = 4096
+
+
 def parse_xml(data: bytes, source: str) -> Element:
     """The element tree of `data`, with line numbers; InputError (FILE:LINE: why) for XML that
     is not well-formed or declares a DTD or entities."""
@@ -81,6 +90,10 @@ def parse_xml(data: bytes, source: str) -> Element:
         return handler
 
     def start(tag, attrib):
+        if len(stack) >= MAX_XML_DEPTH:
+            raise _Refused(f"{source}:{parser.CurrentLineNumber}: elements nested deeper than "
+                           f"{MAX_XML_DEPTH} levels: libvirt's XML parser (libxml2) refuses the "
+                           f"document ('Excessive depth in document'); a domain XML nests about 6")
         el = Element(tag, dict(attrib), parser.CurrentLineNumber, [])
         if stack:
             stack[-1].children.append(el)
@@ -107,7 +120,7 @@ def parse_xml(data: bytes, source: str) -> Element:
     try:
         parser.Parse(data, True)
     except _Refused as e:
-        raise InputError(str(e)) from None
+        raise InputError(str(e), source=source, line=parser.CurrentLineNumber) from None
     except expat.ExpatError as e:
         raise InputError(f"{source}:{e.lineno}: not well-formed XML: "
                          f"{expat.ErrorString(e.code)} (column {e.offset + 1})") from None
@@ -282,6 +295,9 @@ def load_domain(data: bytes, source: str, xen_version=None):
             raise InputError(f"{where}: <vcpu>{t}</vcpu>: the vCPU count must be a positive "
                              "integer")
         max_vcpus = _count(t, where, "<vcpu>")
+        if max_vcpus > MAX_VCPUS:
+            raise InputError(f"{where}: <vcpu>{t}</vcpu>: more vCPUs than any Xen guest this "
+                             f"reads (at most {MAX_VCPUS}; Xen's HVM_MAX_VCPUS is 128)")
         c = vcpu_el.attrib.get("current")
         if c is not None:
             if not c.strip().isdigit():
