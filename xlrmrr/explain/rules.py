@@ -45,6 +45,14 @@ class Rule:
     plan_codes: tuple[str, ...] = ()    # the planner's finding codes for the same event
 
 
+def _shared_rmrr_forms(verb: str) -> tuple[Form, Form]:
+    """vtd/iommu.c:intel_iommu_assign_device's "It's <verb> to assign ... with shared RMRR at
+    ... for Dom<N>." (4.6-4.14), "... for d<N>." (%pd, 4.15 on)."""
+    head = r"It's " + verb + r" to assign " + _SBDF + r" with shared RMRR at " + _HEX
+    return (Form(head + r" for Dom(\d+)\.", "4.6-4.14", ("sbdf", "addr", "dom")),
+            Form(head + r" for d(\d+)\.", "4.15-4.22", ("sbdf", "addr", "dom")))
+
+
 def _rules() -> tuple[Rule, ...]:
     L = "tools/libs/light/"     # tools/libxl/ up to 4.13
     V = "xen/drivers/passthrough/vtd/"
@@ -136,20 +144,14 @@ def _rules() -> tuple[Rule, ...]:
              "a shared RMRR unless the assignment is relaxed (-EPERM)",
              "assign the whole sharing group to this guest with rdm_policy=relaxed on each "
              "entry, or leave the device with dom0",
-             (Form(r"It's disallowed to assign " + _SBDF + r" with shared RMRR at " + _HEX
-                   + r" for Dom(\d+)\.", "4.6-4.14", ("sbdf", "addr", "dom")),
-              Form(r"It's disallowed to assign " + _SBDF + r" with shared RMRR at " + _HEX
-                   + r" for d(\d+)\.", "4.15-4.22", ("sbdf", "addr", "dom"))),
+             _shared_rmrr_forms("disallowed"),
              ("shared-rmrr",)),
         Rule("shared-rmrr-risky", "xen", f"{V}iommu.c:intel_iommu_assign_device", DEGRADED,
              "the device's RMRR is shared and the assignment is relaxed: Xen assigns it and "
              "maps the range 1:1 into this guest, as it stays mapped for the other devices' "
              "owners",
              "assign every device of the sharing group to the same guest",
-             (Form(r"It's risky to assign " + _SBDF + r" with shared RMRR at " + _HEX
-                   + r" for Dom(\d+)\.", "4.6-4.14", ("sbdf", "addr", "dom")),
-              Form(r"It's risky to assign " + _SBDF + r" with shared RMRR at " + _HEX
-                   + r" for d(\d+)\.", "4.15-4.22", ("sbdf", "addr", "dom"))),
+             _shared_rmrr_forms("risky"),
              ("shared-rmrr-risky",)),
         Rule("cannot-map-rmrr", "xen", f"{V}iommu.c:intel_iommu_assign_device", FAILS,
              "the 1:1 mapping of one of the device's RMRRs failed (the error is -errno: -16 "
