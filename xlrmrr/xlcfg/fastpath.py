@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 
 from xlrmrr.xlcfg.lexer import dequote
+from xlrmrr.xlcfg.settings import LIST_ERANGE_AT
 
 # Token kinds (the group numbers of _TOKEN)
 _NL, _IDENT, _NUMBER, _ADD, _PUNCT, _STRING = 1, 2, 3, 4, 5, 6
@@ -28,7 +29,6 @@ _TOKEN = re.compile(r"""[ \t]*(?:
   | ('(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*")       # STRING
 )""", re.VERBOSE)
 _BLANKS = re.compile(r"[ \t]*\Z")
-LIST_ERANGE_AT = 4 ** 13     # parser.LIST_ERANGE_AT: the exact driver says ERANGE
 # Nesting depth of lists past which the exact driver decides (bison's stack holds at most
 # YYMAXDEPTH = 10000 entries, about 5 per level of nesting; this path never gets near it).
 NEST_LIMIT = 500

@@ -7,11 +7,8 @@ errors and their return codes decide whether xl stores a value. C's strtol(…, 
 
 from __future__ import annotations
 
-from xlrmrr.xlcfg.settings import ConfigParse
+from xlrmrr.xlcfg.settings import EINVAL, ERANGE, ESRCH, ConfigParse
 
-ESRCH = 3
-EINVAL = 22
-ERANGE = 34
 LONG_MIN, LONG_MAX = -(1 << 63), (1 << 63) - 1
 _SPACE = " \t\n\v\f\r"
 _DIGITS = {8: "01234567", 10: "0123456789", 16: "0123456789abcdefABCDEF"}

@@ -8,7 +8,7 @@ non-blank run (flex's `yymore`), reports `lexical error` and scanning resumes, a
 
 from __future__ import annotations
 
-EINVAL = 22
+from xlrmrr.xlcfg.settings import EINVAL
 
 
 class Abort(Exception):

@@ -12,11 +12,17 @@ reductions taken on an erroneous lookahead (the `expecting $end` abort), when a 
 from __future__ import annotations
 
 from xlrmrr.xlcfg.lexer import Abort, CfgLexer
-from xlrmrr.xlcfg.settings import EINVAL, ERANGE, PYTHON_WARNING, ConfigParse, Setting
+from xlrmrr.xlcfg.settings import (
+    EINVAL,
+    ERANGE,
+    INT_MAX,
+    LIST_ERANGE_AT,
+    PYTHON_WARNING,
+    ConfigParse,
+    Setting,
+)
 
 YYMAXDEPTH = 10000
-LIST_ERANGE_AT = 4 ** 13     # xlu__cfg_list_append: avalues grows x4 until > INT_MAX/100
-INT_MAX = 2 ** 31 - 1
 
 # Token names as bison prints them, in bison's token-number order (yytname).
 TOKEN_NAMES = {"$end": "$end", "IDENT": "IDENT", "STRING": "STRING", "NUMBER": "NUMBER",

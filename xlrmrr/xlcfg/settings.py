@@ -6,8 +6,12 @@ from dataclasses import field
 
 from xlrmrr.records import record
 
+# errno values libxlu returns, and the limit of its list storage: one home for the xlcfg modules
+ESRCH = 3
 EINVAL = 22
 ERANGE = 34
+INT_MAX = 2 ** 31 - 1
+LIST_ERANGE_AT = 4 ** 13     # xlu__cfg_list_append: avalues grows x4 until > INT_MAX/100
 
 PYTHON_WARNING = ("warning: Config file looks like it contains Python code.\n"
                   "warning:  Arbitrary Python is no longer supported.\n"
