@@ -65,7 +65,12 @@ def duplicate_findings(duplicates, guest_type: str) -> list[Finding]:
     (xen/drivers/passthrough/pci.c), so creation fails (HVM: xc_test_assign_device; PV:
     xc_assign_device)."""
     out = []
+    said_for: set = set()       # entries alike say the same: one finding each (50,000 copies)
     for first, later in duplicates:
+        key = (first.spec, later.spec, later.line, later.sbdf)
+        if key in said_for:
+            continue
+        said_for.add(key)
         sbdf = later.sbdf
         if guest_type == "hvm":
             said = (f"xc_test_assign_device fails and libxl prints `PCI device {sbdf} already "

@@ -62,7 +62,11 @@ def domain_json(domain) -> dict:
         if f.name == "xen_version":
             v = str(v)
         elif f.name == "pci":
-            v = [dict(asdict(d), sbdf=str(d.sbdf) if d.sbdf else None) for d in v]
+            # every field of a PciDevice is a scalar but sbdf: a shallow dict, not asdict's
+            # recursive copy (3 s of cfg --json for a 50,000-entry pci= list)
+            names = [p.name for p in fields(v[0])] if v else []
+            v = [dict({n: getattr(d, n) for n in names}, sbdf=str(d.sbdf) if d.sbdf else None)
+                 for d in v]
         elif f.name == "rdm":
             v = asdict(v)
         out[f.name] = v

@@ -277,17 +277,16 @@ class _XlReader:
             return
         before = len(self.findings)
         devices = []
+        pre = PciFields(rdm_policy=policy, **defaults)
+        what = "PCI_SPEC_STRING" if spec else "PCI BDF"
+        parsed: dict = {}       # the parse is a function of the entry's text: once per text
         for i, item in enumerate(items):
             if not isinstance(item, str):
                 self.pci_stopped_at = i
                 break
-            pre = PciFields(rdm_policy=policy, **defaults)
-            if spec:
-                res = parse_spec_string(item, pre)
-                what = "PCI_SPEC_STRING"
-            else:
-                res = parse_bdf_old(item, pre)
-                what = "PCI BDF"
+            res = parsed.get(item)
+            if res is None:
+                res = parsed[item] = (parse_spec_string if spec else parse_bdf_old)(item, pre)
             if res.report:
                 self.findings.append(_f("warning" if res.rc == 0 else "error",
                                         "xl-pci-message", res.report))
