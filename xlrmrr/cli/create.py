@@ -269,7 +269,6 @@ def _run(args) -> int:
 
     from xlrmrr.cli.guest import XL_EXITS, file_typos, load_guest_hinted, rereader
     from xlrmrr.cli.hostargs import host_and_version, host_loader
-    from xlrmrr.cli.launch import note
     from xlrmrr.common import EXIT_INPUT, InputError
     from xlrmrr.compare import compared_versions
     from xlrmrr.driver import EXIT_FOR, Options, plan, refused_by_xl, unique
@@ -282,6 +281,8 @@ def _run(args) -> int:
     args.config, found = resolve_config(_config_operand(args, configs), args.root)
     args.found_note = found
     if found and args.dry_run:
+        from xlrmrr.cli.launch import note  # not at the top: a dry run never launches
+
         note(found)
     if args.force and not args.emit:
         raise InputError("--force only applies with --emit DIR (it lets --emit replace files "
